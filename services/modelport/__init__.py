@@ -1,0 +1,3 @@
+"""Modelport: serve AI models as gRPC services on Kubernetes."""
+
+__version__ = "0.1.0"

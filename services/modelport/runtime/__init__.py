@@ -1,0 +1,1 @@
+"""What every Modelport inference service shares: models, batching, serving, errors."""

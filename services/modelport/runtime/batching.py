@@ -1,0 +1,175 @@
+"""Dynamic batching: one queue and one worker thread per model.
+
+Inputs of many calls are queued; a collector cuts a batch of at most `max_batch_size`
+inputs and runs it on the model's worker thread. While the model computes, new inputs
+accumulate and form the next batch, so a lone call is dispatched at once (no fixed
+collection window on the critical path) and a busy model still gets full batches.
+`max_queue_delay_ms` optionally waits a little longer for a fuller batch when idle.
+
+Each input has its own future; a failing batch fails every future in it; a cancelled
+call takes its inputs out of the queue; a full queue refuses a call at once with
+RESOURCE_EXHAUSTED.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from modelport.runtime.errors import ModelportError, ResourceExhausted, Unavailable
+from modelport.runtime.metrics import Metrics
+from modelport.runtime.settings import BatchingSettings
+
+In = TypeVar("In")
+Out = TypeVar("Out")
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(eq=False)
+class _Entry(Generic[In, Out]):
+    item: In
+    future: asyncio.Future[Out]
+    enqueued: float
+
+
+class DynamicBatcher(Generic[In, Out]):
+    """Batches inputs of concurrent calls for one model."""
+
+    def __init__(
+        self,
+        name: str,
+        predict: Callable[[Sequence[In]], Sequence[Out | ModelportError]],
+        settings: BatchingSettings,
+        metrics: Metrics,
+    ) -> None:
+        self.name = name
+        self._predict = predict
+        self._settings = settings
+        self._metrics = metrics
+        self._queue: deque[_Entry[In, Out]] = deque()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"model-{name}")
+        self._wakeup: asyncio.Event | None = None
+        self._collector: asyncio.Task[None] | None = None
+        self._running: list[_Entry[In, Out]] = []
+        self.batches_run = 0
+        """How many times the model was called (for tests and statistics)."""
+
+    def start(self) -> None:
+        """Start the collector; call from inside the running event loop."""
+        self._wakeup = asyncio.Event()
+        self._collector = asyncio.create_task(self._collect(), name=f"batcher-{self.name}")
+
+    @property
+    def queue_depth(self) -> int:
+        return len(self._queue)
+
+    async def run_on_worker(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run `fn` on the model's worker thread (warm-up, unload)."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    async def submit(self, items: Sequence[In]) -> list[Out]:
+        """Queue `items`, wait for their outputs (in order). Raises the first item error."""
+        if self._collector is None or self._wakeup is None:
+            raise Unavailable(f"model {self.name!r} is not accepting requests")
+        if len(self._queue) + len(items) > self._settings.max_queue_size:
+            self._metrics.rejected.labels(self.name).inc(len(items))
+            raise ResourceExhausted(
+                f"model {self.name!r} is overloaded: queue full "
+                f"({len(self._queue)}/{self._settings.max_queue_size} inputs waiting)",
+                subject=f"model:{self.name}",
+                retry_after_s=0.1,
+            )
+        loop = asyncio.get_running_loop()
+        now = time.perf_counter()
+        entries = [_Entry[In, Out](item, loop.create_future(), now) for item in items]
+        self._queue.extend(entries)
+        self._metrics.queue_depth.labels(self.name).set(len(self._queue))
+        self._wakeup.set()
+        try:
+            results = await asyncio.gather(*(e.future for e in entries), return_exceptions=True)
+        except asyncio.CancelledError:
+            self._withdraw(entries)
+            raise
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return results  # type: ignore[return-value]
+
+    def _withdraw(self, entries: list[_Entry[In, Out]]) -> None:
+        for entry in entries:
+            entry.future.cancel()
+            with contextlib.suppress(ValueError):  # already taken into a batch
+                self._queue.remove(entry)
+        self._metrics.queue_depth.labels(self.name).set(len(self._queue))
+
+    async def _collect(self) -> None:
+        assert self._wakeup is not None
+        max_batch = self._settings.max_batch_size
+        delay = self._settings.max_queue_delay_ms / 1000
+        while True:
+            while not self._queue:
+                self._wakeup.clear()
+                await self._wakeup.wait()
+            if delay and len(self._queue) < max_batch:
+                deadline = self._queue[0].enqueued + delay
+                while len(self._queue) < max_batch and (left := deadline - time.perf_counter()) > 0:
+                    self._wakeup.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wakeup.wait(), left)
+            batch: list[_Entry[In, Out]] = []
+            while self._queue and len(batch) < max_batch:
+                entry = self._queue.popleft()
+                if not entry.future.done():
+                    batch.append(entry)
+            self._metrics.queue_depth.labels(self.name).set(len(self._queue))
+            if batch:
+                await self._run(batch)
+
+    async def _run(self, batch: list[_Entry[In, Out]]) -> None:
+        start = time.perf_counter()
+        for entry in batch:
+            self._metrics.queue_duration.labels(self.name).observe(start - entry.enqueued)
+        self._metrics.batch_size.labels(self.name).observe(len(batch))
+        self.batches_run += 1
+        self._running = batch
+        try:
+            outputs = await self.run_on_worker(self._predict, [e.item for e in batch])
+            if len(outputs) != len(batch):
+                raise RuntimeError(f"model returned {len(outputs)} outputs for {len(batch)} inputs")
+        except Exception as exc:
+            log.exception("batch of %d failed in model %s", len(batch), self.name)
+            for entry in batch:
+                if not entry.future.done():
+                    entry.future.set_exception(exc)
+        else:
+            for entry, output in zip(batch, outputs, strict=True):
+                if entry.future.done():
+                    continue
+                if isinstance(output, ModelportError):
+                    entry.future.set_exception(output)
+                else:
+                    entry.future.set_result(output)
+        finally:
+            self._running = []
+            self._metrics.compute_duration.labels(self.name).observe(time.perf_counter() - start)
+
+    async def close(self) -> None:
+        """Stop collecting; calls still queued get UNAVAILABLE; the worker is released."""
+        if self._collector is not None:
+            self._collector.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._collector
+            self._collector = None
+        for entry in [*self._running, *self._queue]:
+            if not entry.future.done():
+                entry.future.set_exception(Unavailable(f"model {self.name!r} was unloaded"))
+        self._queue.clear()
+        self._executor.shutdown(wait=False)

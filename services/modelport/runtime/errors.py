@@ -1,0 +1,94 @@
+"""The one error hierarchy of Modelport.
+
+Everything that should reach a client as a specific gRPC status is a `ModelportError`.
+The error interceptor (`modelport.runtime.interceptors`) turns it into that status with
+`google.rpc` details; any other exception becomes INTERNAL with a generic message and a
+logged traceback. The table in the README lists each class with its status.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import grpc
+
+
+@dataclass(frozen=True)
+class FieldViolation:
+    """One bad field of a request (`google.rpc.BadRequest.FieldViolation`)."""
+
+    field: str
+    description: str
+
+
+class ModelportError(Exception):
+    """Base of every error that maps to a gRPC status."""
+
+    code: grpc.StatusCode = grpc.StatusCode.UNKNOWN
+
+    def __init__(self, message: str, *, code: grpc.StatusCode | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+
+class InvalidArgument(ModelportError):
+    """The request is malformed; `field` names the offending field (e.g. `inputs[3]`)."""
+
+    code = grpc.StatusCode.INVALID_ARGUMENT
+
+    def __init__(self, field: str, description: str) -> None:
+        super().__init__(f"{field}: {description}")
+        self.violations = [FieldViolation(field, description)]
+
+
+class NotFound(ModelportError):
+    """The named model or version does not exist."""
+
+    code = grpc.StatusCode.NOT_FOUND
+
+
+class ModelNotReady(ModelportError):
+    """The model exists but no copy of it can serve now (loading, failed, unloading)."""
+
+    code = grpc.StatusCode.UNAVAILABLE
+
+
+@dataclass
+class QuotaViolation:
+    """One exhausted quota (`google.rpc.QuotaFailure.Violation`)."""
+
+    subject: str
+    description: str
+
+
+class ResourceExhausted(ModelportError):
+    """Overload: a full queue or a spent quota. The caller may retry after `retry_after_s`."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+    def __init__(
+        self, message: str, *, subject: str = "", retry_after_s: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.violations = [QuotaViolation(subject, message)] if subject else []
+        self.retry_after_s = retry_after_s
+
+
+class FailedPrecondition(ModelportError):
+    """The system is not in a state to do this (e.g. unloading a model that is loading)."""
+
+    code = grpc.StatusCode.FAILED_PRECONDITION
+
+
+class Unavailable(ModelportError):
+    """The server is shutting down or a dependency cannot be reached; retry elsewhere."""
+
+    code = grpc.StatusCode.UNAVAILABLE
+
+
+class Unimplemented(ModelportError):
+    """This server does not serve that RPC (e.g. registry writes on a backend)."""
+
+    code = grpc.StatusCode.UNIMPLEMENTED

@@ -1,0 +1,211 @@
+"""The one server interceptor that turns errors into gRPC statuses.
+
+- A request that protobuf cannot parse becomes INVALID_ARGUMENT naming the field when
+  it can be found (invalid UTF-8 in a string), instead of grpc's bare INTERNAL.
+- A `ModelportError` becomes its status, with `google.rpc` details in the trailers.
+- Anything else becomes INTERNAL with a generic message; the traceback is logged.
+- Every call's duration is observed by method, model and status code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import inspect
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+from google.protobuf import any_pb2, duration_pb2
+from google.protobuf.message import DecodeError
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from modelport.runtime.errors import InvalidArgument, ModelportError, ResourceExhausted
+from modelport.runtime.metrics import Metrics
+from modelport.runtime.wire import find_invalid_utf8
+
+log = logging.getLogger(__name__)
+
+call_model: contextvars.ContextVar[str] = contextvars.ContextVar("call_model", default="")
+"""The model a call is for; set by handlers once they resolve it, read for metrics."""
+
+
+class _Malformed:
+    """Stands in for a request that could not be parsed."""
+
+    def __init__(self, error: InvalidArgument) -> None:
+        self.error = error
+
+
+def _safe_deserializer(
+    deserialize: Callable[[bytes], Any],
+) -> Callable[[bytes], Any]:
+    message_class = getattr(deserialize, "__self__", None)
+
+    def parse(data: bytes) -> Any:
+        try:
+            return deserialize(data)
+        except DecodeError:
+            descriptor = getattr(message_class, "DESCRIPTOR", None)
+            field = find_invalid_utf8(descriptor, data) if descriptor is not None else None
+            if field:
+                return _Malformed(InvalidArgument(field, "is not valid UTF-8"))
+            return _Malformed(InvalidArgument("request", "is not a valid protobuf message"))
+
+    return parse
+
+
+def to_status(error: ModelportError) -> grpc.Status:
+    """The gRPC status (with rich details) for one of our errors."""
+    details: list[any_pb2.Any] = []
+    if isinstance(error, InvalidArgument):
+        bad = error_details_pb2.BadRequest(
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+                for v in error.violations
+            ]
+        )
+        details.append(_pack(bad))
+    if isinstance(error, ResourceExhausted):
+        if error.violations:
+            quota = error_details_pb2.QuotaFailure(
+                violations=[
+                    error_details_pb2.QuotaFailure.Violation(
+                        subject=v.subject, description=v.description
+                    )
+                    for v in error.violations
+                ]
+            )
+            details.append(_pack(quota))
+        if error.retry_after_s is not None:
+            delay = duration_pb2.Duration()
+            delay.FromNanoseconds(int(error.retry_after_s * 1e9))
+            details.append(_pack(error_details_pb2.RetryInfo(retry_delay=delay)))
+    status = status_pb2.Status(
+        code=getattr(code_pb2, error.code.name), message=error.message, details=details
+    )
+    return rpc_status.to_status(status)  # type: ignore[no-any-return]
+
+
+def _pack(message: Any) -> any_pb2.Any:
+    packed = any_pb2.Any()
+    packed.Pack(message)
+    return packed
+
+
+class ErrorInterceptor(grpc.aio.ServerInterceptor):
+    """Maps errors to statuses and records request metrics for every RPC."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return handler
+        return _wrap(handler, handler_call_details.method, self._metrics)
+
+
+def _wrap(handler: Any, method: str, metrics: Metrics) -> Any:
+    changes: dict[str, Any] = {}
+    if handler.request_deserializer is not None:
+        changes["request_deserializer"] = _safe_deserializer(handler.request_deserializer)
+    if handler.unary_unary is not None:
+        changes["unary_unary"] = _unary_response(handler.unary_unary, method, metrics, False)
+    elif handler.stream_unary is not None:
+        changes["stream_unary"] = _unary_response(handler.stream_unary, method, metrics, True)
+    elif handler.unary_stream is not None:
+        changes["unary_stream"] = _stream_response(handler.unary_stream, method, metrics, False)
+    elif handler.stream_stream is not None:
+        changes["stream_stream"] = _stream_response(handler.stream_stream, method, metrics, True)
+    return handler._replace(**changes)
+
+
+async def _checked_stream(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    async for request in requests:
+        if isinstance(request, _Malformed):
+            raise request.error
+        yield request
+
+
+def _first_request(request: Any, streaming: bool) -> Any:
+    if streaming:
+        return _checked_stream(request)
+    if isinstance(request, _Malformed):
+        raise request.error
+    return request
+
+
+def _unary_response(behavior: Any, method: str, metrics: Metrics, streaming: bool) -> Any:
+    async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        start = time.perf_counter()
+        code = grpc.StatusCode.OK
+        try:
+            return await behavior(_first_request(request, streaming), context)
+        except BaseException as exc:
+            code = _status_code(exc, context)
+            await _abort(exc, context, method)
+            raise
+        finally:
+            _observe(metrics, method, code, start)
+
+    return call
+
+
+def _stream_response(behavior: Any, method: str, metrics: Metrics, streaming: bool) -> Any:
+    async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        start = time.perf_counter()
+        code = grpc.StatusCode.OK
+        try:
+            result = behavior(_first_request(request, streaming), context)
+            if inspect.isasyncgen(result):
+                async for response in result:
+                    yield response
+            else:
+                await result
+        except BaseException as exc:
+            code = _status_code(exc, context)
+            await _abort(exc, context, method)
+            raise
+        finally:
+            _observe(metrics, method, code, start)
+
+    return call
+
+
+def _status_code(
+    exc: BaseException, context: grpc.aio.ServicerContext[Any, Any]
+) -> grpc.StatusCode:
+    if isinstance(exc, asyncio.CancelledError):
+        return grpc.StatusCode.CANCELLED
+    if isinstance(exc, grpc.aio.AbortError):
+        return context.code() or grpc.StatusCode.UNKNOWN  # type: ignore[no-any-return]
+    if isinstance(exc, ModelportError):
+        return exc.code
+    return grpc.StatusCode.INTERNAL
+
+
+async def _abort(
+    exc: BaseException, context: grpc.aio.ServicerContext[Any, Any], method: str
+) -> None:
+    """Abort the call with the status for `exc` (raises AbortError); pass through the rest."""
+    if isinstance(exc, ModelportError):
+        log.debug("%s failed: %s %s", method, exc.code.name, exc.message)
+        status = to_status(exc)
+        await context.abort(status.code, status.details, status.trailing_metadata)
+    elif isinstance(exc, Exception) and not isinstance(exc, grpc.aio.AbortError):
+        log.exception("unexpected error in %s", method)
+        await context.abort(grpc.StatusCode.INTERNAL, "internal error (logged on the server)")
+
+
+def _observe(metrics: Metrics, method: str, code: grpc.StatusCode, start: float) -> None:
+    metrics.request_duration.labels(method, call_model.get(), code.name).observe(
+        time.perf_counter() - start
+    )

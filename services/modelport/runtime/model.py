@@ -1,0 +1,110 @@
+"""The one model base class. A runtime is a small subclass with pure ML code."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Generic, TypeVar
+
+from modelport.runtime.errors import ModelportError
+from modelport.runtime.settings import ModelSpec
+
+In = TypeVar("In")
+Out = TypeVar("Out")
+
+
+class Task(enum.Enum):
+    """What a model does (mirrors `modelport.v1.Task`)."""
+
+    EMBEDDING = "embedding"
+    TEXT_CLASSIFICATION = "text-classification"
+    TOKEN_CLASSIFICATION = "token-classification"
+    TEXT_GENERATION = "text-generation"
+    TEXT2TEXT_GENERATION = "text2text-generation"
+    IMAGE_CLASSIFICATION = "image-classification"
+    OBJECT_DETECTION = "object-detection"
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """One input or output as the Open Inference Protocol describes it."""
+
+    name: str
+    datatype: str
+    shape: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ModelMetadata:
+    """What a loaded model tells clients about itself."""
+
+    task: Task
+    inputs: tuple[TensorSpec, ...] = ()
+    outputs: tuple[TensorSpec, ...] = ()
+    properties: dict[str, str] = field(default_factory=dict)
+
+
+class Model(ABC, Generic[In, Out]):
+    """Base of every model runtime.
+
+    `load` and `unload` are async; the default runs `load_weights` in a thread so loading
+    never blocks the event loop. `predict_batch` is deliberately synchronous: the model's
+    dynamic batcher always calls it on the model's own worker thread, so a runtime cannot
+    block the loop by mistake. It returns one output per input, or a `ModelportError` in
+    place of an output that failed alone.
+    """
+
+    task: ClassVar[Task]
+
+    def __init__(self, spec: ModelSpec) -> None:
+        self.spec = spec
+        self._preprocess_pool: ThreadPoolExecutor | None = None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def version(self) -> str:
+        return self.spec.version
+
+    async def load(self) -> None:
+        await asyncio.to_thread(self.load_weights)
+
+    @abstractmethod
+    def load_weights(self) -> None:
+        """Read the weights from `spec.resolve_path()` (runs in a worker thread)."""
+
+    @abstractmethod
+    def predict_batch(self, batch: Sequence[In]) -> Sequence[Out | ModelportError]:
+        """Run one batch (on the model's worker thread)."""
+
+    def warmup_batch(self) -> Sequence[In]:
+        """A representative batch run once before the model reports READY."""
+        return []
+
+    @abstractmethod
+    def metadata(self) -> ModelMetadata:
+        """Task, tensors and properties of the loaded model."""
+
+    async def preprocess(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run input preparation (tokenising, decoding) off the loop, beside compute.
+
+        Uses the model's own pool of `spec.preprocess_threads` threads, so a slow decode
+        never waits behind a batch and never blocks the event loop.
+        """
+        if self._preprocess_pool is None:
+            self._preprocess_pool = ThreadPoolExecutor(
+                self.spec.preprocess_threads, thread_name_prefix=f"pre-{self.name}"
+            )
+        return await asyncio.get_running_loop().run_in_executor(self._preprocess_pool, fn, *args)
+
+    async def unload(self) -> None:
+        """Release the preprocessing threads; subclasses drop their weights and call super."""
+        if self._preprocess_pool is not None:
+            self._preprocess_pool.shutdown(wait=False)
+            self._preprocess_pool = None

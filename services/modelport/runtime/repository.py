@@ -1,0 +1,160 @@
+"""The models a process serves, with their lifecycle: LOADING → READY / FAILED → UNLOADING."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import re
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from modelport.runtime.batching import DynamicBatcher
+from modelport.runtime.errors import InvalidArgument, ModelNotReady, NotFound
+from modelport.runtime.metrics import Metrics
+from modelport.runtime.model import Model
+from modelport.runtime.settings import ModelSpec
+
+log = logging.getLogger(__name__)
+
+
+class ModelState(enum.Enum):
+    """Lifecycle state of a model in this process (mirrors `modelport.v1.ModelState`)."""
+
+    LOADING = "LOADING"
+    READY = "READY"
+    FAILED = "FAILED"
+    UNLOADING = "UNLOADING"
+
+
+ModelFactory = Callable[[ModelSpec], Model[Any, Any]]
+Listener = Callable[["ManagedModel"], Awaitable[None]]
+
+
+@dataclass(eq=False)
+class ManagedModel:
+    """A model with its batcher and state."""
+
+    spec: ModelSpec
+    model: Model[Any, Any]
+    batcher: DynamicBatcher[Any, Any]
+    state: ModelState = ModelState.LOADING
+    reason: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def version(self) -> str:
+        return self.spec.version
+
+
+def version_key(version: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key: numeric parts compare as numbers ("10" > "9"), others as text."""
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"[.\-_]", version))
+
+
+class ModelRepository:
+    """Loads the configured models concurrently and hands out READY ones by name/version."""
+
+    def __init__(
+        self,
+        runtimes: Mapping[str, ModelFactory],
+        metrics: Metrics,
+        *,
+        warmup: bool = True,
+    ) -> None:
+        self._runtimes = dict(runtimes)
+        self._metrics = metrics
+        self._warmup = warmup
+        self._models: dict[tuple[str, str], ManagedModel] = {}
+        self._listeners: list[Listener] = []
+
+    def add_listener(self, listener: Listener) -> None:
+        """Await `listener(model)` on every state change."""
+        self._listeners.append(listener)
+
+    def models(self) -> list[ManagedModel]:
+        return sorted(self._models.values(), key=lambda m: (m.name, version_key(m.version)))
+
+    async def _set_state(self, managed: ManagedModel, state: ModelState, reason: str = "") -> None:
+        managed.state, managed.reason = state, reason
+        for s in ModelState:
+            self._metrics.model_state.labels(managed.name, managed.version, s.value).set(
+                1 if s is state else 0
+            )
+        for listener in self._listeners:
+            await listener(managed)
+
+    async def load_all(self, specs: Iterable[ModelSpec]) -> None:
+        """Load every spec concurrently; a failure marks that model FAILED, others go on."""
+        await asyncio.gather(*(self.load(spec) for spec in specs))
+
+    async def load(self, spec: ModelSpec) -> ManagedModel:
+        key = (spec.name, spec.version)
+        if key in self._models:
+            raise InvalidArgument("model", f"{spec.name!r} version {spec.version!r} is loaded")
+        factory = self._runtimes.get(spec.runtime)
+        if factory is None:
+            raise InvalidArgument(
+                "runtime", f"unknown runtime {spec.runtime!r}; known: {sorted(self._runtimes)}"
+            )
+        model = factory(spec)
+        batcher: DynamicBatcher[Any, Any] = DynamicBatcher(
+            spec.name, model.predict_batch, spec.batching, self._metrics
+        )
+        managed = ManagedModel(spec, model, batcher)
+        self._models[key] = managed
+        await self._set_state(managed, ModelState.LOADING)
+        try:
+            await model.load()
+            batcher.start()
+            warmup = model.warmup_batch() if self._warmup else []
+            if warmup:
+                await batcher.submit(warmup)
+        except Exception as exc:
+            log.exception("model %s version %s failed to load", spec.name, spec.version)
+            await batcher.close()
+            await self._set_state(managed, ModelState.FAILED, f"{type(exc).__name__}: {exc}")
+            return managed
+        log.info("model %s version %s is READY", spec.name, spec.version)
+        await self._set_state(managed, ModelState.READY)
+        return managed
+
+    async def unload(self, name: str, version: str) -> None:
+        managed = self._models.get((name, version))
+        if managed is None:
+            raise NotFound(f"model {name!r} version {version!r} is not loaded")
+        await self._set_state(managed, ModelState.UNLOADING)
+        await managed.batcher.close()
+        await managed.model.unload()
+        del self._models[(name, version)]
+
+    def get(self, name: str, version: str = "") -> ManagedModel:
+        """The READY model; empty version means the newest READY version."""
+        if not name:
+            raise InvalidArgument("model.name", "is required")
+        versions = [m for (n, _), m in self._models.items() if n == name]
+        if not versions:
+            raise NotFound(f"model {name!r} is not served here")
+        if version:
+            match = [m for m in versions if m.version == version]
+            if not match:
+                raise NotFound(f"model {name!r} has no version {version!r}")
+            managed = match[0]
+        else:
+            ready = [m for m in versions if m.state is ModelState.READY]
+            if not ready:
+                raise ModelNotReady(f"model {name!r} has no READY version")
+            managed = max(ready, key=lambda m: version_key(m.version))
+        if managed.state is not ModelState.READY:
+            raise ModelNotReady(
+                f"model {name!r} version {managed.version!r} is {managed.state.value}"
+            )
+        return managed
+
+    async def close(self) -> None:
+        for managed in list(self._models.values()):
+            await self.unload(managed.name, managed.version)

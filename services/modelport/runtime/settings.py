@@ -1,0 +1,109 @@
+"""Typed settings: environment (prefix `MODELPORT_`) plus a YAML model config file."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class BatchingSettings(BaseModel):
+    """How a model's dynamic batcher forms batches."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_batch_size: int = Field(32, ge=1)
+    """Most inputs in one model call."""
+    max_queue_delay_ms: float = Field(0.0, ge=0)
+    """Extra time to wait for more inputs when the model is idle and the batch is not full.
+    0 (the default) dispatches at once when idle; inputs that arrive while the model is busy
+    are collected into the next batch anyway, so throughput under load needs no delay."""
+    max_queue_size: int = Field(1024, ge=1)
+    """Most inputs waiting; beyond it calls get RESOURCE_EXHAUSTED at once."""
+
+
+class ModelSpec(BaseModel):
+    """One model to serve (an entry of the YAML model config)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    """Name clients use in `ModelRef.name`."""
+    version: str = "1"
+    """Version clients may pin in `ModelRef.version`."""
+    runtime: str
+    """Which model class loads it, e.g. `sentence-embedding`."""
+    path: Path | None = None
+    """Local folder in Hugging Face layout."""
+    package: str | None = None
+    """Or: a Python package that ships the folder and exposes `get_model_path()`."""
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    """`auto` uses CUDA when present."""
+    dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
+    """`auto`: float16 on CUDA, float32 on CPU."""
+    preprocess_threads: int = Field(1, ge=1)
+    """Threads that prepare inputs (tokenise, decode images) beside model compute."""
+    batching: BatchingSettings = Field(default_factory=BatchingSettings)
+    """Dynamic batching of this model."""
+    options: dict[str, Any] = Field(default_factory=dict)
+    """Runtime-specific options (documented with each runtime)."""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ModelSpec:
+        if (self.path is None) == (self.package is None):
+            raise ValueError(f"model {self.name!r}: set exactly one of `path` or `package`")
+        return self
+
+    def resolve_path(self) -> Path:
+        """The local folder the weights load from."""
+        if self.path is not None:
+            return self.path
+        assert self.package is not None
+        module = importlib.import_module(self.package)
+        return Path(module.get_model_path())
+
+
+class ServerSettings(BaseSettings):
+    """Settings of one inference process. Each field reads `MODELPORT_<FIELD>`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MODELPORT_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    host: str = "0.0.0.0"
+    """Address the gRPC server binds."""
+    port: int = Field(50051, ge=0, le=65535)
+    """gRPC port; 0 picks a free one."""
+    metrics_port: int = Field(9090, ge=-1, le=65535)
+    """Port of the Prometheus `/metrics` endpoint; -1 turns it off, 0 picks a free one."""
+    models_file: Path | None = None
+    """YAML file with a `models:` list of model specs; unset serves the built-in default."""
+    models: list[ModelSpec] = Field(default_factory=list)
+    """Model specs (filled from `models_file` when that is set)."""
+    max_message_bytes: int = Field(64 * 1024 * 1024, ge=1024)
+    """Largest gRPC message received or sent."""
+    max_inputs_per_request: int = Field(1024, ge=1)
+    """Most inputs (texts, images) one call may carry."""
+    keepalive_time_s: float = Field(30.0, gt=0)
+    """Interval of HTTP/2 keepalive pings to idle clients."""
+    keepalive_timeout_s: float = Field(10.0, gt=0)
+    """How long to wait for a keepalive ack before closing the connection."""
+    grace_period_s: float = Field(30.0, ge=0)
+    """On SIGTERM: how long in-flight calls may take to finish before the server stops."""
+    torch_threads: int = Field(0, ge=0)
+    """Intra-op threads for model compute; 0 means one per CPU core."""
+    warmup: bool = True
+    """Run one batch through each model before reporting SERVING."""
+    log_level: str = "INFO"
+    """Python logging level."""
+
+    @model_validator(mode="after")
+    def _read_models_file(self) -> ServerSettings:
+        if self.models_file is not None and not self.models:
+            data = yaml.safe_load(self.models_file.read_text()) or {}
+            self.models = [ModelSpec.model_validate(m) for m in data.get("models", [])]
+        return self
