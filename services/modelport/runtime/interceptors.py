@@ -200,6 +200,11 @@ async def _abort(
         log.debug("%s failed: %s %s", method, exc.code.name, exc.message)
         status = to_status(exc)
         await context.abort(status.code, status.details, status.trailing_metadata)
+    elif isinstance(exc, asyncio.CancelledError):
+        # The client did not cancel (that would mark the context): something on the server
+        # did. Answer instead of leaving the caller waiting for its deadline.
+        if not context.cancelled() and not context.done():
+            await context.abort(grpc.StatusCode.CANCELLED, "cancelled on the server")
     elif isinstance(exc, Exception) and not isinstance(exc, grpc.aio.AbortError):
         log.exception("unexpected error in %s", method)
         await context.abort(grpc.StatusCode.INTERNAL, "internal error (logged on the server)")

@@ -1,0 +1,144 @@
+"""The `modelport` command: run services, the local suite, and call models."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from modelport.client import ClientError, ModelportClient
+from modelport.v1 import common_pb2
+
+SERVICES = ("embedding",)
+DEFAULT_TARGET = "127.0.0.1:50051"
+
+
+def _serve(args: argparse.Namespace) -> int:
+    if args.service == "embedding":
+        from modelport.embedding.__main__ import main as embedding_main
+
+        embedding_main()
+    return 0
+
+
+def _up(args: argparse.Namespace) -> int:
+    from modelport.suite import Component, Suite
+
+    components = [
+        Component(
+            "embedding",
+            ["-m", "modelport.embedding"],
+            args.port,
+            {
+                "MODELPORT_HOST": args.host,
+                "MODELPORT_PORT": str(args.port),
+                "MODELPORT_METRICS_PORT": str(args.metrics_port),
+            },
+        )
+    ]
+    suite = Suite(components)
+    print(f"starting the local suite on {args.host}:{args.port} (loading models) ...", flush=True)
+    suite.start()
+    try:
+        failed = suite.wait_ready(args.host, args.timeout)
+        if failed:
+            print(f"not ready in {args.timeout:.0f}s: {', '.join(failed)}", file=sys.stderr)
+            return 1
+        target = f"{args.host}:{args.port}"
+        with ModelportClient(target) as client:
+            _print_models(client.list_models())
+        print(
+            f"\nready on {target}   (metrics on :{args.metrics_port}/metrics)\n"
+            f'try:  modelport embed --target {target} "hello world"\n'
+            "stop: Ctrl-C",
+            flush=True,
+        )
+        return suite.run_until_signal()
+    finally:
+        suite.stop()
+
+
+def _print_models(response: object) -> None:
+    print(f"{'MODEL':32} {'VERSION':8} {'TASK':28} STATE")
+    for info in getattr(response, "models", []):
+        for v in info.versions:
+            print(
+                f"{info.name:32} {v.version:8} {common_pb2.Task.Name(v.task):28} "
+                f"{common_pb2.ModelState.Name(v.state)}"
+            )
+
+
+def _embed(args: argparse.Namespace) -> int:
+    with ModelportClient(args.target, timeout_s=args.timeout) as client:
+        result = client.embed(
+            args.texts, model=args.model, version=args.version, dimensions=args.dimensions
+        )
+    if args.json:
+        print(json.dumps({"model": result.model, "version": result.version,
+                          "embeddings": result.vectors, "input_tokens": result.input_tokens}))
+    else:
+        for text, vector in zip(args.texts, result.vectors, strict=True):
+            head = ", ".join(f"{x:+.4f}" for x in vector[:4])
+            print(f"{text[:40]!r:44} dim={len(vector)} [{head}, ...]")
+        print(f"model {result.model} v{result.version}, {result.input_tokens} tokens")
+    return 0
+
+
+def _models(args: argparse.Namespace) -> int:
+    from google.protobuf.json_format import MessageToDict
+
+    with ModelportClient(args.target, timeout_s=args.timeout) as client:
+        response = client.list_models()
+    if args.json:
+        print(json.dumps(MessageToDict(response)))
+    else:
+        _print_models(response)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="modelport", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run one service (settings from MODELPORT_* env)")
+    serve.add_argument("service", choices=SERVICES)
+    serve.set_defaults(func=_serve)
+
+    up = sub.add_parser("up", help="run the local suite with the packaged models")
+    up.add_argument("--host", default="127.0.0.1")
+    up.add_argument("--port", type=int, default=50051)
+    up.add_argument("--metrics-port", type=int, default=9090)
+    up.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for models")
+    up.set_defaults(func=_up)
+
+    def client_args(cmd: argparse.ArgumentParser) -> None:
+        cmd.add_argument("--target", default=DEFAULT_TARGET, help="router or backend host:port")
+        cmd.add_argument("--timeout", type=float, default=30.0, help="deadline in seconds")
+        cmd.add_argument("--json", action="store_true", help="print JSON")
+
+    embed = sub.add_parser("embed", help="embed texts")
+    embed.add_argument("texts", nargs="+")
+    embed.add_argument("--model", default="all-MiniLM-L6-v2")
+    embed.add_argument("--version", default="")
+    embed.add_argument("--dimensions", type=int, default=0)
+    client_args(embed)
+    embed.set_defaults(func=_embed)
+
+    models = sub.add_parser("models", help="list models and their state")
+    client_args(models)
+    models.set_defaults(func=_models)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ClientError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

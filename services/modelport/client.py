@@ -1,0 +1,100 @@
+"""A small synchronous Python client for Modelport (router or any backend).
+
+Every call carries a deadline; gRPC failures surface as `ClientError` with the status
+code and message, never as a bare `grpc.RpcError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import TracebackType
+
+import grpc
+
+from modelport.v1 import common_pb2, embedding_pb2, embedding_pb2_grpc, registry_pb2
+from modelport.v1 import registry_pb2_grpc
+
+DEFAULT_TIMEOUT_S = 30.0
+
+
+class ClientError(Exception):
+    """A call failed; `code` is the gRPC status code."""
+
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(f"{code.name}: {message}")
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Embeddings:
+    model: str
+    version: str
+    vectors: list[list[float]]
+    input_tokens: int
+
+
+class ModelportClient:
+    """`with ModelportClient("127.0.0.1:50051") as client: client.embed(["hi"])`."""
+
+    def __init__(self, target: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+        self._channel = grpc.insecure_channel(target)
+        self._timeout = timeout_s
+        self._embedding = embedding_pb2_grpc.EmbeddingServiceStub(self._channel)
+        self._registry = registry_pb2_grpc.RegistryServiceStub(self._channel)
+
+    def __enter__(self) -> ModelportClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def embed(
+        self,
+        texts: Sequence[str],
+        *,
+        model: str = "all-MiniLM-L6-v2",
+        version: str = "",
+        dimensions: int = 0,
+        normalize: bool | None = None,
+    ) -> Embeddings:
+        request = embedding_pb2.EmbedRequest(
+            model=common_pb2.ModelRef(name=model, version=version),
+            inputs=list(texts),
+            dimensions=dimensions,
+        )
+        if normalize is not None:
+            request.normalize = normalize
+        try:
+            response = self._embedding.Embed(request, timeout=self._timeout)
+        except grpc.RpcError as exc:
+            raise _wrap(exc) from exc
+        return Embeddings(
+            response.model.name,
+            response.model.version,
+            [list(e.values) for e in response.embeddings],
+            response.usage.input_tokens,
+        )
+
+    def list_models(self) -> registry_pb2.ListModelsResponse:
+        try:
+            return self._registry.ListModels(
+                registry_pb2.ListModelsRequest(), timeout=self._timeout
+            )
+        except grpc.RpcError as exc:
+            raise _wrap(exc) from exc
+
+
+def _wrap(exc: grpc.RpcError) -> ClientError:
+    code = exc.code() if isinstance(exc, grpc.Call) else grpc.StatusCode.UNKNOWN
+    details = exc.details() if isinstance(exc, grpc.Call) else str(exc)
+    return ClientError(code, details or "")

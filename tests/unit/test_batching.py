@@ -1,0 +1,165 @@
+"""DynamicBatcher: batching, cancellation, overload, failures. The model is a plain
+function run on the batcher's real worker thread."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections.abc import Sequence
+
+import grpc
+import pytest
+
+from modelport.runtime.batching import DynamicBatcher
+from modelport.runtime.errors import InvalidArgument, ModelportError, ResourceExhausted
+from modelport.runtime.metrics import Metrics
+from modelport.runtime.settings import BatchingSettings
+
+
+class Recorder:
+    """Doubles its inputs, records each batch, optionally waits on a gate or sleeps."""
+
+    def __init__(self, compute_s: float = 0.0) -> None:
+        self.batches: list[list[int]] = []
+        self.threads: set[str] = set()
+        self.compute_s = compute_s
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def __call__(self, batch: Sequence[int]) -> list[int | ModelportError]:
+        self.gate.wait(10)
+        self.threads.add(threading.current_thread().name)
+        self.batches.append(list(batch))
+        time.sleep(self.compute_s)
+        return [InvalidArgument(f"inputs[{x}]", "odd") if x < 0 else 2 * x for x in batch]
+
+
+def make(fn: Recorder, **settings: float) -> DynamicBatcher[int, int]:
+    batcher: DynamicBatcher[int, int] = DynamicBatcher(
+        "m", fn, BatchingSettings(**settings), Metrics()  # type: ignore[arg-type]
+    )
+    batcher.start()
+    return batcher
+
+
+async def test_concurrent_callers_share_few_model_calls() -> None:
+    fn = Recorder(compute_s=0.02)
+    batcher = make(fn, max_batch_size=32)
+    results = await asyncio.gather(*(batcher.submit([i]) for i in range(32)))
+    assert results == [[2 * i] for i in range(32)]
+    assert len(fn.batches) <= 4, fn.batches  # 32 callers, far fewer model calls
+    assert max(len(b) for b in fn.batches) > 8
+    await batcher.close()
+
+
+async def test_lone_call_is_dispatched_without_waiting() -> None:
+    batcher = make(Recorder(), max_batch_size=32)
+    assert await batcher.submit([1, 2, 3]) == [2, 4, 6]
+    assert batcher.batches_run == 1
+    await batcher.close()
+
+
+async def test_batches_never_exceed_max_size_and_keep_order() -> None:
+    fn = Recorder()
+    batcher = make(fn, max_batch_size=4)
+    assert await batcher.submit(list(range(10))) == [2 * i for i in range(10)]
+    assert all(len(b) <= 4 for b in fn.batches)
+    await batcher.close()
+
+
+async def test_compute_runs_on_the_model_worker_thread() -> None:
+    fn = Recorder()
+    batcher = make(fn)
+    await batcher.submit([1])
+    assert fn.threads == {"model-m_0"}
+    assert threading.current_thread().name not in fn.threads
+    await batcher.close()
+
+
+async def test_full_queue_is_refused_at_once() -> None:
+    fn = Recorder()
+    fn.gate.clear()  # the model is stuck: nothing leaves the queue
+    batcher = make(fn, max_batch_size=1, max_queue_size=4)
+    first = asyncio.create_task(batcher.submit([0]))
+    await asyncio.sleep(0.05)  # taken into the (blocked) batch
+    waiting = asyncio.create_task(batcher.submit([1, 2, 3, 4]))
+    await asyncio.sleep(0.01)
+    start = time.perf_counter()
+    with pytest.raises(ResourceExhausted) as info:
+        await batcher.submit([5])
+    assert time.perf_counter() - start < 0.05
+    assert info.value.code is grpc.StatusCode.RESOURCE_EXHAUSTED
+    fn.gate.set()
+    assert await first == [0]
+    assert await waiting == [2, 4, 6, 8]
+    await batcher.close()
+
+
+async def test_cancelled_call_leaves_the_queue_and_is_never_computed() -> None:
+    fn = Recorder()
+    fn.gate.clear()
+    batcher = make(fn, max_batch_size=8)
+    busy = asyncio.create_task(batcher.submit([1]))
+    await asyncio.sleep(0.05)
+    doomed = asyncio.create_task(batcher.submit([100, 101]))
+    kept = asyncio.create_task(batcher.submit([7]))
+    await asyncio.sleep(0.01)
+    assert batcher.queue_depth == 3
+    doomed.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await doomed
+    assert batcher.queue_depth == 1
+    fn.gate.set()
+    assert await busy == [2]
+    assert await kept == [14]
+    assert all(100 not in b and 101 not in b for b in fn.batches)
+    await batcher.close()
+
+
+async def test_item_error_fails_only_its_caller() -> None:
+    fn = Recorder()
+    fn.gate.clear()
+    batcher = make(fn, max_batch_size=8)
+    blocker = asyncio.create_task(batcher.submit([0]))
+    await asyncio.sleep(0.05)
+    bad = asyncio.create_task(batcher.submit([-1]))
+    good = asyncio.create_task(batcher.submit([3]))
+    await asyncio.sleep(0.01)
+    fn.gate.set()
+    with pytest.raises(InvalidArgument):
+        await bad
+    assert await good == [6]
+    assert await blocker == [0]
+    assert fn.batches[1] == [-1, 3]  # they shared one batch
+    await batcher.close()
+
+
+async def test_failing_batch_fails_every_future_in_it() -> None:
+    def broken(batch: Sequence[int]) -> list[int]:
+        raise RuntimeError("CUDA out of memory")
+
+    batcher: DynamicBatcher[int, int] = DynamicBatcher(
+        "m", broken, BatchingSettings(), Metrics()
+    )
+    batcher.start()
+    results = await asyncio.gather(
+        *(batcher.submit([i]) for i in range(5)), return_exceptions=True
+    )
+    assert all(isinstance(r, RuntimeError) for r in results)
+    # the batcher survives and serves the next call
+    batcher._predict = lambda b: list(b)
+    assert await batcher.submit([9]) == [9]
+    await batcher.close()
+
+
+async def test_queue_delay_collects_a_fuller_batch_when_idle() -> None:
+    fn = Recorder()
+    batcher = make(fn, max_batch_size=8, max_queue_delay_ms=50)
+    first = asyncio.create_task(batcher.submit([1]))
+    await asyncio.sleep(0.01)
+    second = asyncio.create_task(batcher.submit([2]))
+    assert await first == [2] and await second == [4]
+    assert fn.batches == [[1, 2]]
+    await batcher.close()
