@@ -75,8 +75,16 @@ def _embed(args: argparse.Namespace) -> int:
             args.texts, model=args.model, version=args.version, dimensions=args.dimensions
         )
     if args.json:
-        print(json.dumps({"model": result.model, "version": result.version,
-                          "embeddings": result.vectors, "input_tokens": result.input_tokens}))
+        print(
+            json.dumps(
+                {
+                    "model": result.model,
+                    "version": result.version,
+                    "embeddings": result.vectors,
+                    "input_tokens": result.input_tokens,
+                }
+            )
+        )
     else:
         for text, vector in zip(args.texts, result.vectors, strict=True):
             head = ", ".join(f"{x:+.4f}" for x in vector[:4])

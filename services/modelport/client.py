@@ -12,8 +12,13 @@ from types import TracebackType
 
 import grpc
 
-from modelport.v1 import common_pb2, embedding_pb2, embedding_pb2_grpc, registry_pb2
-from modelport.v1 import registry_pb2_grpc
+from modelport.v1 import (
+    common_pb2,
+    embedding_pb2,
+    embedding_pb2_grpc,
+    registry_pb2,
+    registry_pb2_grpc,
+)
 
 DEFAULT_TIMEOUT_S = 30.0
 

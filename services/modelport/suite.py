@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -38,13 +39,11 @@ def wait_serving(target: str, timeout_s: float, service: str = "") -> bool:
                     if update.status == health_pb2.HealthCheckResponse.SERVING:
                         return True
             except grpc.RpcError as exc:
-                if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:  # type: ignore[attr-defined]
+                if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
                     return False
                 # not listening yet: wait for the channel to connect, then watch again
-                try:
+                with contextlib.suppress(grpc.FutureTimeoutError):
                     grpc.channel_ready_future(channel).result(timeout=min(left, 1.0))
-                except grpc.FutureTimeoutError:
-                    pass
     return False
 
 

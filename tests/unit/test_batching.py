@@ -38,7 +38,10 @@ class Recorder:
 
 def make(fn: Recorder, **settings: float) -> DynamicBatcher[int, int]:
     batcher: DynamicBatcher[int, int] = DynamicBatcher(
-        "m", fn, BatchingSettings(**settings), Metrics()  # type: ignore[arg-type]
+        "m",
+        fn,
+        BatchingSettings(**settings),
+        Metrics(),
     )
     batcher.start()
     return batcher
@@ -140,13 +143,9 @@ async def test_failing_batch_fails_every_future_in_it() -> None:
     def broken(batch: Sequence[int]) -> list[int]:
         raise RuntimeError("CUDA out of memory")
 
-    batcher: DynamicBatcher[int, int] = DynamicBatcher(
-        "m", broken, BatchingSettings(), Metrics()
-    )
+    batcher: DynamicBatcher[int, int] = DynamicBatcher("m", broken, BatchingSettings(), Metrics())
     batcher.start()
-    results = await asyncio.gather(
-        *(batcher.submit([i]) for i in range(5)), return_exceptions=True
-    )
+    results = await asyncio.gather(*(batcher.submit([i]) for i in range(5)), return_exceptions=True)
     assert all(isinstance(r, RuntimeError) for r in results)
     # the batcher survives and serves the next call
     batcher._predict = lambda b: list(b)
@@ -160,6 +159,7 @@ async def test_queue_delay_collects_a_fuller_batch_when_idle() -> None:
     first = asyncio.create_task(batcher.submit([1]))
     await asyncio.sleep(0.01)
     second = asyncio.create_task(batcher.submit([2]))
-    assert await first == [2] and await second == [4]
+    assert await first == [2]
+    assert await second == [4]
     assert fn.batches == [[1, 2]]
     await batcher.close()

@@ -53,12 +53,16 @@ async def call(error: BaseException, streaming: bool = False) -> grpc.aio.AioRpc
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
             stub = embedding_pb2_grpc.EmbeddingServiceStub(channel)
             request = embedding_pb2.EmbedRequest(model=common_pb2.ModelRef(name="m"))
-            with pytest.raises(grpc.aio.AioRpcError) as info:
+
+            async def rpc() -> None:
                 if streaming:
                     async for _ in stub.EmbedStream(iter([request]), timeout=5):
                         pass
                 else:
                     await stub.Embed(request, timeout=5)
+
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                await rpc()
             return info.value
     finally:
         await server.stop(0)
@@ -83,7 +87,7 @@ async def test_error_maps_to_status(
 
 async def test_invalid_argument_carries_bad_request_field_violations() -> None:
     failure = await call(errors.InvalidArgument("inputs[2]", "is empty"))
-    status = rpc_status.from_call(failure)
+    status = rpc_status.from_call(failure)  # type: ignore[arg-type]
     assert status is not None
     bad = error_details_pb2.BadRequest()
     assert status.details[0].Unpack(bad)
@@ -91,11 +95,14 @@ async def test_invalid_argument_carries_bad_request_field_violations() -> None:
 
 
 async def test_resource_exhausted_carries_quota_failure_and_retry_info() -> None:
-    failure = await call(errors.ResourceExhausted("queue full", subject="model:x", retry_after_s=0.25))
-    status = rpc_status.from_call(failure)
+    failure = await call(
+        errors.ResourceExhausted("queue full", subject="model:x", retry_after_s=0.25)
+    )
+    status = rpc_status.from_call(failure)  # type: ignore[arg-type]
     assert status is not None
     quota, retry = error_details_pb2.QuotaFailure(), error_details_pb2.RetryInfo()
-    assert status.details[0].Unpack(quota) and status.details[1].Unpack(retry)
+    assert status.details[0].Unpack(quota)
+    assert status.details[1].Unpack(retry)
     assert quota.violations[0].subject == "model:x"
     assert retry.retry_delay.ToMilliseconds() == 250
 
@@ -114,7 +121,7 @@ async def test_invalid_utf8_is_invalid_argument_naming_the_field() -> None:
     await server.start()
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-            raw = channel.unary_unary("/modelport.v1.EmbeddingService/Embed")
+            raw = channel.unary_unary("/modelport.v1.EmbeddingService/Embed", None, None)
             with pytest.raises(grpc.aio.AioRpcError) as info:
                 await raw(b"\x12\x02ok\x12\x02\xff\xfe", timeout=5)
             assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT

@@ -12,12 +12,14 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_generated_stubs_match_protos(tmp_path: Path) -> None:
     subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "gen_stubs.py"), "--out", str(tmp_path)],
-        check=True, capture_output=True,
+        check=True,
+        capture_output=True,
     )
     generated = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
     assert generated, "the generator produced nothing"
     stale = [
-        str(rel) for rel in generated
+        str(rel)
+        for rel in generated
         if not (ROOT / "services" / rel).exists()
         or (ROOT / "services" / rel).read_bytes() != (tmp_path / rel).read_bytes()
     ]
@@ -39,7 +41,8 @@ def test_every_rpc_message_and_field_is_documented() -> None:
             stripped = line.strip()
             starts_decl = stripped.startswith(("message ", "rpc ", "service ", "enum "))
             is_field = (
-                "=" in stripped and stripped.endswith(";")
+                "=" in stripped
+                and stripped.endswith(";")
                 and not stripped.startswith(("option", "syntax", "//"))
             )
             if (starts_decl or is_field) and not lines[i - 1].strip().startswith("///"):

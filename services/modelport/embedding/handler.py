@@ -69,6 +69,4 @@ class EmbeddingHandler:
         normalize = model.config.normalize if call.normalize is None else call.normalize
         items = [EmbedItem(i, normalize, call.dimensions) for i in ids]
         vectors = await managed.batcher.submit(items)
-        return EmbedResult(
-            managed.name, managed.version, vectors, sum(len(i) for i in ids)
-        )
+        return EmbedResult(managed.name, managed.version, vectors, sum(len(i) for i in ids))

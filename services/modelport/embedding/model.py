@@ -114,7 +114,9 @@ class SentenceEmbeddingModel(Model[EmbedItem, np.ndarray]):
             self.config.transformer_dir, local_files_only=True
         )
         self.model = (
-            AutoModel.from_pretrained(self.config.transformer_dir, local_files_only=True, dtype=dtype)
+            AutoModel.from_pretrained(
+                self.config.transformer_dir, local_files_only=True, dtype=dtype
+            )
             .to(self.device)
             .eval()
         )
@@ -125,8 +127,13 @@ class SentenceEmbeddingModel(Model[EmbedItem, np.ndarray]):
         self._prefix, self._suffix = special_tokens(self.tokenizer)
         log.info(
             "loaded %s from %s: dim=%d pooling=%s normalize=%s max_length=%d device=%s",
-            self.name, root, self.dimension, self.config.pooling, self.config.normalize,
-            self.max_length, self.device,
+            self.name,
+            root,
+            self.dimension,
+            self.config.pooling,
+            self.config.normalize,
+            self.max_length,
+            self.device,
         )
 
     def metadata(self) -> ModelMetadata:

@@ -53,9 +53,7 @@ class EmbeddingServicer(embedding_pb2_grpc.EmbeddingServiceServicer):
     async def EmbedStream(
         self, request_iterator: AsyncIterator[embedding_pb2.EmbedRequest], context: Context
     ) -> AsyncIterator[embedding_pb2.EmbedResponse]:
-        pending: collections.deque[asyncio.Task[embedding_pb2.EmbedResponse]] = (
-            collections.deque()
-        )
+        pending: collections.deque[asyncio.Task[embedding_pb2.EmbedResponse]] = collections.deque()
         try:
             async for request in request_iterator:
                 pending.append(asyncio.create_task(self.Embed(request, context)))

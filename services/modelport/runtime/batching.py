@@ -4,7 +4,11 @@ Inputs of many calls are queued; a collector cuts a batch of at most `max_batch_
 inputs and runs it on the model's worker thread. While the model computes, new inputs
 accumulate and form the next batch, so a lone call is dispatched at once (no fixed
 collection window on the critical path) and a busy model still gets full batches.
-`max_queue_delay_ms` optionally waits a little longer for a fuller batch when idle.
+Adaptive filling (on by default) keeps those batches full: right after a batch of N, the
+collector waits (at most half that batch's compute time) for N inputs, because the
+callers just answered come straight back; without it a busy model alternates between
+full batches and batches of the one or two inputs that arrived first.
+`max_queue_delay_ms` optionally waits a fixed time for a fuller batch when idle.
 
 Each input has its own future; a failing batch fails every future in it; a cancelled
 call takes its inputs out of the queue; a full queue refuses a call at once with
@@ -114,16 +118,17 @@ class DynamicBatcher(Generic[In, Out]):
         assert self._wakeup is not None
         max_batch = self._settings.max_batch_size
         delay = self._settings.max_queue_delay_ms / 1000
+        last_size, last_end, last_compute = 0, 0.0, 0.0
         while True:
             while not self._queue:
                 self._wakeup.clear()
                 await self._wakeup.wait()
-            if delay and len(self._queue) < max_batch:
-                deadline = self._queue[0].enqueued + delay
-                while len(self._queue) < max_batch and (left := deadline - time.perf_counter()) > 0:
-                    self._wakeup.clear()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wakeup.wait(), left)
+            if delay:
+                await self._fill(max_batch, self._queue[0].enqueued + delay)
+            if self._settings.adaptive and last_size > 1:
+                # The callers of the last batch were just answered and usually come straight
+                # back: wait briefly for as many inputs rather than run a tiny batch first.
+                await self._fill(min(last_size, max_batch), last_end + last_compute / 2)
             batch: list[_Entry[In, Out]] = []
             while self._queue and len(batch) < max_batch:
                 entry = self._queue.popleft()
@@ -131,7 +136,18 @@ class DynamicBatcher(Generic[In, Out]):
                     batch.append(entry)
             self._metrics.queue_depth.labels(self.name).set(len(self._queue))
             if batch:
+                start = time.perf_counter()
                 await self._run(batch)
+                last_end = time.perf_counter()
+                last_size, last_compute = len(batch), last_end - start
+
+    async def _fill(self, size: int, deadline: float) -> None:
+        """Wait until `size` inputs are queued or `deadline` (perf_counter) passes."""
+        assert self._wakeup is not None
+        while len(self._queue) < size and (left := deadline - time.perf_counter()) > 0:
+            self._wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), left)
 
     async def _run(self, batch: list[_Entry[In, Out]]) -> None:
         start = time.perf_counter()

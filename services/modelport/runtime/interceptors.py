@@ -15,7 +15,7 @@ import inspect
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, TypeAlias
 
 import grpc
 from google.protobuf import any_pb2, duration_pb2
@@ -28,6 +28,8 @@ from modelport.runtime.metrics import Metrics
 from modelport.runtime.wire import find_invalid_utf8
 
 log = logging.getLogger(__name__)
+
+Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
 
 call_model: contextvars.ContextVar[str] = contextvars.ContextVar("call_model", default="")
 """The model a call is for; set by handlers once they resolve it, read for metrics."""
@@ -64,7 +66,9 @@ def to_status(error: ModelportError) -> grpc.Status:
     if isinstance(error, InvalidArgument):
         bad = error_details_pb2.BadRequest(
             field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+                error_details_pb2.BadRequest.FieldViolation(
+                    field=v.field, description=v.description
+                )
                 for v in error.violations
             ]
         )
@@ -87,7 +91,7 @@ def to_status(error: ModelportError) -> grpc.Status:
     status = status_pb2.Status(
         code=getattr(code_pb2, error.code.name), message=error.message, details=details
     )
-    return rpc_status.to_status(status)  # type: ignore[no-any-return]
+    return rpc_status.to_status(status)
 
 
 def _pack(message: Any) -> any_pb2.Any:
@@ -96,7 +100,7 @@ def _pack(message: Any) -> any_pb2.Any:
     return packed
 
 
-class ErrorInterceptor(grpc.aio.ServerInterceptor):
+class ErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     """Maps errors to statuses and records request metrics for every RPC."""
 
     def __init__(self, metrics: Metrics) -> None:
@@ -104,13 +108,14 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler]],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> Handler:
         handler = await continuation(handler_call_details)
         if handler is None:
             return handler
-        return _wrap(handler, handler_call_details.method, self._metrics)
+        wrapped: Handler = _wrap(handler, handler_call_details.method, self._metrics)
+        return wrapped
 
 
 def _wrap(handler: Any, method: str, metrics: Metrics) -> Any:
@@ -186,7 +191,7 @@ def _status_code(
     if isinstance(exc, asyncio.CancelledError):
         return grpc.StatusCode.CANCELLED
     if isinstance(exc, grpc.aio.AbortError):
-        return context.code() or grpc.StatusCode.UNKNOWN  # type: ignore[no-any-return]
+        return context.code() or grpc.StatusCode.UNKNOWN
     if isinstance(exc, ModelportError):
         return exc.code
     return grpc.StatusCode.INTERNAL

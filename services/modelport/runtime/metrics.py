@@ -5,7 +5,21 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 _LATENCY_BUCKETS = (
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
 )
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
@@ -19,33 +33,48 @@ class Metrics:
         self.request_duration = Histogram(
             "modelport_request_duration_seconds",
             "Time from receiving a call to answering it.",
-            ["method", "model", "code"], buckets=_LATENCY_BUCKETS, registry=r,
+            ["method", "model", "code"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.queue_duration = Histogram(
             "modelport_queue_duration_seconds",
             "Time an input waited in the model's batch queue.",
-            ["model"], buckets=_LATENCY_BUCKETS, registry=r,
+            ["model"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.compute_duration = Histogram(
             "modelport_compute_duration_seconds",
             "Time one batch spent in the model.",
-            ["model"], buckets=_LATENCY_BUCKETS, registry=r,
+            ["model"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.batch_size = Histogram(
-            "modelport_batch_size", "Inputs per model batch.",
-            ["model"], buckets=_BATCH_BUCKETS, registry=r,
+            "modelport_batch_size",
+            "Inputs per model batch.",
+            ["model"],
+            buckets=_BATCH_BUCKETS,
+            registry=r,
         )
         self.queue_depth = Gauge(
-            "modelport_queue_depth", "Inputs waiting in the model's batch queue.",
-            ["model"], registry=r,
+            "modelport_queue_depth",
+            "Inputs waiting in the model's batch queue.",
+            ["model"],
+            registry=r,
         )
         self.rejected = Counter(
-            "modelport_rejected_total", "Inputs refused because the model's queue was full.",
-            ["model"], registry=r,
+            "modelport_rejected_total",
+            "Inputs refused because the model's queue was full.",
+            ["model"],
+            registry=r,
         )
         self.model_state = Gauge(
-            "modelport_model_state", "1 for the state each model version is in.",
-            ["model", "version", "state"], registry=r,
+            "modelport_model_state",
+            "1 for the state each model version is in.",
+            ["model", "version", "state"],
+            registry=r,
         )
 
     def serve_http(self, host: str, port: int) -> tuple[object, object]:

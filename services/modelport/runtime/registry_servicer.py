@@ -6,6 +6,7 @@ The router asks backends found through Kubernetes what they serve with ListModel
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -26,7 +27,9 @@ def _version(managed: ManagedModel) -> registry_pb2.ModelVersion:
         state=STATE_TO_PROTO[managed.state],
         replicas=[
             registry_pb2.Replica(
-                state=STATE_TO_PROTO[managed.state], reason=managed.reason, source="local",
+                state=STATE_TO_PROTO[managed.state],
+                reason=managed.reason,
+                source="local",
                 outstanding=managed.batcher.queue_depth,
             )
         ],
@@ -61,7 +64,8 @@ class BackendRegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
         models = []
         for info in _infos(self._repository):
             versions = [
-                v for v in info.versions
+                v
+                for v in info.versions
                 if (not request.task or v.task == request.task)
                 and (not request.ready_only or v.state == STATE_TO_PROTO[ModelState.READY])
             ]
@@ -82,5 +86,8 @@ class BackendRegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
 
     RenewLease = DeregisterModel = SetTrafficSplit = RegisterModel
 
-    async def WatchModels(self, request: Any, context: Context) -> Any:
+    async def WatchModels(
+        self, request: registry_pb2.WatchModelsRequest, context: Context
+    ) -> AsyncIterator[registry_pb2.ModelEvent]:
         raise Unimplemented("WatchModels is served by the router")
+        yield  # an async generator, as the streaming RPC expects

@@ -87,8 +87,11 @@ class InferenceServer:
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         names = [s.name for s in self._services]
         reflection.enable_server_reflection(
-            [*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-             reflection.SERVICE_NAME],
+            [
+                *names,
+                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                reflection.SERVICE_NAME,
+            ],
             server,
         )
         for name in ["", *names]:
@@ -132,11 +135,14 @@ class InferenceServer:
         await self.stop()
 
     async def stop(self, grace: float | None = None) -> None:
-        """NOT_SERVING, refuse new calls, let in-flight calls finish, unload models."""
+        """NOT_SERVING, wait `drain_delay_s`, refuse new calls, let in-flight calls finish
+        (up to `grace`, default `grace_period_s`), unload models."""
         if self._stopping:
             return
         self._stopping = True
         await self._health.enter_graceful_shutdown()
+        if self.settings.drain_delay_s and grace is None:
+            await asyncio.sleep(self.settings.drain_delay_s)
         if self._server is not None:
             await self._server.stop(self.settings.grace_period_s if grace is None else grace)
         await self.repository.close()

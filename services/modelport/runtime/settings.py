@@ -22,6 +22,10 @@ class BatchingSettings(BaseModel):
     """Extra time to wait for more inputs when the model is idle and the batch is not full.
     0 (the default) dispatches at once when idle; inputs that arrive while the model is busy
     are collected into the next batch anyway, so throughput under load needs no delay."""
+    adaptive: bool = True
+    """After a batch of N inputs, wait up to half of its compute time for N inputs before
+    cutting the next batch (the callers just answered usually come straight back). Keeps
+    batches full under load and never delays a lone call."""
     max_queue_size: int = Field(1024, ge=1)
     """Most inputs waiting; beyond it calls get RESOURCE_EXHAUSTED at once."""
 
@@ -94,6 +98,9 @@ class ServerSettings(BaseSettings):
     """How long to wait for a keepalive ack before closing the connection."""
     grace_period_s: float = Field(30.0, ge=0)
     """On SIGTERM: how long in-flight calls may take to finish before the server stops."""
+    drain_delay_s: float = Field(0.0, ge=0)
+    """On SIGTERM: keep accepting calls this long after turning NOT_SERVING, so load
+    balancers (the router, Kubernetes endpoints) stop sending before the port closes."""
     torch_threads: int = Field(0, ge=0)
     """Intra-op threads for model compute; 0 means one per CPU core."""
     warmup: bool = True

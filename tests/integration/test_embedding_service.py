@@ -1,0 +1,316 @@
+"""The embedding service on loopback, called through real stubs."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import numpy as np
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from modelport.embedding.__main__ import build
+from modelport.runtime.server import InferenceServer
+from modelport.runtime.settings import ModelSpec
+from modelport.v1 import (
+    common_pb2,
+    embedding_pb2,
+    embedding_pb2_grpc,
+    registry_pb2,
+    registry_pb2_grpc,
+)
+from tests.helpers import loopback_settings, running_server
+
+TEXTS = [
+    "the cat sat on the mat",
+    "Kubernetes schedules pods",
+    "a considerably longer sentence about serving models over gRPC with dynamic batching",
+    "héllo wörld ✓",
+]
+
+
+@pytest.fixture(scope="module")
+def server(tiny_bert_dir: Path, minilm_dir: Path) -> Iterator[InferenceServer]:
+    models = [
+        ModelSpec(name="tiny", version="1", runtime="sentence-embedding", path=tiny_bert_dir),
+        ModelSpec(name="tiny", version="2", runtime="sentence-embedding", path=tiny_bert_dir),
+        ModelSpec(name="minilm", runtime="sentence-embedding", path=minilm_dir),
+        ModelSpec(name="broken", runtime="sentence-embedding", path=tiny_bert_dir / "missing"),
+    ]
+    settings = loopback_settings(max_inputs_per_request=64, metrics_port=0)
+    with running_server(build, settings, models) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def channel(server: InferenceServer) -> Iterator[grpc.Channel]:
+    with grpc.insecure_channel(f"127.0.0.1:{server.port}") as ch:
+        yield ch
+
+
+@pytest.fixture(scope="module")
+def stub(channel: grpc.Channel) -> embedding_pb2_grpc.EmbeddingServiceStub:
+    return embedding_pb2_grpc.EmbeddingServiceStub(channel)
+
+
+def embed(
+    stub: embedding_pb2_grpc.EmbeddingServiceStub,
+    inputs: list[str],
+    model: str = "minilm",
+    **fields: object,
+) -> embedding_pb2.EmbedResponse:
+    request = embedding_pb2.EmbedRequest(
+        model=common_pb2.ModelRef(name=model),
+        inputs=inputs,
+        **fields,  # type: ignore[arg-type]
+    )
+    return stub.Embed(request, timeout=30)
+
+
+def vectors(response: embedding_pb2.EmbedResponse) -> np.ndarray:
+    return np.array([e.values for e in response.embeddings], dtype=np.float32)
+
+
+def reference(path: Path, texts: list[str], normalize: bool = True) -> np.ndarray:
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(path), device="cpu")
+    return np.asarray(model.encode(texts, normalize_embeddings=normalize))
+
+
+def error_of(call: Callable[[], object]) -> grpc.Call:
+    with pytest.raises(grpc.RpcError) as info:
+        call()
+    assert isinstance(info.value, grpc.Call)
+    return info.value
+
+
+def test_minilm_matches_sentence_transformers(
+    stub: embedding_pb2_grpc.EmbeddingServiceStub, minilm_dir: Path
+) -> None:
+    response = embed(stub, TEXTS)
+    got = vectors(response)
+    assert got.shape == (len(TEXTS), 384)
+    np.testing.assert_allclose(got, reference(minilm_dir, TEXTS), atol=1e-4)
+    assert response.model.name == "minilm"
+    assert response.model.version == "1"
+    assert response.usage.input_tokens == response.usage.total_tokens > len(TEXTS) * 3
+
+
+def test_tiny_model_honours_its_pooling_and_normalize_config(
+    stub: embedding_pb2_grpc.EmbeddingServiceStub, tiny_bert_dir: Path
+) -> None:
+    got = vectors(embed(stub, TEXTS, model="tiny"))
+    np.testing.assert_allclose(got, reference(tiny_bert_dir, TEXTS), atol=1e-4)
+    np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+
+
+def test_dimensions_truncate_then_renormalise(
+    stub: embedding_pb2_grpc.EmbeddingServiceStub,
+) -> None:
+    full = vectors(embed(stub, TEXTS[:2], normalize=False))
+    cut = vectors(embed(stub, TEXTS[:2], dimensions=64))
+    expected = full[:, :64] / np.linalg.norm(full[:, :64], axis=1, keepdims=True)
+    np.testing.assert_allclose(cut, expected, atol=1e-5)
+    raw = vectors(embed(stub, TEXTS[:2], dimensions=64, normalize=False))
+    np.testing.assert_allclose(raw, full[:, :64], atol=1e-6)
+
+
+def test_long_inputs_truncate_by_default_and_fail_when_asked(
+    stub: embedding_pb2_grpc.EmbeddingServiceStub, minilm_dir: Path
+) -> None:
+    long_text = "tokens " * 400
+    got = vectors(embed(stub, [long_text]))
+    np.testing.assert_allclose(got, reference(minilm_dir, [long_text]), atol=1e-4)
+    start = vectors(embed(stub, [long_text + "end"], truncation=common_pb2.TRUNCATION_START))
+    assert not np.allclose(start, got, atol=1e-3)
+    err = error_of(lambda: embed(stub, ["ok", long_text], truncation=common_pb2.TRUNCATION_NONE))
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "inputs[1]" in (err.details() or "")
+    assert "254" in (err.details() or "")
+
+
+@pytest.mark.parametrize(
+    ("inputs", "fields", "code", "needle"),
+    [
+        ([], {}, grpc.StatusCode.INVALID_ARGUMENT, "inputs"),
+        (["fine", ""], {}, grpc.StatusCode.INVALID_ARGUMENT, "inputs[1]"),
+        (["x"] * 65, {}, grpc.StatusCode.INVALID_ARGUMENT, "at most 64"),
+        (["x"], {"dimensions": 1000}, grpc.StatusCode.INVALID_ARGUMENT, "dimensions"),
+    ],
+)
+def test_bad_requests_name_the_field(
+    stub: embedding_pb2_grpc.EmbeddingServiceStub,
+    inputs: list[str],
+    fields: dict[str, Any],
+    code: grpc.StatusCode,
+    needle: str,
+) -> None:
+    err = error_of(lambda: embed(stub, inputs, **fields))
+    assert err.code() == code
+    assert needle in (err.details() or "")
+
+
+def test_model_lookup_errors(stub: embedding_pb2_grpc.EmbeddingServiceStub) -> None:
+    def code(name: str, version: str = "") -> grpc.StatusCode:
+        request = embedding_pb2.EmbedRequest(
+            model=common_pb2.ModelRef(name=name, version=version), inputs=["x"]
+        )
+        return error_of(lambda: stub.Embed(request, timeout=10)).code()
+
+    assert code("") == grpc.StatusCode.INVALID_ARGUMENT
+    assert code("nope") == grpc.StatusCode.NOT_FOUND
+    assert code("tiny", "9") == grpc.StatusCode.NOT_FOUND
+    assert code("broken") == grpc.StatusCode.UNAVAILABLE
+
+
+def test_versions_resolve_to_newest_or_pinned(
+    stub: embedding_pb2_grpc.EmbeddingServiceStub,
+) -> None:
+    assert embed(stub, ["x"], model="tiny").model.version == "2"
+    pinned = stub.Embed(
+        embedding_pb2.EmbedRequest(
+            model=common_pb2.ModelRef(name="tiny", version="1"), inputs=["x"]
+        ),
+        timeout=10,
+    )
+    assert pinned.model.version == "1"
+
+
+def test_invalid_utf8_is_rejected_and_others_are_unaffected(
+    channel: grpc.Channel, stub: embedding_pb2_grpc.EmbeddingServiceStub
+) -> None:
+    raw = channel.unary_unary("/modelport.v1.EmbeddingService/Embed", None, None)
+    good = embedding_pb2.EmbedRequest(model=common_pb2.ModelRef(name="minilm"), inputs=["ok"])
+    bad = good.SerializeToString() + b"\x12\x03\xc3\x28\x41"
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        goods = [pool.submit(stub.Embed, good, timeout=30) for _ in range(6)]
+        err = error_of(lambda: raw(bad, timeout=10))
+        assert all(len(f.result().embeddings) == 1 for f in goods)
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert (err.details() or "") == "inputs[1]: is not valid UTF-8"
+
+
+def test_concurrent_callers_are_batched(
+    server: InferenceServer, stub: embedding_pb2_grpc.EmbeddingServiceStub, minilm_dir: Path
+) -> None:
+    batcher = server.repository.get("minilm").batcher
+    before = batcher.batches_run
+    texts = [f"sentence number {i} about the weather" for i in range(32)]
+    with concurrent.futures.ThreadPoolExecutor(32) as pool:
+        futures = [pool.submit(embed, stub, [t]) for t in texts]
+        got = np.concatenate([vectors(f.result()) for f in futures])
+    np.testing.assert_allclose(got, reference(minilm_dir, texts), atol=1e-4)
+    assert batcher.batches_run - before < 16  # 32 callers, far fewer model calls
+
+
+def test_embed_stream_answers_in_order(stub: embedding_pb2_grpc.EmbeddingServiceStub) -> None:
+    requests = [
+        embedding_pb2.EmbedRequest(
+            model=common_pb2.ModelRef(name="minilm"), inputs=[f"text {i}", "x"], request_id=str(i)
+        )
+        for i in range(20)
+    ]
+    responses = list(stub.EmbedStream(iter(requests), timeout=60))
+    assert [r.request_id for r in responses] == [str(i) for i in range(20)]
+    assert all(len(r.embeddings) == 2 for r in responses)
+
+
+def test_health_per_service_and_model(channel: grpc.Channel) -> None:
+    health = health_pb2_grpc.HealthStub(channel)
+
+    def status(service: str) -> int:
+        return health.Check(health_pb2.HealthCheckRequest(service=service), timeout=5).status  # type: ignore[no-any-return]
+
+    serving = health_pb2.HealthCheckResponse.SERVING
+    assert status("") == serving
+    assert status("modelport.v1.EmbeddingService") == serving
+    assert status("model/minilm") == serving
+    assert status("model/broken") == health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+def test_list_models_shows_states_and_failure_reason(channel: grpc.Channel) -> None:
+    registry = registry_pb2_grpc.RegistryServiceStub(channel)
+    models = {
+        m.name: m for m in registry.ListModels(registry_pb2.ListModelsRequest(), timeout=5).models
+    }
+    assert [v.version for v in models["tiny"].versions] == ["2", "1"]
+    assert models["minilm"].versions[0].metadata["dimensions"] == "384"
+    broken = models["broken"].versions[0]
+    assert broken.state == common_pb2.MODEL_STATE_FAILED
+    assert "missing" in broken.replicas[0].reason
+    ready = registry.ListModels(registry_pb2.ListModelsRequest(ready_only=True), timeout=5)
+    assert "broken" not in {m.name for m in ready.models}
+
+
+def test_reflection_lists_the_services(channel: grpc.Channel) -> None:
+    stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+    request = reflection_pb2.ServerReflectionRequest(list_services="")
+    response = next(iter(stub.ServerReflectionInfo(iter([request]), timeout=5)))
+    names = {s.name for s in response.list_services_response.service}
+    assert {
+        "modelport.v1.EmbeddingService",
+        "modelport.v1.RegistryService",
+        "grpc.health.v1.Health",
+    } <= names
+
+
+def test_metrics_endpoint_exports_histograms(
+    server: InferenceServer, stub: embedding_pb2_grpc.EmbeddingServiceStub
+) -> None:
+    embed(stub, ["metrics please"])
+    error_of(lambda: embed(stub, ["x"], model="nope"))
+    body = (
+        urllib.request.urlopen(f"http://127.0.0.1:{server.metrics_port}/metrics", timeout=5)
+        .read()
+        .decode()
+    )
+    for name in (
+        'modelport_request_duration_seconds_count{code="OK",'
+        'method="/modelport.v1.EmbeddingService/Embed",model="minilm"}',
+        'modelport_request_duration_seconds_count{code="NOT_FOUND",'
+        'method="/modelport.v1.EmbeddingService/Embed",model=""}',
+        'modelport_queue_duration_seconds_bucket{le="0.001",model="minilm"}',
+        'modelport_compute_duration_seconds_count{model="minilm"}',
+        'modelport_batch_size_bucket{le="1.0",model="minilm"}',
+        'modelport_model_state{model="broken",state="FAILED",version="1"} 1.0',
+    ):
+        assert name in body, name
+
+
+def test_cancelled_call_leaves_the_queue(
+    server: InferenceServer, stub: embedding_pb2_grpc.EmbeddingServiceStub
+) -> None:
+    batcher = server.repository.get("minilm").batcher
+    before = batcher.batches_run
+    busy = stub.Embed.future(
+        embedding_pb2.EmbedRequest(
+            model=common_pb2.ModelRef(name="minilm"), inputs=["word " * 250] * 64
+        ),
+        timeout=120,
+    )
+    wait_until(lambda: batcher.batches_run > before)  # the model is computing
+    queued = stub.Embed.future(
+        embedding_pb2.EmbedRequest(model=common_pb2.ModelRef(name="minilm"), inputs=["x"] * 5),
+        timeout=60,
+    )
+    wait_until(lambda: batcher.queue_depth == 5 or busy.done())
+    assert not busy.done(), "the model finished before the test could cancel"
+    queued.cancel()  # type: ignore[no-untyped-call]
+    wait_until(lambda: batcher.queue_depth == 0)
+    assert not busy.done()  # left the queue while the model was still busy
+    assert len(busy.result().embeddings) == 64
+    assert embed(stub, ["still serving"]).embeddings
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.002)
