@@ -44,7 +44,9 @@ def test_up_then_embed_then_clean_stop(free_env: dict[str, str]) -> None:
     port, metrics_port = free_port(), free_port()
     up = subprocess.Popen(
         [*MODELPORT, "up", "--port", str(port), "--metrics-port", str(metrics_port)],
-        env=free_env, stdout=subprocess.PIPE, text=True,
+        env=free_env,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert up.stdout is not None
@@ -56,14 +58,19 @@ def test_up_then_embed_then_clean_stop(free_env: dict[str, str]) -> None:
         assert any("all-MiniLM-L6-v2" in line and "READY" in line for line in lines), lines
         out = subprocess.run(
             [*MODELPORT, "embed", "--target", f"127.0.0.1:{port}", "--json", "hello", "world"],
-            env=free_env, capture_output=True, text=True, check=True,
+            env=free_env,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         result = json.loads(out.stdout)
         assert result["model"] == "all-MiniLM-L6-v2"
         assert [len(v) for v in result["embeddings"]] == [384, 384]
         missing = subprocess.run(
             [*MODELPORT, "embed", "--target", f"127.0.0.1:{port}", "--model", "nope", "x"],
-            env=free_env, capture_output=True, text=True,
+            env=free_env,
+            capture_output=True,
+            text=True,
         )
         assert missing.returncode == 2
         assert "NOT_FOUND" in missing.stderr

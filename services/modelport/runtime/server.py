@@ -1,9 +1,10 @@
-"""`InferenceServer`: the grpc.aio server every inference service runs.
+"""The grpc.aio servers every Modelport process runs.
 
-It carries the error interceptor, `grpc.health.v1` (overall, per service and per model:
-`model/<name>`), reflection, message-size and keepalive options, the Prometheus
-endpoint, and graceful shutdown: on SIGTERM/SIGINT health turns NOT_SERVING, new calls
-are refused, in-flight calls finish within `grace_period_s`, then the models unload.
+`GrpcServer` carries what all processes share: the error interceptor, `grpc.health.v1`,
+reflection, message-size and keepalive options, the Prometheus endpoint, and graceful
+shutdown (SIGTERM/SIGINT → health NOT_SERVING → `drain_delay_s` → refuse new calls →
+in-flight calls finish within `grace_period_s` → stop). `InferenceServer` adds the
+model repository and per-model health (`model/<name>`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import grpc
@@ -22,17 +23,18 @@ from grpc_reflection.v1alpha import reflection
 from modelport.runtime.interceptors import ErrorInterceptor
 from modelport.runtime.metrics import Metrics
 from modelport.runtime.repository import ManagedModel, ModelRepository, ModelState
-from modelport.runtime.settings import ModelSpec, ServerSettings
+from modelport.runtime.settings import CommonSettings, ModelSpec, ServerSettings
 
 log = logging.getLogger(__name__)
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+HEALTH_SERVICE = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
 
 
 @dataclass(frozen=True)
 class ServiceBinding:
-    """A gRPC service to serve: its full name and the generated `add_..._to_server`."""
+    """A gRPC service to serve: its full name and how to add it to a server."""
 
     name: str
     register: Callable[[grpc.aio.Server], None]
@@ -43,7 +45,7 @@ def health_name(model_name: str) -> str:
     return f"model/{model_name}"
 
 
-def grpc_options(settings: ServerSettings) -> list[tuple[str, int]]:
+def grpc_options(settings: CommonSettings) -> list[tuple[str, int]]:
     return [
         ("grpc.max_receive_message_length", settings.max_message_bytes),
         ("grpc.max_send_message_length", settings.max_message_bytes),
@@ -55,47 +57,56 @@ def grpc_options(settings: ServerSettings) -> list[tuple[str, int]]:
     ]
 
 
-class InferenceServer:
-    """One inference process: gRPC server, health, metrics, model repository."""
+class GrpcServer:
+    """A gRPC server with health, reflection, metrics and graceful shutdown."""
 
     def __init__(
         self,
-        settings: ServerSettings,
-        repository: ModelRepository,
+        settings: CommonSettings,
         services: Sequence[ServiceBinding],
         metrics: Metrics,
     ) -> None:
         self.settings = settings
-        self.repository = repository
         self.metrics = metrics
+        self.health = HealthServicer()
         self._services = list(services)
-        self._health = HealthServicer()
         self._server: grpc.aio.Server | None = None
         self._metrics_server: object | None = None
         self._stopping = False
+        self._on_stop: list[Callable[[], Awaitable[None]]] = []
+        self._before_drain: list[Callable[[], Awaitable[None]]] = []
         self.port = 0
         self.metrics_port = 0
-        repository.add_listener(self._on_model_change)
+
+    @property
+    def service_names(self) -> list[str]:
+        return [s.name for s in self._services]
+
+    def on_stop(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """Await `hook` after the gRPC server has stopped (release resources)."""
+        self._on_stop.append(hook)
+
+    def before_drain(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """Await `hook` right after health turns NOT_SERVING (deregister, say)."""
+        self._before_drain.append(hook)
+
+    async def set_serving(self, serving: bool) -> None:
+        """Overall and per-service health."""
+        for name in ["", *self.service_names]:
+            await self.health.set(name, SERVING if serving else NOT_SERVING)
 
     async def start(self) -> None:
-        """Bind and start serving (health NOT_SERVING until `load_models` finishes)."""
+        """Bind and start serving (health NOT_SERVING until `set_serving(True)`)."""
         server = grpc.aio.server(
             interceptors=[ErrorInterceptor(self.metrics)], options=grpc_options(self.settings)
         )
         for service in self._services:
             service.register(server)
-        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
-        names = [s.name for s in self._services]
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         reflection.enable_server_reflection(
-            [
-                *names,
-                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-                reflection.SERVICE_NAME,
-            ],
-            server,
+            [*self.service_names, HEALTH_SERVICE, reflection.SERVICE_NAME], server
         )
-        for name in ["", *names]:
-            await self._health.set(name, NOT_SERVING)
+        await self.set_serving(False)
         self.port = server.add_insecure_port(f"{self.settings.host}:{self.settings.port}")
         if self.port == 0:
             raise OSError(f"cannot bind {self.settings.host}:{self.settings.port}")
@@ -106,19 +117,6 @@ class InferenceServer:
             self._metrics_server = http_server
             self.metrics_port = http_server.server_port  # type: ignore[attr-defined]
         log.info("gRPC listening on %s:%d", self.settings.host, self.port)
-
-    async def load_models(self, specs: Sequence[ModelSpec]) -> None:
-        """Load (and warm up) every model concurrently, then report SERVING."""
-        await self.repository.load_all(specs)
-        ready = any(m.state is ModelState.READY for m in self.repository.models())
-        status = SERVING if ready else NOT_SERVING
-        for name in ["", *(s.name for s in self._services)]:
-            await self._health.set(name, status)
-
-    async def _on_model_change(self, managed: ManagedModel) -> None:
-        versions = [m for m in self.repository.models() if m.name == managed.name]
-        ready = any(m.state is ModelState.READY for m in versions)
-        await self._health.set(health_name(managed.name), SERVING if ready else NOT_SERVING)
 
     async def run_until_signal(self) -> None:
         """Serve until SIGTERM or SIGINT, then shut down gracefully."""
@@ -136,17 +134,47 @@ class InferenceServer:
 
     async def stop(self, grace: float | None = None) -> None:
         """NOT_SERVING, wait `drain_delay_s`, refuse new calls, let in-flight calls finish
-        (up to `grace`, default `grace_period_s`), unload models."""
+        (up to `grace`, default `grace_period_s`), run the stop hooks."""
         if self._stopping:
             return
         self._stopping = True
-        await self._health.enter_graceful_shutdown()
+        await self.health.enter_graceful_shutdown()
+        for hook in self._before_drain:
+            await hook()
         if self.settings.drain_delay_s and grace is None:
             await asyncio.sleep(self.settings.drain_delay_s)
         if self._server is not None:
             await self._server.stop(self.settings.grace_period_s if grace is None else grace)
-        await self.repository.close()
+        for hook in self._on_stop:
+            await hook()
         if self._metrics_server is not None:
             self._metrics_server.shutdown()  # type: ignore[attr-defined]
             self._metrics_server.server_close()  # type: ignore[attr-defined]
         log.info("stopped")
+
+
+class InferenceServer(GrpcServer):
+    """One inference process: a GrpcServer plus the model repository."""
+
+    def __init__(
+        self,
+        settings: ServerSettings,
+        repository: ModelRepository,
+        services: Sequence[ServiceBinding],
+        metrics: Metrics,
+    ) -> None:
+        super().__init__(settings, services, metrics)
+        self.settings: ServerSettings = settings
+        self.repository = repository
+        repository.add_listener(self._on_model_change)
+        self.on_stop(repository.close)
+
+    async def load_models(self, specs: Sequence[ModelSpec]) -> None:
+        """Load (and warm up) every model concurrently, then report SERVING."""
+        await self.repository.load_all(specs)
+        await self.set_serving(any(m.state is ModelState.READY for m in self.repository.models()))
+
+    async def _on_model_change(self, managed: ManagedModel) -> None:
+        versions = [m for m in self.repository.models() if m.name == managed.name]
+        ready = any(m.state is ModelState.READY for m in versions)
+        await self.health.set(health_name(managed.name), SERVING if ready else NOT_SERVING)

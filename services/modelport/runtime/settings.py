@@ -71,8 +71,8 @@ class ModelSpec(BaseModel):
         return Path(module.get_model_path())
 
 
-class ServerSettings(BaseSettings):
-    """Settings of one inference process. Each field reads `MODELPORT_<FIELD>`."""
+class CommonSettings(BaseSettings):
+    """Settings every Modelport process has. Each field reads `MODELPORT_<FIELD>`."""
 
     model_config = SettingsConfigDict(
         env_prefix="MODELPORT_", env_nested_delimiter="__", extra="ignore"
@@ -84,14 +84,8 @@ class ServerSettings(BaseSettings):
     """gRPC port; 0 picks a free one."""
     metrics_port: int = Field(9090, ge=-1, le=65535)
     """Port of the Prometheus `/metrics` endpoint; -1 turns it off, 0 picks a free one."""
-    models_file: Path | None = None
-    """YAML file with a `models:` list of model specs; unset serves the built-in default."""
-    models: list[ModelSpec] = Field(default_factory=list)
-    """Model specs (filled from `models_file` when that is set)."""
     max_message_bytes: int = Field(64 * 1024 * 1024, ge=1024)
     """Largest gRPC message received or sent."""
-    max_inputs_per_request: int = Field(1024, ge=1)
-    """Most inputs (texts, images) one call may carry."""
     keepalive_time_s: float = Field(30.0, gt=0)
     """Interval of HTTP/2 keepalive pings to idle clients."""
     keepalive_timeout_s: float = Field(10.0, gt=0)
@@ -101,12 +95,37 @@ class ServerSettings(BaseSettings):
     drain_delay_s: float = Field(0.0, ge=0)
     """On SIGTERM: keep accepting calls this long after turning NOT_SERVING, so load
     balancers (the router, Kubernetes endpoints) stop sending before the port closes."""
+    log_level: str = "INFO"
+    """Python logging level."""
+
+
+class ServerSettings(CommonSettings):
+    """Settings of one inference process."""
+
+    models_file: Path | None = None
+    """YAML file with a `models:` list of model specs; unset serves the built-in default."""
+    models: list[ModelSpec] = Field(default_factory=list)
+    """Model specs (filled from `models_file` when that is set)."""
+    max_inputs_per_request: int = Field(1024, ge=1)
+    """Most inputs (texts, images) one call may carry."""
     torch_threads: int = Field(0, ge=0)
     """Intra-op threads for model compute; 0 means one per CPU core."""
     warmup: bool = True
     """Run one batch through each model before reporting SERVING."""
-    log_level: str = "INFO"
-    """Python logging level."""
+    router_address: str | None = None
+    """Router to register this process's models with (`host:port`); unset: no registration."""
+    advertise_address: str | None = None
+    """Address the router should call this process at; unset: `host:port` (with
+    127.0.0.1 for a wildcard host). In Kubernetes set it to the pod IP and port."""
+    lease_ttl_s: float = Field(10.0, gt=0)
+    """Lease asked of the router; renewed every third of it."""
+
+    def advertised(self, port: int) -> str:
+        """The `host:port` the router should call, given the port actually bound."""
+        if self.advertise_address:
+            return self.advertise_address
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "[::]") else self.host
+        return f"{host}:{port}"
 
     @model_validator(mode="after")
     def _read_models_file(self) -> ServerSettings:
