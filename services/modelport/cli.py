@@ -10,12 +10,16 @@ from collections.abc import Sequence
 from modelport.client import ClientError, ModelportClient
 from modelport.v1 import common_pb2
 
-SERVICES = ("embedding",)
+SERVICES = ("router", "embedding")
 DEFAULT_TARGET = "127.0.0.1:50051"
 
 
 def _serve(args: argparse.Namespace) -> int:
-    if args.service == "embedding":
+    if args.service == "router":
+        from modelport.router.__main__ import main as router_main
+
+        router_main()
+    elif args.service == "embedding":
         from modelport.embedding.__main__ import main as embedding_main
 
         embedding_main()
@@ -23,33 +27,25 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _up(args: argparse.Namespace) -> int:
-    from modelport.suite import Component, Suite
+    from modelport.suite import Component, Suite, local_suite
 
-    components = [
-        Component(
-            "embedding",
-            ["-m", "modelport.embedding"],
-            args.port,
-            {
-                "MODELPORT_HOST": args.host,
-                "MODELPORT_PORT": str(args.port),
-                "MODELPORT_METRICS_PORT": str(args.metrics_port),
-            },
-        )
-    ]
+    components: list[Component] = local_suite(
+        args.host, args.port, args.metrics_port, args.data_dir
+    )
     suite = Suite(components)
     print(f"starting the local suite on {args.host}:{args.port} (loading models) ...", flush=True)
     suite.start()
     try:
-        failed = suite.wait_ready(args.host, args.timeout)
+        failed = suite.wait_ready(args.host, args.timeout, progress=print)
         if failed:
             print(f"not ready in {args.timeout:.0f}s: {', '.join(failed)}", file=sys.stderr)
             return 1
         target = f"{args.host}:{args.port}"
         with ModelportClient(target) as client:
-            _print_models(client.list_models())
+            models = client.wait_for_models([m for c in components for m in c.models])
+        _print_models(models)
         print(
-            f"\nready on {target}   (metrics on :{args.metrics_port}/metrics)\n"
+            f"\nready: router on {target}, metrics on :{args.metrics_port}/metrics\n"
             f'try:  modelport embed --target {target} "hello world"\n'
             "stop: Ctrl-C",
             flush=True,
@@ -118,6 +114,7 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--port", type=int, default=50051)
     up.add_argument("--metrics-port", type=int, default=9090)
     up.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for models")
+    up.add_argument("--data-dir", default=".modelport", help="router registry directory")
     up.set_defaults(func=_up)
 
     def client_args(cmd: argparse.ArgumentParser) -> None:

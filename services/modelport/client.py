@@ -90,6 +90,24 @@ class ModelportClient:
             response.usage.input_tokens,
         )
 
+    def wait_for_models(self, names: Sequence[str]) -> registry_pb2.ListModelsResponse:
+        """Watch the registry until every named model has a READY version, then list."""
+        missing = set(names)
+        try:
+            if missing:
+                events = self._registry.WatchModels(
+                    registry_pb2.WatchModelsRequest(), timeout=self._timeout
+                )
+                for event in events:
+                    if any(v.state == common_pb2.MODEL_STATE_READY for v in event.model.versions):
+                        missing.discard(event.model.name)
+                    if not missing:
+                        events.cancel()  # type: ignore[no-untyped-call]
+                        break
+        except grpc.RpcError as exc:
+            raise _wrap(exc) from exc
+        return self.list_models()
+
     def list_models(self) -> registry_pb2.ListModelsResponse:
         try:
             return self._registry.ListModels(

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import grpc
@@ -23,7 +24,48 @@ class Component:
     args: list[str]
     port: int
     env: dict[str, str] = field(default_factory=dict)
+    models: list[str] = field(default_factory=list)
+    """Models it serves, which the router must list before the suite is ready."""
     process: subprocess.Popen[bytes] | None = None
+
+
+def local_suite(host: str, port: int, metrics_port: int, data_dir: str) -> list[Component]:
+    """The router on `port` and each backend on the next ports, registering with it.
+
+    Metrics: the router on `metrics_port`, backends on the following ports.
+    """
+    router = f"{host}:{port}"
+    common = {"MODELPORT_HOST": host, "MODELPORT_LOG_LEVEL": "WARNING"}
+    components = [
+        Component(
+            "router",
+            ["-m", "modelport.router"],
+            port,
+            {
+                **common,
+                "MODELPORT_PORT": str(port),
+                "MODELPORT_METRICS_PORT": str(metrics_port),
+                "MODELPORT_DATA_DIR": data_dir,
+            },
+        ),
+    ]
+    backends = [("embedding", ["all-MiniLM-L6-v2"])]
+    for offset, (name, models) in enumerate(backends, start=1):
+        components.append(
+            Component(
+                name,
+                ["-m", f"modelport.{name}"],
+                port + offset,
+                {
+                    **common,
+                    "MODELPORT_PORT": str(port + offset),
+                    "MODELPORT_METRICS_PORT": str(metrics_port + offset),
+                    "MODELPORT_ROUTER_ADDRESS": router,
+                },
+                models,
+            )
+        )
+    return components
 
 
 def wait_serving(target: str, timeout_s: float, service: str = "") -> bool:
@@ -59,13 +101,21 @@ class Suite:
             env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", **c.env}
             c.process = subprocess.Popen([sys.executable, *c.args], env=env)
 
-    def wait_ready(self, host: str, timeout_s: float) -> list[str]:
+    def wait_ready(
+        self, host: str, timeout_s: float, progress: Callable[[str], None] | None = None
+    ) -> list[str]:
         """Names of components that did not become SERVING in time (or exited)."""
         failed = []
+        start = time.monotonic()
         for c in self.components:
-            ok = wait_serving(f"{host}:{c.port}", timeout_s)
+            left = max(0.0, timeout_s - (time.monotonic() - start))
+            ok = wait_serving(f"{host}:{c.port}", left)
             if not ok or (c.process is not None and c.process.poll() is not None):
                 failed.append(c.name)
+            elif progress is not None:
+                progress(
+                    f"  {c.name:10} SERVING on {host}:{c.port} ({time.monotonic() - start:.1f}s)"
+                )
         return failed
 
     def run_until_signal(self) -> int:

@@ -53,7 +53,7 @@ def test_up_then_embed_then_clean_stop(free_env: dict[str, str]) -> None:
         lines = []
         for line in up.stdout:
             lines.append(line)
-            if line.startswith("ready on"):
+            if line.startswith("ready:"):
                 break
         assert any("all-MiniLM-L6-v2" in line and "READY" in line for line in lines), lines
         out = subprocess.run(

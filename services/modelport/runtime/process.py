@@ -12,6 +12,12 @@ from modelport.runtime.server import InferenceServer
 from modelport.runtime.settings import ModelSpec, ServerSettings
 
 
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
 def configure_process(settings: ServerSettings) -> None:
     """Logging, offline model hub, and OpenMP's wait policy.
 
@@ -19,10 +25,7 @@ def configure_process(settings: ServerSettings) -> None:
     waiting (its default) made one encode take ~10x longer when the gRPC server and the
     model share 2 cores, so inference processes wait passively unless told otherwise.
     """
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(settings.log_level)
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

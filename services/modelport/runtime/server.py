@@ -22,6 +22,7 @@ from grpc_reflection.v1alpha import reflection
 
 from modelport.runtime.interceptors import ErrorInterceptor
 from modelport.runtime.metrics import Metrics
+from modelport.runtime.registration import RouterRegistrar
 from modelport.runtime.repository import ManagedModel, ModelRepository, ModelState
 from modelport.runtime.settings import CommonSettings, ModelSpec, ServerSettings
 
@@ -168,6 +169,22 @@ class InferenceServer(GrpcServer):
         self.repository = repository
         repository.add_listener(self._on_model_change)
         self.on_stop(repository.close)
+        self.registrar: RouterRegistrar | None = None
+
+    async def start(self) -> None:
+        await super().start()
+        if self.settings.router_address:
+            registrar = RouterRegistrar(
+                self.settings.router_address,
+                self.settings.advertised(self.port),
+                self.repository,
+                self.settings.lease_ttl_s,
+            )
+            self.repository.add_listener(registrar.on_model_change)
+            self.before_drain(registrar.deregister_all)
+            self.on_stop(registrar.close)
+            registrar.start()
+            self.registrar = registrar
 
     async def load_models(self, specs: Sequence[ModelSpec]) -> None:
         """Load (and warm up) every model concurrently, then report SERVING."""

@@ -63,3 +63,30 @@ def find_invalid_utf8(descriptor: Descriptor, data: bytes, prefix: str = "") -> 
     except IndexError:
         return None
     return None
+
+
+def last_length_delimited(data: bytes, number: int) -> bytes | None:
+    """The payload of the last length-delimited field `number` at the top level of a
+    serialized message, without parsing the rest (the router routes on this)."""
+    found = None
+    pos = 0
+    try:
+        while pos < len(data):
+            key, pos = _varint(data, pos)
+            field_number, wire_type = key >> 3, key & 7
+            if wire_type == _WIRE_VARINT:
+                _, pos = _varint(data, pos)
+            elif wire_type == _WIRE_I64:
+                pos += 8
+            elif wire_type == _WIRE_I32:
+                pos += 4
+            elif wire_type == _WIRE_LEN:
+                length, pos = _varint(data, pos)
+                if field_number == number:
+                    found = data[pos : pos + length]
+                pos += length
+            else:
+                return found
+    except IndexError:
+        return found
+    return found

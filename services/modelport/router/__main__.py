@@ -1,0 +1,76 @@
+"""Composition root of the router: `python -m modelport.router`."""
+
+from __future__ import annotations
+
+import asyncio
+
+from modelport.router.metrics import RouterMetrics
+from modelport.router.pool import ReplicaPool
+from modelport.router.proxy import RoutingProxy
+from modelport.router.registry import Registration, Registry, ReplicaState, Source
+from modelport.router.servicer import RouterRegistryServicer
+from modelport.router.settings import RouterSettings
+from modelport.router.store import RegistryStore
+from modelport.runtime.process import configure_logging
+from modelport.runtime.server import GrpcServer, ServiceBinding
+from modelport.v1 import registry_pb2, registry_pb2_grpc
+
+REGISTRY_NAME = registry_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name
+
+
+class RouterServer(GrpcServer):
+    """The router process: registry + proxy on one gRPC server."""
+
+    def __init__(self, settings: RouterSettings) -> None:
+        metrics = RouterMetrics()
+        self.registry = Registry(settings.lease_ttl_s, settings.max_lease_ttl_s)
+        self.store = RegistryStore(settings.data_dir)
+        self.pool = ReplicaPool(
+            settings,
+            metrics,
+            eject_after=settings.eject_after_failures,
+            connect_timeout_s=settings.connect_timeout_s,
+            probe_interval_s=settings.probe_interval_s,
+        )
+        registry_servicer = RouterRegistryServicer(self.registry, self.store, self.pool)
+        proxy = RoutingProxy(self.registry, self.pool, metrics)
+        services = [
+            ServiceBinding(
+                REGISTRY_NAME,
+                lambda server: registry_pb2_grpc.add_RegistryServiceServicer_to_server(
+                    registry_servicer, server
+                ),
+            ),
+            *proxy.bindings(),
+        ]
+        super().__init__(settings, services, metrics)
+        self.router_settings = settings
+        self.on_stop(self.registry.close)
+        self.on_stop(self.pool.close)
+
+    async def start(self) -> None:
+        stored, splits = await asyncio.to_thread(self.store.load)
+        static = [
+            Registration(s.name, s.version, s.endpoint, s.task, ReplicaState.READY, Source.STATIC)
+            for s in self.router_settings.static_replicas
+        ]
+        self.registry.load([*stored, *static], splits)
+        self.registry.start()
+        await super().start()
+        await self.set_serving(True)
+
+
+async def serve(settings: RouterSettings) -> None:
+    server = RouterServer(settings)
+    await server.start()
+    await server.run_until_signal()
+
+
+def main() -> None:
+    settings = RouterSettings()
+    configure_logging(settings.log_level)
+    asyncio.run(serve(settings))
+
+
+if __name__ == "__main__":
+    main()

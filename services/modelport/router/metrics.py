@@ -1,0 +1,31 @@
+"""Router metrics: the shared request metrics plus per-replica load and health."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from modelport.runtime.metrics import Metrics
+
+
+class RouterMetrics(Metrics):
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        super().__init__(registry)
+        r = self.registry
+        self.outstanding = Gauge(
+            "modelport_router_outstanding_calls",
+            "Calls in flight to each replica.",
+            ["endpoint"],
+            registry=r,
+        )
+        self.ejections = Counter(
+            "modelport_router_ejections_total",
+            "Times a replica was ejected after consecutive transport failures.",
+            ["endpoint"],
+            registry=r,
+        )
+        self.retries = Counter(
+            "modelport_router_retries_total",
+            "Calls sent to another replica because the first could not be reached.",
+            ["model"],
+            registry=r,
+        )

@@ -1,0 +1,269 @@
+"""Forward typed calls to a replica as raw bytes.
+
+The router serves EmbeddingService, NlpService and VisionService itself with generic
+handlers whose (de)serialisers are the identity: it reads only the `model` field
+(field 1, a ModelRef, in every typed request) to route, and never re-encodes payloads.
+Deadlines, cancellation and metadata (trace context included) travel with the call.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
+from typing import Any
+
+import grpc
+from google.protobuf.message import DecodeError
+
+from modelport.router.metrics import RouterMetrics
+from modelport.router.pool import Replica, ReplicaPool
+from modelport.router.registry import Registry
+from modelport.runtime.errors import InvalidArgument, ModelportError, Unavailable
+from modelport.runtime.interceptors import call_model
+from modelport.runtime.server import ServiceBinding
+from modelport.runtime.wire import last_length_delimited
+from modelport.v1 import common_pb2, embedding_pb2, nlp_pb2, vision_pb2
+
+log = logging.getLogger(__name__)
+
+Context = grpc.aio.ServicerContext[Any, Any]
+
+ROUTED_FILES = (embedding_pb2, nlp_pb2, vision_pb2)
+
+_NOT_FORWARDED = {
+    "content-type",
+    "te",
+    "user-agent",
+    "grpc-accept-encoding",
+    "grpc-encoding",
+    "grpc-timeout",
+    "grpc-trace-bin-internal",
+}
+_NEVER_SENT = (
+    "failed to connect to all addresses",
+    "connection refused",
+    "connections to all backends failing",
+)
+
+
+class DeadlineExceeded(ModelportError):
+    code = grpc.StatusCode.DEADLINE_EXCEEDED
+
+
+def route_key(request: bytes) -> tuple[str, str]:
+    """(name, version) of the ModelRef in field 1 of a typed request."""
+    raw = last_length_delimited(request, 1)
+    try:
+        ref = common_pb2.ModelRef.FromString(raw or b"")
+    except DecodeError as exc:
+        raise InvalidArgument("model", "is not a valid ModelRef (name must be UTF-8)") from exc
+    if not ref.name:
+        raise InvalidArgument("model.name", "is required")
+    return ref.name, ref.version
+
+
+def forwarded_metadata(context: Context) -> tuple[tuple[str, str | bytes], ...]:
+    return tuple(
+        (key, value)
+        for key, value in (context.invocation_metadata() or ())
+        if not key.startswith(":") and key not in _NOT_FORWARDED
+    )
+
+
+def _never_sent(error: grpc.aio.AioRpcError) -> bool:
+    details = (error.details() or "").lower()
+    return error.code() == grpc.StatusCode.UNAVAILABLE and any(s in details for s in _NEVER_SENT)
+
+
+class RoutingProxy:
+    """Routes each typed call to a READY replica of the requested model version."""
+
+    def __init__(self, registry: Registry, pool: ReplicaPool, metrics: RouterMetrics) -> None:
+        self._registry = registry
+        self._pool = pool
+        self._metrics = metrics
+
+    def bindings(self) -> list[ServiceBinding]:
+        """One binding per routed service, with a raw-bytes handler for each method."""
+        bindings = []
+        for file in ROUTED_FILES:
+            for service in file.DESCRIPTOR.services_by_name.values():
+                handlers = {}
+                for method in service.methods:
+                    path = f"/{service.full_name}/{method.name}"
+                    if method.client_streaming and method.server_streaming:
+                        handlers[method.name] = grpc.stream_stream_rpc_method_handler(
+                            partial(self._stream_stream, path)
+                        )
+                    elif method.server_streaming:
+                        handlers[method.name] = grpc.unary_stream_rpc_method_handler(
+                            partial(self._unary_stream, path)
+                        )
+                    elif method.client_streaming:
+                        handlers[method.name] = grpc.stream_unary_rpc_method_handler(
+                            partial(self._stream_unary, path)
+                        )
+                    else:
+                        handlers[method.name] = grpc.unary_unary_rpc_method_handler(
+                            partial(self._unary_unary, path)
+                        )
+                generic = grpc.method_handlers_generic_handler(service.full_name, handlers)
+                bindings.append(
+                    ServiceBinding(
+                        service.full_name,
+                        partial(_add_generic, generic),
+                    )
+                )
+        return bindings
+
+    # -- replica choice ---------------------------------------------------------------
+    async def _acquire(self, name: str, version: str, context: Context, tried: set[str]) -> Replica:
+        """A connected replica; replicas that cannot be reached are skipped (the call was
+        never sent to them, so trying another is safe)."""
+        call_model.set(name)
+        while True:
+            replica = self._pool.pick(self._registry.ready_replicas(name, version), tried)
+            if replica is None:
+                raise Unavailable(f"no replica of model {name!r} could be reached")
+            remaining = context.time_remaining()
+            if remaining is not None and remaining <= 0:
+                raise DeadlineExceeded("deadline exceeded before a replica was reached")
+            timeout = self._pool.connect_timeout_s
+            if remaining is not None:
+                timeout = min(timeout, remaining)
+            if await self._pool.connect(replica, timeout):
+                return replica
+            self._pool.failed(replica)
+            tried.add(replica.endpoint)
+            self._metrics.retries.labels(name).inc()
+
+    def _begin(self, replica: Replica) -> None:
+        replica.outstanding += 1
+        replica.calls += 1
+        self._metrics.outstanding.labels(replica.endpoint).set(replica.outstanding)
+
+    def _end(self, replica: Replica) -> None:
+        replica.outstanding -= 1
+        self._metrics.outstanding.labels(replica.endpoint).set(replica.outstanding)
+
+    async def _relay(self, error: grpc.aio.AioRpcError, replica: Replica, context: Context) -> None:
+        """Answer the client with the backend's status (details and trailers included)."""
+        if error.code() == grpc.StatusCode.UNAVAILABLE:
+            self._pool.failed(replica)
+        await context.abort(
+            error.code(),
+            error.details() or "",
+            tuple(error.trailing_metadata() or ()),  # type: ignore[arg-type]  # aio.Metadata
+        )
+
+    async def _unary(
+        self,
+        name: str,
+        version: str,
+        context: Context,
+        send: Callable[[Replica, float | None], Awaitable[bytes]],  # (replica, deadline_s)
+    ) -> bytes:
+        tried: set[str] = set()
+        while True:
+            replica = await self._acquire(name, version, context, tried)
+            self._begin(replica)
+            try:
+                response = await send(replica, context.time_remaining())
+            except grpc.aio.AioRpcError as error:
+                if _never_sent(error):
+                    self._pool.failed(replica)
+                    tried.add(replica.endpoint)
+                    self._metrics.retries.labels(name).inc()
+                    continue
+                await self._relay(error, replica, context)
+                raise
+            finally:
+                self._end(replica)
+            self._pool.succeeded(replica)
+            return response
+
+    # -- the four cardinalities ---------------------------------------------------------
+    async def _unary_unary(self, method: str, request: bytes, context: Context) -> bytes:
+        name, version = route_key(request)
+        metadata = forwarded_metadata(context)
+
+        async def send(replica: Replica, deadline_s: float | None) -> bytes:
+            call = replica.channel.unary_unary(method, None, None)
+            return await call(request, timeout=deadline_s, metadata=metadata)  # type: ignore[no-any-return]
+
+        return await self._unary(name, version, context, send)
+
+    async def _stream_unary(
+        self, method: str, requests: AsyncIterator[bytes], context: Context
+    ) -> bytes:
+        first = await anext(requests, None)
+        if first is None:
+            raise InvalidArgument("requests", "the stream carried no request")
+        name, version = route_key(first)
+        metadata = forwarded_metadata(context)
+
+        async def send(replica: Replica, deadline_s: float | None) -> bytes:
+            call = replica.channel.stream_unary(method, None, None)
+            return await call(  # type: ignore[no-any-return]
+                _prepend(first, requests), timeout=deadline_s, metadata=metadata
+            )
+
+        return await self._unary(name, version, context, send)
+
+    async def _unary_stream(
+        self, method: str, request: bytes, context: Context
+    ) -> AsyncIterator[bytes]:
+        name, version = route_key(request)
+        replica = await self._acquire(name, version, context, set())
+        call = replica.channel.unary_stream(method, None, None)(
+            request, timeout=context.time_remaining(), metadata=forwarded_metadata(context)
+        )
+        async for response in self._relay_stream(call, replica, context):
+            yield response
+
+    async def _stream_stream(
+        self, method: str, requests: AsyncIterator[bytes], context: Context
+    ) -> AsyncIterator[bytes]:
+        first = await anext(requests, None)
+        if first is None:
+            return
+        name, version = route_key(first)
+        replica = await self._acquire(name, version, context, set())
+        call = replica.channel.stream_stream(method, None, None)(
+            _prepend(first, requests),
+            timeout=context.time_remaining(),
+            metadata=forwarded_metadata(context),
+        )
+        async for response in self._relay_stream(call, replica, context):
+            yield response
+
+    async def _relay_stream(
+        self, call: Any, replica: Replica, context: Context
+    ) -> AsyncIterator[bytes]:
+        """Forward a response stream message by message; cancel upstream if the client
+        goes away."""
+        self._begin(replica)
+        finished = False
+        try:
+            async for response in call:
+                yield response
+            finished = True
+            self._pool.succeeded(replica)
+        except grpc.aio.AioRpcError as error:
+            finished = True
+            await self._relay(error, replica, context)
+        finally:
+            self._end(replica)
+            if not finished:
+                call.cancel()
+
+
+async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    yield first
+    async for item in rest:
+        yield item
+
+
+def _add_generic(handler: grpc.GenericRpcHandler, server: grpc.aio.Server) -> None:  # type: ignore[type-arg]
+    server.add_generic_rpc_handlers((handler,))

@@ -1,0 +1,288 @@
+"""The router's registry: models, versions and replicas, with leases and change events.
+
+Plain Python (no protobuf). Sources are merged into one view: leased self-registrations,
+persistent admin registrations (stored by `RegistryStore`), static configuration and,
+later, Kubernetes discovery. The servicer converts to and from the wire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import random
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from modelport.runtime.errors import InvalidArgument, ModelNotReady, NotFound
+from modelport.runtime.repository import version_key
+
+log = logging.getLogger(__name__)
+
+
+class ReplicaState(enum.Enum):
+    """State of one replica of one model version (mirrors `modelport.v1.ModelState`)."""
+
+    LOADING = "LOADING"
+    READY = "READY"
+    FAILED = "FAILED"
+    UNLOADING = "UNLOADING"
+    DRAINING = "DRAINING"
+
+
+class Source(enum.Enum):
+    """Where a registration came from."""
+
+    LEASE = "lease"
+    PERSISTENT = "persistent"
+    STATIC = "static"
+    KUBERNETES = "kubernetes"
+
+
+@dataclass
+class Registration:
+    """One replica serving one model version."""
+
+    name: str
+    version: str
+    endpoint: str
+    task: str
+    state: ReplicaState
+    source: Source
+    reason: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)
+    lease_id: str = ""
+    lease_expires: float = 0.0
+    """time.monotonic() deadline for leased registrations."""
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.name, self.version, self.endpoint)
+
+
+@dataclass(frozen=True)
+class VersionView:
+    """One version of a model as clients see it."""
+
+    version: str
+    task: str
+    replicas: list[Registration]
+    weight: int
+
+    @property
+    def state(self) -> ReplicaState:
+        states = {r.state for r in self.replicas}
+        for state in (
+            ReplicaState.READY,
+            ReplicaState.LOADING,
+            ReplicaState.DRAINING,
+            ReplicaState.UNLOADING,
+            ReplicaState.FAILED,
+        ):
+            if state in states:
+                return state
+        return ReplicaState.FAILED
+
+
+class Registry:
+    """In-memory merged view with leases, traffic splits and watchers."""
+
+    def __init__(self, lease_ttl_s: float, max_lease_ttl_s: float) -> None:
+        self.lease_ttl_s = lease_ttl_s
+        self.max_lease_ttl_s = max_lease_ttl_s
+        self._entries: dict[tuple[str, str, str], Registration] = {}
+        self._leases: dict[str, Registration] = {}
+        self._splits: dict[str, dict[str, int]] = {}
+        self._watchers: set[asyncio.Queue[str]] = set()
+        self._changed: asyncio.Event | None = None
+        self._reaper: asyncio.Task[None] | None = None
+
+    # -- lifecycle -----------------------------------------------------------------
+    def start(self) -> None:
+        """Start expiring leases; call inside the running loop."""
+        self._changed = asyncio.Event()
+        self._reaper = asyncio.create_task(self._reap(), name="lease-reaper")
+
+    async def close(self) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reaper
+
+    # -- writes ----------------------------------------------------------------------
+    def register(self, registration: Registration, ttl_s: float | None = None) -> Registration:
+        """Add or replace the registration for (name, version, endpoint)."""
+        if not registration.name:
+            raise InvalidArgument("model.name", "is required")
+        if not registration.version:
+            raise InvalidArgument("model.version", "is required to register")
+        if not registration.endpoint:
+            raise InvalidArgument("endpoint", "is required (host:port)")
+        old = self._entries.get(registration.key)
+        if old is not None and old.lease_id:
+            self._leases.pop(old.lease_id, None)
+        if registration.source is Source.LEASE:
+            ttl = min(ttl_s or self.lease_ttl_s, self.max_lease_ttl_s)
+            registration.lease_id = uuid.uuid4().hex
+            registration.lease_expires = time.monotonic() + ttl
+            self._leases[registration.lease_id] = registration
+        self._entries[registration.key] = registration
+        self._notify(registration.name)
+        log.info(
+            "registered %s v%s at %s (%s, %s)",
+            registration.name,
+            registration.version,
+            registration.endpoint,
+            registration.source.value,
+            registration.state.value,
+        )
+        return registration
+
+    def renew(self, lease_ids: list[str], states: list[ReplicaState] | None = None) -> list[str]:
+        """Extend leases; return the ids that are unknown (the caller registers again)."""
+        unknown = []
+        now = time.monotonic()
+        for i, lease_id in enumerate(lease_ids):
+            registration = self._leases.get(lease_id)
+            if registration is None:
+                unknown.append(lease_id)
+                continue
+            registration.lease_expires = now + self.lease_ttl_s
+            if states and i < len(states) and states[i] is not registration.state:
+                registration.state = states[i]
+                self._notify(registration.name)
+        return unknown
+
+    def deregister(self, name: str, version: str, endpoint: str) -> Registration:
+        registration = self._entries.pop((name, version, endpoint), None)
+        if registration is None:
+            raise NotFound(f"no registration of {name!r} version {version!r} at {endpoint!r}")
+        if registration.lease_id:
+            self._leases.pop(registration.lease_id, None)
+        self._notify(name)
+        log.info("deregistered %s v%s at %s", name, version, endpoint)
+        return registration
+
+    def remove_endpoint(self, endpoint: str, source: Source) -> None:
+        """Drop every registration of `endpoint` from `source`."""
+        for key in [k for k, r in self._entries.items() if k[2] == endpoint and r.source is source]:
+            self.deregister(*key)
+
+    def set_split(self, name: str, weights: dict[str, int]) -> None:
+        if not name:
+            raise InvalidArgument("name", "is required")
+        for version, weight in weights.items():
+            if weight < 0:
+                raise InvalidArgument(f"weights[{version}]", "must not be negative")
+        if weights and not any(weights.values()):
+            raise InvalidArgument("weights", "need at least one positive weight")
+        if weights:
+            self._splits[name] = dict(weights)
+        else:
+            self._splits.pop(name, None)
+        self._notify(name)
+
+    def splits(self) -> dict[str, dict[str, int]]:
+        return {k: dict(v) for k, v in self._splits.items()}
+
+    # -- reads -----------------------------------------------------------------------
+    def registrations(self) -> list[Registration]:
+        return list(self._entries.values())
+
+    def names(self) -> list[str]:
+        return sorted({r.name for r in self._entries.values()})
+
+    def versions(self, name: str) -> list[VersionView]:
+        """Versions of `name`, newest first."""
+        by_version: dict[str, list[Registration]] = {}
+        for r in self._entries.values():
+            if r.name == name:
+                by_version.setdefault(r.version, []).append(r)
+        split = self._splits.get(name, {})
+        return [
+            VersionView(v, rs[0].task, sorted(rs, key=lambda r: r.endpoint), split.get(v, 0))
+            for v, rs in sorted(by_version.items(), key=lambda kv: version_key(kv[0]), reverse=True)
+        ]
+
+    def ready_replicas(self, name: str, version: str) -> list[Registration]:
+        """READY replicas of the version a call should go to (resolving empty versions).
+
+        Unknown model or version → NOT_FOUND; known but none READY → UNAVAILABLE.
+        """
+        if not name:
+            raise InvalidArgument("model.name", "is required")
+        versions = self.versions(name)
+        if not versions:
+            raise NotFound(f"model {name!r} is not registered")
+        if version:
+            match = [v for v in versions if v.version == version]
+            if not match:
+                raise NotFound(f"model {name!r} has no version {version!r}")
+            ready = [r for r in match[0].replicas if r.state is ReplicaState.READY]
+            if not ready:
+                raise ModelNotReady(f"model {name!r} version {version!r} has no READY replica")
+            return ready
+        candidates = [
+            (v, [r for r in v.replicas if r.state is ReplicaState.READY]) for v in versions
+        ]
+        candidates = [(v, rs) for v, rs in candidates if rs]
+        if not candidates:
+            raise ModelNotReady(f"model {name!r} has no READY replica")
+        weighted = [(v, rs) for v, rs in candidates if v.weight > 0]
+        if weighted:
+            chosen = random.choices(weighted, weights=[v.weight for v, _ in weighted])[0]
+            return chosen[1]
+        return candidates[0][1]
+
+    # -- watching ---------------------------------------------------------------------
+    def watch(self) -> asyncio.Queue[str]:
+        """A queue that receives the name of every model that changes."""
+        queue: asyncio.Queue[str] = asyncio.Queue(maxsize=1024)
+        self._watchers.add(queue)
+        return queue
+
+    def unwatch(self, queue: asyncio.Queue[str]) -> None:
+        self._watchers.discard(queue)
+
+    def _notify(self, name: str) -> None:
+        for queue in list(self._watchers):
+            try:
+                queue.put_nowait(name)
+            except asyncio.QueueFull:  # a stuck watcher loses events, never blocks us
+                self._watchers.discard(queue)
+        if self._changed is not None:
+            self._changed.set()
+
+    async def _reap(self) -> None:
+        """Remove leases as they expire: sleep until the next expiry or a change."""
+        assert self._changed is not None
+        while True:
+            self._changed.clear()
+            now = time.monotonic()
+            for lease_id, registration in list(self._leases.items()):
+                if registration.lease_expires <= now:
+                    log.warning(
+                        "lease of %s v%s at %s expired",
+                        registration.name,
+                        registration.version,
+                        registration.endpoint,
+                    )
+                    del self._leases[lease_id]
+                    self._entries.pop(registration.key, None)
+                    self._notify(registration.name)
+            self._changed.clear()
+            next_expiry = min((r.lease_expires for r in self._leases.values()), default=None)
+            timeout = None if next_expiry is None else max(0.0, next_expiry - time.monotonic())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), timeout)
+
+    def load(
+        self, registrations: Iterable[Registration], splits: dict[str, dict[str, int]]
+    ) -> None:
+        """Bulk-add stored or static entries at start-up."""
+        for registration in registrations:
+            self._entries[registration.key] = registration
+        self._splits.update(splits)

@@ -1,0 +1,44 @@
+"""Router settings: environment (prefix `MODELPORT_`) plus static replicas."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from modelport.runtime.settings import CommonSettings
+
+
+class StaticReplica(BaseModel):
+    """A replica known from configuration (never expires, not stored)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    """Model name."""
+    version: str = "1"
+    """Model version."""
+    task: str = "embedding"
+    """Task name: embedding, text-classification, text-generation, image-classification ..."""
+    endpoint: str = Field(min_length=3)
+    """`host:port` of the replica."""
+
+
+class RouterSettings(CommonSettings):
+    """Settings of the router process."""
+
+    data_dir: Path = Path(".modelport")
+    """Where the SQLite registry of persistent registrations and traffic splits lives."""
+    lease_ttl_s: float = Field(10.0, gt=0)
+    """Default lease of a self-registration; a replica that misses it is removed."""
+    max_lease_ttl_s: float = Field(300.0, gt=0)
+    """Longest lease a backend may ask for."""
+    static_replicas: list[StaticReplica] = Field(default_factory=list)
+    """Replicas from configuration (JSON list in `MODELPORT_STATIC_REPLICAS`)."""
+    eject_after_failures: int = Field(3, ge=1)
+    """Consecutive transport failures after which a replica gets no calls until a health
+    check passes."""
+    connect_timeout_s: float = Field(1.0, gt=0)
+    """How long a call waits for a replica's connection before trying another one."""
+    probe_interval_s: float = Field(0.25, gt=0)
+    """First delay between health checks of an ejected replica (doubles up to 5 s)."""

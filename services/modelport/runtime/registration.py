@@ -1,0 +1,116 @@
+"""Self-registration of a backend's models with the router, kept alive by leases.
+
+A model that becomes READY is registered; every third of the lease all leases are
+renewed in one call; leases the router does not know (it restarted, or a lease lapsed)
+are registered again; on shutdown every model is deregistered before draining, so the
+router stops sending first. If the router is down, the next tick tries again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import grpc
+
+from modelport.runtime.convert import STATE_TO_PROTO, TASK_TO_PROTO
+from modelport.runtime.repository import ManagedModel, ModelRepository, ModelState
+from modelport.v1 import common_pb2, registry_pb2, registry_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+RPC_TIMEOUT_S = 5.0
+
+
+class RouterRegistrar:
+    def __init__(
+        self, router_address: str, endpoint: str, repository: ModelRepository, ttl_s: float
+    ) -> None:
+        self.endpoint = endpoint
+        self._repository = repository
+        self._ttl_s = ttl_s
+        self._channel = grpc.aio.insecure_channel(router_address)
+        self._stub = registry_pb2_grpc.RegistryServiceStub(self._channel)
+        self._leases: dict[tuple[str, str], str] = {}
+        self._renewer: asyncio.Task[None] | None = None
+        self._closed = False
+
+    def start(self) -> None:
+        self._renewer = asyncio.create_task(self._renew_forever(), name="lease-renewer")
+
+    async def on_model_change(self, managed: ManagedModel) -> None:
+        if self._closed:
+            return
+        if managed.state is ModelState.READY:
+            await self._register(managed)
+        elif (managed.name, managed.version) in self._leases:
+            await self._deregister(managed.name, managed.version)
+
+    async def _register(self, managed: ManagedModel) -> None:
+        request = registry_pb2.RegisterModelRequest(
+            model=common_pb2.ModelRef(name=managed.name, version=managed.version),
+            task=TASK_TO_PROTO[managed.model.task],
+            endpoint=self.endpoint,
+            state=STATE_TO_PROTO[managed.state],
+            metadata=managed.model.metadata().properties,
+        )
+        request.lease_ttl.FromNanoseconds(int(self._ttl_s * 1e9))
+        try:
+            response = await self._stub.RegisterModel(request, timeout=RPC_TIMEOUT_S)
+        except grpc.aio.AioRpcError as exc:
+            log.warning("cannot register %s with the router yet: %s", managed.name, exc.code())
+            self._leases.pop((managed.name, managed.version), None)
+            return
+        self._leases[(managed.name, managed.version)] = response.lease_id
+        log.info(
+            "registered %s v%s at %s with the router", managed.name, managed.version, self.endpoint
+        )
+
+    async def _deregister(self, name: str, version: str) -> None:
+        self._leases.pop((name, version), None)
+        with contextlib.suppress(grpc.aio.AioRpcError):
+            await self._stub.DeregisterModel(
+                registry_pb2.DeregisterModelRequest(
+                    model=common_pb2.ModelRef(name=name, version=version), endpoint=self.endpoint
+                ),
+                timeout=RPC_TIMEOUT_S,
+            )
+
+    async def _tick(self) -> None:
+        ready = {
+            (m.name, m.version): m for m in self._repository.models() if m.state is ModelState.READY
+        }
+        lease_ids = [self._leases[k] for k in ready if k in self._leases]
+        unknown: set[str] = set()
+        if lease_ids:
+            try:
+                response = await self._stub.RenewLease(
+                    registry_pb2.RenewLeaseRequest(lease_ids=lease_ids), timeout=RPC_TIMEOUT_S
+                )
+                unknown = set(response.unknown_lease_ids)
+            except grpc.aio.AioRpcError as exc:
+                log.warning("lease renewal failed: %s", exc.code())
+                return
+        for key, managed in ready.items():
+            if key not in self._leases or self._leases[key] in unknown:
+                await self._register(managed)
+
+    async def _renew_forever(self) -> None:
+        while True:
+            await self._tick()
+            await asyncio.sleep(self._ttl_s / 3)
+
+    async def deregister_all(self) -> None:
+        """Called when draining starts: the router stops sending before the port closes."""
+        self._closed = True
+        if self._renewer is not None:
+            self._renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._renewer
+        for name, version in list(self._leases):
+            await self._deregister(name, version)
+
+    async def close(self) -> None:
+        await self.deregister_all()
+        await self._channel.close(None)
