@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
+import subprocess
+import sys
 import threading
+import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
+
+import yaml
 
 from modelport.runtime.server import InferenceServer
 from modelport.runtime.settings import ModelSpec, ServerSettings
@@ -66,3 +73,73 @@ def loopback_settings(**overrides: object) -> ServerSettings:
     values: dict[str, object] = {"host": "127.0.0.1", "port": 0, "metrics_port": -1}
     values.update(overrides)
     return ServerSettings(**values)  # type: ignore[arg-type]
+
+
+class ServiceProcess:
+    """A Modelport service (`python -m modelport.<name>`) as a child process."""
+
+    def __init__(self, module: str, env: dict[str, str], port: int, metrics_port: int = -1) -> None:
+        self.module = module
+        self.port = port
+        self.metrics_port = metrics_port
+        self.env = {
+            **env,
+            "MODELPORT_HOST": "127.0.0.1",
+            "MODELPORT_PORT": str(port),
+            "MODELPORT_METRICS_PORT": str(metrics_port),
+            "MODELPORT_LOG_LEVEL": "WARNING",
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> ServiceProcess:
+        self.process = subprocess.Popen([sys.executable, "-m", self.module], env=self.env)
+        return self
+
+    def wait_serving(self, timeout_s: float = 120) -> ServiceProcess:
+        from modelport.suite import wait_serving
+
+        assert wait_serving(self.address, timeout_s), f"{self.module} on {self.address} not ready"
+        return self
+
+    def signal(self, sig: int) -> None:
+        assert self.process is not None
+        self.process.send_signal(sig)
+
+    def stop(self, timeout_s: float = 30) -> int | None:
+        if self.process is None or self.process.poll() is not None:
+            return None if self.process is None else self.process.returncode
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def served_calls(self, method: str = "/modelport.v1.EmbeddingService/Embed") -> float:
+        """Successful calls of `method` this process answered (from its /metrics)."""
+        body = (
+            urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5)
+            .read()
+            .decode()
+        )
+        total = 0.0
+        for line in body.splitlines():
+            if line.startswith("modelport_request_duration_seconds_count{") and (
+                f'method="{method}"' in line and 'code="OK"' in line
+            ):
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
+
+def models_file(path: Path, *models: dict[str, object]) -> Path:
+    path.write_text(yaml.safe_dump({"models": list(models)}))
+    return path
