@@ -12,6 +12,7 @@ import contextlib
 import logging
 import random
 from collections.abc import Sequence
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -37,6 +38,15 @@ class Replica:
         self.ejected = False
         self.calls = 0
         self.probe: asyncio.Task[None] | None = None
+        self._callables: dict[tuple[str, str], Any] = {}
+
+    def callable(self, kind: str, method: str) -> Any:
+        """The channel's raw-bytes multicallable of `kind` for `method`, made once."""
+        key = (kind, method)
+        found = self._callables.get(key)
+        if found is None:
+            found = self._callables[key] = getattr(self.channel, kind)(method, None, None)
+        return found
 
 
 class ReplicaPool:

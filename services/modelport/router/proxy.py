@@ -189,7 +189,7 @@ class RoutingProxy:
         metadata = forwarded_metadata(context)
 
         async def send(replica: Replica, deadline_s: float | None) -> bytes:
-            call = replica.channel.unary_unary(method, None, None)
+            call = replica.callable("unary_unary", method)
             return await call(request, timeout=deadline_s, metadata=metadata)  # type: ignore[no-any-return]
 
         return await self._unary(name, version, context, send)
@@ -204,7 +204,7 @@ class RoutingProxy:
         metadata = forwarded_metadata(context)
 
         async def send(replica: Replica, deadline_s: float | None) -> bytes:
-            call = replica.channel.stream_unary(method, None, None)
+            call = replica.callable("stream_unary", method)
             return await call(  # type: ignore[no-any-return]
                 _prepend(first, requests), timeout=deadline_s, metadata=metadata
             )
@@ -216,7 +216,7 @@ class RoutingProxy:
     ) -> AsyncIterator[bytes]:
         name, version = route_key(request)
         replica = await self._acquire(name, version, context, set())
-        call = replica.channel.unary_stream(method, None, None)(
+        call = replica.callable("unary_stream", method)(
             request, timeout=context.time_remaining(), metadata=forwarded_metadata(context)
         )
         async for response in self._relay_stream(call, replica, context):
@@ -230,7 +230,7 @@ class RoutingProxy:
             return
         name, version = route_key(first)
         replica = await self._acquire(name, version, context, set())
-        call = replica.channel.stream_stream(method, None, None)(
+        call = replica.callable("stream_stream", method)(
             _prepend(first, requests),
             timeout=context.time_remaining(),
             metadata=forwarded_metadata(context),
