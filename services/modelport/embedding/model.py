@@ -100,6 +100,66 @@ def pool(hidden: torch.Tensor, mask: torch.Tensor, mode: str) -> torch.Tensor:
     raise ValueError(f"unknown pooling mode {mode!r}")
 
 
+class SentenceEncoder:
+    """Tokenise and encode texts as a sentence-transformers folder says (thread-safe for
+    one compute thread plus one preprocessing thread)."""
+
+    def __init__(
+        self, root: Path, device: torch.device, dtype: torch.dtype, max_batch_tokens: int
+    ) -> None:
+        self.config = SentenceConfig.read(root)
+        self.device = device
+        self.tokenizer = AutoTokenizer.from_pretrained(
+            self.config.transformer_dir, local_files_only=True
+        )
+        self.model = (
+            AutoModel.from_pretrained(
+                self.config.transformer_dir, local_files_only=True, dtype=dtype
+            )
+            .to(device)
+            .eval()
+        )
+        positions = getattr(self.model.config, "max_position_embeddings", None) or 512
+        self.max_length = min(self.config.max_seq_length or positions, positions)
+        self.dimension = int(self.model.config.hidden_size)
+        self.max_batch_tokens = max_batch_tokens
+        self._prefix, self._suffix = special_tokens(self.tokenizer)
+
+    def tokenize(
+        self, texts: Sequence[str], policy: Truncation, field: str = "inputs"
+    ) -> list[list[int]]:
+        """Token ids with special tokens, truncated as `policy` says."""
+        encoded = self.tokenizer(
+            list(texts), add_special_tokens=False, truncation=False, verbose=False
+        )["input_ids"]
+        limit = self.max_length - len(self._prefix) - len(self._suffix)
+        return [
+            [*self._prefix, *truncate(ids, limit, policy, f"{field}[{i}]"), *self._suffix]
+            for i, ids in enumerate(encoded)
+        ]
+
+    def encode(self, batch: Sequence[list[int]]) -> list[np.ndarray]:
+        """Pooled float32 vectors (not normalised), grouped by length to cut padding."""
+        pad = self.tokenizer.pad_token_id or 0
+        out: list[np.ndarray] = [np.empty(0, np.float32)] * len(batch)
+        for group in length_groups([len(ids) for ids in batch], self.max_batch_tokens):
+            width = max(len(batch[i]) for i in group)
+            ids = torch.full((len(group), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(group), width), dtype=torch.long)
+            for row, i in enumerate(group):
+                n = len(batch[i])
+                ids[row, :n] = torch.tensor(batch[i])
+                mask[row, :n] = 1
+            with torch.inference_mode():
+                hidden = self.model(
+                    input_ids=ids.to(self.device), attention_mask=mask.to(self.device)
+                ).last_hidden_state
+                vectors = pool(hidden, mask.to(self.device), self.config.pooling).float().cpu()
+            for row, i in enumerate(group):
+                out[i] = vectors[row].numpy()
+        return out
+
+
 class SentenceEmbeddingModel(Model[EmbedItem, np.ndarray]):
     """`runtime: sentence-embedding`. Options: `max_batch_tokens` (padded tokens per
     forward pass, default 16384)."""
@@ -108,23 +168,12 @@ class SentenceEmbeddingModel(Model[EmbedItem, np.ndarray]):
 
     def load_weights(self) -> None:
         root = self.spec.resolve_path()
-        self.config = SentenceConfig.read(root)
-        self.device, dtype = select_device(self.spec)
-        self.tokenizer = AutoTokenizer.from_pretrained(
-            self.config.transformer_dir, local_files_only=True
+        device, dtype = select_device(self.spec)
+        self.encoder = SentenceEncoder(
+            root, device, dtype, int(self.spec.options.get("max_batch_tokens", 16384))
         )
-        self.model = (
-            AutoModel.from_pretrained(
-                self.config.transformer_dir, local_files_only=True, dtype=dtype
-            )
-            .to(self.device)
-            .eval()
-        )
-        positions = getattr(self.model.config, "max_position_embeddings", None) or 512
-        self.max_length = min(self.config.max_seq_length or positions, positions)
-        self.dimension = int(self.model.config.hidden_size)
-        self.max_batch_tokens = int(self.spec.options.get("max_batch_tokens", 16384))
-        self._prefix, self._suffix = special_tokens(self.tokenizer)
+        self.config = self.encoder.config
+        self.dimension = self.encoder.dimension
         log.info(
             "loaded %s from %s: dim=%d pooling=%s normalize=%s max_length=%d device=%s",
             self.name,
@@ -132,8 +181,8 @@ class SentenceEmbeddingModel(Model[EmbedItem, np.ndarray]):
             self.dimension,
             self.config.pooling,
             self.config.normalize,
-            self.max_length,
-            self.device,
+            self.encoder.max_length,
+            device,
         )
 
     def metadata(self) -> ModelMetadata:
@@ -143,49 +192,26 @@ class SentenceEmbeddingModel(Model[EmbedItem, np.ndarray]):
             outputs=(TensorSpec("embedding", "FP32", (-1, self.dimension)),),
             properties={
                 "dimensions": str(self.dimension),
-                "max_sequence_length": str(self.max_length),
+                "max_sequence_length": str(self.encoder.max_length),
                 "pooling": self.config.pooling,
                 "normalize": str(self.config.normalize).lower(),
             },
         )
 
     def tokenize(self, texts: Sequence[str], policy: Truncation) -> list[list[int]]:
-        """Token ids with special tokens, truncated as `policy` says (preprocess thread)."""
-        encoded = self.tokenizer(
-            list(texts), add_special_tokens=False, truncation=False, verbose=False
-        )["input_ids"]
-        limit = self.max_length - len(self._prefix) - len(self._suffix)
-        return [
-            [*self._prefix, *truncate(ids, limit, policy, f"inputs[{i}]"), *self._suffix]
-            for i, ids in enumerate(encoded)
-        ]
+        """Token ids with special tokens (preprocess thread)."""
+        return self.encoder.tokenize(texts, policy)
 
     def warmup_batch(self) -> list[EmbedItem]:
         ids = self.tokenize(["Modelport warms this model up."], Truncation.END)[0]
         return [EmbedItem(ids, self.config.normalize, 0)]
 
     def predict_batch(self, batch: Sequence[EmbedItem]) -> list[np.ndarray | ModelportError]:
-        pad = self.tokenizer.pad_token_id or 0
-        out: list[np.ndarray | ModelportError] = [np.empty(0, np.float32)] * len(batch)
-        for group in length_groups([len(item.ids) for item in batch], self.max_batch_tokens):
-            width = max(len(batch[i].ids) for i in group)
-            ids = torch.full((len(group), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(group), width), dtype=torch.long)
-            for row, i in enumerate(group):
-                n = len(batch[i].ids)
-                ids[row, :n] = torch.tensor(batch[i].ids)
-                mask[row, :n] = 1
-            with torch.inference_mode():
-                hidden = self.model(
-                    input_ids=ids.to(self.device), attention_mask=mask.to(self.device)
-                ).last_hidden_state
-                vectors = pool(hidden, mask.to(self.device), self.config.pooling).float().cpu()
-            for row, i in enumerate(group):
-                out[i] = _finish(vectors[row].numpy(), batch[i])
-        return out
+        vectors = self.encoder.encode([item.ids for item in batch])
+        return [_finish(v, item) for v, item in zip(vectors, batch, strict=True)]
 
     async def unload(self) -> None:
-        self.model = None
+        vars(self).pop("encoder", None)  # absent when loading failed
         await super().unload()
 
 
