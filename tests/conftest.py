@@ -132,3 +132,128 @@ def free_env() -> dict[str, str]:
         "TRANSFORMERS_OFFLINE": "1",
         "OMP_WAIT_POLICY": "PASSIVE",
     }
+
+
+def build_bpe_tokenizer(
+    out: Path, specials: list[str], eos: str, pad: str, append_eos: bool = False
+) -> int:
+    """Train a tiny byte-level BPE tokenizer on SENTENCES and save it; return vocab size."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.train_from_iterator(
+        SENTENCES * 4,
+        trainers.BpeTrainer(
+            vocab_size=400,
+            special_tokens=specials,
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        ),
+    )
+    if append_eos:
+        tok.post_processor = processors.TemplateProcessing(
+            single=f"$A {eos}", special_tokens=[(eos, tok.token_to_id(eos))]
+        )
+    fast = PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
+        tokenizer_object=tok,
+        eos_token=eos,
+        pad_token=pad,
+        unk_token=specials[-1],
+        model_max_length=128,
+    )
+    fast.save_pretrained(out)
+    return int(tok.get_vocab_size())
+
+
+@pytest.fixture(scope="session")
+def tiny_gpt2_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random 2-layer GPT-2 with a byte-level BPE tokenizer."""
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    out = tmp_path_factory.mktemp("tiny-gpt2")
+    vocab = build_bpe_tokenizer(out, ["<|endoftext|>"], "<|endoftext|>", "<|endoftext|>")
+    torch.manual_seed(1)
+    config = GPT2Config(
+        vocab_size=vocab,
+        n_positions=128,
+        n_embd=32,
+        n_layer=2,
+        n_head=2,
+        bos_token_id=0,
+        eos_token_id=0,
+    )
+    GPT2LMHeadModel(config).save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_t5_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random 2-layer T5 (encoder-decoder) with a BPE tokenizer that appends </s>."""
+    import torch
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    out = tmp_path_factory.mktemp("tiny-t5")
+    vocab = build_bpe_tokenizer(out, ["<pad>", "</s>", "<unk>"], "</s>", "<pad>", append_eos=True)
+    torch.manual_seed(2)
+    config = T5Config(
+        vocab_size=vocab,
+        d_model=32,
+        d_kv=8,
+        d_ff=64,
+        num_layers=2,
+        num_decoder_layers=2,
+        num_heads=2,
+        pad_token_id=0,
+        eos_token_id=1,
+        decoder_start_token_id=0,
+    )
+    T5ForConditionalGeneration(config).save_pretrained(out)
+    return out
+
+
+def _tiny_bert_head(
+    tmp_path_factory: pytest.TempPathFactory, name: str, head: str, labels: list[str], seed: int
+) -> Path:
+    import torch
+    import transformers
+
+    out = tmp_path_factory.mktemp(name)
+    vocab = build_wordpiece_tokenizer(out)
+    torch.manual_seed(seed)
+    config = transformers.BertConfig(
+        vocab_size=vocab,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+        id2label=dict(enumerate(labels)),
+        label2id={label: i for i, label in enumerate(labels)},
+    )
+    getattr(transformers, head)(config).save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_classifier_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _tiny_bert_head(
+        tmp_path_factory,
+        "tiny-cls",
+        "BertForSequenceClassification",
+        ["negative", "neutral", "positive"],
+        3,
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_ner_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _tiny_bert_head(
+        tmp_path_factory,
+        "tiny-ner",
+        "BertForTokenClassification",
+        ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"],
+        4,
+    )

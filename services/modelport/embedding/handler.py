@@ -9,7 +9,7 @@ import numpy as np
 from modelport.runtime.errors import InvalidArgument
 from modelport.runtime.interceptors import call_model
 from modelport.runtime.repository import ModelRepository
-from modelport.runtime.text import Truncation
+from modelport.runtime.text import Truncation, validate_texts
 
 from .model import EmbedItem, SentenceEmbeddingModel
 
@@ -34,17 +34,6 @@ class EmbedResult:
     version: str
     embeddings: list[np.ndarray]
     input_tokens: int
-
-
-def validate_texts(texts: list[str], field: str, max_inputs: int) -> None:
-    """At least one text, at most `max_inputs`, none empty."""
-    if not texts:
-        raise InvalidArgument(field, "must contain at least one text")
-    if len(texts) > max_inputs:
-        raise InvalidArgument(field, f"has {len(texts)} texts; at most {max_inputs} per call")
-    for i, text in enumerate(texts):
-        if not text:
-            raise InvalidArgument(f"{field}[{i}]", "is empty")
 
 
 class EmbeddingHandler:

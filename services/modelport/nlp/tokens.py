@@ -1,0 +1,209 @@
+"""`runtime: hf-token-classification`: named entities and other span labels.
+
+Texts are tokenised with character offsets; predictions are merged into entities at
+word level as the caller's aggregation asks; offsets index the original text in Unicode
+code points (Python string indices), so `text[start:end]` is the entity.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+from modelport.runtime.errors import ModelportError
+from modelport.runtime.model import Model, ModelMetadata, Task, TensorSpec
+from modelport.runtime.text import Truncation, truncate
+from modelport.runtime.torch_utils import select_device
+
+
+class Aggregation(enum.Enum):
+    NONE = "none"
+    SIMPLE = "simple"
+    FIRST = "first"
+    AVERAGE = "average"
+
+
+@dataclass(frozen=True)
+class Entity:
+    label: str
+    score: float
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class TokenItem:
+    """One text, tokenised with offsets and word ids (special tokens excluded)."""
+
+    text: str
+    ids: list[int]
+    offsets: list[tuple[int, int]]
+    words: list[int]
+    aggregation: Aggregation
+    min_score: float
+
+
+@dataclass
+class _Span:
+    label: str
+    scores: list[float]
+    start: int
+    end: int
+
+
+def _entity_type(label: str) -> tuple[str, bool]:
+    """("PER", begins) for "B-PER"; plain labels are their own type."""
+    if label[:2] in ("B-", "I-", "E-", "S-"):
+        return label[2:], label[:2] in ("B-", "S-")
+    return label, False
+
+
+def aggregate(item: TokenItem, probs: np.ndarray, labels: Sequence[str]) -> list[Entity]:
+    """Merge per-token probabilities `[tokens, labels]` into entities."""
+    units: list[tuple[str, float, int, int]] = []  # (label, score, start, end)
+    if item.aggregation in (Aggregation.NONE, Aggregation.SIMPLE):
+        for t, (start, end) in enumerate(item.offsets):
+            best = int(probs[t].argmax())
+            units.append((labels[best], float(probs[t, best]), start, end))
+    else:
+        by_word: dict[int, list[int]] = {}
+        for t, word in enumerate(item.words):
+            by_word.setdefault(word, []).append(t)
+        for tokens in by_word.values():
+            if item.aggregation is Aggregation.FIRST:
+                scores = probs[tokens[0]]
+            else:
+                scores = probs[tokens].mean(axis=0)
+            best = int(scores.argmax())
+            units.append(
+                (
+                    labels[best],
+                    float(scores[best]),
+                    item.offsets[tokens[0]][0],
+                    item.offsets[tokens[-1]][1],
+                )
+            )
+    if item.aggregation is Aggregation.NONE:
+        return _finish(
+            [_Span(label, [score], s, e) for label, score, s, e in units if label != "O"], item
+        )
+    spans: list[_Span] = []
+    for label, score, start, end in units:
+        if label == "O":
+            spans.append(_Span("O", [], start, end))
+            continue
+        kind, begins = _entity_type(label)
+        last = spans[-1] if spans else None
+        if last is not None and last.label == kind and not begins:
+            last.scores.append(score)
+            last.end = end
+        else:
+            spans.append(_Span(kind, [score], start, end))
+    return _finish([s for s in spans if s.label != "O"], item)
+
+
+def _finish(spans: list[_Span], item: TokenItem) -> list[Entity]:
+    out = []
+    for span in spans:
+        score = float(np.mean(span.scores))
+        if score >= item.min_score:
+            out.append(
+                Entity(span.label, score, item.text[span.start : span.end], span.start, span.end)
+            )
+    return out
+
+
+class TokenClassifier(Model[TokenItem, list[Entity]]):
+    """`runtime: hf-token-classification`."""
+
+    task = Task.TOKEN_CLASSIFICATION
+
+    def load_weights(self) -> None:
+        root = self.spec.resolve_path()
+        self.device, dtype = select_device(self.spec)
+        self.tokenizer = AutoTokenizer.from_pretrained(root, local_files_only=True)
+        if not self.tokenizer.is_fast:
+            raise ValueError("token classification needs a fast tokenizer (character offsets)")
+        self.model = (
+            AutoModelForTokenClassification.from_pretrained(
+                root, local_files_only=True, dtype=dtype
+            )
+            .to(self.device)
+            .eval()
+        )
+        config = self.model.config
+        self.labels = [config.id2label[i] for i in range(config.num_labels)]
+        positions = getattr(config, "max_position_embeddings", None) or 512
+        self.max_length = min(positions, self.tokenizer.model_max_length or positions)
+        probe = self.tokenizer("x", add_special_tokens=True)["input_ids"]
+        plain = self.tokenizer("x", add_special_tokens=False)["input_ids"]
+        self._prefix = probe[: probe.index(plain[0])]
+        self._suffix = probe[probe.index(plain[0]) + len(plain) :]
+
+    def metadata(self) -> ModelMetadata:
+        return ModelMetadata(
+            task=self.task,
+            inputs=(TensorSpec("text", "BYTES", (-1,)),),
+            outputs=(TensorSpec("entities", "BYTES", (-1,)),),
+            properties={"labels": ",".join(self.labels)},
+        )
+
+    def prepare(
+        self,
+        texts: Sequence[str],
+        aggregation: Aggregation,
+        min_score: float,
+        policy: Truncation = Truncation.END,
+    ) -> list[TokenItem]:
+        encoded = self.tokenizer(
+            list(texts), add_special_tokens=False, return_offsets_mapping=True, verbose=False
+        )
+        limit = self.max_length - len(self._prefix) - len(self._suffix)
+        items = []
+        for i, text in enumerate(texts):
+            ids = truncate(encoded["input_ids"][i], limit, policy, f"inputs[{i}]")
+            n = len(ids)
+            words = [w if w is not None else -1 for w in encoded.word_ids(i)][:n]
+            items.append(
+                TokenItem(
+                    text,
+                    ids,
+                    [tuple(o) for o in encoded["offset_mapping"][i][:n]],
+                    words,
+                    aggregation,
+                    min_score,
+                )
+            )
+        return items
+
+    def warmup_batch(self) -> list[TokenItem]:
+        return self.prepare(["Modelport warms up in Paris."], Aggregation.SIMPLE, 0.0)
+
+    def predict_batch(self, batch: Sequence[TokenItem]) -> list[list[Entity] | ModelportError]:
+        pad = self.tokenizer.pad_token_id or 0
+        width = max(len(item.ids) for item in batch) + len(self._prefix) + len(self._suffix)
+        ids = torch.full((len(batch), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, item in enumerate(batch):
+            full = [*self._prefix, *item.ids, *self._suffix]
+            ids[row, : len(full)] = torch.tensor(full)
+            mask[row, : len(full)] = 1
+        with torch.inference_mode():
+            probs = (
+                self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device))
+                .logits.float()
+                .softmax(-1)
+                .cpu()
+                .numpy()
+            )
+        start = len(self._prefix)
+        return [
+            aggregate(item, probs[row, start : start + len(item.ids)], self.labels)
+            for row, item in enumerate(batch)
+        ]
