@@ -198,7 +198,7 @@ def tiny_t5_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("tiny-t5")
     vocab = build_bpe_tokenizer(out, ["<pad>", "</s>", "<unk>"], "</s>", "<pad>", append_eos=True)
     torch.manual_seed(2)
-    config = T5Config(
+    config = T5Config(  # type: ignore[call-arg]
         vocab_size=vocab,
         d_model=32,
         d_kv=8,
