@@ -133,10 +133,13 @@ class GenerativeModel(Model[Any, Any]):
     def step(self, joining: list[GenSequence], running: list[GenSequence]) -> list[int]:
         """Prefill `joining`, decode `running` in one forward pass; next token of each
         (joining first, then running)."""
-        rows = [self.prefill(seq) for seq in joining]
-        if running:
-            rows += list(self.decode(running))
-        return [choose(logits, seq) for logits, seq in zip(rows, [*joining, *running], strict=True)]
+        with torch.inference_mode():
+            rows = [self.prefill(seq) for seq in joining]
+            if running:
+                rows += list(self.decode(running))
+            return [
+                choose(logits, seq) for logits, seq in zip(rows, [*joining, *running], strict=True)
+            ]
 
     async def load(self) -> None:
         await super().load()

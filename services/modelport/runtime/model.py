@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -12,6 +13,11 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from modelport.runtime.errors import ModelportError
 from modelport.runtime.settings import ModelSpec
+
+_LOAD_LOCK = threading.Lock()
+"""Weights load one model at a time per process: transformers' `from_pretrained` patches
+process-wide state while it builds a model, so two loads in threads corrupt each other.
+Warm-up, batching and serving of loaded models go on concurrently."""
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -52,10 +58,11 @@ class Model(ABC, Generic[In, Out]):
     """Base of every model runtime.
 
     `load` and `unload` are async; the default runs `load_weights` in a thread so loading
-    never blocks the event loop. `predict_batch` is deliberately synchronous: the model's
-    dynamic batcher always calls it on the model's own worker thread, so a runtime cannot
-    block the loop by mistake. It returns one output per input, or a `ModelportError` in
-    place of an output that failed alone.
+    never blocks the event loop (one load at a time per process, see `_LOAD_LOCK`).
+    `predict_batch` is deliberately synchronous: the model's dynamic batcher always calls
+    it on the model's own worker thread, so a runtime cannot block the loop by mistake.
+    It returns one output per input, or a `ModelportError` in place of an output that
+    failed alone.
     """
 
     task: ClassVar[Task]
@@ -73,7 +80,11 @@ class Model(ABC, Generic[In, Out]):
         return self.spec.version
 
     async def load(self) -> None:
-        await asyncio.to_thread(self.load_weights)
+        await asyncio.to_thread(self._load_locked)
+
+    def _load_locked(self) -> None:
+        with _LOAD_LOCK:
+            self.load_weights()
 
     @abstractmethod
     def load_weights(self) -> None:

@@ -1,0 +1,338 @@
+"""The NLP service on loopback: every RPC through real stubs, with tiny random models
+built in fixtures and the real MiniLM behind the label-prototype sentiment classifier."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import numpy as np
+import pytest
+from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+
+from modelport.nlp.__main__ import SENTIMENT_EXAMPLES, NlpSettings, build
+from modelport.runtime.server import InferenceServer
+from modelport.runtime.settings import ModelSpec
+from modelport.v1 import common_pb2, nlp_pb2, nlp_pb2_grpc
+from tests.helpers import running_server
+
+PROMPTS = ["the cat sat", "kubernetes schedules pods on nodes and the dog runs", "a"]
+
+
+@pytest.fixture(scope="module")
+def server(
+    tiny_gpt2_dir: Path,
+    tiny_t5_dir: Path,
+    tiny_classifier_dir: Path,
+    tiny_ner_dir: Path,
+    minilm_dir: Path,
+) -> Iterator[InferenceServer]:
+    models = [
+        ModelSpec(name="gpt", runtime="hf-causal-lm", path=tiny_gpt2_dir),
+        ModelSpec(
+            name="short", runtime="hf-causal-lm", path=tiny_gpt2_dir, options={"max_context": 24}
+        ),
+        ModelSpec(name="t5", runtime="hf-seq2seq", path=tiny_t5_dir),
+        ModelSpec(name="cls", runtime="hf-sequence-classification", path=tiny_classifier_dir),
+        ModelSpec(name="ner", runtime="hf-token-classification", path=tiny_ner_dir),
+        ModelSpec(
+            name="sentiment",
+            runtime="label-prototypes",
+            path=minilm_dir,
+            options={"labels": SENTIMENT_EXAMPLES},
+        ),
+        ModelSpec(
+            name="bad-prototypes",
+            runtime="label-prototypes",
+            path=minilm_dir,
+            options={"labels": {"positive": []}},
+        ),
+    ]
+    settings = NlpSettings(
+        host="127.0.0.1", port=0, metrics_port=-1, max_new_tokens=256, max_running=4
+    )
+    with running_server(build, settings, models) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def stub(server: InferenceServer) -> Iterator[nlp_pb2_grpc.NlpServiceStub]:
+    with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        yield nlp_pb2_grpc.NlpServiceStub(channel)
+
+
+def ref(name: str, version: str = "") -> common_pb2.ModelRef:
+    return common_pb2.ModelRef(name=name, version=version)
+
+
+def gen_request(model: str, prompts: list[str], **params: Any) -> nlp_pb2.GenerateRequest:
+    return nlp_pb2.GenerateRequest(
+        model=ref(model), prompts=prompts, parameters=nlp_pb2.GenerationParameters(**params)
+    )
+
+
+def hf_greedy(path: Path, prompt: str, tokens: int, seq2seq: bool = False) -> str:
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = (AutoModelForSeq2SeqLM if seq2seq else AutoModelForCausalLM).from_pretrained(path)
+    inputs = tokenizer(prompt, return_tensors="pt")
+    out = model.eval().generate(**inputs, max_new_tokens=tokens, do_sample=False)
+    ids = out[0] if seq2seq else out[0, inputs["input_ids"].shape[1] :]
+    return str(tokenizer.decode(ids, skip_special_tokens=True))
+
+
+def error_of(call: Callable[[], object]) -> grpc.Call:
+    with pytest.raises(grpc.RpcError) as info:
+        call()
+    assert isinstance(info.value, grpc.Call)
+    return info.value
+
+
+def metric(server: InferenceServer, name: str, model: str) -> float:
+    return server.metrics.registry.get_sample_value(name, {"model": model}) or 0.0
+
+
+# -- classification ---------------------------------------------------------------------
+def test_prototype_sentiment_on_minilm(stub: nlp_pb2_grpc.NlpServiceStub) -> None:
+    texts = [
+        "I love this",
+        "This is awful, a total waste",
+        "Absolutely wonderful service",
+        "I am so disappointed, it broke after a day",
+    ]
+    response = stub.Classify(
+        nlp_pb2.ClassifyRequest(model=ref("sentiment"), inputs=texts), timeout=30
+    )
+    best = [r.labels[0].label for r in response.results]
+    assert best == ["positive", "negative", "positive", "negative"]
+    for result in response.results:
+        assert abs(sum(label.score for label in result.labels) - 1.0) < 1e-5
+    assert response.results[0].labels[0].score > 0.5
+
+
+def test_hf_classifier_softmax_top_k_and_labels(stub: nlp_pb2_grpc.NlpServiceStub) -> None:
+    response = stub.Classify(nlp_pb2.ClassifyRequest(model=ref("cls"), inputs=PROMPTS), timeout=30)
+    for result in response.results:
+        assert {label.label for label in result.labels} == {"negative", "neutral", "positive"}
+        assert abs(sum(label.score for label in result.labels) - 1.0) < 1e-5
+        scores = [label.score for label in result.labels]
+        assert scores == sorted(scores, reverse=True)
+    top1 = stub.Classify(
+        nlp_pb2.ClassifyRequest(model=ref("cls"), inputs=PROMPTS, top_k=1), timeout=30
+    )
+    assert [len(r.labels) for r in top1.results] == [1, 1, 1]
+    assert [r.labels[0].label for r in top1.results] == [
+        r.labels[0].label for r in response.results
+    ]
+    assert response.usage.input_tokens > 0
+
+
+def test_failed_prototype_config_has_a_clear_reason(stub: nlp_pb2_grpc.NlpServiceStub) -> None:
+    err = error_of(
+        lambda: stub.Classify(
+            nlp_pb2.ClassifyRequest(model=ref("bad-prototypes"), inputs=["x"]), timeout=10
+        )
+    )
+    assert err.code() == grpc.StatusCode.UNAVAILABLE
+
+
+def test_token_classification_offsets_index_the_input(
+    stub: nlp_pb2_grpc.NlpServiceStub,
+) -> None:
+    texts = ["Ada Lovelace visited Zürich and the park", "the dog runs"]
+    for aggregation in (
+        nlp_pb2.AGGREGATION_NONE,
+        nlp_pb2.AGGREGATION_SIMPLE,
+        nlp_pb2.AGGREGATION_FIRST,
+        nlp_pb2.AGGREGATION_AVERAGE,
+    ):
+        response = stub.ClassifyTokens(
+            nlp_pb2.ClassifyTokensRequest(model=ref("ner"), inputs=texts, aggregation=aggregation),
+            timeout=30,
+        )
+        assert len(response.results) == 2
+        for text, result in zip(texts, response.results, strict=True):
+            for entity in result.entities:
+                assert text[entity.start : entity.end] == entity.text
+                assert 0.0 < entity.score <= 1.0
+                assert entity.label != "O"
+    strict = stub.ClassifyTokens(
+        nlp_pb2.ClassifyTokensRequest(model=ref("ner"), inputs=texts, min_score=0.99), timeout=30
+    )
+    assert all(e.score >= 0.99 for r in strict.results for e in r.entities)
+
+
+# -- generation ---------------------------------------------------------------------------
+@pytest.mark.parametrize(("model", "seq2seq"), [("gpt", False), ("t5", True)])
+def test_generate_equals_transformers_greedy(
+    stub: nlp_pb2_grpc.NlpServiceStub,
+    tiny_gpt2_dir: Path,
+    tiny_t5_dir: Path,
+    model: str,
+    seq2seq: bool,
+) -> None:
+    path = tiny_t5_dir if seq2seq else tiny_gpt2_dir
+    response = stub.Generate(gen_request(model, PROMPTS, max_new_tokens=16), timeout=60)
+    for prompt, generation in zip(PROMPTS, response.generations, strict=True):
+        assert generation.text == hf_greedy(path, prompt, 16, seq2seq)
+        assert generation.usage.output_tokens <= 16
+        assert generation.finish_reason in (nlp_pb2.FINISH_REASON_LENGTH, nlp_pb2.FINISH_REASON_EOS)
+    assert response.usage.output_tokens == sum(g.usage.output_tokens for g in response.generations)
+
+
+def test_concurrent_streams_match_alone_and_share_forward_passes(
+    server: InferenceServer,
+    stub: nlp_pb2_grpc.NlpServiceStub,
+) -> None:
+    alone = [
+        stub.Generate(gen_request("gpt", [p], max_new_tokens=24), timeout=60).generations[0].text
+        for p in PROMPTS
+    ]
+    steps_before = metric(server, "modelport_generation_steps_total", "gpt")
+    texts: dict[int, str] = {}
+
+    def run(i: int) -> None:
+        chunks = stub.GenerateStream(
+            gen_request("gpt", [PROMPTS[i]], max_new_tokens=24), timeout=60
+        )
+        texts[i] = "".join(c.text for c in chunks)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(PROMPTS))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [texts[i] for i in range(len(PROMPTS))] == alone
+    steps = metric(server, "modelport_generation_steps_total", "gpt") - steps_before
+    assert steps < 0.75 * 3 * 23, f"{steps} decode steps for 3 concurrent streams"
+
+
+def test_stream_sends_chunks_and_a_final_usage(stub: nlp_pb2_grpc.NlpServiceStub) -> None:
+    chunks = list(
+        stub.GenerateStream(gen_request("gpt", PROMPTS[:2], max_new_tokens=10), timeout=60)
+    )
+    finals = [c for c in chunks if c.finish_reason]
+    assert sorted(c.index for c in finals) == [0, 1]
+    assert all(c.usage.output_tokens <= 10 for c in finals)
+    assert len(chunks) > 4
+    assert all(c.model.name == "gpt" for c in chunks)
+
+
+def test_cancelled_stream_frees_its_slot_and_others_are_unaffected(
+    server: InferenceServer,
+    stub: nlp_pb2_grpc.NlpServiceStub,
+) -> None:
+    expected = stub.Generate(gen_request("gpt", [PROMPTS[1]], max_new_tokens=40), timeout=60)
+    long_stream = stub.GenerateStream(
+        gen_request("gpt", [PROMPTS[0]], max_new_tokens=120), timeout=60
+    )
+    first = next(long_stream)  # type: ignore[call-overload]
+    assert first.text
+    other = stub.Generate.future(gen_request("gpt", [PROMPTS[1]], max_new_tokens=40), timeout=60)
+    long_stream.cancel()  # type: ignore[no-untyped-call]
+    deadline = time.monotonic() + 10
+    while metric(server, "modelport_generation_running", "gpt") > 0 or not other.done():
+        assert time.monotonic() < deadline, "the cancelled sequence kept its decoding slot"
+        time.sleep(0.01)
+    assert other.result().generations[0].text == expected.generations[0].text
+    generated = metric(server, "modelport_generated_tokens_total", "gpt")
+    time.sleep(0.2)
+    assert metric(server, "modelport_generated_tokens_total", "gpt") == generated
+
+
+def test_stop_sequence_cuts_the_text(stub: nlp_pb2_grpc.NlpServiceStub) -> None:
+    full = (
+        stub.Generate(gen_request("gpt", [PROMPTS[1]], max_new_tokens=20), timeout=60)
+        .generations[0]
+        .text
+    )
+    stop = full[4:7]
+    assert stop, full
+    cut = stub.Generate(
+        gen_request("gpt", [PROMPTS[1]], max_new_tokens=20, stop=[stop]), timeout=60
+    ).generations[0]
+    assert cut.text == full[: full.find(stop)]
+    assert cut.finish_reason == nlp_pb2.FINISH_REASON_STOP_SEQUENCE
+    streamed = "".join(
+        c.text
+        for c in stub.GenerateStream(
+            gen_request("gpt", [PROMPTS[1]], max_new_tokens=20, stop=[stop]), timeout=60
+        )
+    )
+    assert streamed == cut.text
+
+
+def test_sampling_is_reproducible_with_a_seed(stub: nlp_pb2_grpc.NlpServiceStub) -> None:
+    def sample(seed: int) -> str:
+        request = gen_request(
+            "gpt",
+            [PROMPTS[0]],
+            max_new_tokens=16,
+            do_sample=True,
+            temperature=1.5,
+            top_p=0.95,
+            top_k=50,
+            seed=seed,
+            repetition_penalty=1.2,
+        )
+        return stub.Generate(request, timeout=60).generations[0].text
+
+    assert sample(7) == sample(7)
+    assert len({sample(s) for s in range(6)}) > 1
+
+
+@pytest.mark.parametrize(
+    ("request_", "field"),
+    [
+        (gen_request("gpt", []), "prompts"),
+        (gen_request("gpt", ["ok", ""]), "prompts[1]"),
+        (gen_request("gpt", ["x"], max_new_tokens=1000), "parameters.max_new_tokens"),
+        (gen_request("gpt", ["x"], temperature=0.0, do_sample=True), "parameters.temperature"),
+        (gen_request("gpt", ["x"], top_p=1.5), "parameters.top_p"),
+        (gen_request("gpt", ["x"], repetition_penalty=-1.0), "parameters.repetition_penalty"),
+        (gen_request("gpt", ["x"], stop=[""]), "parameters.stop[0]"),
+        (gen_request("short", ["the cat sat on the mat " * 3], max_new_tokens=10), "prompts[0]"),
+        (gen_request("cls", ["x"]), "model.name"),
+    ],
+)
+def test_bad_generation_requests_name_the_field(
+    stub: nlp_pb2_grpc.NlpServiceStub, request_: nlp_pb2.GenerateRequest, field: str
+) -> None:
+    for call in (
+        lambda: stub.Generate(request_, timeout=10),
+        lambda: list(stub.GenerateStream(request_, timeout=10)),
+    ):
+        err = error_of(call)
+        assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert (err.details() or "").startswith(f"{field}:"), err.details()
+
+
+def test_prompt_over_the_context_names_the_limit(stub: nlp_pb2_grpc.NlpServiceStub) -> None:
+    err = error_of(
+        lambda: stub.Generate(
+            gen_request("short", ["the cat sat on the mat " * 3], max_new_tokens=10), timeout=10
+        )
+    )
+    assert "context of 24 tokens" in (err.details() or "")
+
+
+def test_classify_bad_input(stub: nlp_pb2_grpc.NlpServiceStub) -> None:
+    err = error_of(
+        lambda: stub.Classify(nlp_pb2.ClassifyRequest(model=ref("cls"), inputs=[""]), timeout=10)
+    )
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+    err = error_of(
+        lambda: stub.Classify(nlp_pb2.ClassifyRequest(model=ref("gpt"), inputs=["x"]), timeout=10)
+    )
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "text-classification" in (err.details() or "")
+    err = error_of(
+        lambda: stub.ClassifyTokens(
+            nlp_pb2.ClassifyTokensRequest(model=ref("ner"), inputs=["x"], min_score=2.0), timeout=10
+        )
+    )
+    assert (err.details() or "").startswith("min_score:")
+    assert np.isfinite(1.0)
