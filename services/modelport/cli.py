@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from modelport.client import ClientError, ModelportClient
 from modelport.v1 import common_pb2
 
-SERVICES = ("router", "embedding")
+SERVICES = ("router", "embedding", "nlp")
 DEFAULT_TARGET = "127.0.0.1:50051"
 
 
@@ -23,6 +23,10 @@ def _serve(args: argparse.Namespace) -> int:
         from modelport.embedding.__main__ import main as embedding_main
 
         embedding_main()
+    elif args.service == "nlp":
+        from modelport.nlp.__main__ import main as nlp_main
+
+        nlp_main()
     return 0
 
 
@@ -47,6 +51,8 @@ def _up(args: argparse.Namespace) -> int:
         print(
             f"\nready: router on {target}, metrics on :{args.metrics_port}/metrics\n"
             f'try:  modelport embed --target {target} "hello world"\n'
+            f'      modelport classify --target {target} "I love this"\n'
+            f'      modelport generate --target {target} "Once upon a time"\n'
             "stop: Ctrl-C",
             flush=True,
         )
@@ -86,6 +92,37 @@ def _embed(args: argparse.Namespace) -> int:
             head = ", ".join(f"{x:+.4f}" for x in vector[:4])
             print(f"{text[:40]!r:44} dim={len(vector)} [{head}, ...]")
         print(f"model {result.model} v{result.version}, {result.input_tokens} tokens")
+    return 0
+
+
+def _classify(args: argparse.Namespace) -> int:
+    with ModelportClient(args.target, timeout_s=args.timeout) as client:
+        results = client.classify(args.texts, model=args.model, top_k=args.top_k)
+    if args.json:
+        print(json.dumps([[{"label": lbl, "score": s} for lbl, s in r] for r in results]))
+    else:
+        for text, labels in zip(args.texts, results, strict=True):
+            shown = "  ".join(f"{label} {score:.3f}" for label, score in labels)
+            print(f"{text[:40]!r:44} {shown}")
+    return 0
+
+
+def _generate(args: argparse.Namespace) -> int:
+    with ModelportClient(args.target, timeout_s=args.timeout) as client:
+        chunks = client.generate_stream(
+            args.prompt,
+            model=args.model,
+            max_new_tokens=args.max_new_tokens,
+            temperature=args.temperature,
+            seed=args.seed,
+        )
+        if args.json:
+            print(json.dumps({"prompt": args.prompt, "text": "".join(chunks)}))
+            return 0
+        print(args.prompt, end="", flush=True)
+        for chunk in chunks:
+            print(chunk, end="", flush=True)
+        print()
     return 0
 
 
@@ -129,6 +166,22 @@ def parser() -> argparse.ArgumentParser:
     embed.add_argument("--dimensions", type=int, default=0)
     client_args(embed)
     embed.set_defaults(func=_embed)
+
+    classify = sub.add_parser("classify", help="classify texts (sentiment by default)")
+    classify.add_argument("texts", nargs="+")
+    classify.add_argument("--model", default="sentiment")
+    classify.add_argument("--top-k", type=int, default=0)
+    client_args(classify)
+    classify.set_defaults(func=_classify)
+
+    generate = sub.add_parser("generate", help="generate text, streamed as it is produced")
+    generate.add_argument("prompt")
+    generate.add_argument("--model", default="gemma-3-270m")
+    generate.add_argument("--max-new-tokens", type=int, default=64)
+    generate.add_argument("--temperature", type=float, default=None, help="sample (else greedy)")
+    generate.add_argument("--seed", type=int, default=None)
+    client_args(generate)
+    generate.set_defaults(func=_generate)
 
     models = sub.add_parser("models", help="list models and their state")
     client_args(models)

@@ -6,7 +6,7 @@ code and message, never as a bare `grpc.RpcError`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -16,6 +16,8 @@ from modelport.v1 import (
     common_pb2,
     embedding_pb2,
     embedding_pb2_grpc,
+    nlp_pb2,
+    nlp_pb2_grpc,
     registry_pb2,
     registry_pb2_grpc,
 )
@@ -48,6 +50,7 @@ class ModelportClient:
         self._timeout = timeout_s
         self._embedding = embedding_pb2_grpc.EmbeddingServiceStub(self._channel)
         self._registry = registry_pb2_grpc.RegistryServiceStub(self._channel)
+        self._nlp = nlp_pb2_grpc.NlpServiceStub(self._channel)
 
     def __enter__(self) -> ModelportClient:
         return self
@@ -89,6 +92,49 @@ class ModelportClient:
             [list(e.values) for e in response.embeddings],
             response.usage.input_tokens,
         )
+
+    def classify(
+        self, texts: Sequence[str], *, model: str = "sentiment", version: str = "", top_k: int = 0
+    ) -> list[list[tuple[str, float]]]:
+        """Labels with scores, best first, for each text."""
+        request = nlp_pb2.ClassifyRequest(
+            model=common_pb2.ModelRef(name=model, version=version),
+            inputs=list(texts),
+            top_k=top_k,
+        )
+        try:
+            response = self._nlp.Classify(request, timeout=self._timeout)
+        except grpc.RpcError as exc:
+            raise _wrap(exc) from exc
+        return [[(s.label, s.score) for s in r.labels] for r in response.results]
+
+    def generate_stream(
+        self,
+        prompt: str,
+        *,
+        model: str = "gemma-3-270m",
+        version: str = "",
+        max_new_tokens: int = 0,
+        temperature: float | None = None,
+        seed: int | None = None,
+    ) -> Iterator[str]:
+        """Text chunks as the model produces them."""
+        parameters = nlp_pb2.GenerationParameters(max_new_tokens=max_new_tokens)
+        if temperature is not None:
+            parameters.do_sample = True
+            parameters.temperature = temperature
+        if seed is not None:
+            parameters.seed = seed
+        request = nlp_pb2.GenerateRequest(
+            model=common_pb2.ModelRef(name=model, version=version),
+            prompts=[prompt],
+            parameters=parameters,
+        )
+        try:
+            for chunk in self._nlp.GenerateStream(request, timeout=self._timeout):
+                yield chunk.text
+        except grpc.RpcError as exc:
+            raise _wrap(exc) from exc
 
     def wait_for_models(self, names: Sequence[str]) -> registry_pb2.ListModelsResponse:
         """Watch the registry until every named model has a READY version, then list."""

