@@ -226,7 +226,9 @@ class CausalLM(GenerativeModel):
     def prefill(self, seq: GenSequence) -> torch.Tensor:
         ids = torch.tensor([seq.prompt], device=self.device)
         with torch.inference_mode():
-            out = self.model(input_ids=ids, past_key_values=DynamicCache(), use_cache=True)
+            out = self.model(
+                input_ids=ids, past_key_values=DynamicCache(), use_cache=True, logits_to_keep=1
+            )
         seq.cache = _kv_of(out.past_key_values)
         logits: torch.Tensor = out.logits[0, -1]
         return logits
