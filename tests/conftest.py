@@ -257,3 +257,56 @@ def tiny_ner_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"],
         4,
     )
+
+
+@pytest.fixture(scope="session")
+def tiny_vit_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random tiny ViT image classifier with its image processor."""
+    import torch
+    from transformers import ViTConfig, ViTForImageClassification
+    from transformers.models.vit.image_processing_pil_vit import ViTImageProcessorPil
+
+    out = tmp_path_factory.mktemp("tiny-vit")
+    labels = ["cat", "coffee", "flower"]
+    torch.manual_seed(5)
+    config = ViTConfig(  # type: ignore[call-arg]
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        image_size=32,
+        patch_size=8,
+        num_labels=3,
+        id2label=dict(enumerate(labels)),
+        label2id={label: i for i, label in enumerate(labels)},
+    )
+    ViTForImageClassification(config).save_pretrained(out)
+    ViTImageProcessorPil(size={"height": 32, "width": 32}).save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_detector_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random tiny YOLOS object detector with its image processor."""
+    import torch
+    from transformers import YolosConfig, YolosForObjectDetection
+    from transformers.models.yolos.image_processing_pil_yolos import YolosImageProcessorPil
+
+    out = tmp_path_factory.mktemp("tiny-yolos")
+    labels = ["cat", "cup", "flower"]
+    torch.manual_seed(6)
+    config = YolosConfig(  # type: ignore[call-arg]
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        image_size=[64, 96],
+        patch_size=16,
+        num_detection_tokens=10,
+        num_labels=3,
+        id2label=dict(enumerate(labels)),
+        label2id={label: i for i, label in enumerate(labels)},
+    )
+    YolosForObjectDetection(config).save_pretrained(out)
+    YolosImageProcessorPil(size={"shortest_edge": 64, "longest_edge": 96}).save_pretrained(out)
+    return out

@@ -58,15 +58,16 @@ class ModelSpec(BaseModel):
 
     @model_validator(mode="after")
     def _one_source(self) -> ModelSpec:
-        if (self.path is None) == (self.package is None):
-            raise ValueError(f"model {self.name!r}: set exactly one of `path` or `package`")
+        if self.path is not None and self.package is not None:
+            raise ValueError(f"model {self.name!r}: set `path` or `package`, not both")
         return self
 
     def resolve_path(self) -> Path:
         """The local folder the weights load from."""
         if self.path is not None:
             return self.path
-        assert self.package is not None
+        if self.package is None:
+            raise ValueError(f"model {self.name!r} needs `path` or `package`")
         module = importlib.import_module(self.package)
         return Path(module.get_model_path())
 

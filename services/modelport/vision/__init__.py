@@ -1,0 +1,1 @@
+"""The vision service: image classification and object detection over gRPC."""

@@ -1,0 +1,94 @@
+"""Decoding untrusted image bytes safely, and declared preprocessing recipes.
+
+Every check names the image's index in the request. Limits apply before the pixels are
+decoded: the encoded size first, then the dimensions read from the header, so a
+decompression bomb (a small file that claims a huge canvas) is refused without
+allocating it.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from modelport.runtime.errors import InvalidArgument
+
+FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    max_bytes: int
+    max_pixels: int
+
+
+def decode(data: bytes, limits: ImageLimits, field: str) -> Image.Image:
+    """An RGB image with EXIF orientation applied, or InvalidArgument naming `field`."""
+    if not data:
+        raise InvalidArgument(field, "is empty")
+    if len(data) > limits.max_bytes:
+        raise InvalidArgument(field, f"is {len(data)} bytes; at most {limits.max_bytes}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            opened = Image.open(io.BytesIO(data), formats=FORMATS)
+            width, height = opened.size
+            if width * height > limits.max_pixels:
+                raise InvalidArgument(
+                    field, f"is {width}x{height} pixels; at most {limits.max_pixels} pixels"
+                )
+            opened.seek(0)  # GIF and other animations: the first frame
+            opened.load()
+            return _to_rgb(ImageOps.exif_transpose(opened))
+    except InvalidArgument:
+        raise
+    except UnidentifiedImageError as exc:
+        raise InvalidArgument(field, f"is not a supported image ({', '.join(FORMATS)})") from exc
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+        raise InvalidArgument(field, "claims too many pixels (decompression bomb)") from exc
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise InvalidArgument(field, "is truncated or corrupt") from exc
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    if image.mode == "RGB":
+        return image
+    if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Preprocessing for plain torch modules, declared in the model config
+    (`options.preprocess`): resize the shorter side, centre-crop, scale, normalise."""
+
+    resize: int = 256
+    crop: int = 224
+    scale: float = 1.0
+    """Pixels are 0..255 multiplied by this before normalising (1/255 for 0..1 inputs)."""
+    mean: tuple[float, float, float] = (127.0, 127.0, 127.0)
+    std: tuple[float, float, float] = (128.0, 128.0, 128.0)
+    channels: str = "RGB"
+    """Channel order the model expects: RGB or BGR."""
+
+    def apply(self, image: Image.Image) -> np.ndarray:
+        """`[3, crop, crop]` float32, channels first."""
+        width, height = image.size
+        factor = self.resize / min(width, height)
+        size = (max(self.crop, round(width * factor)), max(self.crop, round(height * factor)))
+        image = image.resize(size, Image.Resampling.BILINEAR)
+        left = (size[0] - self.crop) // 2
+        top = (size[1] - self.crop) // 2
+        image = image.crop((left, top, left + self.crop, top + self.crop))
+        pixels = np.asarray(image, dtype=np.float32) * np.float32(self.scale)
+        if self.channels == "BGR":
+            pixels = pixels[:, :, ::-1]
+        normalised = (pixels - np.array(self.mean, np.float32)) / np.array(self.std, np.float32)
+        return np.ascontiguousarray(normalised.transpose(2, 0, 1), dtype=np.float32)

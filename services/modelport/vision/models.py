@@ -1,0 +1,234 @@
+"""Vision runtimes.
+
+- `torch-image-classification`: a plain torch module built by `options.factory`
+  ("module:function"), labels from `options.labels` (a list, or "module:function"), and
+  the preprocessing recipe in `options.preprocess` (see `images.Recipe`).
+- `hf-image-classification`: AutoImageProcessor + AutoModelForImageClassification.
+- `hf-object-detection`: AutoImageProcessor + AutoModelForObjectDetection; boxes in pixel
+  coordinates of the original image (after EXIF rotation).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from transformers import (
+    AutoImageProcessor,
+    AutoModelForImageClassification,
+    AutoModelForObjectDetection,
+)
+
+from modelport.runtime.errors import ModelportError
+from modelport.runtime.model import Model, ModelMetadata, Task, TensorSpec
+from modelport.runtime.torch_utils import select_device
+
+from .images import Recipe
+
+Scores = list[tuple[str, float]]
+
+
+def load_object(reference: str) -> Any:
+    """`package.module:name` → the object."""
+    module, _, name = reference.partition(":")
+    if not name:
+        raise ValueError(f"{reference!r} must look like 'package.module:function'")
+    return getattr(importlib.import_module(module), name)
+
+
+@dataclass(frozen=True)
+class ImageItem:
+    pixels: np.ndarray
+    top_k: int
+
+
+@dataclass(frozen=True)
+class Box:
+    label: str
+    score: float
+    x_min: float
+    y_min: float
+    x_max: float
+    y_max: float
+
+
+@dataclass(frozen=True)
+class DetectItem:
+    pixels: np.ndarray
+    height: int
+    width: int
+    threshold: float
+    max_detections: int
+
+
+def _top(labels: Sequence[str], probs: np.ndarray, k: int) -> Scores:
+    order = np.argsort(-probs, kind="stable")[:k]
+    return [(labels[i], float(probs[i])) for i in order]
+
+
+class ImageClassifier(Model[ImageItem, Scores]):
+    """What the vision handler needs of any image classifier."""
+
+    task = Task.IMAGE_CLASSIFICATION
+    labels: list[str]
+    device: torch.device
+    dtype: torch.dtype
+
+    def prepare(self, image: Image.Image) -> np.ndarray:
+        """Model input for one decoded image (preprocess thread)."""
+        raise NotImplementedError
+
+    def logits(self, pixels: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def metadata(self) -> ModelMetadata:
+        return ModelMetadata(
+            task=self.task,
+            inputs=(TensorSpec("image", "BYTES", (-1,)),),
+            outputs=(
+                TensorSpec("label", "BYTES", (-1, -1)),
+                TensorSpec("score", "FP32", (-1, -1)),
+            ),
+            properties={"labels": str(len(self.labels))},
+        )
+
+    def warmup_batch(self) -> list[ImageItem]:
+        return [ImageItem(self.prepare(Image.new("RGB", (320, 240), (120, 90, 60))), 1)]
+
+    def predict_batch(self, batch: Sequence[ImageItem]) -> list[Scores | ModelportError]:
+        pixels = torch.from_numpy(np.stack([item.pixels for item in batch]))
+        with torch.inference_mode():
+            probs = self.logits(pixels.to(self.device, self.dtype)).float().softmax(-1).cpu()
+        return [_top(self.labels, probs[i].numpy(), item.top_k) for i, item in enumerate(batch)]
+
+
+class TorchImageClassifier(ImageClassifier):
+    """`runtime: torch-image-classification`."""
+
+    def load_weights(self) -> None:
+        options = self.spec.options
+        self.device, self.dtype = select_device(self.spec)
+        factory: Callable[[], torch.nn.Module] = load_object(options["factory"])
+        self.module = factory().to(self.device, self.dtype).eval()
+        labels = options.get("labels")
+        self.labels = list(load_object(labels)() if isinstance(labels, str) else labels or [])
+        recipe: dict[str, Any] = {
+            k: tuple(v) if isinstance(v, list) else v
+            for k, v in options.get("preprocess", {}).items()
+        }
+        self.recipe = Recipe(**recipe)
+        with torch.inference_mode():
+            classes = self.module(
+                torch.zeros(
+                    1, 3, self.recipe.crop, self.recipe.crop, device=self.device, dtype=self.dtype
+                )
+            ).shape[-1]
+        if not self.labels:
+            self.labels = [str(i) for i in range(classes)]
+        if len(self.labels) != classes:
+            raise ValueError(f"{len(self.labels)} labels for a model with {classes} outputs")
+
+    def prepare(self, image: Image.Image) -> np.ndarray:
+        return self.recipe.apply(image)
+
+    def logits(self, pixels: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.module(pixels)
+        return out
+
+    async def unload(self) -> None:
+        vars(self).pop("module", None)
+        await super().unload()
+
+
+class HFImageClassifier(ImageClassifier):
+    """`runtime: hf-image-classification`."""
+
+    def load_weights(self) -> None:
+        root = self.spec.resolve_path()
+        self.device, self.dtype = select_device(self.spec)
+        self.processor = AutoImageProcessor.from_pretrained(  # type: ignore[no-untyped-call]
+            root, local_files_only=True
+        )
+        model: Any = AutoModelForImageClassification.from_pretrained(
+            root, local_files_only=True, dtype=self.dtype
+        )
+        self.model = model.to(self.device).eval()
+        config = self.model.config
+        self.labels = [config.id2label[i] for i in range(config.num_labels)]
+
+    def prepare(self, image: Image.Image) -> np.ndarray:
+        pixels: np.ndarray = self.processor(images=[image], return_tensors="np")["pixel_values"][0]
+        return pixels.astype(np.float32, copy=False)
+
+    def logits(self, pixels: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.model(pixel_values=pixels).logits
+        return out
+
+
+class HFObjectDetector(Model[DetectItem, list[Box]]):
+    """`runtime: hf-object-detection`."""
+
+    task = Task.OBJECT_DETECTION
+
+    def load_weights(self) -> None:
+        root = self.spec.resolve_path()
+        self.device, self.dtype = select_device(self.spec)
+        self.processor = AutoImageProcessor.from_pretrained(  # type: ignore[no-untyped-call]
+            root, local_files_only=True
+        )
+        model: Any = AutoModelForObjectDetection.from_pretrained(
+            root, local_files_only=True, dtype=self.dtype
+        )
+        self.model = model.to(self.device).eval()
+        self.labels = dict(self.model.config.id2label)
+
+    def metadata(self) -> ModelMetadata:
+        return ModelMetadata(
+            task=self.task,
+            inputs=(TensorSpec("image", "BYTES", (-1,)),),
+            outputs=(TensorSpec("detections", "BYTES", (-1,)),),
+            properties={"labels": str(len(self.labels))},
+        )
+
+    def prepare(self, image: Image.Image, threshold: float, max_detections: int) -> DetectItem:
+        pixels = self.processor(images=[image], return_tensors="np")["pixel_values"][0]
+        return DetectItem(
+            pixels.astype(np.float32, copy=False),
+            image.height,
+            image.width,
+            threshold,
+            max_detections,
+        )
+
+    def warmup_batch(self) -> list[DetectItem]:
+        return [self.prepare(Image.new("RGB", (320, 240), (120, 90, 60)), 0.5, 1)]
+
+    def predict_batch(self, batch: Sequence[DetectItem]) -> list[list[Box] | ModelportError]:
+        out: list[list[Box] | ModelportError] = []
+        for item in batch:  # sizes differ after resizing: one forward per image
+            pixels = torch.from_numpy(item.pixels)[None].to(self.device, self.dtype)
+            with torch.inference_mode():
+                outputs = self.model(pixel_values=pixels)
+                result = self.processor.post_process_object_detection(
+                    outputs,
+                    threshold=item.threshold,
+                    target_sizes=[(item.height, item.width)],
+                )[0]
+            boxes = [
+                Box(
+                    self.labels.get(int(label), str(int(label))),
+                    float(score),
+                    *(float(v) for v in box),
+                )
+                for score, label, box in zip(
+                    result["scores"], result["labels"], result["boxes"], strict=True
+                )
+            ]
+            boxes.sort(key=lambda b: -b.score)
+            out.append(boxes[: item.max_detections] if item.max_detections else boxes)
+        return out

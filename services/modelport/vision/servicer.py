@@ -1,0 +1,70 @@
+"""`modelport.v1.VisionService`: protobuf in, plain types to the handler, protobuf out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+
+from modelport.runtime.convert import model_ref
+from modelport.v1 import common_pb2, vision_pb2, vision_pb2_grpc
+
+from .handler import ImagesCall, VisionHandler
+
+Context = grpc.aio.ServicerContext[Any, Any]
+
+
+class VisionServicer(vision_pb2_grpc.VisionServiceServicer):
+    def __init__(self, handler: VisionHandler) -> None:
+        self._handler = handler
+
+    async def ClassifyImage(
+        self, request: vision_pb2.ClassifyImageRequest, context: Context
+    ) -> vision_pb2.ClassifyImageResponse:
+        answer = await self._handler.classify(
+            ImagesCall(
+                request.model.name, request.model.version, list(request.images), top_k=request.top_k
+            )
+        )
+        return vision_pb2.ClassifyImageResponse(
+            model=model_ref(answer.model, answer.version),
+            results=[
+                common_pb2.Classification(
+                    labels=[
+                        common_pb2.LabelScore(label=label, score=score) for label, score in scores
+                    ]
+                )
+                for scores in answer.results
+            ],
+        )
+
+    async def DetectObjects(
+        self, request: vision_pb2.DetectObjectsRequest, context: Context
+    ) -> vision_pb2.DetectObjectsResponse:
+        answer = await self._handler.detect(
+            ImagesCall(
+                request.model.name,
+                request.model.version,
+                list(request.images),
+                threshold=request.threshold,
+                max_detections=request.max_detections,
+            )
+        )
+        return vision_pb2.DetectObjectsResponse(
+            model=model_ref(answer.model, answer.version),
+            results=[
+                vision_pb2.ImageDetections(
+                    detections=[
+                        vision_pb2.Detection(
+                            label=b.label,
+                            score=b.score,
+                            box=vision_pb2.BoundingBox(
+                                x_min=b.x_min, y_min=b.y_min, x_max=b.x_max, y_max=b.y_max
+                            ),
+                        )
+                        for b in boxes
+                    ]
+                )
+                for boxes in answer.results
+            ],
+        )
