@@ -6,11 +6,12 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from modelport.client import ClientError, ModelportClient
 from modelport.v1 import common_pb2
 
-SERVICES = ("router", "embedding", "nlp")
+SERVICES = ("router", "embedding", "nlp", "vision")
 DEFAULT_TARGET = "127.0.0.1:50051"
 
 
@@ -27,6 +28,10 @@ def _serve(args: argparse.Namespace) -> int:
         from modelport.nlp.__main__ import main as nlp_main
 
         nlp_main()
+    elif args.service == "vision":
+        from modelport.vision.__main__ import main as vision_main
+
+        vision_main()
     return 0
 
 
@@ -53,6 +58,7 @@ def _up(args: argparse.Namespace) -> int:
             f'try:  modelport embed --target {target} "hello world"\n'
             f'      modelport classify --target {target} "I love this"\n'
             f'      modelport generate --target {target} "Once upon a time"\n'
+            f"      modelport classify-image --target {target} cat.jpg\n"
             "stop: Ctrl-C",
             flush=True,
         )
@@ -104,6 +110,26 @@ def _classify(args: argparse.Namespace) -> int:
         for text, labels in zip(args.texts, results, strict=True):
             shown = "  ".join(f"{label} {score:.3f}" for label, score in labels)
             print(f"{text[:40]!r:44} {shown}")
+    return 0
+
+
+def _classify_image(args: argparse.Namespace) -> int:
+    images = [Path(f).read_bytes() for f in args.files]
+    with ModelportClient(args.target, timeout_s=args.timeout) as client:
+        results = client.classify_images(images, model=args.model, top_k=args.top_k)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    f: [{"label": lbl, "score": s} for lbl, s in r]
+                    for f, r in zip(args.files, results, strict=True)
+                }
+            )
+        )
+    else:
+        for name, labels in zip(args.files, results, strict=True):
+            shown = "  ".join(f"{label} {score:.3f}" for label, score in labels)
+            print(f"{name}: {shown}")
     return 0
 
 
@@ -173,6 +199,13 @@ def parser() -> argparse.ArgumentParser:
     classify.add_argument("--top-k", type=int, default=0)
     client_args(classify)
     classify.set_defaults(func=_classify)
+
+    classify_image = sub.add_parser("classify-image", help="classify image files")
+    classify_image.add_argument("files", nargs="+")
+    classify_image.add_argument("--model", default="efficientnet-lite0")
+    classify_image.add_argument("--top-k", type=int, default=3)
+    client_args(classify_image)
+    classify_image.set_defaults(func=_classify_image)
 
     generate = sub.add_parser("generate", help="generate text, streamed as it is produced")
     generate.add_argument("prompt")

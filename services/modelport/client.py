@@ -20,6 +20,8 @@ from modelport.v1 import (
     nlp_pb2_grpc,
     registry_pb2,
     registry_pb2_grpc,
+    vision_pb2,
+    vision_pb2_grpc,
 )
 
 DEFAULT_TIMEOUT_S = 30.0
@@ -46,11 +48,14 @@ class ModelportClient:
     """`with ModelportClient("127.0.0.1:50051") as client: client.embed(["hi"])`."""
 
     def __init__(self, target: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
-        self._channel = grpc.insecure_channel(target)
+        self._channel = grpc.insecure_channel(
+            target, options=[("grpc.max_send_message_length", 64 * 1024 * 1024)]
+        )
         self._timeout = timeout_s
         self._embedding = embedding_pb2_grpc.EmbeddingServiceStub(self._channel)
         self._registry = registry_pb2_grpc.RegistryServiceStub(self._channel)
         self._nlp = nlp_pb2_grpc.NlpServiceStub(self._channel)
+        self._vision = vision_pb2_grpc.VisionServiceStub(self._channel)
 
     def __enter__(self) -> ModelportClient:
         return self
@@ -104,6 +109,19 @@ class ModelportClient:
         )
         try:
             response = self._nlp.Classify(request, timeout=self._timeout)
+        except grpc.RpcError as exc:
+            raise _wrap(exc) from exc
+        return [[(s.label, s.score) for s in r.labels] for r in response.results]
+
+    def classify_images(
+        self, images: Sequence[bytes], *, model: str = "efficientnet-lite0", top_k: int = 5
+    ) -> list[list[tuple[str, float]]]:
+        """Labels with scores, best first, for each encoded image (JPEG, PNG, WebP ...)."""
+        request = vision_pb2.ClassifyImageRequest(
+            model=common_pb2.ModelRef(name=model), images=list(images), top_k=top_k
+        )
+        try:
+            response = self._vision.ClassifyImage(request, timeout=self._timeout)
         except grpc.RpcError as exc:
             raise _wrap(exc) from exc
         return [[(s.label, s.score) for s in r.labels] for r in response.results]

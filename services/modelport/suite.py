@@ -49,7 +49,11 @@ def local_suite(host: str, port: int, metrics_port: int, data_dir: str) -> list[
             },
         ),
     ]
-    backends = [("embedding", ["all-MiniLM-L6-v2"]), ("nlp", ["sentiment", "gemma-3-270m"])]
+    backends = [
+        ("embedding", ["all-MiniLM-L6-v2"]),
+        ("nlp", ["sentiment", "gemma-3-270m"]),
+        ("vision", ["efficientnet-lite0"]),
+    ]
     for offset, (name, models) in enumerate(backends, start=1):
         components.append(
             Component(

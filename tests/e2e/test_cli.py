@@ -40,7 +40,12 @@ def alive(pid: int) -> bool:
 
 @pytest.mark.slow
 @pytest.mark.e2e
-def test_up_then_embed_then_clean_stop(free_env: dict[str, str]) -> None:
+def test_up_then_embed_then_clean_stop(free_env: dict[str, str], tmp_path: Path) -> None:
+    from PIL import Image
+    from skimage import data as photos
+
+    cat = tmp_path / "cat.jpg"
+    Image.fromarray(photos.chelsea()).save(cat)  # type: ignore[no-untyped-call]
     port, metrics_port = free_port(), free_port()
     up = subprocess.Popen(
         [*MODELPORT, "up", "--port", str(port), "--metrics-port", str(metrics_port)],
@@ -55,7 +60,7 @@ def test_up_then_embed_then_clean_stop(free_env: dict[str, str]) -> None:
             lines.append(line)
             if line.startswith("ready:"):
                 break
-        for model in ("all-MiniLM-L6-v2", "sentiment", "gemma-3-270m"):
+        for model in ("all-MiniLM-L6-v2", "sentiment", "gemma-3-270m", "efficientnet-lite0"):
             assert any(model in line and "READY" in line for line in lines), lines
         out = subprocess.run(
             [*MODELPORT, "embed", "--target", f"127.0.0.1:{port}", "--json", "hello", "world"],
@@ -102,6 +107,15 @@ def test_up_then_embed_then_clean_stop(free_env: dict[str, str]) -> None:
         )
         assert generated.stdout.startswith("Once upon a time")
         assert len(generated.stdout.strip()) > len("Once upon a time") + 5
+        labelled = subprocess.run(
+            [*MODELPORT, "classify-image", "--target", f"127.0.0.1:{port}", "--json", str(cat)],
+            env=free_env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        cat_labels = [r["label"] for r in json.loads(labelled.stdout)[str(cat)]]
+        assert any("cat" in label or "tabby" in label for label in cat_labels), cat_labels
         missing = subprocess.run(
             [*MODELPORT, "embed", "--target", f"127.0.0.1:{port}", "--model", "nope", "x"],
             env=free_env,
