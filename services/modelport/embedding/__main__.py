@@ -28,8 +28,11 @@ def default_models() -> list[ModelSpec]:
 
 def build(settings: ServerSettings) -> InferenceServer:
     """Wire settings, models, handler and servicers into one server."""
+    from modelport.runtime.model import Task
+    from modelport.runtime.oip_servicer import oip_binding
     from modelport.runtime.torch_utils import configure_threads
 
+    from . import oip
     from .handler import EmbeddingHandler
     from .model import SentenceEmbeddingModel
     from .servicer import EmbeddingServicer
@@ -39,7 +42,8 @@ def build(settings: ServerSettings) -> InferenceServer:
     repository = ModelRepository(
         {"sentence-embedding": SentenceEmbeddingModel}, metrics, warmup=settings.warmup
     )
-    embedding = EmbeddingServicer(EmbeddingHandler(repository, settings.max_inputs_per_request))
+    handler = EmbeddingHandler(repository, settings.max_inputs_per_request)
+    embedding = EmbeddingServicer(handler)
     registry = BackendRegistryServicer(repository)
     services = [
         ServiceBinding(
@@ -55,6 +59,7 @@ def build(settings: ServerSettings) -> InferenceServer:
             ),
         ),
     ]
+    services.append(oip_binding(repository, {Task.EMBEDDING: oip.adapter(handler)}))
     return InferenceServer(settings, repository, services, metrics)
 
 

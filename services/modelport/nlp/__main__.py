@@ -74,8 +74,10 @@ def default_models() -> list[ModelSpec]:
 
 def build(settings: ServerSettings) -> InferenceServer:
     """Wire settings, models, handler and servicers into one server."""
+    from modelport.runtime.oip_servicer import oip_binding
     from modelport.runtime.torch_utils import configure_threads
 
+    from . import oip
     from .classify import PrototypeClassifier, SequenceClassifier
     from .generate import CausalLM, Seq2SeqLM
     from .handler import GenerationLimits, NlpHandler
@@ -118,6 +120,7 @@ def build(settings: ServerSettings) -> InferenceServer:
             ),
         ),
     ]
+    services.append(oip_binding(repository, oip.adapters(handler)))
     return InferenceServer(nlp, repository, services, metrics)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from modelport.router.metrics import RouterMetrics
+from modelport.router.oip import RouterOip
 from modelport.router.pool import ReplicaPool
 from modelport.router.proxy import RoutingProxy
 from modelport.router.registry import Registration, Registry, ReplicaState, Source
@@ -42,6 +43,7 @@ class RouterServer(GrpcServer):
                 ),
             ),
             *proxy.bindings(),
+            RouterOip(self.registry, self.pool, proxy).binding(),
         ]
         super().__init__(settings, services, metrics)
         self.router_settings = settings

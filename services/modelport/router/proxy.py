@@ -51,6 +51,21 @@ class DeadlineExceeded(ModelportError):
     code = grpc.StatusCode.DEADLINE_EXCEEDED
 
 
+RouteKey = Callable[[bytes], tuple[str, str]]
+
+
+def oip_route_key(request: bytes) -> tuple[str, str]:
+    """(model_name, model_version) of an Open Inference Protocol request (fields 1, 2)."""
+    try:
+        name = (last_length_delimited(request, 1) or b"").decode("utf-8")
+        version = (last_length_delimited(request, 2) or b"").decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidArgument("model_name", "is not valid UTF-8") from exc
+    if not name:
+        raise InvalidArgument("model_name", "is required")
+    return name, version
+
+
 def route_key(request: bytes) -> tuple[str, str]:
     """(name, version) of the ModelRef in field 1 of a typed request."""
     raw = last_length_delimited(request, 1)
@@ -92,22 +107,7 @@ class RoutingProxy:
                 handlers = {}
                 for method in service.methods:
                     path = f"/{service.full_name}/{method.name}"
-                    if method.client_streaming and method.server_streaming:
-                        handlers[method.name] = grpc.stream_stream_rpc_method_handler(
-                            partial(self._stream_stream, path)
-                        )
-                    elif method.server_streaming:
-                        handlers[method.name] = grpc.unary_stream_rpc_method_handler(
-                            partial(self._unary_stream, path)
-                        )
-                    elif method.client_streaming:
-                        handlers[method.name] = grpc.stream_unary_rpc_method_handler(
-                            partial(self._stream_unary, path)
-                        )
-                    else:
-                        handlers[method.name] = grpc.unary_unary_rpc_method_handler(
-                            partial(self._unary_unary, path)
-                        )
+                    handlers[method.name] = self.handler(method, path, route_key)
                 generic = grpc.method_handlers_generic_handler(service.full_name, handlers)
                 bindings.append(
                     ServiceBinding(
@@ -116,6 +116,16 @@ class RoutingProxy:
                     )
                 )
         return bindings
+
+    def handler(self, method: Any, path: str, key: RouteKey) -> grpc.RpcMethodHandler:  # type: ignore[type-arg]
+        """A raw-bytes forwarding handler for one method of any cardinality."""
+        if method.client_streaming and method.server_streaming:
+            return grpc.stream_stream_rpc_method_handler(partial(self._stream_stream, path, key))
+        if method.server_streaming:
+            return grpc.unary_stream_rpc_method_handler(partial(self._unary_stream, path, key))
+        if method.client_streaming:
+            return grpc.stream_unary_rpc_method_handler(partial(self._stream_unary, path, key))
+        return grpc.unary_unary_rpc_method_handler(partial(self._unary_unary, path, key))
 
     # -- replica choice ---------------------------------------------------------------
     async def _acquire(self, name: str, version: str, context: Context, tried: set[str]) -> Replica:
@@ -184,8 +194,10 @@ class RoutingProxy:
             return response
 
     # -- the four cardinalities ---------------------------------------------------------
-    async def _unary_unary(self, method: str, request: bytes, context: Context) -> bytes:
-        name, version = route_key(request)
+    async def _unary_unary(
+        self, method: str, key: RouteKey, request: bytes, context: Context
+    ) -> bytes:
+        name, version = key(request)
         metadata = forwarded_metadata(context)
 
         async def send(replica: Replica, deadline_s: float | None) -> bytes:
@@ -195,12 +207,12 @@ class RoutingProxy:
         return await self._unary(name, version, context, send)
 
     async def _stream_unary(
-        self, method: str, requests: AsyncIterator[bytes], context: Context
+        self, method: str, key: RouteKey, requests: AsyncIterator[bytes], context: Context
     ) -> bytes:
         first = await anext(requests, None)
         if first is None:
             raise InvalidArgument("requests", "the stream carried no request")
-        name, version = route_key(first)
+        name, version = key(first)
         metadata = forwarded_metadata(context)
 
         async def send(replica: Replica, deadline_s: float | None) -> bytes:
@@ -212,9 +224,9 @@ class RoutingProxy:
         return await self._unary(name, version, context, send)
 
     async def _unary_stream(
-        self, method: str, request: bytes, context: Context
+        self, method: str, key: RouteKey, request: bytes, context: Context
     ) -> AsyncIterator[bytes]:
-        name, version = route_key(request)
+        name, version = key(request)
         replica = await self._acquire(name, version, context, set())
         call = replica.callable("unary_stream", method)(
             request, timeout=context.time_remaining(), metadata=forwarded_metadata(context)
@@ -223,12 +235,12 @@ class RoutingProxy:
             yield response
 
     async def _stream_stream(
-        self, method: str, requests: AsyncIterator[bytes], context: Context
+        self, method: str, key: RouteKey, requests: AsyncIterator[bytes], context: Context
     ) -> AsyncIterator[bytes]:
         first = await anext(requests, None)
         if first is None:
             return
-        name, version = route_key(first)
+        name, version = key(first)
         replica = await self._acquire(name, version, context, set())
         call = replica.callable("stream_stream", method)(
             _prepend(first, requests),

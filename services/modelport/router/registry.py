@@ -96,6 +96,8 @@ class Registry:
         self._entries: dict[tuple[str, str, str], Registration] = {}
         self._leases: dict[str, Registration] = {}
         self._splits: dict[str, dict[str, int]] = {}
+        self._past: dict[str, set[str]] = {}
+        """Endpoints that ever served each model (to reach them for a repository load)."""
         self._watchers: set[asyncio.Queue[str]] = set()
         self._changed: asyncio.Event | None = None
         self._reaper: asyncio.Task[None] | None = None
@@ -130,6 +132,7 @@ class Registry:
             registration.lease_expires = time.monotonic() + ttl
             self._leases[registration.lease_id] = registration
         self._entries[registration.key] = registration
+        self._past.setdefault(registration.name, set()).add(registration.endpoint)
         self._notify(registration.name)
         log.info(
             "registered %s v%s at %s (%s, %s)",
@@ -189,6 +192,12 @@ class Registry:
         return {k: dict(v) for k, v in self._splits.items()}
 
     # -- reads -----------------------------------------------------------------------
+    def past_endpoints(self, name: str = "") -> set[str]:
+        """Endpoints that served `name` (any model when empty) since the router started."""
+        if name:
+            return set(self._past.get(name, set()))
+        return {e for endpoints in self._past.values() for e in endpoints}
+
     def registrations(self) -> list[Registration]:
         return list(self._entries.values())
 
@@ -285,4 +294,5 @@ class Registry:
         """Bulk-add stored or static entries at start-up."""
         for registration in registrations:
             self._entries[registration.key] = registration
+            self._past.setdefault(registration.name, set()).add(registration.endpoint)
         self._splits.update(splits)

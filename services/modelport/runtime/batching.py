@@ -30,6 +30,7 @@ from typing import Any, Generic, TypeVar
 from modelport.runtime.errors import ModelportError, ResourceExhausted, Unavailable
 from modelport.runtime.metrics import Metrics
 from modelport.runtime.settings import BatchingSettings
+from modelport.runtime.stats import ModelStats
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -63,6 +64,7 @@ class DynamicBatcher(Generic[In, Out]):
         self._wakeup: asyncio.Event | None = None
         self._collector: asyncio.Task[None] | None = None
         self._running: list[_Entry[In, Out]] = []
+        self.stats = ModelStats()
         self.batches_run = 0
         """How many times the model was called (for tests and statistics)."""
 
@@ -151,8 +153,10 @@ class DynamicBatcher(Generic[In, Out]):
 
     async def _run(self, batch: list[_Entry[In, Out]]) -> None:
         start = time.perf_counter()
+        waited = 0.0
         for entry in batch:
             self._metrics.queue_duration.labels(self.name).observe(start - entry.enqueued)
+            waited += start - entry.enqueued
         self._metrics.batch_size.labels(self.name).observe(len(batch))
         self.batches_run += 1
         self._running = batch
@@ -175,7 +179,9 @@ class DynamicBatcher(Generic[In, Out]):
                     entry.future.set_result(output)
         finally:
             self._running = []
-            self._metrics.compute_duration.labels(self.name).observe(time.perf_counter() - start)
+            compute = time.perf_counter() - start
+            self._metrics.compute_duration.labels(self.name).observe(compute)
+            self.stats.executed(len(batch), waited, compute)
 
     async def close(self) -> None:
         """Stop collecting; calls still queued get UNAVAILABLE; the worker is released."""

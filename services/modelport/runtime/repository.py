@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from modelport.runtime.batching import DynamicBatcher
-from modelport.runtime.errors import InvalidArgument, ModelNotReady, NotFound
+from modelport.runtime.errors import FailedPrecondition, InvalidArgument, ModelNotReady, NotFound
 from modelport.runtime.metrics import Metrics
 from modelport.runtime.model import Model
 from modelport.runtime.settings import ModelSpec
@@ -70,6 +70,8 @@ class ModelRepository:
         self._metrics = metrics
         self._warmup = warmup
         self._models: dict[tuple[str, str], ManagedModel] = {}
+        self._specs: dict[tuple[str, str], ModelSpec] = {}
+        """Every spec ever loaded, so an unloaded model can be loaded again by name."""
         self._listeners: list[Listener] = []
 
     def add_listener(self, listener: Listener) -> None:
@@ -101,6 +103,7 @@ class ModelRepository:
             raise InvalidArgument(
                 "runtime", f"unknown runtime {spec.runtime!r}; known: {sorted(self._runtimes)}"
             )
+        self._specs[key] = spec
         model = factory(spec)
         batcher: DynamicBatcher[Any, Any] = DynamicBatcher(
             spec.name, model.predict_batch, spec.batching, self._metrics
@@ -154,6 +157,28 @@ class ModelRepository:
                 f"model {name!r} version {managed.version!r} is {managed.state.value}"
             )
         return managed
+
+    def unloaded(self) -> list[ModelSpec]:
+        """Specs known to this process whose model is not loaded now."""
+        return [s for key, s in sorted(self._specs.items()) if key not in self._models]
+
+    async def load_by_name(self, name: str) -> list[ManagedModel]:
+        """Load every known version of `name` that is not loaded (Triton's load)."""
+        specs = [s for (n, _), s in sorted(self._specs.items()) if n == name]
+        if not specs:
+            raise NotFound(f"model {name!r} is not in this server's repository")
+        loaded = [await self.load(s) for s in specs if (s.name, s.version) not in self._models]
+        failed = [m for m in loaded if m.state is ModelState.FAILED]
+        if failed:
+            raise FailedPrecondition(f"model {name!r} failed to load: {failed[0].reason}")
+        return loaded
+
+    async def unload_by_name(self, name: str) -> None:
+        """Unload every loaded version of `name`; it stays known for a later load."""
+        if not any(n == name for n, _ in self._specs):
+            raise NotFound(f"model {name!r} is not in this server's repository")
+        for key in [k for k in self._models if k[0] == name]:
+            await self.unload(*key)
 
     async def close(self) -> None:
         for managed in list(self._models.values()):

@@ -50,8 +50,10 @@ def default_models() -> list[ModelSpec]:
 
 def build(settings: ServerSettings) -> InferenceServer:
     """Wire settings, models, handler and servicers into one server."""
+    from modelport.runtime.oip_servicer import oip_binding
     from modelport.runtime.torch_utils import configure_threads
 
+    from . import oip
     from .handler import VisionHandler
     from .images import ImageLimits
     from .models import HFImageClassifier, HFObjectDetector, TorchImageClassifier
@@ -92,6 +94,7 @@ def build(settings: ServerSettings) -> InferenceServer:
             ),
         ),
     ]
+    services.append(oip_binding(repository, oip.adapters(handler)))
     return InferenceServer(vision, repository, services, metrics)
 
 

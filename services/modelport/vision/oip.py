@@ -1,0 +1,51 @@
+"""Vision models on the Open Inference Protocol: `image` BYTES [n] (encoded files) →
+`label` BYTES [n, k] and `score` FP32 [n, k] (parameter `top_k`, default 5), or for
+detectors `detections` BYTES [n], one JSON list of {label, score, box} per image
+(parameters `threshold`, `max_detections`)."""
+
+from __future__ import annotations
+
+import json
+
+from modelport.runtime.errors import InvalidArgument
+from modelport.runtime.model import Task
+from modelport.runtime.oip import Output, labels_outputs, only_input, param
+from modelport.runtime.oip_servicer import Inputs, Params, TaskAdapter
+from modelport.runtime.repository import ManagedModel
+
+from .handler import ImagesCall, VisionHandler
+
+
+def adapters(handler: VisionHandler) -> dict[Task, TaskAdapter]:
+    def images(inputs: Inputs) -> list[bytes]:
+        tensor = only_input(inputs, "image")
+        if tensor.datatype != "BYTES":
+            raise InvalidArgument("inputs[image]", f"must be BYTES, not {tensor.datatype}")
+        return [bytes(x) for x in tensor.data]
+
+    async def classify(managed: ManagedModel, inputs: Inputs, params: Params) -> list[Output]:
+        answer = await handler.classify(
+            ImagesCall(
+                managed.name, managed.version, images(inputs), top_k=param(params, "top_k", int, 0)
+            )
+        )
+        return labels_outputs(answer.results)
+
+    async def detect(managed: ManagedModel, inputs: Inputs, params: Params) -> list[Output]:
+        data = images(inputs)
+        answer = await handler.detect(
+            ImagesCall(
+                managed.name,
+                managed.version,
+                data,
+                threshold=param(params, "threshold", float, 0.0),
+                max_detections=param(params, "max_detections", int, 0),
+            )
+        )
+        encoded = [json.dumps([b.__dict__ for b in boxes]).encode() for boxes in answer.results]
+        return [Output("detections", "BYTES", (len(data),), encoded)]
+
+    return {
+        Task.IMAGE_CLASSIFICATION: TaskAdapter(classify),
+        Task.OBJECT_DETECTION: TaskAdapter(detect),
+    }
