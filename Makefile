@@ -13,7 +13,11 @@ PYTEST_ARGS ?=
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install up test lint format typecheck pytest protos bench clean
+CLIENTS_VENV ?= .venv-clients
+CLIENTS_STAMP := $(CLIENTS_VENV)/.installed-stamp
+NODE_STAMP := clients/node/node_modules/.installed-stamp
+
+.PHONY: install clients up test lint format typecheck pytest protos node-stubs bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,10 +27,22 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Reference clients in environments of their own: Triton's client pins protobuf < 7.
+$(CLIENTS_STAMP):
+	$(PYTHON) -m venv $(CLIENTS_VENV)
+	$(CLIENTS_VENV)/bin/python -m pip install --quiet 'tritonclient[grpc]==2.73.0'
+	touch $@
+
+$(NODE_STAMP): clients/node/package.json clients/node/package-lock.json
+	cd clients/node && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+clients: $(CLIENTS_STAMP) $(NODE_STAMP)
+
 up: install
 	$(BIN)/modelport up
 
-test: install lint typecheck pytest
+test: install clients lint typecheck pytest
 
 lint: install
 	$(BIN)/ruff check .
@@ -39,15 +55,20 @@ format: install
 typecheck: install
 	$(BIN)/mypy
 
-pytest: install
+pytest: install clients
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # Regenerate the committed stubs from protos/ (tests/unit/test_stubs.py fails on drift).
-protos: install
+protos: install node-stubs
 	$(PY) scripts/gen_stubs.py
+
+# TypeScript types for the Node client (tests/e2e/test_clients.py checks for drift).
+node-stubs: $(NODE_STAMP)
+	cd clients/node && rm -rf generated && npm run --silent generate
 
 bench: install
 	$(PY) benchmarks/embedding.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CLIENTS_VENV) clients/node/node_modules clients/node/dist .pytest_cache \
+		.mypy_cache .ruff_cache

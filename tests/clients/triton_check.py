@@ -57,28 +57,37 @@ def main() -> None:
     out["embedding_norms"] = np.linalg.norm(result.as_numpy("embedding"), axis=1).tolist()
     out["stats_before"], out["stats_after"] = before, stats(client, "all-MiniLM-L6-v2")
 
-    result = client.infer("sentiment", [bytes_input("text", [b"I love this", b"I hate it"])],
-                          outputs=[triton.InferRequestedOutput("label")])
+    result = client.infer(
+        "sentiment",
+        [bytes_input("text", [b"I love this", b"I hate it"])],
+        outputs=[triton.InferRequestedOutput("label")],
+    )
     out["sentiment"] = [row[0].decode() for row in result.as_numpy("label")]
     out["sentiment_outputs"] = [o["name"] for o in result.get_response(as_json=True)["outputs"]]
 
-    result = client.infer("efficientnet-lite0",
-                          [bytes_input("image", [args.image.read_bytes()])],
-                          parameters={"top_k": 3})
+    result = client.infer(
+        "efficientnet-lite0",
+        [bytes_input("image", [args.image.read_bytes()])],
+        parameters={"top_k": 3},
+    )
     out["image_labels"] = [label.decode() for label in result.as_numpy("label")[0]]
 
     chunks: queue.Queue[Any] = queue.Queue()
     client.start_stream(callback=lambda result, error: chunks.put((result, error)))
-    client.async_stream_infer("gemma-3-270m", [bytes_input("prompt", [b"Once upon a time"])],
-                              parameters={"max_new_tokens": 12})
+    client.async_stream_infer(
+        "gemma-3-270m",
+        [bytes_input("prompt", [b"Once upon a time"])],
+        parameters={"max_new_tokens": 12},
+    )
     texts, final = [], False
     while not final:
         result, error = chunks.get(timeout=120)
         if error is not None:
             raise error
         response = result.get_response(as_json=True)
-        final = response.get("parameters", {}).get("triton_final_response", {}).get(
-            "bool_param", False)
+        final = (
+            response.get("parameters", {}).get("triton_final_response", {}).get("bool_param", False)
+        )
         if not final:
             texts.append(result.as_numpy("text")[0].decode())
     client.stop_stream()

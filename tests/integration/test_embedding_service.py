@@ -314,3 +314,51 @@ def wait_until(condition: Callable[[], bool], timeout_s: float = 30.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(0.002)
+
+
+def test_open_inference_protocol_with_typed_contents(
+    channel: grpc.Channel, stub: embedding_pb2_grpc.EmbeddingServiceStub
+) -> None:
+    from modelport.oip.v2 import open_inference_pb2 as oip
+    from modelport.oip.v2 import open_inference_pb2_grpc as oip_grpc
+
+    inference = oip_grpc.GRPCInferenceServiceStub(channel)
+    request = oip.ModelInferRequest(
+        model_name="minilm",
+        id="req-1",
+        inputs=[
+            oip.ModelInferRequest.InferInputTensor(
+                name="text",
+                datatype="BYTES",
+                shape=[2],
+                contents=oip.InferTensorContents(
+                    bytes_contents=[TEXTS[0].encode(), TEXTS[1].encode()]
+                ),
+            )
+        ],
+    )
+    response = inference.ModelInfer(request, timeout=30)
+    assert response.id == "req-1"
+    assert response.model_version == "1"
+    assert not response.raw_output_contents  # typed in, typed out
+    (output,) = response.outputs
+    assert (output.name, output.datatype, list(output.shape)) == ("embedding", "FP32", [2, 384])
+    got = np.array(output.contents.fp32_contents, np.float32).reshape(2, 384)
+    np.testing.assert_allclose(got, vectors(embed(stub, TEXTS[:2])), atol=1e-6)
+    with pytest.raises(grpc.RpcError) as info:
+        inference.ModelInfer(
+            oip.ModelInferRequest(
+                model_name="minilm",
+                inputs=[
+                    oip.ModelInferRequest.InferInputTensor(name="text", datatype="FP32", shape=[1])
+                ],
+                raw_input_contents=[b"\x00\x00\x80\x3f"],
+            ),
+            timeout=10,
+        )
+    failure = info.value
+    assert isinstance(failure, grpc.Call)
+    assert failure.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "inputs[text]: must be BYTES" in (failure.details() or "")
+    ready = inference.ModelReady(oip.ModelReadyRequest(name="broken"), timeout=5)
+    assert ready.ready is False

@@ -1,0 +1,109 @@
+// Original file: ../../protos/modelport/v1/nlp.proto
+
+import type * as grpc from '@grpc/grpc-js'
+import type { MethodDefinition } from '@grpc/proto-loader'
+import type { ClassifyRequest as _modelport_v1_ClassifyRequest, ClassifyRequest__Output as _modelport_v1_ClassifyRequest__Output } from '../../modelport/v1/ClassifyRequest.js';
+import type { ClassifyResponse as _modelport_v1_ClassifyResponse, ClassifyResponse__Output as _modelport_v1_ClassifyResponse__Output } from '../../modelport/v1/ClassifyResponse.js';
+import type { ClassifyTokensRequest as _modelport_v1_ClassifyTokensRequest, ClassifyTokensRequest__Output as _modelport_v1_ClassifyTokensRequest__Output } from '../../modelport/v1/ClassifyTokensRequest.js';
+import type { ClassifyTokensResponse as _modelport_v1_ClassifyTokensResponse, ClassifyTokensResponse__Output as _modelport_v1_ClassifyTokensResponse__Output } from '../../modelport/v1/ClassifyTokensResponse.js';
+import type { GenerateRequest as _modelport_v1_GenerateRequest, GenerateRequest__Output as _modelport_v1_GenerateRequest__Output } from '../../modelport/v1/GenerateRequest.js';
+import type { GenerateResponse as _modelport_v1_GenerateResponse, GenerateResponse__Output as _modelport_v1_GenerateResponse__Output } from '../../modelport/v1/GenerateResponse.js';
+import type { GenerateStreamResponse as _modelport_v1_GenerateStreamResponse, GenerateStreamResponse__Output as _modelport_v1_GenerateStreamResponse__Output } from '../../modelport/v1/GenerateStreamResponse.js';
+
+/**
+ * Text classification, entity extraction and text generation.
+ */
+export interface NlpServiceClient extends grpc.Client {
+  /**
+   * Classifies every input (sentiment, intent, topic ...).
+   */
+  Classify(argument: _modelport_v1_ClassifyRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_modelport_v1_ClassifyResponse__Output>): grpc.ClientUnaryCall;
+  Classify(argument: _modelport_v1_ClassifyRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_modelport_v1_ClassifyResponse__Output>): grpc.ClientUnaryCall;
+  Classify(argument: _modelport_v1_ClassifyRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_modelport_v1_ClassifyResponse__Output>): grpc.ClientUnaryCall;
+  Classify(argument: _modelport_v1_ClassifyRequest, callback: grpc.requestCallback<_modelport_v1_ClassifyResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Classifies every input (sentiment, intent, topic ...).
+   */
+  classify(argument: _modelport_v1_ClassifyRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_modelport_v1_ClassifyResponse__Output>): grpc.ClientUnaryCall;
+  classify(argument: _modelport_v1_ClassifyRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_modelport_v1_ClassifyResponse__Output>): grpc.ClientUnaryCall;
+  classify(argument: _modelport_v1_ClassifyRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_modelport_v1_ClassifyResponse__Output>): grpc.ClientUnaryCall;
+  classify(argument: _modelport_v1_ClassifyRequest, callback: grpc.requestCallback<_modelport_v1_ClassifyResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Labels spans of every input (named entities ...), with character offsets.
+   */
+  ClassifyTokens(argument: _modelport_v1_ClassifyTokensRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_modelport_v1_ClassifyTokensResponse__Output>): grpc.ClientUnaryCall;
+  ClassifyTokens(argument: _modelport_v1_ClassifyTokensRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_modelport_v1_ClassifyTokensResponse__Output>): grpc.ClientUnaryCall;
+  ClassifyTokens(argument: _modelport_v1_ClassifyTokensRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_modelport_v1_ClassifyTokensResponse__Output>): grpc.ClientUnaryCall;
+  ClassifyTokens(argument: _modelport_v1_ClassifyTokensRequest, callback: grpc.requestCallback<_modelport_v1_ClassifyTokensResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Labels spans of every input (named entities ...), with character offsets.
+   */
+  classifyTokens(argument: _modelport_v1_ClassifyTokensRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_modelport_v1_ClassifyTokensResponse__Output>): grpc.ClientUnaryCall;
+  classifyTokens(argument: _modelport_v1_ClassifyTokensRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_modelport_v1_ClassifyTokensResponse__Output>): grpc.ClientUnaryCall;
+  classifyTokens(argument: _modelport_v1_ClassifyTokensRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_modelport_v1_ClassifyTokensResponse__Output>): grpc.ClientUnaryCall;
+  classifyTokens(argument: _modelport_v1_ClassifyTokensRequest, callback: grpc.requestCallback<_modelport_v1_ClassifyTokensResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Generates a completion for every prompt and answers when all are finished.
+   */
+  Generate(argument: _modelport_v1_GenerateRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_modelport_v1_GenerateResponse__Output>): grpc.ClientUnaryCall;
+  Generate(argument: _modelport_v1_GenerateRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_modelport_v1_GenerateResponse__Output>): grpc.ClientUnaryCall;
+  Generate(argument: _modelport_v1_GenerateRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_modelport_v1_GenerateResponse__Output>): grpc.ClientUnaryCall;
+  Generate(argument: _modelport_v1_GenerateRequest, callback: grpc.requestCallback<_modelport_v1_GenerateResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Generates a completion for every prompt and answers when all are finished.
+   */
+  generate(argument: _modelport_v1_GenerateRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_modelport_v1_GenerateResponse__Output>): grpc.ClientUnaryCall;
+  generate(argument: _modelport_v1_GenerateRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_modelport_v1_GenerateResponse__Output>): grpc.ClientUnaryCall;
+  generate(argument: _modelport_v1_GenerateRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_modelport_v1_GenerateResponse__Output>): grpc.ClientUnaryCall;
+  generate(argument: _modelport_v1_GenerateRequest, callback: grpc.requestCallback<_modelport_v1_GenerateResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Generates completions and streams text chunks as tokens are produced.
+   * Cancelling the call frees the model's decoding slots at the next step.
+   */
+  GenerateStream(argument: _modelport_v1_GenerateRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_modelport_v1_GenerateStreamResponse__Output>;
+  GenerateStream(argument: _modelport_v1_GenerateRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_modelport_v1_GenerateStreamResponse__Output>;
+  /**
+   * Generates completions and streams text chunks as tokens are produced.
+   * Cancelling the call frees the model's decoding slots at the next step.
+   */
+  generateStream(argument: _modelport_v1_GenerateRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_modelport_v1_GenerateStreamResponse__Output>;
+  generateStream(argument: _modelport_v1_GenerateRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_modelport_v1_GenerateStreamResponse__Output>;
+  
+}
+
+/**
+ * Text classification, entity extraction and text generation.
+ */
+export interface NlpServiceHandlers extends grpc.UntypedServiceImplementation {
+  /**
+   * Classifies every input (sentiment, intent, topic ...).
+   */
+  Classify: grpc.handleUnaryCall<_modelport_v1_ClassifyRequest__Output, _modelport_v1_ClassifyResponse>;
+  
+  /**
+   * Labels spans of every input (named entities ...), with character offsets.
+   */
+  ClassifyTokens: grpc.handleUnaryCall<_modelport_v1_ClassifyTokensRequest__Output, _modelport_v1_ClassifyTokensResponse>;
+  
+  /**
+   * Generates a completion for every prompt and answers when all are finished.
+   */
+  Generate: grpc.handleUnaryCall<_modelport_v1_GenerateRequest__Output, _modelport_v1_GenerateResponse>;
+  
+  /**
+   * Generates completions and streams text chunks as tokens are produced.
+   * Cancelling the call frees the model's decoding slots at the next step.
+   */
+  GenerateStream: grpc.handleServerStreamingCall<_modelport_v1_GenerateRequest__Output, _modelport_v1_GenerateStreamResponse>;
+  
+}
+
+export interface NlpServiceDefinition extends grpc.ServiceDefinition {
+  Classify: MethodDefinition<_modelport_v1_ClassifyRequest, _modelport_v1_ClassifyResponse, _modelport_v1_ClassifyRequest__Output, _modelport_v1_ClassifyResponse__Output>
+  ClassifyTokens: MethodDefinition<_modelport_v1_ClassifyTokensRequest, _modelport_v1_ClassifyTokensResponse, _modelport_v1_ClassifyTokensRequest__Output, _modelport_v1_ClassifyTokensResponse__Output>
+  Generate: MethodDefinition<_modelport_v1_GenerateRequest, _modelport_v1_GenerateResponse, _modelport_v1_GenerateRequest__Output, _modelport_v1_GenerateResponse__Output>
+  GenerateStream: MethodDefinition<_modelport_v1_GenerateRequest, _modelport_v1_GenerateStreamResponse, _modelport_v1_GenerateRequest__Output, _modelport_v1_GenerateStreamResponse__Output>
+}

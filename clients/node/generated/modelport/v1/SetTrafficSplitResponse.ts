@@ -1,0 +1,14 @@
+// Original file: ../../protos/modelport/v1/registry.proto
+
+
+/**
+ * Empty on success.
+ */
+export interface SetTrafficSplitResponse {
+}
+
+/**
+ * Empty on success.
+ */
+export interface SetTrafficSplitResponse__Output {
+}

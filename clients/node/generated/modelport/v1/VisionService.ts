@@ -1,0 +1,65 @@
+// Original file: ../../protos/modelport/v1/vision.proto
+
+import type * as grpc from '@grpc/grpc-js'
+import type { MethodDefinition } from '@grpc/proto-loader'
+import type { ClassifyImageRequest as _modelport_v1_ClassifyImageRequest, ClassifyImageRequest__Output as _modelport_v1_ClassifyImageRequest__Output } from '../../modelport/v1/ClassifyImageRequest.js';
+import type { ClassifyImageResponse as _modelport_v1_ClassifyImageResponse, ClassifyImageResponse__Output as _modelport_v1_ClassifyImageResponse__Output } from '../../modelport/v1/ClassifyImageResponse.js';
+import type { DetectObjectsRequest as _modelport_v1_DetectObjectsRequest, DetectObjectsRequest__Output as _modelport_v1_DetectObjectsRequest__Output } from '../../modelport/v1/DetectObjectsRequest.js';
+import type { DetectObjectsResponse as _modelport_v1_DetectObjectsResponse, DetectObjectsResponse__Output as _modelport_v1_DetectObjectsResponse__Output } from '../../modelport/v1/DetectObjectsResponse.js';
+
+/**
+ * Image classification and object detection on encoded image files.
+ */
+export interface VisionServiceClient extends grpc.Client {
+  /**
+   * Classifies every image.
+   */
+  ClassifyImage(argument: _modelport_v1_ClassifyImageRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_modelport_v1_ClassifyImageResponse__Output>): grpc.ClientUnaryCall;
+  ClassifyImage(argument: _modelport_v1_ClassifyImageRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_modelport_v1_ClassifyImageResponse__Output>): grpc.ClientUnaryCall;
+  ClassifyImage(argument: _modelport_v1_ClassifyImageRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_modelport_v1_ClassifyImageResponse__Output>): grpc.ClientUnaryCall;
+  ClassifyImage(argument: _modelport_v1_ClassifyImageRequest, callback: grpc.requestCallback<_modelport_v1_ClassifyImageResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Classifies every image.
+   */
+  classifyImage(argument: _modelport_v1_ClassifyImageRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_modelport_v1_ClassifyImageResponse__Output>): grpc.ClientUnaryCall;
+  classifyImage(argument: _modelport_v1_ClassifyImageRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_modelport_v1_ClassifyImageResponse__Output>): grpc.ClientUnaryCall;
+  classifyImage(argument: _modelport_v1_ClassifyImageRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_modelport_v1_ClassifyImageResponse__Output>): grpc.ClientUnaryCall;
+  classifyImage(argument: _modelport_v1_ClassifyImageRequest, callback: grpc.requestCallback<_modelport_v1_ClassifyImageResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Detects objects in every image.
+   */
+  DetectObjects(argument: _modelport_v1_DetectObjectsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_modelport_v1_DetectObjectsResponse__Output>): grpc.ClientUnaryCall;
+  DetectObjects(argument: _modelport_v1_DetectObjectsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_modelport_v1_DetectObjectsResponse__Output>): grpc.ClientUnaryCall;
+  DetectObjects(argument: _modelport_v1_DetectObjectsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_modelport_v1_DetectObjectsResponse__Output>): grpc.ClientUnaryCall;
+  DetectObjects(argument: _modelport_v1_DetectObjectsRequest, callback: grpc.requestCallback<_modelport_v1_DetectObjectsResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Detects objects in every image.
+   */
+  detectObjects(argument: _modelport_v1_DetectObjectsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_modelport_v1_DetectObjectsResponse__Output>): grpc.ClientUnaryCall;
+  detectObjects(argument: _modelport_v1_DetectObjectsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_modelport_v1_DetectObjectsResponse__Output>): grpc.ClientUnaryCall;
+  detectObjects(argument: _modelport_v1_DetectObjectsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_modelport_v1_DetectObjectsResponse__Output>): grpc.ClientUnaryCall;
+  detectObjects(argument: _modelport_v1_DetectObjectsRequest, callback: grpc.requestCallback<_modelport_v1_DetectObjectsResponse__Output>): grpc.ClientUnaryCall;
+  
+}
+
+/**
+ * Image classification and object detection on encoded image files.
+ */
+export interface VisionServiceHandlers extends grpc.UntypedServiceImplementation {
+  /**
+   * Classifies every image.
+   */
+  ClassifyImage: grpc.handleUnaryCall<_modelport_v1_ClassifyImageRequest__Output, _modelport_v1_ClassifyImageResponse>;
+  
+  /**
+   * Detects objects in every image.
+   */
+  DetectObjects: grpc.handleUnaryCall<_modelport_v1_DetectObjectsRequest__Output, _modelport_v1_DetectObjectsResponse>;
+  
+}
+
+export interface VisionServiceDefinition extends grpc.ServiceDefinition {
+  ClassifyImage: MethodDefinition<_modelport_v1_ClassifyImageRequest, _modelport_v1_ClassifyImageResponse, _modelport_v1_ClassifyImageRequest__Output, _modelport_v1_ClassifyImageResponse__Output>
+  DetectObjects: MethodDefinition<_modelport_v1_DetectObjectsRequest, _modelport_v1_DetectObjectsResponse, _modelport_v1_DetectObjectsRequest__Output, _modelport_v1_DetectObjectsResponse__Output>
+}

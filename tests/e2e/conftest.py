@@ -1,0 +1,73 @@
+"""The local suite (`modelport up`) for end-to-end tests, on free ports."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def start_suite(
+    env: dict[str, str], data_dir: Path
+) -> tuple[subprocess.Popen[str], int, list[str]]:
+    """Start `modelport up`; return it, its router port and what it printed until ready."""
+    port, metrics_port = free_port(), free_port()
+    up = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "modelport.cli",
+            "up",
+            "--port",
+            str(port),
+            "--metrics-port",
+            str(metrics_port),
+            "--data-dir",
+            str(data_dir),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert up.stdout is not None
+    lines = []
+    for line in up.stdout:
+        lines.append(line)
+        if line.startswith("ready:"):
+            return up, port, lines
+    up.wait(30)
+    raise AssertionError(f"the suite did not start:\n{''.join(lines)}")
+
+
+@pytest.fixture(scope="module")
+def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`host:port` of the router of a running local suite."""
+    import os
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    up, port, _ = start_suite(env, tmp_path_factory.mktemp("suite-data"))
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        up.send_signal(signal.SIGTERM)
+        up.wait(60)
+
+
+def require(path: Path, what: str) -> Path:
+    """A client environment `make clients` builds: missing fails in CI, skips elsewhere."""
+    import os
+
+    if not path.exists():
+        message = f"{what} missing at {path}: run `make clients`"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path

@@ -1,0 +1,154 @@
+"""Clients that already speak a protocol work against the suite's router unchanged:
+Triton's own Python client over the Open Inference Protocol, and the Node/TypeScript
+client generated from protos/. Generic tools find every service through reflection."""
+
+from __future__ import annotations
+
+import filecmp
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from tests.e2e.conftest import ROOT, require
+
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
+
+NODE = ROOT / "clients" / "node"
+
+
+@pytest.fixture(scope="module")
+def triton_results(suite: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    from PIL import Image
+    from skimage import data as photos
+
+    python = require(ROOT / ".venv-clients" / "bin" / "python", "the tritonclient environment")
+    cat = tmp_path_factory.mktemp("images") / "cat.jpg"
+    Image.fromarray(photos.chelsea()).save(cat)  # type: ignore[no-untyped-call]
+    out = subprocess.run(
+        [
+            str(python),
+            str(ROOT / "tests" / "clients" / "triton_check.py"),
+            "--url",
+            suite,
+            str(cat),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr
+    results: dict[str, object] = json.loads(out.stdout)
+    return results
+
+
+def test_triton_server_and_model_metadata(triton_results: dict[str, object]) -> None:
+    r = triton_results
+    assert r["live"] is True
+    assert r["ready"] is True
+    assert "model_repository" in r["server"]["extensions"]  # type: ignore[index]
+    meta = r["metadata"]
+    assert meta["all-MiniLM-L6-v2"]["outputs"] == [  # type: ignore[index]
+        {"name": "embedding", "datatype": "FP32", "shape": ["-1", "384"]}
+    ]
+    assert meta["sentiment"]["inputs"][0]["datatype"] == "BYTES"  # type: ignore[index]
+    assert meta["efficientnet-lite0"]["inputs"][0]["name"] == "image"  # type: ignore[index]
+    assert meta["gemma-3-270m"]["outputs"][0]["name"] == "text"  # type: ignore[index]
+
+
+def test_triton_infer_for_each_task(triton_results: dict[str, object]) -> None:
+    r = triton_results
+    assert r["embedding_shape"] == [2, 384]
+    assert all(abs(n - 1.0) < 1e-4 for n in r["embedding_norms"])  # type: ignore[attr-defined]
+    assert r["sentiment"] == ["positive", "negative"]
+    assert r["sentiment_outputs"] == ["label"]  # requested outputs are honoured
+    labels = r["image_labels"]
+    assert any("cat" in label or "tabby" in label for label in labels)  # type: ignore[attr-defined]
+    chunks = r["stream_chunks"]
+    assert len(chunks) > 3  # type: ignore[arg-type]
+    assert "".join(chunks).strip()  # type: ignore[arg-type]
+
+
+def test_triton_errors_statistics_and_repository(triton_results: dict[str, object]) -> None:
+    r = triton_results
+    assert r["unknown_model"] == "StatusCode.NOT_FOUND"
+    assert str(r["bad_input"]).startswith("StatusCode.INVALID_ARGUMENT inputs[wrong]")
+    before, after = r["stats_before"], r["stats_after"]
+    assert after["inference_count"] >= before["inference_count"] + 2  # type: ignore[index]
+    assert after["success"] >= before["success"] + 1  # type: ignore[index]
+    index = {m["name"]: m["state"] for m in r["index_before"]}  # type: ignore[attr-defined]
+    assert index == {
+        "all-MiniLM-L6-v2": "READY",
+        "sentiment": "READY",
+        "gemma-3-270m": "READY",
+        "efficientnet-lite0": "READY",
+    }
+    unloaded = {m["name"]: m["state"] for m in r["index_unloaded"]}  # type: ignore[attr-defined]
+    assert unloaded["sentiment"] == "UNAVAILABLE"
+    assert r["ready_after_unload"] is False
+    assert r["ready_after_load"] is True
+    assert r["sentiment_after_reload"] == "positive"
+
+
+def test_node_client_runs_against_the_suite(suite: str) -> None:
+    require(NODE / "node_modules", "the Node client's packages")
+    env = {**os.environ, "MODELPORT_TARGET": suite}
+    test = subprocess.run(
+        ["npm", "test", "--silent"], cwd=NODE, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert test.returncode == 0, test.stdout + test.stderr
+    assert "# pass 4" in test.stdout
+    assert "# fail 0" in test.stdout
+    example = subprocess.run(
+        ["node", "dist/src/example.js", suite],
+        cwd=NODE,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert example.returncode == 0, example.stderr
+    assert "embedding: 384 dimensions" in example.stdout
+    assert "sentiment: positive" in example.stdout
+    assert "generate: Once upon a time" in example.stdout
+
+
+def test_node_types_match_the_protos(tmp_path: Path) -> None:
+    require(NODE / "node_modules", "the Node client's packages")
+    out = tmp_path / "generated"
+    subprocess.run(
+        ["npm", "run", "--silent", "generate"],
+        cwd=NODE,
+        check=True,
+        env={**os.environ, "OUT_DIR": str(out)},
+        capture_output=True,
+    )
+    comparison = filecmp.dircmp(NODE / "generated", out)
+    drift: list[str] = []
+
+    def walk(cmp: filecmp.dircmp[str], prefix: str = "") -> None:
+        drift.extend(prefix + f for f in cmp.diff_files + cmp.left_only + cmp.right_only)
+        for name, sub in cmp.subdirs.items():
+            walk(sub, f"{prefix}{name}/")
+
+    walk(comparison)
+    assert not drift, f"Node types drifted from protos/, run `make node-stubs`: {drift}"
+
+
+def test_reflection_lists_every_service_on_the_router(suite: str) -> None:
+    with grpc.insecure_channel(suite) as channel:
+        stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+        request = reflection_pb2.ServerReflectionRequest(list_services="")
+        response = next(iter(stub.ServerReflectionInfo(iter([request]), timeout=10)))
+    names = {s.name for s in response.list_services_response.service}
+    assert {
+        "inference.GRPCInferenceService",
+        "modelport.v1.EmbeddingService",
+        "modelport.v1.NlpService",
+        "modelport.v1.VisionService",
+        "modelport.v1.RegistryService",
+        "grpc.health.v1.Health",
+    } <= names
