@@ -101,15 +101,28 @@ def _embed(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_labels(
+    names: Sequence[str], results: list[list[tuple[str, float]]], as_json: bool
+) -> None:
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    name: [{"label": lbl, "score": s} for lbl, s in labels]
+                    for name, labels in zip(names, results, strict=True)
+                }
+            )
+        )
+        return
+    for name, labels in zip(names, results, strict=True):
+        shown = "  ".join(f"{label} {score:.3f}" for label, score in labels)
+        print(f"{name[:40]!r:44} {shown}")
+
+
 def _classify(args: argparse.Namespace) -> int:
     with ModelportClient(args.target, timeout_s=args.timeout) as client:
         results = client.classify(args.texts, model=args.model, top_k=args.top_k)
-    if args.json:
-        print(json.dumps([[{"label": lbl, "score": s} for lbl, s in r] for r in results]))
-    else:
-        for text, labels in zip(args.texts, results, strict=True):
-            shown = "  ".join(f"{label} {score:.3f}" for label, score in labels)
-            print(f"{text[:40]!r:44} {shown}")
+    _print_labels(args.texts, results, args.json)
     return 0
 
 
@@ -117,19 +130,7 @@ def _classify_image(args: argparse.Namespace) -> int:
     images = [Path(f).read_bytes() for f in args.files]
     with ModelportClient(args.target, timeout_s=args.timeout) as client:
         results = client.classify_images(images, model=args.model, top_k=args.top_k)
-    if args.json:
-        print(
-            json.dumps(
-                {
-                    f: [{"label": lbl, "score": s} for lbl, s in r]
-                    for f, r in zip(args.files, results, strict=True)
-                }
-            )
-        )
-    else:
-        for name, labels in zip(args.files, results, strict=True):
-            shown = "  ".join(f"{label} {score:.3f}" for label, score in labels)
-            print(f"{name}: {shown}")
+    _print_labels(args.files, results, args.json)
     return 0
 
 

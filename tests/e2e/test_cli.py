@@ -88,8 +88,9 @@ def test_up_then_embed_then_clean_stop(free_env: dict[str, str], tmp_path: Path)
             check=True,
         )
         labels = json.loads(classified.stdout)
-        assert [r[0]["label"] for r in labels] == ["positive", "negative"]
-        assert labels[0][0]["score"] > 0.5
+        assert labels["I love this"][0]["label"] == "positive"
+        assert labels["This is terrible"][0]["label"] == "negative"
+        assert labels["I love this"][0]["score"] > 0.5
         generated = subprocess.run(
             [
                 *MODELPORT,

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+from modelport.runtime.backend import backend_bindings
 from modelport.runtime.metrics import Metrics
 from modelport.runtime.process import run_service
-from modelport.runtime.registry_servicer import BackendRegistryServicer
 from modelport.runtime.repository import ModelRepository
-from modelport.runtime.server import InferenceServer, ServiceBinding
+from modelport.runtime.server import InferenceServer
 from modelport.runtime.settings import ModelSpec, ServerSettings
-from modelport.v1 import embedding_pb2, embedding_pb2_grpc, registry_pb2, registry_pb2_grpc
+from modelport.v1 import embedding_pb2, embedding_pb2_grpc
 
 SERVICE_NAME = embedding_pb2.DESCRIPTOR.services_by_name["EmbeddingService"].full_name
-REGISTRY_NAME = registry_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name
 
 
 def default_models() -> list[ModelSpec]:
@@ -29,7 +28,6 @@ def default_models() -> list[ModelSpec]:
 def build(settings: ServerSettings) -> InferenceServer:
     """Wire settings, models, handler and servicers into one server."""
     from modelport.runtime.model import Task
-    from modelport.runtime.oip_servicer import oip_binding
     from modelport.runtime.torch_utils import configure_threads
 
     from . import oip
@@ -44,22 +42,12 @@ def build(settings: ServerSettings) -> InferenceServer:
     )
     handler = EmbeddingHandler(repository, settings.max_inputs_per_request)
     embedding = EmbeddingServicer(handler)
-    registry = BackendRegistryServicer(repository)
-    services = [
-        ServiceBinding(
-            SERVICE_NAME,
-            lambda server: embedding_pb2_grpc.add_EmbeddingServiceServicer_to_server(
-                embedding, server
-            ),
-        ),
-        ServiceBinding(
-            REGISTRY_NAME,
-            lambda server: registry_pb2_grpc.add_RegistryServiceServicer_to_server(
-                registry, server
-            ),
-        ),
-    ]
-    services.append(oip_binding(repository, {Task.EMBEDDING: oip.adapter(handler)}))
+    services = backend_bindings(
+        SERVICE_NAME,
+        lambda server: embedding_pb2_grpc.add_EmbeddingServiceServicer_to_server(embedding, server),
+        repository,
+        {Task.EMBEDDING: oip.adapter(handler)},
+    )
     return InferenceServer(settings, repository, services, metrics)
 
 

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from modelport.runtime.backend import backend_bindings
 from modelport.runtime.metrics import Metrics
 from modelport.runtime.process import run_service
-from modelport.runtime.registry_servicer import BackendRegistryServicer
 from modelport.runtime.repository import ModelRepository
-from modelport.runtime.server import InferenceServer, ServiceBinding
+from modelport.runtime.server import InferenceServer
 from modelport.runtime.settings import ModelSpec, ServerSettings
-from modelport.v1 import nlp_pb2, nlp_pb2_grpc, registry_pb2, registry_pb2_grpc
+from modelport.v1 import nlp_pb2, nlp_pb2_grpc
 
 SERVICE_NAME = nlp_pb2.DESCRIPTOR.services_by_name["NlpService"].full_name
-REGISTRY_NAME = registry_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name
 
 SENTIMENT_EXAMPLES = {
     "positive": [
@@ -74,7 +73,6 @@ def default_models() -> list[ModelSpec]:
 
 def build(settings: ServerSettings) -> InferenceServer:
     """Wire settings, models, handler and servicers into one server."""
-    from modelport.runtime.oip_servicer import oip_binding
     from modelport.runtime.torch_utils import configure_threads
 
     from . import oip
@@ -107,20 +105,12 @@ def build(settings: ServerSettings) -> InferenceServer:
     )
     handler = NlpHandler(repository, nlp.max_inputs_per_request, limits, metrics)
     servicer = NlpServicer(handler)
-    registry = BackendRegistryServicer(repository)
-    services = [
-        ServiceBinding(
-            SERVICE_NAME,
-            lambda server: nlp_pb2_grpc.add_NlpServiceServicer_to_server(servicer, server),
-        ),
-        ServiceBinding(
-            REGISTRY_NAME,
-            lambda server: registry_pb2_grpc.add_RegistryServiceServicer_to_server(
-                registry, server
-            ),
-        ),
-    ]
-    services.append(oip_binding(repository, oip.adapters(handler)))
+    services = backend_bindings(
+        SERVICE_NAME,
+        lambda server: nlp_pb2_grpc.add_NlpServiceServicer_to_server(servicer, server),
+        repository,
+        oip.adapters(handler),
+    )
     return InferenceServer(nlp, repository, services, metrics)
 
 

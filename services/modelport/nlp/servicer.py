@@ -7,8 +7,8 @@ from typing import Any
 
 import grpc
 
-from modelport.runtime.convert import model_ref, truncation_from_proto, usage
-from modelport.v1 import common_pb2, nlp_pb2, nlp_pb2_grpc
+from modelport.runtime.convert import classifications, model_ref, truncation_from_proto, usage
+from modelport.v1 import nlp_pb2, nlp_pb2_grpc
 
 from .generate import FinishReason
 from .handler import ClassifyCall, GenerateCall, NlpHandler, TokensCall
@@ -65,14 +65,7 @@ class NlpServicer(nlp_pb2_grpc.NlpServiceServicer):
         )
         return nlp_pb2.ClassifyResponse(
             model=model_ref(answer.model, answer.version),
-            results=[
-                common_pb2.Classification(
-                    labels=[
-                        common_pb2.LabelScore(label=label, score=score) for label, score in scores
-                    ]
-                )
-                for scores in answer.results
-            ],
+            results=classifications(answer.results),
             usage=usage(answer.input_tokens),
         )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from modelport.runtime.model import Task
 from modelport.runtime.repository import ModelState
 from modelport.runtime.text import Truncation
@@ -47,3 +49,15 @@ def usage(input_tokens: int, output_tokens: int = 0) -> common_pb2.Usage:
         output_tokens=output_tokens,
         total_tokens=input_tokens + output_tokens,
     )
+
+
+def classifications(
+    results: Sequence[Sequence[tuple[str, float]]],
+) -> list[common_pb2.Classification]:
+    """Ranked (label, score) lists as `Classification` messages."""
+    return [
+        common_pb2.Classification(
+            labels=[common_pb2.LabelScore(label=label, score=score) for label, score in scores]
+        )
+        for scores in results
+    ]

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from modelport.runtime.backend import backend_bindings
 from modelport.runtime.metrics import Metrics
 from modelport.runtime.process import run_service
-from modelport.runtime.registry_servicer import BackendRegistryServicer
 from modelport.runtime.repository import ModelRepository
-from modelport.runtime.server import InferenceServer, ServiceBinding
+from modelport.runtime.server import InferenceServer
 from modelport.runtime.settings import BatchingSettings, ModelSpec, ServerSettings
-from modelport.v1 import registry_pb2, registry_pb2_grpc, vision_pb2, vision_pb2_grpc
+from modelport.v1 import vision_pb2, vision_pb2_grpc
 
 SERVICE_NAME = vision_pb2.DESCRIPTOR.services_by_name["VisionService"].full_name
-REGISTRY_NAME = registry_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name
 
 
 class VisionSettings(ServerSettings):
@@ -50,7 +49,6 @@ def default_models() -> list[ModelSpec]:
 
 def build(settings: ServerSettings) -> InferenceServer:
     """Wire settings, models, handler and servicers into one server."""
-    from modelport.runtime.oip_servicer import oip_binding
     from modelport.runtime.torch_utils import configure_threads
 
     from . import oip
@@ -81,20 +79,12 @@ def build(settings: ServerSettings) -> InferenceServer:
         vision.max_inputs_per_request,
     )
     servicer = VisionServicer(handler)
-    registry = BackendRegistryServicer(repository)
-    services = [
-        ServiceBinding(
-            SERVICE_NAME,
-            lambda server: vision_pb2_grpc.add_VisionServiceServicer_to_server(servicer, server),
-        ),
-        ServiceBinding(
-            REGISTRY_NAME,
-            lambda server: registry_pb2_grpc.add_RegistryServiceServicer_to_server(
-                registry, server
-            ),
-        ),
-    ]
-    services.append(oip_binding(repository, oip.adapters(handler)))
+    services = backend_bindings(
+        SERVICE_NAME,
+        lambda server: vision_pb2_grpc.add_VisionServiceServicer_to_server(servicer, server),
+        repository,
+        oip.adapters(handler),
+    )
     return InferenceServer(vision, repository, services, metrics)
 
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import grpc
 
-from modelport.runtime.convert import model_ref
-from modelport.v1 import common_pb2, vision_pb2, vision_pb2_grpc
+from modelport.runtime.convert import classifications, model_ref
+from modelport.v1 import vision_pb2, vision_pb2_grpc
 
 from .handler import ImagesCall, VisionHandler
 
@@ -28,14 +28,7 @@ class VisionServicer(vision_pb2_grpc.VisionServiceServicer):
         )
         return vision_pb2.ClassifyImageResponse(
             model=model_ref(answer.model, answer.version),
-            results=[
-                common_pb2.Classification(
-                    labels=[
-                        common_pb2.LabelScore(label=label, score=score) for label, score in scores
-                    ]
-                )
-                for scores in answer.results
-            ],
+            results=classifications(answer.results),
         )
 
     async def DetectObjects(

@@ -1,0 +1,36 @@
+"""The gRPC services every inference backend serves besides its own typed service."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import grpc
+
+from modelport.runtime.model import Task
+from modelport.runtime.oip_servicer import TaskAdapter, oip_binding
+from modelport.runtime.registry_servicer import BackendRegistryServicer
+from modelport.runtime.repository import ModelRepository
+from modelport.runtime.server import ServiceBinding
+from modelport.v1 import registry_pb2, registry_pb2_grpc
+
+REGISTRY_NAME = registry_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name
+
+
+def backend_bindings(
+    name: str,
+    register: Callable[[grpc.aio.Server], None],
+    repository: ModelRepository,
+    adapters: dict[Task, TaskAdapter],
+) -> list[ServiceBinding]:
+    """The typed service, the read side of the registry, and the Open Inference Protocol."""
+    registry = BackendRegistryServicer(repository)
+    return [
+        ServiceBinding(name, register),
+        ServiceBinding(
+            REGISTRY_NAME,
+            lambda server: registry_pb2_grpc.add_RegistryServiceServicer_to_server(
+                registry, server
+            ),
+        ),
+        oip_binding(repository, adapters),
+    ]
