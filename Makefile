@@ -17,7 +17,8 @@ CLIENTS_VENV ?= .venv-clients
 CLIENTS_STAMP := $(CLIENTS_VENV)/.installed-stamp
 NODE_STAMP := clients/node/node_modules/.installed-stamp
 
-.PHONY: install clients up test lint format typecheck pytest protos node-stubs bench clean
+.PHONY: install clients tools up test lint format typecheck pytest protos node-stubs chart-docs \
+	bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,10 +40,18 @@ $(NODE_STAMP): clients/node/package.json clients/node/package-lock.json
 
 clients: $(CLIENTS_STAMP) $(NODE_STAMP)
 
+# helm, kubernetes-validate, checkov, check-jsonschema (cached outside the repository).
+tools:
+	bash scripts/chart-tools.sh > /dev/null
+
+# Values table of charts/modelport/README.md from the comments in values.yaml.
+chart-docs: install
+	$(PY) scripts/chart_values_table.py
+
 up: install
 	$(BIN)/modelport up
 
-test: install clients lint typecheck pytest
+test: install clients tools lint typecheck pytest
 
 lint: install
 	$(BIN)/ruff check .
@@ -55,7 +64,7 @@ format: install
 typecheck: install
 	$(BIN)/mypy
 
-pytest: install clients
+pytest: install clients tools
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # Regenerate the committed stubs from protos/ (tests/unit/test_stubs.py fails on drift).

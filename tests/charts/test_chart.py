@@ -1,0 +1,293 @@
+"""The Helm chart and skaffold.yaml, proven with the real tools: helm lint and template,
+kubernetes-validate (1.27 and 1.33), checkov, check-jsonschema; then assertions on the
+rendered objects (GPU placement, probes, security, labels)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "charts" / "modelport"
+SKAFFOLD_SCHEMA = ROOT.parent / "shared" / "schemas" / "skaffold-v4beta13.json"
+KUBE_VERSIONS = ("1.27.0", "1.33.0")
+GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+
+
+@pytest.fixture(scope="session")
+def tools() -> Path:
+    """helm, kubernetes-validate, checkov, check-jsonschema (installed once, cached)."""
+    out = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "chart-tools.sh")],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    return Path(out.stdout.strip().splitlines()[-1])
+
+
+def run(tools: Path, tool: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(tools / tool), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "LOG_LEVEL": "WARNING"},
+    )
+
+
+def render(tools: Path, *args: str, kube: str = "1.33.0") -> str:
+    out = run(
+        tools,
+        "helm",
+        "template",
+        "mp",
+        str(CHART),
+        "-n",
+        "modelport",
+        "--kube-version",
+        kube,
+        *args,
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def objects(text: str) -> list[dict[str, Any]]:
+    return [doc for doc in yaml.safe_load_all(text) if doc]
+
+
+def by_kind(docs: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
+    return {d["metadata"]["name"]: d for d in docs if d["kind"] == kind}
+
+
+@pytest.fixture(scope="module", params=["values-cpu.yaml", "values-gpu.yaml"])
+def rendered(
+    request: pytest.FixtureRequest, tools: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[str, Path, list[dict[str, Any]]]:
+    text = render(tools, "-f", str(CHART / request.param))
+    path = tmp_path_factory.mktemp("rendered") / request.param
+    path.write_text(text)
+    return request.param, path, objects(text)
+
+
+def test_helm_lint_strict(tools: Path) -> None:
+    for values in ("values.yaml", "values-cpu.yaml", "values-gpu.yaml"):
+        out = run(tools, "helm", "lint", "--strict", str(CHART), "-f", str(CHART / values))
+        assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_rendered_objects_validate_against_kubernetes(
+    tools: Path, rendered: tuple[str, Path, list[dict[str, Any]]]
+) -> None:
+    _, path, _ = rendered
+    for version in KUBE_VERSIONS:
+        out = run(tools, "kubernetes-validate", "--strict", "--quiet", "-k", version, str(path))
+        assert out.returncode == 0, f"{version}: {out.stdout}{out.stderr}"
+
+
+def test_checkov_is_clean_with_justified_skips(
+    tools: Path, rendered: tuple[str, Path, list[dict[str, Any]]]
+) -> None:
+    _, path, _ = rendered
+    out = run(
+        tools,
+        "checkov",
+        "--framework",
+        "kubernetes",
+        "-f",
+        str(path),
+        "--config-file",
+        str(CHART / ".checkov.yaml"),
+        "--compact",
+        "--quiet",
+        "--skip-download",
+    )
+    assert out.returncode == 0, out.stdout[-5000:]
+
+
+def pod_spec(deployment: dict[str, Any]) -> dict[str, Any]:
+    spec: dict[str, Any] = deployment["spec"]["template"]["spec"]
+    return spec
+
+
+def test_gpu_only_where_asked(rendered: tuple[str, Path, list[dict[str, Any]]]) -> None:
+    values, _, docs = rendered
+    deployments = by_kind(docs, "Deployment")
+    assert set(deployments) == {
+        "mp-modelport-router",
+        "mp-modelport-embedding",
+        "mp-modelport-nlp",
+        "mp-modelport-vision",
+    }
+    wanted = {"mp-modelport-nlp": "nvidia.com/gpu", "mp-modelport-vision": "nvidia.com/mig-1g.10gb"}
+    if values == "values-cpu.yaml":
+        wanted = {}
+    for name, deployment in deployments.items():
+        spec = pod_spec(deployment)
+        resources = spec["containers"][0]["resources"]
+        gpu_keys = {k for part in resources.values() for k in part if "nvidia.com" in k}
+        tolerations = spec.get("tolerations", [])
+        selector = spec.get("nodeSelector", {})
+        if name in wanted:
+            assert resources["limits"][wanted[name]] == 1
+            assert resources["requests"][wanted[name]] == 1
+            assert GPU_TOLERATION in tolerations
+            assert selector.get("nvidia.com/gpu.present") == "true"
+        else:
+            assert not gpu_keys, name
+            assert GPU_TOLERATION not in tolerations, name
+            assert "nvidia.com/gpu.present" not in selector, name
+
+
+def test_probes_security_and_tokens(rendered: tuple[str, Path, list[dict[str, Any]]]) -> None:
+    _, _, docs = rendered
+    for name, deployment in by_kind(docs, "Deployment").items():
+        spec = pod_spec(deployment)
+        assert spec["securityContext"]["runAsNonRoot"] is True
+        assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        container = spec["containers"][0]
+        security = container["securityContext"]
+        assert security["readOnlyRootFilesystem"] is True
+        assert security["allowPrivilegeEscalation"] is False
+        assert security["capabilities"]["drop"] == ["ALL"]
+        assert container["livenessProbe"]["grpc"]["port"] == 50051
+        assert container["readinessProbe"]["grpc"]["port"] == 50051
+        router = name.endswith("-router")
+        assert spec["automountServiceAccountToken"] is router
+        if not router:
+            startup = container["startupProbe"]
+            assert startup["grpc"]["port"] == 50051
+            assert startup["periodSeconds"] * startup["failureThreshold"] >= 300
+
+
+def test_labels_and_selectors(rendered: tuple[str, Path, list[dict[str, Any]]]) -> None:
+    _, _, docs = rendered
+    for doc in docs:
+        labels = doc["metadata"]["labels"]
+        for key in (
+            "app.kubernetes.io/name",
+            "app.kubernetes.io/instance",
+            "app.kubernetes.io/managed-by",
+            "app.kubernetes.io/part-of",
+            "helm.sh/chart",
+        ):
+            assert key in labels, (doc["kind"], doc["metadata"]["name"], key)
+        assert doc["metadata"]["namespace"] == "modelport"
+    for deployment in by_kind(docs, "Deployment").values():
+        selector = deployment["spec"]["selector"]["matchLabels"]
+        assert set(selector) == {
+            "app.kubernetes.io/name",
+            "app.kubernetes.io/instance",
+            "app.kubernetes.io/component",
+        }
+    services = by_kind(docs, "Service")
+    for name in ("mp-modelport-embedding", "mp-modelport-nlp", "mp-modelport-vision"):
+        assert services[name]["spec"]["clusterIP"] == "None"  # per-request balancing
+        assert services[name]["metadata"]["labels"]["modelport.dev/backend"] == "true"
+    assert "clusterIP" not in services["mp-modelport-router"]["spec"]
+
+
+def test_only_the_router_reaches_backends(rendered: tuple[str, Path, list[dict[str, Any]]]) -> None:
+    _, _, docs = rendered
+    policies = by_kind(docs, "NetworkPolicy")
+    nlp = policies["mp-modelport-nlp"]["spec"]["ingress"]
+    grpc_rule = next(rule for rule in nlp if rule["ports"] == [{"port": "grpc"}])
+    assert grpc_rule["from"] == [
+        {
+            "podSelector": {
+                "matchLabels": {
+                    "app.kubernetes.io/name": "modelport",
+                    "app.kubernetes.io/instance": "mp",
+                    "app.kubernetes.io/component": "router",
+                }
+            }
+        }
+    ]
+
+
+def test_schema_rejects_a_typo(tools: Path) -> None:
+    out = run(tools, "helm", "template", "mp", str(CHART), "--set", "backends.nlp.gpuu.count=1")
+    assert out.returncode != 0
+    assert "gpuu" in out.stderr
+
+
+def test_keda_replaces_cpu_autoscaling_and_models_reach_the_pods(tools: Path) -> None:
+    docs = objects(
+        render(
+            tools,
+            "--set",
+            "keda.enabled=true",
+            "--set",
+            "backends.embedding.models[0].name=e5",
+            "--set",
+            "backends.embedding.models[0].runtime=sentence-embedding",
+            "--set",
+            "backends.embedding.models[0].path=/models/e5",
+        )
+    )
+    assert not by_kind(docs, "HorizontalPodAutoscaler")
+    scaled = by_kind(docs, "ScaledObject")
+    assert set(scaled) == {"mp-modelport-embedding", "mp-modelport-nlp", "mp-modelport-vision"}
+    assert (
+        "modelport_queue_depth"
+        in scaled["mp-modelport-nlp"]["spec"]["triggers"][0]["metadata"]["query"]
+    )
+    models = yaml.safe_load(
+        by_kind(docs, "ConfigMap")["mp-modelport-embedding-models"]["data"]["models.yaml"]
+    )
+    assert models["models"][0]["name"] == "e5"
+    env = {
+        e["name"]: e.get("value")
+        for e in pod_spec(by_kind(docs, "Deployment")["mp-modelport-embedding"])["containers"][0][
+            "env"
+        ]
+    }
+    assert env["MODELPORT_MODELS_FILE"] == "/etc/modelport/models.yaml"
+    assert env["MODELPORT_ADVERTISE_ADDRESS"] == "$(POD_IP):50051"
+
+
+def test_skaffold_config_matches_its_schema(tools: Path) -> None:
+    assert SKAFFOLD_SCHEMA.exists(), f"{SKAFFOLD_SCHEMA} is missing (../shared beside the repo)"
+    out = run(
+        tools, "check-jsonschema", "--schemafile", str(SKAFFOLD_SCHEMA), str(ROOT / "skaffold.yaml")
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    config = yaml.safe_load((ROOT / "skaffold.yaml").read_text())
+    assert {p["name"] for p in config["profiles"]} == {"cpu", "gpu", "dev"}
+    assert [a["docker"]["target"] for a in config["build"]["artifacts"]] == ["router", "inference"]
+
+
+def test_every_value_is_documented_and_the_readme_table_is_fresh() -> None:
+    import re
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "chart_values_table.py"), "--check"],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    documented = set(re.findall(r"^\| `([^`]+)` \|", (CHART / "README.md").read_text(), re.M))
+
+    def leaves(node: Any, path: str = "") -> Iterator[str]:
+        if isinstance(node, dict) and node:
+            for key, value in node.items():
+                yield from leaves(value, f"{path}.{key}" if path else key)
+        else:
+            yield path
+
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    missing = [
+        leaf
+        for leaf in leaves(values)
+        if not any(leaf == d or leaf.startswith(d + ".") for d in documented)
+    ]
+    assert not missing, f"values without a `# --` comment: {missing}"
