@@ -58,6 +58,21 @@ class RouterServer(GrpcServer):
         ]
         self.registry.load([*stored, *static], splits)
         self.registry.start()
+        settings = self.router_settings
+        if settings.discovery == "kubernetes":
+            from modelport.router.kubernetes import KubernetesDiscovery
+
+            discovery = KubernetesDiscovery(
+                self.registry,
+                self.pool,
+                namespace=settings.kubernetes_namespace,
+                label_selector=settings.kubernetes_label_selector,
+                api_version=settings.kubernetes_api_version,
+                kubeconfig=str(settings.kubeconfig) if settings.kubeconfig else None,
+                refresh_s=settings.kubernetes_refresh_s,
+            )
+            await discovery.start()
+            self.on_stop(discovery.close)
         await super().start()
         await self.set_serving(True)
 

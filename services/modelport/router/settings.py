@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -42,3 +43,15 @@ class RouterSettings(CommonSettings):
     """How long a call waits for a replica's connection before trying another one."""
     probe_interval_s: float = Field(0.25, gt=0)
     """First delay between health checks of an ejected replica (doubles up to 5 s)."""
+    discovery: Literal["none", "kubernetes"] = "none"
+    """`kubernetes`: also find backends by watching EndpointSlices (the chart sets it)."""
+    kubernetes_namespace: str = "default"
+    """Namespace whose EndpointSlices are watched."""
+    kubernetes_label_selector: str = "modelport.dev/backend=true"
+    """Label selector of the backend Services' EndpointSlices."""
+    kubernetes_api_version: str = "discovery.k8s.io/v1"
+    """EndpointSlice API version (discovery.k8s.io/v1beta1 before Kubernetes 1.21)."""
+    kubeconfig: Path | None = None
+    """Kubeconfig file; unset uses the in-cluster service account (or ~/.kube/config)."""
+    kubernetes_refresh_s: float = Field(15.0, gt=0)
+    """How often each discovered endpoint is asked again which models it serves."""

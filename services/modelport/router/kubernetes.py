@@ -1,0 +1,237 @@
+"""Backends found in the cluster: watch EndpointSlices, ask each ready endpoint what it
+serves, keep the registry current.
+
+The official `kubernetes` client is synchronous, so the list/watch loop runs in a thread
+and hands events to the event loop. Watches resume from the last resourceVersion and
+relist on 410 Gone. Every router replica derives the same view; nothing is stored.
+EndpointSlices are read through the generic API path (group/version/plural), so the API
+version is a setting (v1, or v1beta1 on Kubernetes 1.20).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+
+from modelport.router.pool import ReplicaPool
+from modelport.router.registry import Registration, Registry, ReplicaState, Source
+from modelport.v1 import common_pb2, registry_pb2, registry_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+WATCH_TIMEOUT_S = 60
+LIST_MODELS_TIMEOUT_S = 5.0
+TASKS = {v: k for k, v in common_pb2.Task.items()}
+
+
+def ready_endpoints(slice_: dict[str, Any]) -> set[str]:
+    """`host:port` of the ready endpoints of one EndpointSlice (port named grpc)."""
+    ports = slice_.get("ports") or []
+    port = next((p.get("port") for p in ports if p.get("name") == "grpc"), None)
+    if port is None and ports:
+        port = ports[0].get("port")
+    if port is None:
+        return set()
+    out = set()
+    for endpoint in slice_.get("endpoints") or []:
+        conditions = endpoint.get("conditions") or {}
+        if conditions.get("ready") is False or conditions.get("terminating") is True:
+            continue
+        for address in endpoint.get("addresses") or []:
+            host = f"[{address}]" if ":" in address else address
+            out.add(f"{host}:{port}")
+    return out
+
+
+class KubernetesDiscovery:
+    def __init__(
+        self,
+        registry: Registry,
+        pool: ReplicaPool,
+        *,
+        namespace: str,
+        label_selector: str,
+        api_version: str,
+        kubeconfig: str | None,
+        refresh_s: float,
+    ) -> None:
+        self._registry = registry
+        self._pool = pool
+        self._namespace = namespace
+        self._selector = label_selector
+        self._group, _, self._version = api_version.partition("/")
+        self._kubeconfig = kubeconfig
+        self._refresh_s = refresh_s
+        self._slices: dict[str, set[str]] = {}
+        self._stop = threading.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._events: asyncio.Queue[tuple[str, Any]] | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._events = asyncio.Queue()
+        api = await asyncio.to_thread(self._api)
+
+        def post(kind: str, payload: Any) -> None:
+            loop.call_soon_threadsafe(self._events.put_nowait, (kind, payload))  # type: ignore[union-attr]
+
+        threading.Thread(
+            target=self._watch_forever, args=(api, post), daemon=True, name="endpointslice-watch"
+        ).start()
+        self._tasks = [
+            asyncio.create_task(self._apply_events()),
+            asyncio.create_task(self._refresh_forever()),
+        ]
+
+    async def close(self) -> None:
+        self._stop.set()
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def _api(self) -> Any:
+        from kubernetes import client, config
+
+        if self._kubeconfig:
+            config.load_kube_config(config_file=self._kubeconfig)
+        else:
+            try:
+                config.load_incluster_config()
+            except config.ConfigException:
+                config.load_kube_config()
+        return client.CustomObjectsApi()
+
+    # -- the watch thread -------------------------------------------------------------------
+    def _watch_forever(self, api: Any, post: Callable[[str, Any], None]) -> None:
+        from kubernetes import watch
+        from kubernetes.client.exceptions import ApiException
+
+        version = ""
+        while not self._stop.is_set():
+            try:
+                if not version:
+                    listing = api.list_namespaced_custom_object(
+                        self._group,
+                        self._version,
+                        self._namespace,
+                        "endpointslices",
+                        label_selector=self._selector,
+                    )
+                    version = listing["metadata"]["resourceVersion"]
+                    post(
+                        "relist",
+                        {
+                            i["metadata"]["name"]: ready_endpoints(i)
+                            for i in listing.get("items", [])
+                        },
+                    )
+                stream = watch.Watch().stream(
+                    api.list_namespaced_custom_object,
+                    self._group,
+                    self._version,
+                    self._namespace,
+                    "endpointslices",
+                    label_selector=self._selector,
+                    resource_version=version,
+                    timeout_seconds=WATCH_TIMEOUT_S,
+                    allow_watch_bookmarks=True,
+                )
+                for event in stream:
+                    if self._stop.is_set():
+                        return
+                    obj = event["object"]
+                    if event["type"] == "ERROR":
+                        if obj.get("code") == 410:
+                            version = ""  # too old: list again
+                            break
+                        raise RuntimeError(obj.get("message", "watch error"))
+                    version = obj["metadata"].get("resourceVersion", version)
+                    if event["type"] == "BOOKMARK":
+                        continue
+                    name = obj["metadata"]["name"]
+                    endpoints = set() if event["type"] == "DELETED" else ready_endpoints(obj)
+                    post("slice", (name, endpoints))
+            except ApiException as exc:
+                if exc.status == 410:
+                    version = ""
+                    continue
+                log.warning("EndpointSlice watch failed (%s); retrying", exc.status)
+                self._stop.wait(2.0)
+            except Exception:
+                log.exception("EndpointSlice watch failed; retrying")
+                version = ""
+                self._stop.wait(2.0)
+
+    # -- on the event loop --------------------------------------------------------------------
+    async def _apply_events(self) -> None:
+        assert self._events is not None
+        while True:
+            kind, payload = await self._events.get()
+            before = self._endpoints()
+            if kind == "relist":
+                self._slices = dict(payload)
+            else:
+                name, endpoints = payload
+                if endpoints:
+                    self._slices[name] = endpoints
+                else:
+                    self._slices.pop(name, None)
+            after = self._endpoints()
+            for endpoint in sorted(before - after):
+                log.info("endpoint %s left", endpoint)
+                self._registry.remove_endpoint(endpoint, Source.KUBERNETES)
+                await self._pool.drop(endpoint)
+            for endpoint in sorted(after - before):
+                log.info("endpoint %s is ready", endpoint)
+                await self._discover(endpoint)
+
+    def _endpoints(self) -> set[str]:
+        return {e for endpoints in self._slices.values() for e in endpoints}
+
+    async def _refresh_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._refresh_s)
+            for endpoint in sorted(self._endpoints()):
+                await self._discover(endpoint)
+
+    async def _discover(self, endpoint: str) -> None:
+        """Register what `endpoint` serves now (and drop what it no longer serves)."""
+        stub = registry_pb2_grpc.RegistryServiceStub(self._pool.get(endpoint).channel)
+        try:
+            response = await stub.ListModels(
+                registry_pb2.ListModelsRequest(ready_only=True), timeout=LIST_MODELS_TIMEOUT_S
+            )
+        except grpc.aio.AioRpcError as exc:
+            log.warning("cannot list the models of %s: %s", endpoint, exc.code())
+            return
+        serving = set()
+        for info in response.models:
+            for version in info.versions:
+                serving.add((info.name, version.version))
+                task = TASKS.get(version.task, "TASK_UNSPECIFIED").removeprefix("TASK_")
+                self._registry.register(
+                    Registration(
+                        info.name,
+                        version.version,
+                        endpoint,
+                        task.lower().replace("_", "-"),
+                        ReplicaState.READY,
+                        Source.KUBERNETES,
+                        metadata=dict(version.metadata),
+                    )
+                )
+        for registration in self._registry.registrations():
+            if (
+                registration.endpoint == endpoint
+                and registration.source is Source.KUBERNETES
+                and (registration.name, registration.version) not in serving
+            ):
+                self._registry.deregister(registration.name, registration.version, endpoint)
