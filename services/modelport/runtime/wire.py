@@ -8,6 +8,7 @@ message's descriptor and name the first offending field (`inputs[2]`).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
@@ -25,9 +26,9 @@ def _varint(data: bytes, pos: int) -> tuple[int, int]:
         shift += 7
 
 
-def find_invalid_utf8(descriptor: Descriptor, data: bytes, prefix: str = "") -> str | None:
-    """Return the path of the first string field that is not valid UTF-8, or None."""
-    seen: defaultdict[int, int] = defaultdict(int)
+def _fields(data: bytes) -> Iterator[tuple[int, bytes | None]]:
+    """(field number, payload) of each top-level field; payload only for length-delimited
+    fields. Stops quietly at truncation or at a wire type it does not know."""
     pos = 0
     try:
         while pos < len(data):
@@ -35,33 +36,45 @@ def find_invalid_utf8(descriptor: Descriptor, data: bytes, prefix: str = "") -> 
             number, wire_type = key >> 3, key & 7
             if wire_type == _WIRE_VARINT:
                 _, pos = _varint(data, pos)
+                yield number, None
             elif wire_type == _WIRE_I64:
                 pos += 8
+                yield number, None
             elif wire_type == _WIRE_I32:
                 pos += 4
+                yield number, None
             elif wire_type == _WIRE_LEN:
                 length, pos = _varint(data, pos)
-                chunk, pos = data[pos : pos + length], pos + length
-                field = descriptor.fields_by_number.get(number)
-                if field is None:
-                    continue
-                path = prefix + field.name
-                if field.is_repeated:
-                    path += f"[{seen[number]}]"
-                    seen[number] += 1
-                if field.type == FieldDescriptor.TYPE_STRING:
-                    try:
-                        chunk.decode("utf-8")
-                    except UnicodeDecodeError:
-                        return path
-                elif field.type == FieldDescriptor.TYPE_MESSAGE and field.message_type:
-                    found = find_invalid_utf8(field.message_type, chunk, path + ".")
-                    if found:
-                        return found
+                if pos + length > len(data):
+                    return
+                yield number, data[pos : pos + length]
+                pos += length
             else:  # groups or garbage: nothing more to learn
-                return None
+                return
     except IndexError:
-        return None
+        return
+
+
+def find_invalid_utf8(descriptor: Descriptor, data: bytes, prefix: str = "") -> str | None:
+    """Return the path of the first string field that is not valid UTF-8, or None."""
+    seen: defaultdict[int, int] = defaultdict(int)
+    for number, chunk in _fields(data):
+        field = descriptor.fields_by_number.get(number)
+        if chunk is None or field is None:
+            continue
+        path = prefix + field.name
+        if field.is_repeated:
+            path += f"[{seen[number]}]"
+            seen[number] += 1
+        if field.type == FieldDescriptor.TYPE_STRING:
+            try:
+                chunk.decode("utf-8")
+            except UnicodeDecodeError:
+                return path
+        elif field.type == FieldDescriptor.TYPE_MESSAGE and field.message_type:
+            found = find_invalid_utf8(field.message_type, chunk, path + ".")
+            if found:
+                return found
     return None
 
 
@@ -69,24 +82,7 @@ def last_length_delimited(data: bytes, number: int) -> bytes | None:
     """The payload of the last length-delimited field `number` at the top level of a
     serialized message, without parsing the rest (the router routes on this)."""
     found = None
-    pos = 0
-    try:
-        while pos < len(data):
-            key, pos = _varint(data, pos)
-            field_number, wire_type = key >> 3, key & 7
-            if wire_type == _WIRE_VARINT:
-                _, pos = _varint(data, pos)
-            elif wire_type == _WIRE_I64:
-                pos += 8
-            elif wire_type == _WIRE_I32:
-                pos += 4
-            elif wire_type == _WIRE_LEN:
-                length, pos = _varint(data, pos)
-                if field_number == number:
-                    found = data[pos : pos + length]
-                pos += length
-            else:
-                return found
-    except IndexError:
-        return found
+    for field_number, chunk in _fields(data):
+        if field_number == number and chunk is not None:
+            found = chunk
     return found
