@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import grpc
+
 from modelport.router.metrics import RouterMetrics
 from modelport.router.oip import RouterOip
 from modelport.router.pool import ReplicaPool
@@ -19,6 +21,18 @@ from modelport.v1 import registry_pb2, registry_pb2_grpc
 REGISTRY_NAME = registry_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name
 
 
+def backend_credentials(settings: RouterSettings) -> grpc.ChannelCredentials | None:
+    """TLS (and mTLS with a client certificate) towards the backends, when configured."""
+    if settings.backend_tls_ca_file is None:
+        return None
+    cert, key = settings.backend_tls_cert_file, settings.backend_tls_key_file
+    return grpc.ssl_channel_credentials(
+        root_certificates=settings.backend_tls_ca_file.read_bytes(),
+        private_key=key.read_bytes() if key else None,
+        certificate_chain=cert.read_bytes() if cert else None,
+    )
+
+
 class RouterServer(GrpcServer):
     """The router process: registry + proxy on one gRPC server."""
 
@@ -32,6 +46,7 @@ class RouterServer(GrpcServer):
             eject_after=settings.eject_after_failures,
             connect_timeout_s=settings.connect_timeout_s,
             probe_interval_s=settings.probe_interval_s,
+            credentials=backend_credentials(settings),
         )
         registry_servicer = RouterRegistryServicer(self.registry, self.store, self.pool)
         proxy = RoutingProxy(self.registry, self.pool, metrics)

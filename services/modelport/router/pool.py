@@ -60,8 +60,10 @@ class ReplicaPool:
         eject_after: int,
         connect_timeout_s: float,
         probe_interval_s: float,
+        credentials: grpc.ChannelCredentials | None = None,
     ) -> None:
         self._settings = settings
+        self._credentials = credentials
         self._metrics = metrics
         self._eject_after = eject_after
         self.connect_timeout_s = connect_timeout_s
@@ -71,7 +73,12 @@ class ReplicaPool:
     def get(self, endpoint: str) -> Replica:
         replica = self._replicas.get(endpoint)
         if replica is None:
-            channel = grpc.aio.insecure_channel(endpoint, options=grpc_options(self._settings))
+            options = grpc_options(self._settings)
+            channel = (
+                grpc.aio.secure_channel(endpoint, self._credentials, options=options)
+                if self._credentials is not None
+                else grpc.aio.insecure_channel(endpoint, options=options)
+            )
             replica = self._replicas[endpoint] = Replica(endpoint, channel)
         return replica
 

@@ -53,5 +53,11 @@ class RouterSettings(CommonSettings):
     """EndpointSlice API version (discovery.k8s.io/v1beta1 before Kubernetes 1.21)."""
     kubeconfig: Path | None = None
     """Kubeconfig file; unset uses the in-cluster service account (or ~/.kube/config)."""
+    backend_tls_ca_file: Path | None = None
+    """PEM CA bundle that signed the backends' certificates; set to call backends over TLS."""
+    backend_tls_cert_file: Path | None = None
+    """The router's client certificate for backends that require mTLS."""
+    backend_tls_key_file: Path | None = None
+    """The router's client key for backends that require mTLS."""
     kubernetes_refresh_s: float = Field(15.0, gt=0)
     """How often each discovered endpoint is asked again which models it serves."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from pathlib import Path
 
 import grpc
 
@@ -25,12 +26,29 @@ RPC_TIMEOUT_S = 5.0
 
 class RouterRegistrar:
     def __init__(
-        self, router_address: str, endpoint: str, repository: ModelRepository, ttl_s: float
+        self,
+        router_address: str,
+        endpoint: str,
+        repository: ModelRepository,
+        ttl_s: float,
+        *,
+        token: str | None = None,
+        tls_ca_file: Path | None = None,
     ) -> None:
         self.endpoint = endpoint
         self._repository = repository
         self._ttl_s = ttl_s
-        self._channel = grpc.aio.insecure_channel(router_address)
+        if tls_ca_file is not None:
+            credentials = grpc.ssl_channel_credentials(tls_ca_file.read_bytes())
+            if token:
+                credentials = grpc.composite_channel_credentials(
+                    credentials, grpc.access_token_call_credentials(token)
+                )
+            self._channel = grpc.aio.secure_channel(router_address, credentials)
+            self._metadata: tuple[tuple[str, str], ...] = ()
+        else:
+            self._channel = grpc.aio.insecure_channel(router_address)
+            self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self._stub = registry_pb2_grpc.RegistryServiceStub(self._channel)
         self._leases: dict[tuple[str, str], str] = {}
         self._renewer: asyncio.Task[None] | None = None
@@ -57,7 +75,9 @@ class RouterRegistrar:
         )
         request.lease_ttl.FromNanoseconds(int(self._ttl_s * 1e9))
         try:
-            response = await self._stub.RegisterModel(request, timeout=RPC_TIMEOUT_S)
+            response = await self._stub.RegisterModel(
+                request, timeout=RPC_TIMEOUT_S, metadata=self._metadata
+            )
         except grpc.aio.AioRpcError as exc:
             log.warning("cannot register %s with the router yet: %s", managed.name, exc.code())
             self._leases.pop((managed.name, managed.version), None)
@@ -75,6 +95,7 @@ class RouterRegistrar:
                     model=common_pb2.ModelRef(name=name, version=version), endpoint=self.endpoint
                 ),
                 timeout=RPC_TIMEOUT_S,
+                metadata=self._metadata,
             )
 
     async def _tick(self) -> None:
@@ -86,7 +107,9 @@ class RouterRegistrar:
         if lease_ids:
             try:
                 response = await self._stub.RenewLease(
-                    registry_pb2.RenewLeaseRequest(lease_ids=lease_ids), timeout=RPC_TIMEOUT_S
+                    registry_pb2.RenewLeaseRequest(lease_ids=lease_ids),
+                    timeout=RPC_TIMEOUT_S,
+                    metadata=self._metadata,
                 )
                 unknown = set(response.unknown_lease_ids)
             except grpc.aio.AioRpcError as exc:

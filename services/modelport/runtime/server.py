@@ -20,6 +20,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
+from modelport.runtime.auth import AuditLog, AuthInterceptor, RateLimiter, load_tokens
 from modelport.runtime.interceptors import ErrorInterceptor
 from modelport.runtime.metrics import Metrics
 from modelport.runtime.registration import RouterRegistrar
@@ -98,9 +99,19 @@ class GrpcServer:
 
     async def start(self) -> None:
         """Bind and start serving (health NOT_SERVING until `set_serving(True)`)."""
-        server = grpc.aio.server(
-            interceptors=[ErrorInterceptor(self.metrics)], options=grpc_options(self.settings)
-        )
+        settings = self.settings
+        interceptors: list[grpc.aio.ServerInterceptor] = [ErrorInterceptor(self.metrics)]  # type: ignore[type-arg]
+        if settings.auth_tokens_file is not None:
+            limiter = (
+                RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
+                if settings.rate_limit_per_s
+                else None
+            )
+            audit = AuditLog(settings.audit_log) if settings.audit_log else None
+            interceptors.append(
+                AuthInterceptor(load_tokens(settings.auth_tokens_file), limiter, audit)
+            )
+        server = grpc.aio.server(interceptors=interceptors, options=grpc_options(settings))
         for service in self._services:
             service.register(server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
@@ -108,7 +119,17 @@ class GrpcServer:
             [*self.service_names, HEALTH_SERVICE, reflection.SERVICE_NAME], server
         )
         await self.set_serving(False)
-        self.port = server.add_insecure_port(f"{self.settings.host}:{self.settings.port}")
+        address = f"{settings.host}:{settings.port}"
+        if settings.tls_cert_file is not None and settings.tls_key_file is not None:
+            client_ca = settings.tls_client_ca_file
+            credentials = grpc.ssl_server_credentials(
+                [(settings.tls_key_file.read_bytes(), settings.tls_cert_file.read_bytes())],
+                root_certificates=client_ca.read_bytes() if client_ca else None,
+                require_client_auth=client_ca is not None,
+            )
+            self.port = server.add_secure_port(address, credentials)
+        else:
+            self.port = server.add_insecure_port(address)
         if self.port == 0:
             raise OSError(f"cannot bind {self.settings.host}:{self.settings.port}")
         await server.start()
@@ -179,6 +200,8 @@ class InferenceServer(GrpcServer):
                 self.settings.advertised(self.port),
                 self.repository,
                 self.settings.lease_ttl_s,
+                token=self.settings.router_token,
+                tls_ca_file=self.settings.router_tls_ca_file,
             )
             self.repository.add_listener(registrar.on_model_change)
             self.before_drain(registrar.deregister_all)

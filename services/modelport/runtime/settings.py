@@ -98,6 +98,22 @@ class CommonSettings(BaseSettings):
     balancers (the router, Kubernetes endpoints) stop sending before the port closes."""
     log_level: str = "INFO"
     """Python logging level."""
+    tls_cert_file: Path | None = None
+    """PEM certificate chain of this server; set with `tls_key_file` to serve TLS."""
+    tls_key_file: Path | None = None
+    """PEM private key of this server."""
+    tls_client_ca_file: Path | None = None
+    """PEM CA bundle; when set, clients must present a certificate it signed (mTLS).
+    Certificates are read at start: rotate them with a rolling restart."""
+    auth_tokens_file: Path | None = None
+    """YAML file of bearer tokens with identity and role (client | admin); unset: no auth."""
+    rate_limit_per_s: float = Field(0.0, ge=0)
+    """Calls per second per identity (token bucket); 0 turns rate limiting off."""
+    rate_limit_burst: int = Field(20, ge=1)
+    """Calls an identity may make at once before the rate applies."""
+    audit_log: str = ""
+    """Where admin actions and denied calls are written as JSON lines: a path, "-" for
+    stdout, empty for nowhere."""
 
 
 class ServerSettings(CommonSettings):
@@ -120,6 +136,10 @@ class ServerSettings(CommonSettings):
     127.0.0.1 for a wildcard host). In Kubernetes set it to the pod IP and port."""
     lease_ttl_s: float = Field(10.0, gt=0)
     """Lease asked of the router; renewed every third of it."""
+    router_token: str | None = None
+    """Bearer token (admin role) this backend registers with when the router has auth on."""
+    router_tls_ca_file: Path | None = None
+    """PEM CA bundle to verify the router's TLS certificate; unset: plaintext to the router."""
 
     def advertised(self, port: int) -> str:
         """The `host:port` the router should call, given the port actually bound."""
