@@ -48,7 +48,7 @@ def build(settings: ServerSettings) -> InferenceServer:
         repository,
         {Task.EMBEDDING: oip.adapter(handler)},
     )
-    return InferenceServer(settings, repository, services, metrics)
+    return InferenceServer(settings, repository, services, metrics, name="modelport-embedding")
 
 
 def main() -> None:

@@ -111,7 +111,7 @@ def build(settings: ServerSettings) -> InferenceServer:
         repository,
         oip.adapters(handler),
     )
-    return InferenceServer(nlp, repository, services, metrics)
+    return InferenceServer(nlp, repository, services, metrics, name="modelport-nlp")
 
 
 def main() -> None:

@@ -60,7 +60,7 @@ class RouterServer(GrpcServer):
             *proxy.bindings(),
             RouterOip(self.registry, self.pool, proxy).binding(),
         ]
-        super().__init__(settings, services, metrics)
+        super().__init__(settings, services, metrics, name="modelport-router")
         self.router_settings = settings
         self.on_stop(self.registry.close)
         self.on_stop(self.pool.close)
@@ -100,7 +100,7 @@ async def serve(settings: RouterSettings) -> None:
 
 def main() -> None:
     settings = RouterSettings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     asyncio.run(serve(settings))
 
 

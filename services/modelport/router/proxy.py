@@ -15,6 +15,7 @@ from typing import Any
 
 import grpc
 from google.protobuf.message import DecodeError
+from opentelemetry import trace
 
 from modelport.router.metrics import RouterMetrics
 from modelport.router.pool import Replica, ReplicaPool
@@ -22,6 +23,7 @@ from modelport.router.registry import Registry
 from modelport.runtime.errors import InvalidArgument, ModelportError, Unavailable
 from modelport.runtime.interceptors import call_model
 from modelport.runtime.server import ServiceBinding
+from modelport.runtime.tracing import TRACE_HEADERS, inject
 from modelport.runtime.wire import last_length_delimited
 from modelport.v1 import common_pb2, embedding_pb2, nlp_pb2, vision_pb2
 
@@ -79,11 +81,13 @@ def route_key(request: bytes) -> tuple[str, str]:
 
 
 def forwarded_metadata(context: Context) -> tuple[tuple[str, str | bytes], ...]:
-    return tuple(
+    """The caller's metadata, with the trace context re-pointed at the router's span."""
+    kept = tuple(
         (key, value)
         for key, value in (context.invocation_metadata() or ())
-        if not key.startswith(":") and key not in _NOT_FORWARDED
+        if not key.startswith(":") and key not in _NOT_FORWARDED and key not in TRACE_HEADERS
     )
+    return kept + tuple(inject().items())
 
 
 def _never_sent(error: grpc.aio.AioRpcError) -> bool:
@@ -132,6 +136,7 @@ class RoutingProxy:
         """A connected replica; replicas that cannot be reached are skipped (the call was
         never sent to them, so trying another is safe)."""
         call_model.set(name)
+        span = trace.get_current_span()
         while True:
             replica = self._pool.pick(self._registry.ready_replicas(name, version), tried)
             if replica is None:
@@ -143,6 +148,8 @@ class RoutingProxy:
             if remaining is not None:
                 timeout = min(timeout, remaining)
             if await self._pool.connect(replica, timeout):
+                span.set_attribute("modelport.replica", replica.endpoint)
+                span.set_attribute("modelport.retries", len(tried))
                 return replica
             self._pool.failed(replica)
             tried.add(replica.endpoint)

@@ -27,6 +27,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+
 from modelport.runtime.errors import ModelportError, ResourceExhausted, Unavailable
 from modelport.runtime.metrics import Metrics
 from modelport.runtime.settings import BatchingSettings
@@ -43,6 +46,8 @@ class _Entry(Generic[In, Out]):
     item: In
     future: asyncio.Future[Out]
     enqueued: float
+    context: otel_context.Context | None = None
+    enqueued_ns: int = 0
 
 
 class DynamicBatcher(Generic[In, Out]):
@@ -54,8 +59,11 @@ class DynamicBatcher(Generic[In, Out]):
         predict: Callable[[Sequence[In]], Sequence[Out | ModelportError]],
         settings: BatchingSettings,
         metrics: Metrics,
+        *,
+        tracer: trace.Tracer | None = None,
     ) -> None:
         self.name = name
+        self._tracer = tracer
         self._predict = predict
         self._settings = settings
         self._metrics = metrics
@@ -95,7 +103,11 @@ class DynamicBatcher(Generic[In, Out]):
             )
         loop = asyncio.get_running_loop()
         now = time.perf_counter()
-        entries = [_Entry[In, Out](item, loop.create_future(), now) for item in items]
+        context = otel_context.get_current() if self._tracer else None
+        now_ns = time.time_ns()
+        entries = [
+            _Entry[In, Out](item, loop.create_future(), now, context, now_ns) for item in items
+        ]
         self._queue.extend(entries)
         self._metrics.queue_depth.labels(self.name).set(len(self._queue))
         self._wakeup.set()
@@ -182,6 +194,33 @@ class DynamicBatcher(Generic[In, Out]):
             compute = time.perf_counter() - start
             self._metrics.compute_duration.labels(self.name).observe(compute)
             self.stats.executed(len(batch), waited, compute)
+            self._trace(batch, compute)
+
+    def _trace(self, batch: list[_Entry[In, Out]], compute_s: float) -> None:
+        """A queue span and a compute span under each caller's span (after the fact, with
+        the measured times), the compute span carrying the batch size."""
+        if self._tracer is None:
+            return
+        end = time.time_ns()
+        started = end - int(compute_s * 1e9)
+        seen: set[int] = set()
+        for entry in batch:
+            if entry.context is None or id(entry.context) in seen:
+                continue
+            seen.add(id(entry.context))  # one pair of spans per call, not per input
+            attributes: dict[str, str | int] = {
+                "modelport.model": self.name,
+                "modelport.batch_size": len(batch),
+            }
+            self._tracer.start_span(
+                "queue",
+                context=entry.context,
+                start_time=entry.enqueued_ns,
+                attributes={"modelport.model": self.name},
+            ).end(started)
+            self._tracer.start_span(
+                "compute", context=entry.context, start_time=started, attributes=attributes
+            ).end(end)
 
     async def close(self) -> None:
         """Stop collecting; calls still queued get UNAVAILABLE; the worker is released."""

@@ -10,11 +10,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import inspect
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, TypeAlias
 
 import grpc
@@ -22,9 +23,11 @@ from google.protobuf import any_pb2, duration_pb2
 from google.protobuf.message import DecodeError
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
+from opentelemetry import trace
 
 from modelport.runtime.errors import InvalidArgument, ModelportError, ResourceExhausted
 from modelport.runtime.metrics import Metrics
+from modelport.runtime.tracing import extract, new_request_id, request_id
 from modelport.runtime.wire import find_invalid_utf8
 
 log = logging.getLogger(__name__)
@@ -101,10 +104,12 @@ def _pack(message: Any) -> any_pb2.Any:
 
 
 class ErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
-    """Maps errors to statuses and records request metrics for every RPC."""
+    """Maps errors to statuses, records request metrics and opens the server span (with
+    the caller's W3C trace context) of every RPC."""
 
-    def __init__(self, metrics: Metrics) -> None:
+    def __init__(self, metrics: Metrics, tracer: trace.Tracer | None = None) -> None:
         self._metrics = metrics
+        self._tracer = tracer or trace.NoOpTracer()
 
     async def intercept_service(
         self,
@@ -114,22 +119,47 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         handler = await continuation(handler_call_details)
         if handler is None:
             return handler
-        wrapped: Handler = _wrap(handler, handler_call_details.method, self._metrics)
+        wrapped: Handler = _wrap(
+            handler,
+            handler_call_details.method,
+            self._metrics,
+            _Call(self._tracer, handler_call_details),
+        )
         return wrapped
 
 
-def _wrap(handler: Any, method: str, metrics: Metrics) -> Any:
+class _Call:
+    """Opens the server span and sets the request id of one call."""
+
+    def __init__(self, tracer: trace.Tracer, details: grpc.HandlerCallDetails) -> None:
+        self.tracer = tracer
+        self.method = details.method
+        self.metadata = tuple(details.invocation_metadata or ())
+
+    @contextlib.contextmanager
+    def scope(self) -> Iterator[trace.Span]:
+        request_id.set(new_request_id(dict(self.metadata)))
+        with self.tracer.start_as_current_span(
+            self.method,
+            context=extract(self.metadata),
+            kind=trace.SpanKind.SERVER,
+            attributes={"rpc.system": "grpc", "rpc.method": self.method},
+        ) as span:
+            yield span
+
+
+def _wrap(handler: Any, method: str, metrics: Metrics, call: _Call) -> Any:
     changes: dict[str, Any] = {}
     if handler.request_deserializer is not None:
         changes["request_deserializer"] = _safe_deserializer(handler.request_deserializer)
     if handler.unary_unary is not None:
-        changes["unary_unary"] = _unary_response(handler.unary_unary, method, metrics, False)
+        changes["unary_unary"] = _unary_response(handler.unary_unary, metrics, call, False)
     elif handler.stream_unary is not None:
-        changes["stream_unary"] = _unary_response(handler.stream_unary, method, metrics, True)
+        changes["stream_unary"] = _unary_response(handler.stream_unary, metrics, call, True)
     elif handler.unary_stream is not None:
-        changes["unary_stream"] = _stream_response(handler.unary_stream, method, metrics, False)
+        changes["unary_stream"] = _stream_response(handler.unary_stream, metrics, call, False)
     elif handler.stream_stream is not None:
-        changes["stream_stream"] = _stream_response(handler.stream_stream, method, metrics, True)
+        changes["stream_stream"] = _stream_response(handler.stream_stream, metrics, call, True)
     return handler._replace(**changes)
 
 
@@ -148,39 +178,47 @@ def _first_request(request: Any, streaming: bool) -> Any:
     return request
 
 
-def _unary_response(behavior: Any, method: str, metrics: Metrics, streaming: bool) -> Any:
+def _unary_response(behavior: Any, metrics: Metrics, scope: _Call, streaming: bool) -> Any:
+    method = scope.method
+
     async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
         start = time.perf_counter()
         code = grpc.StatusCode.OK
-        try:
-            return await behavior(_first_request(request, streaming), context)
-        except BaseException as exc:
-            code = _status_code(exc, context)
-            await _abort(exc, context, method)
-            raise
-        finally:
-            _observe(metrics, method, code, start)
+        with scope.scope() as span:
+            try:
+                return await behavior(_first_request(request, streaming), context)
+            except BaseException as exc:
+                code = _status_code(exc, context)
+                await _abort(exc, context, method)
+                raise
+            finally:
+                span.set_attribute("rpc.grpc.status_code", code.value[0])
+                _observe(metrics, method, code, start)
 
     return call
 
 
-def _stream_response(behavior: Any, method: str, metrics: Metrics, streaming: bool) -> Any:
+def _stream_response(behavior: Any, metrics: Metrics, scope: _Call, streaming: bool) -> Any:
+    method = scope.method
+
     async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
         start = time.perf_counter()
         code = grpc.StatusCode.OK
-        try:
-            result = behavior(_first_request(request, streaming), context)
-            if inspect.isasyncgen(result):
-                async for response in result:
-                    yield response
-            else:
-                await result
-        except BaseException as exc:
-            code = _status_code(exc, context)
-            await _abort(exc, context, method)
-            raise
-        finally:
-            _observe(metrics, method, code, start)
+        with scope.scope() as span:
+            try:
+                result = behavior(_first_request(request, streaming), context)
+                if inspect.isasyncgen(result):
+                    async for response in result:
+                        yield response
+                else:
+                    await result
+            except BaseException as exc:
+                code = _status_code(exc, context)
+                await _abort(exc, context, method)
+                raise
+            finally:
+                span.set_attribute("rpc.grpc.status_code", code.value[0])
+                _observe(metrics, method, code, start)
 
     return call
 

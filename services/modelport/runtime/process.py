@@ -12,10 +12,15 @@ from modelport.runtime.server import InferenceServer
 from modelport.runtime.settings import ModelSpec, ServerSettings
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+def configure_logging(level: str, log_format: str = "text") -> None:
+    handler = logging.StreamHandler()
+    if log_format == "json":
+        from modelport.runtime.tracing import JsonFormatter
+
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
 
 
 def configure_process(settings: ServerSettings) -> None:
@@ -25,7 +30,7 @@ def configure_process(settings: ServerSettings) -> None:
     waiting (its default) made one encode take ~10x longer when the gRPC server and the
     model share 2 cores, so inference processes wait passively unless told otherwise.
     """
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

@@ -10,6 +10,8 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from opentelemetry import trace
+
 from modelport.runtime.batching import DynamicBatcher
 from modelport.runtime.errors import FailedPrecondition, InvalidArgument, ModelNotReady, NotFound
 from modelport.runtime.metrics import Metrics
@@ -73,6 +75,8 @@ class ModelRepository:
         self._specs: dict[tuple[str, str], ModelSpec] = {}
         """Every spec ever loaded, so an unloaded model can be loaded again by name."""
         self._listeners: list[Listener] = []
+        self.tracer: trace.Tracer | None = None
+        """Set by the server: batchers record queue and compute spans with it."""
 
     def add_listener(self, listener: Listener) -> None:
         """Await `listener(model)` on every state change."""
@@ -106,7 +110,7 @@ class ModelRepository:
         self._specs[key] = spec
         model = factory(spec)
         batcher: DynamicBatcher[Any, Any] = DynamicBatcher(
-            spec.name, model.predict_batch, spec.batching, self._metrics
+            spec.name, model.predict_batch, spec.batching, self._metrics, tracer=self.tracer
         )
         managed = ManagedModel(spec, model, batcher)
         self._models[key] = managed

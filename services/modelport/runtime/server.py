@@ -26,6 +26,7 @@ from modelport.runtime.metrics import Metrics
 from modelport.runtime.registration import RouterRegistrar
 from modelport.runtime.repository import ManagedModel, ModelRepository, ModelState
 from modelport.runtime.settings import CommonSettings, ModelSpec, ServerSettings
+from modelport.runtime.tracing import make_tracer
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,8 @@ class GrpcServer:
         settings: CommonSettings,
         services: Sequence[ServiceBinding],
         metrics: Metrics,
+        *,
+        name: str = "modelport",
     ) -> None:
         self.settings = settings
         self.metrics = metrics
@@ -79,6 +82,11 @@ class GrpcServer:
         self._before_drain: list[Callable[[], Awaitable[None]]] = []
         self.port = 0
         self.metrics_port = 0
+        self.tracer, self._tracer_provider = make_tracer(name, settings.otlp_endpoint)
+        self.on_stop(self._flush_traces)
+
+    async def _flush_traces(self) -> None:
+        await asyncio.to_thread(self._tracer_provider.shutdown)
 
     @property
     def service_names(self) -> list[str]:
@@ -100,7 +108,9 @@ class GrpcServer:
     async def start(self) -> None:
         """Bind and start serving (health NOT_SERVING until `set_serving(True)`)."""
         settings = self.settings
-        interceptors: list[grpc.aio.ServerInterceptor] = [ErrorInterceptor(self.metrics)]  # type: ignore[type-arg]
+        interceptors: list[grpc.aio.ServerInterceptor] = [  # type: ignore[type-arg]
+            ErrorInterceptor(self.metrics, self.tracer)
+        ]
         if settings.auth_tokens_file is not None:
             limiter = (
                 RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
@@ -184,11 +194,14 @@ class InferenceServer(GrpcServer):
         repository: ModelRepository,
         services: Sequence[ServiceBinding],
         metrics: Metrics,
+        *,
+        name: str = "modelport-inference",
     ) -> None:
-        super().__init__(settings, services, metrics)
+        super().__init__(settings, services, metrics, name=name)
         self.settings: ServerSettings = settings
         self.repository = repository
         repository.add_listener(self._on_model_change)
+        repository.tracer = self.tracer
         self.on_stop(repository.close)
         self.registrar: RouterRegistrar | None = None
 

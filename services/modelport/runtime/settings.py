@@ -98,6 +98,10 @@ class CommonSettings(BaseSettings):
     balancers (the router, Kubernetes endpoints) stop sending before the port closes."""
     log_level: str = "INFO"
     """Python logging level."""
+    log_format: Literal["text", "json"] = "text"
+    """`json`: one JSON object per line with trace id and request id."""
+    otlp_endpoint: str | None = None
+    """OTLP/gRPC collector (`host:port`) to export traces to; unset exports nothing."""
     tls_cert_file: Path | None = None
     """PEM certificate chain of this server; set with `tls_key_file` to serve TLS."""
     tls_key_file: Path | None = None

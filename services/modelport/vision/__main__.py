@@ -85,7 +85,7 @@ def build(settings: ServerSettings) -> InferenceServer:
         repository,
         oip.adapters(handler),
     )
-    return InferenceServer(vision, repository, services, metrics)
+    return InferenceServer(vision, repository, services, metrics, name="modelport-vision")
 
 
 def main() -> None:

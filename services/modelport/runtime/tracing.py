@@ -1,0 +1,77 @@
+"""OpenTelemetry tracing and structured logs for every process.
+
+Each process has its own TracerProvider (no global state): spans are exported over OTLP
+when `otlp_endpoint` is set, and dropped otherwise. W3C trace context arrives in the
+call metadata and leaves with forwarded calls. Logs can be JSON lines carrying the trace
+id and the request id of the call they were written in.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+PROPAGATOR = TraceContextTextMapPropagator()
+TRACE_HEADERS = ("traceparent", "tracestate")
+
+request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
+"""The id of the call being served (from `x-request-id` metadata, or made up)."""
+
+
+def make_tracer(service: str, otlp_endpoint: str | None) -> tuple[trace.Tracer, TracerProvider]:
+    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    if otlp_endpoint:
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(
+            BatchSpanProcessor(OTLPSpanExporter(endpoint=otlp_endpoint, insecure=True))
+        )
+    return provider.get_tracer("modelport"), provider
+
+
+def extract(metadata: Iterable[tuple[str, str | bytes]] | None) -> otel_context.Context:
+    """The caller's trace context from gRPC metadata."""
+    carrier = {k: v for k, v in (metadata or ()) if k in TRACE_HEADERS and isinstance(v, str)}
+    return PROPAGATOR.extract(carrier)
+
+
+def inject() -> dict[str, str]:
+    """Headers that carry the current span to the next hop."""
+    carrier: dict[str, str] = {}
+    PROPAGATOR.inject(carrier)
+    return carrier
+
+
+def new_request_id(metadata: Mapping[str, Any]) -> str:
+    given = metadata.get("x-request-id")
+    return given if isinstance(given, str) and given else uuid.uuid4().hex
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line with time, level, logger, message, trace and request id."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        span = trace.get_current_span().get_span_context()
+        line = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "trace_id": format(span.trace_id, "032x") if span.is_valid else "",
+            "span_id": format(span.span_id, "016x") if span.is_valid else "",
+            "request_id": request_id.get(),
+        }
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line)
