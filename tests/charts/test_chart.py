@@ -158,13 +158,13 @@ def test_probes_security_and_tokens(rendered: tuple[str, Path, list[dict[str, An
         assert security["readOnlyRootFilesystem"] is True
         assert security["allowPrivilegeEscalation"] is False
         assert security["capabilities"]["drop"] == ["ALL"]
-        assert container["livenessProbe"]["grpc"]["port"] == 50051
-        assert container["readinessProbe"]["grpc"]["port"] == 50051
+        assert container["livenessProbe"]["grpc"]["port"] == 8086
+        assert container["readinessProbe"]["grpc"]["port"] == 8086
         router = name.endswith("-router")
         assert spec["automountServiceAccountToken"] is router
         if not router:
             startup = container["startupProbe"]
-            assert startup["grpc"]["port"] == 50051
+            assert startup["grpc"]["port"] == 8086
             assert startup["periodSeconds"] * startup["failureThreshold"] >= 300
 
 
@@ -291,3 +291,56 @@ def test_every_value_is_documented_and_the_readme_table_is_fresh() -> None:
         if not any(leaf == d or leaf.startswith(d + ".") for d in documented)
     ]
     assert not missing, f"values without a `# --` comment: {missing}"
+
+
+def test_tls_auth_and_tracing_values_reference_secrets(tools: Path, tmp_path: Path) -> None:
+    text = render(
+        tools,
+        "--set",
+        "security.tls.secretName=mp-tls",
+        "--set",
+        "security.auth.tokensSecret=mp-tokens",
+        "--set",
+        "security.rateLimitPerSecond=50",
+        "--set",
+        "observability.otlpEndpoint=otel-collector.monitoring:4317",
+    )
+    (tmp_path / "secure.yaml").write_text(text)
+    for version in KUBE_VERSIONS:
+        out = run(
+            tools,
+            "kubernetes-validate",
+            "--strict",
+            "--quiet",
+            "-k",
+            version,
+            str(tmp_path / "secure.yaml"),
+        )
+        assert out.returncode == 0, out.stdout + out.stderr
+    docs = objects(text)
+    assert not by_kind(docs, "Secret")  # referenced, never inlined
+    deployments = by_kind(docs, "Deployment")
+
+    def env(name: str) -> dict[str, str | None]:
+        container = pod_spec(deployments[name])["containers"][0]
+        return {e["name"]: e.get("value") for e in container["env"]}
+
+    def secrets(name: str) -> set[str]:
+        return {
+            v["secret"]["secretName"]
+            for v in pod_spec(deployments[name])["volumes"]
+            if "secret" in v
+        }
+
+    router = env("mp-modelport-router")
+    assert router["MODELPORT_AUTH_TOKENS_FILE"] == "/etc/modelport/auth/tokens.yaml"
+    assert router["MODELPORT_RATE_LIMIT_PER_S"] == "50"
+    assert router["MODELPORT_BACKEND_TLS_CA_FILE"] == "/etc/modelport/tls/ca.crt"
+    assert router["MODELPORT_BACKEND_TLS_SERVER_NAME"] == "mp-modelport-backend"
+    assert router["MODELPORT_OTLP_ENDPOINT"] == "otel-collector.monitoring:4317"
+    assert secrets("mp-modelport-router") == {"mp-tls", "mp-tokens"}
+    nlp = env("mp-modelport-nlp")
+    assert nlp["MODELPORT_TLS_CLIENT_CA_FILE"] == "/etc/modelport/tls/ca.crt"
+    assert nlp["MODELPORT_HEALTH_PORT"] == "8086"  # probes stay plaintext beside TLS
+    assert "MODELPORT_AUTH_TOKENS_FILE" not in nlp
+    assert secrets("mp-modelport-nlp") == {"mp-tls"}

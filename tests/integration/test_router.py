@@ -170,7 +170,7 @@ def test_two_replicas_share_load_and_errors_pass_through(
 def test_killed_replica_fails_only_in_flight_calls_and_is_avoided_within_a_second(
     pair: tuple[ServiceProcess, ServiceProcess, ServiceProcess],
 ) -> None:
-    router, a, _b = pair
+    router, a, b = pair
     stub = embedding(router)
     failures: list[float] = []
     successes: list[float] = []
@@ -197,6 +197,36 @@ def test_killed_replica_fails_only_in_flight_calls_and_is_avoided_within_a_secon
     assert len(failures) <= 8, f"{len(failures)} failures: more than the calls in flight"
     assert all(t - killed_at < 1.0 for t in failures), "calls still failed 1 s after the kill"
     assert sum(t > killed_at + 1.0 for t in successes) > 20
+    metrics = router_metrics(router)
+    assert metrics[f'modelport_router_ejections_total{{endpoint="{a.address}"}}'] >= 1
+    assert metrics[f'modelport_router_outstanding_calls{{endpoint="{b.address}"}}'] == 0
+    embeds = [
+        v
+        for k, v in metrics.items()
+        if k.startswith(
+            'modelport_request_duration_seconds_count{code="OK",method="/modelport.v1.'
+            'EmbeddingService/Embed",model="m"}'
+        )
+    ]
+    assert embeds
+    assert embeds[0] > 20
+
+
+def router_metrics(router: ServiceProcess) -> dict[str, float]:
+    """Samples of the router's /metrics, by `name{labels}`."""
+    import urllib.request
+
+    body = (
+        urllib.request.urlopen(f"http://127.0.0.1:{router.metrics_port}/metrics", timeout=5)
+        .read()
+        .decode()
+    )
+    samples = {}
+    for line in body.splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.rpartition(" ")
+            samples[key] = float(value)
+    return samples
 
 
 def test_version_pinning_and_canary_weights(

@@ -97,6 +97,7 @@ def backend(pki: dict[str, Path], tiny_bert_dir: Path) -> Iterator[InferenceServ
         tls_cert_file=pki["server.crt"],
         tls_key_file=pki["server.key"],
         tls_client_ca_file=pki["ca.crt"],
+        health_port=0,
     )
     models = [ModelSpec(name="tiny", runtime="sentence-embedding", path=tiny_bert_dir)]
     with running_server(build, settings, models) as server:
@@ -270,3 +271,13 @@ def test_rate_limit_per_identity_with_quota_and_retry_details(
         assert stub.Embed(embed_request(), timeout=10, metadata=as_(TOKENS["client"])).embeddings
         time.sleep(2.5)  # one token refills every 2 s
         assert stub.Embed(embed_request(), timeout=10, metadata=as_(TOKENS["busy"])).embeddings
+
+
+def test_plaintext_health_port_for_probes_beside_tls(backend: InferenceServer) -> None:
+    with grpc.insecure_channel(f"127.0.0.1:{backend.health_port}") as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        status = health.Check(health_pb2.HealthCheckRequest(), timeout=5).status
+        assert status == health_pb2.HealthCheckResponse.SERVING
+        stub = embedding_pb2_grpc.EmbeddingServiceStub(channel)
+        err = failure(lambda: stub.Embed(embed_request(), timeout=5))
+        assert err.code() == grpc.StatusCode.UNIMPLEMENTED  # only health lives there

@@ -62,3 +62,35 @@ fsGroup: 10001
 seccompProfile:
   type: RuntimeDefault
 {{- end -}}
+
+{{/* Environment every pod shares: logs, traces, the plaintext health port for probes. */}}
+{{- define "modelport.commonEnv" -}}
+- name: MODELPORT_HEALTH_PORT
+  value: "8086"
+- name: MODELPORT_LOG_FORMAT
+  value: {{ .Values.observability.logFormat | quote }}
+{{- with .Values.observability.otlpEndpoint }}
+- name: MODELPORT_OTLP_ENDPOINT
+  value: {{ . | quote }}
+{{- end }}
+{{- if .Values.security.tls.secretName }}
+- name: MODELPORT_TLS_CERT_FILE
+  value: /etc/modelport/tls/tls.crt
+- name: MODELPORT_TLS_KEY_FILE
+  value: /etc/modelport/tls/tls.key
+{{- end }}
+{{- end -}}
+
+{{/* gRPC probes on the plaintext health port (kubelet's gRPC probes cannot speak TLS). */}}
+{{- define "modelport.healthProbes" -}}
+livenessProbe:
+  grpc:
+    port: 8086
+  periodSeconds: 10
+  failureThreshold: 3
+# SERVING only once the models are loaded and warmed up.
+readinessProbe:
+  grpc:
+    port: 8086
+  periodSeconds: 5
+{{- end -}}

@@ -47,6 +47,7 @@ class RouterServer(GrpcServer):
             connect_timeout_s=settings.connect_timeout_s,
             probe_interval_s=settings.probe_interval_s,
             credentials=backend_credentials(settings),
+            server_name=settings.backend_tls_server_name,
         )
         registry_servicer = RouterRegistryServicer(self.registry, self.store, self.pool)
         proxy = RoutingProxy(self.registry, self.pool, metrics)

@@ -61,9 +61,11 @@ class ReplicaPool:
         connect_timeout_s: float,
         probe_interval_s: float,
         credentials: grpc.ChannelCredentials | None = None,
+        server_name: str | None = None,
     ) -> None:
         self._settings = settings
         self._credentials = credentials
+        self._server_name = server_name
         self._metrics = metrics
         self._eject_after = eject_after
         self.connect_timeout_s = connect_timeout_s
@@ -73,7 +75,9 @@ class ReplicaPool:
     def get(self, endpoint: str) -> Replica:
         replica = self._replicas.get(endpoint)
         if replica is None:
-            options = grpc_options(self._settings)
+            options: list[tuple[str, int | str]] = list(grpc_options(self._settings))
+            if self._credentials is not None and self._server_name:
+                options.append(("grpc.ssl_target_name_override", self._server_name))
             channel = (
                 grpc.aio.secure_channel(endpoint, self._credentials, options=options)
                 if self._credentials is not None

@@ -59,5 +59,8 @@ class RouterSettings(CommonSettings):
     """The router's client certificate for backends that require mTLS."""
     backend_tls_key_file: Path | None = None
     """The router's client key for backends that require mTLS."""
+    backend_tls_server_name: str | None = None
+    """Name to verify in every backend's certificate instead of its address (pod IPs are
+    rarely in certificates; the chart uses one shared name)."""
     kubernetes_refresh_s: float = Field(15.0, gt=0)
     """How often each discovered endpoint is asked again which models it serves."""

@@ -76,12 +76,14 @@ class GrpcServer:
         self.health = HealthServicer()
         self._services = list(services)
         self._server: grpc.aio.Server | None = None
+        self._health_server: grpc.aio.Server | None = None
         self._metrics_server: object | None = None
         self._stopping = False
         self._on_stop: list[Callable[[], Awaitable[None]]] = []
         self._before_drain: list[Callable[[], Awaitable[None]]] = []
         self.port = 0
         self.metrics_port = 0
+        self.health_port = 0
         self.tracer, self._tracer_provider = make_tracer(name, settings.otlp_endpoint)
         self.on_stop(self._flush_traces)
 
@@ -144,6 +146,14 @@ class GrpcServer:
             raise OSError(f"cannot bind {self.settings.host}:{self.settings.port}")
         await server.start()
         self._server = server
+        if settings.health_port >= 0:
+            health_server = grpc.aio.server()
+            health_pb2_grpc.add_HealthServicer_to_server(self.health, health_server)
+            self.health_port = health_server.add_insecure_port(
+                f"{settings.host}:{settings.health_port}"
+            )
+            await health_server.start()
+            self._health_server = health_server
         if self.settings.metrics_port >= 0:
             http_server, _ = self.metrics.serve_http(self.settings.host, self.settings.metrics_port)
             self._metrics_server = http_server
@@ -177,6 +187,8 @@ class GrpcServer:
             await asyncio.sleep(self.settings.drain_delay_s)
         if self._server is not None:
             await self._server.stop(self.settings.grace_period_s if grace is None else grace)
+        if self._health_server is not None:
+            await self._health_server.stop(0)
         for hook in self._on_stop:
             await hook()
         if self._metrics_server is not None:

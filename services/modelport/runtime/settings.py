@@ -83,6 +83,9 @@ class CommonSettings(BaseSettings):
     """Address the gRPC server binds."""
     port: int = Field(50051, ge=0, le=65535)
     """gRPC port; 0 picks a free one."""
+    health_port: int = Field(-1, ge=-1, le=65535)
+    """A plaintext port serving only grpc.health.v1, for Kubernetes' gRPC probes (which
+    cannot speak TLS) when the main port is TLS; -1 turns it off."""
     metrics_port: int = Field(9090, ge=-1, le=65535)
     """Port of the Prometheus `/metrics` endpoint; -1 turns it off, 0 picks a free one."""
     max_message_bytes: int = Field(64 * 1024 * 1024, ge=1024)
