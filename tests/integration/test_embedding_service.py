@@ -273,9 +273,9 @@ def test_metrics_endpoint_exports_histograms(
     )
     for name in (
         'modelport_request_duration_seconds_count{code="OK",'
-        'method="/modelport.v1.EmbeddingService/Embed",model="minilm"}',
+        'method="/modelport.v1.EmbeddingService/Embed",model="minilm",version="1"}',
         'modelport_request_duration_seconds_count{code="NOT_FOUND",'
-        'method="/modelport.v1.EmbeddingService/Embed",model=""}',
+        'method="/modelport.v1.EmbeddingService/Embed",model="",version=""}',
         'modelport_queue_duration_seconds_bucket{le="0.001",model="minilm"}',
         'modelport_compute_duration_seconds_count{model="minilm"}',
         'modelport_batch_size_bucket{le="1.0",model="minilm"}',

@@ -205,7 +205,7 @@ def test_killed_replica_fails_only_in_flight_calls_and_is_avoided_within_a_secon
         for k, v in metrics.items()
         if k.startswith(
             'modelport_request_duration_seconds_count{code="OK",method="/modelport.v1.'
-            'EmbeddingService/Embed",model="m"}'
+            'EmbeddingService/Embed",model="m",version="1"}'
         )
     ]
     assert embeds

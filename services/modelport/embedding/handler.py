@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from modelport.runtime.errors import InvalidArgument
-from modelport.runtime.interceptors import call_model
+from modelport.runtime.interceptors import mark_call
 from modelport.runtime.repository import ModelRepository
 from modelport.runtime.text import Truncation, validate_texts
 
@@ -46,7 +46,7 @@ class EmbeddingHandler:
     async def embed(self, call: EmbedCall) -> EmbedResult:
         validate_texts(call.inputs, "inputs", self._max_inputs)
         managed = self._repository.get(call.model, call.version)
-        call_model.set(managed.name)
+        mark_call(managed.name, managed.version)
         model = managed.model
         if not isinstance(model, SentenceEmbeddingModel):
             raise InvalidArgument("model.name", f"{call.model!r} is not an embedding model")

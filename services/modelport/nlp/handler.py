@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from modelport.runtime.errors import InvalidArgument
-from modelport.runtime.interceptors import call_model
+from modelport.runtime.interceptors import mark_call
 from modelport.runtime.metrics import Metrics
 from modelport.runtime.repository import ManagedModel, ModelRepository, ModelState
 from modelport.runtime.text import Truncation, validate_texts
@@ -107,7 +107,7 @@ class NlpHandler:
 
     def _model(self, name: str, version: str, kind: Any, task: str) -> tuple[ManagedModel, Any]:
         managed = self._repository.get(name, version)
-        call_model.set(managed.name)
+        mark_call(managed.name, managed.version)
         if not isinstance(managed.model, kind):
             raise InvalidArgument("model.name", f"{name!r} is not a {task} model")
         return managed, managed.model

@@ -21,7 +21,7 @@ from modelport.router.metrics import RouterMetrics
 from modelport.router.pool import Replica, ReplicaPool
 from modelport.router.registry import Registry
 from modelport.runtime.errors import InvalidArgument, ModelportError, Unavailable
-from modelport.runtime.interceptors import call_model
+from modelport.runtime.interceptors import mark_call
 from modelport.runtime.server import ServiceBinding
 from modelport.runtime.tracing import TRACE_HEADERS, inject
 from modelport.runtime.wire import last_length_delimited
@@ -135,10 +135,11 @@ class RoutingProxy:
     async def _acquire(self, name: str, version: str, context: Context, tried: set[str]) -> Replica:
         """A connected replica; replicas that cannot be reached are skipped (the call was
         never sent to them, so trying another is safe)."""
-        call_model.set(name)
         span = trace.get_current_span()
         while True:
-            replica = self._pool.pick(self._registry.ready_replicas(name, version), tried)
+            registrations = self._registry.ready_replicas(name, version)
+            mark_call(name, registrations[0].version)
+            replica = self._pool.pick(registrations, tried)
             if replica is None:
                 raise Unavailable(f"no replica of model {name!r} could be reached")
             remaining = context.time_remaining()

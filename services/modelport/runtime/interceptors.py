@@ -34,8 +34,15 @@ log = logging.getLogger(__name__)
 
 Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
 
-call_model: contextvars.ContextVar[str] = contextvars.ContextVar("call_model", default="")
-"""The model a call is for; set by handlers once they resolve it, read for metrics."""
+call_model: contextvars.ContextVar[tuple[str, str]] = contextvars.ContextVar(
+    "call_model", default=("", "")
+)
+"""(model, version) a call is for; set by handlers once they resolve it, read for metrics."""
+
+
+def mark_call(model: str, version: str) -> None:
+    """Label this call's metrics with the model version that serves it."""
+    call_model.set((model, version))
 
 
 class _Malformed:
@@ -254,6 +261,7 @@ async def _abort(
 
 
 def _observe(metrics: Metrics, method: str, code: grpc.StatusCode, start: float) -> None:
-    metrics.request_duration.labels(method, call_model.get(), code.name).observe(
+    model, version = call_model.get()
+    metrics.request_duration.labels(method, model, version, code.name).observe(
         time.perf_counter() - start
     )

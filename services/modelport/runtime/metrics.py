@@ -33,7 +33,7 @@ class Metrics:
         self.request_duration = Histogram(
             "modelport_request_duration_seconds",
             "Time from receiving a call to answering it.",
-            ["method", "model", "code"],
+            ["method", "model", "version", "code"],
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )

@@ -19,7 +19,7 @@ from modelport.oip import EXTENSIONS
 from modelport.oip.v2 import open_inference_pb2 as pb
 from modelport.oip.v2 import open_inference_pb2_grpc as pb_grpc
 from modelport.runtime.errors import InvalidArgument, ModelportError, NotFound, Unimplemented
-from modelport.runtime.interceptors import call_model, to_status
+from modelport.runtime.interceptors import mark_call, to_status
 from modelport.runtime.model import Task
 from modelport.runtime.oip import Output, Tensor, decode_input, encode_output, parameter_value
 from modelport.runtime.repository import ManagedModel, ModelRepository, ModelState
@@ -129,7 +129,7 @@ class OipServicer(pb_grpc.GRPCInferenceServiceServicer):
         self, request: pb.ModelInferRequest
     ) -> tuple[ManagedModel, TaskAdapter, Inputs, Params]:
         managed = self._repository.get(request.model_name, request.model_version)
-        call_model.set(managed.name)
+        mark_call(managed.name, managed.version)
         adapter = self._adapters.get(managed.model.task)
         if adapter is None:
             raise Unimplemented(f"model {managed.name!r} is not served over this protocol")

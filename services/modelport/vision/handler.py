@@ -10,7 +10,7 @@ from typing import Any
 from PIL import Image
 
 from modelport.runtime.errors import InvalidArgument
-from modelport.runtime.interceptors import call_model
+from modelport.runtime.interceptors import mark_call
 from modelport.runtime.repository import ManagedModel, ModelRepository
 
 from .images import ImageLimits, decode
@@ -51,7 +51,7 @@ class VisionHandler:
                 "images", f"has {len(call.images)} images; at most {self._max_inputs} per call"
             )
         managed = self._repository.get(call.model, call.version)
-        call_model.set(managed.name)
+        mark_call(managed.name, managed.version)
         if not isinstance(managed.model, kind):
             raise InvalidArgument("model.name", f"{call.model!r} is not an {task} model")
         return managed
