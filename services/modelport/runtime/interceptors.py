@@ -23,6 +23,7 @@ from google.protobuf import any_pb2, duration_pb2
 from google.protobuf.message import DecodeError
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from modelport.runtime.errors import InvalidArgument, ModelportError, ResourceExhausted
@@ -116,7 +117,7 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
 
     def __init__(self, metrics: Metrics, tracer: trace.Tracer | None = None) -> None:
         self._metrics = metrics
-        self._tracer = tracer or trace.NoOpTracer()
+        self._tracer = tracer
 
     async def intercept_service(
         self,
@@ -138,7 +139,7 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
 class _Call:
     """Opens the server span and sets the request id of one call."""
 
-    def __init__(self, tracer: trace.Tracer, details: grpc.HandlerCallDetails) -> None:
+    def __init__(self, tracer: trace.Tracer | None, details: grpc.HandlerCallDetails) -> None:
         self.tracer = tracer
         self.method = details.method
         self.metadata = tuple(details.invocation_metadata or ())
@@ -146,9 +147,17 @@ class _Call:
     @contextlib.contextmanager
     def scope(self) -> Iterator[trace.Span]:
         request_id.set(new_request_id(dict(self.metadata)))
+        caller = extract(self.metadata)
+        if self.tracer is None:  # not exporting: carry the caller's context along only
+            token = otel_context.attach(caller)
+            try:
+                yield trace.get_current_span()
+            finally:
+                otel_context.detach(token)
+            return
         with self.tracer.start_as_current_span(
             self.method,
-            context=extract(self.metadata),
+            context=caller,
             kind=trace.SpanKind.SERVER,
             attributes={"rpc.system": "grpc", "rpc.method": self.method},
         ) as span:

@@ -88,7 +88,8 @@ class GrpcServer:
         self.on_stop(self._flush_traces)
 
     async def _flush_traces(self) -> None:
-        await asyncio.to_thread(self._tracer_provider.shutdown)
+        if self._tracer_provider is not None:
+            await asyncio.to_thread(self._tracer_provider.shutdown)
 
     @property
     def service_names(self) -> list[str]:

@@ -29,14 +29,19 @@ request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", d
 """The id of the call being served (from `x-request-id` metadata, or made up)."""
 
 
-def make_tracer(service: str, otlp_endpoint: str | None) -> tuple[trace.Tracer, TracerProvider]:
-    provider = TracerProvider(resource=Resource.create({"service.name": service}))
-    if otlp_endpoint:
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+def make_tracer(
+    service: str, otlp_endpoint: str | None
+) -> tuple[trace.Tracer | None, TracerProvider | None]:
+    """A tracer exporting to `otlp_endpoint`, or (None, None) when there is none: then
+    calls only carry the caller's trace context along (no spans, no cost)."""
+    if not otlp_endpoint:
+        return None, None
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
-        provider.add_span_processor(
-            BatchSpanProcessor(OTLPSpanExporter(endpoint=otlp_endpoint, insecure=True))
-        )
+    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    provider.add_span_processor(
+        BatchSpanProcessor(OTLPSpanExporter(endpoint=otlp_endpoint, insecure=True))
+    )
     return provider.get_tracer("modelport"), provider
 
 
