@@ -194,47 +194,42 @@ def _first_request(request: Any, streaming: bool) -> Any:
     return request
 
 
-def _unary_response(behavior: Any, metrics: Metrics, scope: _Call, streaming: bool) -> Any:
-    method = scope.method
+@contextlib.asynccontextmanager
+async def _served(
+    scope: _Call, context: grpc.aio.ServicerContext[Any, Any], metrics: Metrics
+) -> AsyncIterator[None]:
+    """Around one call: its server span, its status for any error, its duration metric."""
+    start = time.perf_counter()
+    code = grpc.StatusCode.OK
+    with scope.scope() as span:
+        try:
+            yield
+        except BaseException as exc:
+            code = _status_code(exc, context)
+            await _abort(exc, context, scope.method)
+            raise
+        finally:
+            span.set_attribute("rpc.grpc.status_code", code.value[0])
+            _observe(metrics, scope.method, code, start)
 
+
+def _unary_response(behavior: Any, metrics: Metrics, scope: _Call, streaming: bool) -> Any:
     async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-        start = time.perf_counter()
-        code = grpc.StatusCode.OK
-        with scope.scope() as span:
-            try:
-                return await behavior(_first_request(request, streaming), context)
-            except BaseException as exc:
-                code = _status_code(exc, context)
-                await _abort(exc, context, method)
-                raise
-            finally:
-                span.set_attribute("rpc.grpc.status_code", code.value[0])
-                _observe(metrics, method, code, start)
+        async with _served(scope, context, metrics):
+            return await behavior(_first_request(request, streaming), context)
 
     return call
 
 
 def _stream_response(behavior: Any, metrics: Metrics, scope: _Call, streaming: bool) -> Any:
-    method = scope.method
-
     async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-        start = time.perf_counter()
-        code = grpc.StatusCode.OK
-        with scope.scope() as span:
-            try:
-                result = behavior(_first_request(request, streaming), context)
-                if inspect.isasyncgen(result):
-                    async for response in result:
-                        yield response
-                else:
-                    await result
-            except BaseException as exc:
-                code = _status_code(exc, context)
-                await _abort(exc, context, method)
-                raise
-            finally:
-                span.set_attribute("rpc.grpc.status_code", code.value[0])
-                _observe(metrics, method, code, start)
+        async with _served(scope, context, metrics):
+            result = behavior(_first_request(request, streaming), context)
+            if inspect.isasyncgen(result):
+                async for response in result:
+                    yield response
+            else:
+                await result
 
     return call
 
