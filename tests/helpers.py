@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+import grpc
 import yaml
 
 from modelport.runtime.server import InferenceServer
@@ -143,3 +144,13 @@ class ServiceProcess:
 def models_file(path: Path, *models: dict[str, object]) -> Path:
     path.write_text(yaml.safe_dump({"models": list(models)}))
     return path
+
+
+def rpc_error(call: Callable[[], object]) -> grpc.Call:
+    """The gRPC error `call` raises (the test fails if it does not raise one)."""
+    import pytest
+
+    with pytest.raises(grpc.RpcError) as info:
+        call()
+    assert isinstance(info.value, grpc.Call)
+    return info.value

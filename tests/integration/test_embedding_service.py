@@ -25,7 +25,7 @@ from modelport.v1 import (
     registry_pb2,
     registry_pb2_grpc,
 )
-from tests.helpers import loopback_settings, running_server
+from tests.helpers import loopback_settings, rpc_error, running_server
 
 TEXTS = [
     "the cat sat on the mat",
@@ -84,13 +84,6 @@ def reference(path: Path, texts: list[str], normalize: bool = True) -> np.ndarra
     return np.asarray(model.encode(texts, normalize_embeddings=normalize))
 
 
-def error_of(call: Callable[[], object]) -> grpc.Call:
-    with pytest.raises(grpc.RpcError) as info:
-        call()
-    assert isinstance(info.value, grpc.Call)
-    return info.value
-
-
 def test_minilm_matches_sentence_transformers(
     stub: embedding_pb2_grpc.EmbeddingServiceStub, minilm_dir: Path
 ) -> None:
@@ -130,7 +123,7 @@ def test_long_inputs_truncate_by_default_and_fail_when_asked(
     np.testing.assert_allclose(got, reference(minilm_dir, [long_text]), atol=1e-4)
     start = vectors(embed(stub, [long_text + "end"], truncation=common_pb2.TRUNCATION_START))
     assert not np.allclose(start, got, atol=1e-3)
-    err = error_of(lambda: embed(stub, ["ok", long_text], truncation=common_pb2.TRUNCATION_NONE))
+    err = rpc_error(lambda: embed(stub, ["ok", long_text], truncation=common_pb2.TRUNCATION_NONE))
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "inputs[1]" in (err.details() or "")
     assert "254" in (err.details() or "")
@@ -152,7 +145,7 @@ def test_bad_requests_name_the_field(
     code: grpc.StatusCode,
     needle: str,
 ) -> None:
-    err = error_of(lambda: embed(stub, inputs, **fields))
+    err = rpc_error(lambda: embed(stub, inputs, **fields))
     assert err.code() == code
     assert needle in (err.details() or "")
 
@@ -162,7 +155,7 @@ def test_model_lookup_errors(stub: embedding_pb2_grpc.EmbeddingServiceStub) -> N
         request = embedding_pb2.EmbedRequest(
             model=common_pb2.ModelRef(name=name, version=version), inputs=["x"]
         )
-        return error_of(lambda: stub.Embed(request, timeout=10)).code()
+        return rpc_error(lambda: stub.Embed(request, timeout=10)).code()
 
     assert code("") == grpc.StatusCode.INVALID_ARGUMENT
     assert code("nope") == grpc.StatusCode.NOT_FOUND
@@ -191,7 +184,7 @@ def test_invalid_utf8_is_rejected_and_others_are_unaffected(
     bad = good.SerializeToString() + b"\x12\x03\xc3\x28\x41"
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         goods = [pool.submit(stub.Embed, good, timeout=30) for _ in range(6)]
-        err = error_of(lambda: raw(bad, timeout=10))
+        err = rpc_error(lambda: raw(bad, timeout=10))
         assert all(len(f.result().embeddings) == 1 for f in goods)
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert (err.details() or "") == "inputs[1]: is not valid UTF-8"
@@ -265,7 +258,7 @@ def test_metrics_endpoint_exports_histograms(
     server: InferenceServer, stub: embedding_pb2_grpc.EmbeddingServiceStub
 ) -> None:
     embed(stub, ["metrics please"])
-    error_of(lambda: embed(stub, ["x"], model="nope"))
+    rpc_error(lambda: embed(stub, ["x"], model="nope"))
     body = (
         urllib.request.urlopen(f"http://127.0.0.1:{server.metrics_port}/metrics", timeout=5)
         .read()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from modelport.nlp.__main__ import SENTIMENT_EXAMPLES, NlpSettings, build
 from modelport.runtime.server import InferenceServer
 from modelport.runtime.settings import ModelSpec
 from modelport.v1 import common_pb2, nlp_pb2, nlp_pb2_grpc
-from tests.helpers import running_server
+from tests.helpers import rpc_error, running_server
 
 PROMPTS = ["the cat sat", "kubernetes schedules pods on nodes and the dog runs", "a"]
 
@@ -84,13 +84,6 @@ def hf_greedy(path: Path, prompt: str, tokens: int, seq2seq: bool = False) -> st
     return str(tokenizer.decode(ids, skip_special_tokens=True))
 
 
-def error_of(call: Callable[[], object]) -> grpc.Call:
-    with pytest.raises(grpc.RpcError) as info:
-        call()
-    assert isinstance(info.value, grpc.Call)
-    return info.value
-
-
 def metric(server: InferenceServer, name: str, model: str) -> float:
     return server.metrics.registry.get_sample_value(name, {"model": model}) or 0.0
 
@@ -131,7 +124,7 @@ def test_hf_classifier_softmax_top_k_and_labels(stub: nlp_pb2_grpc.NlpServiceStu
 
 
 def test_failed_prototype_config_has_a_clear_reason(stub: nlp_pb2_grpc.NlpServiceStub) -> None:
-    err = error_of(
+    err = rpc_error(
         lambda: stub.Classify(
             nlp_pb2.ClassifyRequest(model=ref("bad-prototypes"), inputs=["x"]), timeout=10
         )
@@ -305,13 +298,13 @@ def test_bad_generation_requests_name_the_field(
         lambda: stub.Generate(request_, timeout=10),
         lambda: list(stub.GenerateStream(request_, timeout=10)),
     ):
-        err = error_of(call)
+        err = rpc_error(call)
         assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert (err.details() or "").startswith(f"{field}:"), err.details()
 
 
 def test_prompt_over_the_context_names_the_limit(stub: nlp_pb2_grpc.NlpServiceStub) -> None:
-    err = error_of(
+    err = rpc_error(
         lambda: stub.Generate(
             gen_request("short", ["the cat sat on the mat " * 3], max_new_tokens=10), timeout=10
         )
@@ -320,16 +313,16 @@ def test_prompt_over_the_context_names_the_limit(stub: nlp_pb2_grpc.NlpServiceSt
 
 
 def test_classify_bad_input(stub: nlp_pb2_grpc.NlpServiceStub) -> None:
-    err = error_of(
+    err = rpc_error(
         lambda: stub.Classify(nlp_pb2.ClassifyRequest(model=ref("cls"), inputs=[""]), timeout=10)
     )
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
-    err = error_of(
+    err = rpc_error(
         lambda: stub.Classify(nlp_pb2.ClassifyRequest(model=ref("gpt"), inputs=["x"]), timeout=10)
     )
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "text-classification" in (err.details() or "")
-    err = error_of(
+    err = rpc_error(
         lambda: stub.ClassifyTokens(
             nlp_pb2.ClassifyTokensRequest(model=ref("ner"), inputs=["x"], min_score=2.0), timeout=10
         )

@@ -7,7 +7,7 @@ import datetime
 import ipaddress
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ from modelport.v1 import (
     registry_pb2,
     registry_pb2_grpc,
 )
-from tests.helpers import ServiceProcess, free_port, loopback_settings, running_server
+from tests.helpers import ServiceProcess, free_port, loopback_settings, rpc_error, running_server
 
 pytestmark = pytest.mark.slow
 
@@ -116,13 +116,6 @@ def embed_request(model: str = "tiny") -> embedding_pb2.EmbedRequest:
     return embedding_pb2.EmbedRequest(model=common_pb2.ModelRef(name=model), inputs=["secure"])
 
 
-def failure(call: Callable[[], object]) -> grpc.Call:
-    with pytest.raises(grpc.RpcError) as info:
-        call()
-    assert isinstance(info.value, grpc.Call)
-    return info.value
-
-
 def test_backend_requires_a_client_certificate_from_its_ca(
     pki: dict[str, Path], backend: InferenceServer
 ) -> None:
@@ -137,10 +130,10 @@ def test_backend_requires_a_client_certificate_from_its_ca(
             def call(rejected: embedding_pb2_grpc.EmbeddingServiceStub = stub) -> object:
                 return rejected.Embed(embed_request(), timeout=5)
 
-            assert failure(call).code() == grpc.StatusCode.UNAVAILABLE
+            assert rpc_error(call).code() == grpc.StatusCode.UNAVAILABLE
     with grpc.insecure_channel(target) as channel:
         stub = embedding_pb2_grpc.EmbeddingServiceStub(channel)
-        assert failure(lambda: stub.Embed(embed_request(), timeout=5)).code() == (
+        assert rpc_error(lambda: stub.Embed(embed_request(), timeout=5)).code() == (
             grpc.StatusCode.UNAVAILABLE
         )
 
@@ -214,11 +207,11 @@ def test_tokens_roles_and_open_health(router: tuple[ServiceProcess, Path]) -> No
             def anonymous(t: str | None = token) -> object:
                 return stub.Embed(embed_request(), timeout=5, metadata=as_(t))
 
-            err = failure(anonymous)
+            err = rpc_error(anonymous)
             assert err.code() == grpc.StatusCode.UNAUTHENTICATED
             assert err.details() == "missing or invalid credentials"
         split = registry_pb2.SetTrafficSplitRequest(name="tiny", weights={"1": 1})
-        err = failure(
+        err = rpc_error(
             lambda: admin.SetTrafficSplit(split, timeout=5, metadata=as_(TOKENS["client"]))
         )
         assert err.code() == grpc.StatusCode.PERMISSION_DENIED
@@ -279,5 +272,5 @@ def test_plaintext_health_port_for_probes_beside_tls(backend: InferenceServer) -
         status = health.Check(health_pb2.HealthCheckRequest(), timeout=5).status
         assert status == health_pb2.HealthCheckResponse.SERVING
         stub = embedding_pb2_grpc.EmbeddingServiceStub(channel)
-        err = failure(lambda: stub.Embed(embed_request(), timeout=5))
+        err = rpc_error(lambda: stub.Embed(embed_request(), timeout=5))
         assert err.code() == grpc.StatusCode.UNIMPLEMENTED  # only health lives there

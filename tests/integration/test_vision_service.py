@@ -20,7 +20,7 @@ from modelport.runtime.server import InferenceServer
 from modelport.runtime.settings import ModelSpec
 from modelport.v1 import common_pb2, vision_pb2, vision_pb2_grpc
 from modelport.vision.__main__ import VisionSettings, build, default_models
-from tests.helpers import running_server
+from tests.helpers import rpc_error, running_server
 
 MAX_BYTES = 4 * 1024 * 1024
 
@@ -77,13 +77,6 @@ def classify(
         timeout=60,
     )
     return [[label.label for label in r.labels] for r in response.results]
-
-
-def error_of(call: Callable[[], object]) -> grpc.Call:
-    with pytest.raises(grpc.RpcError) as info:
-        call()
-    assert isinstance(info.value, grpc.Call)
-    return info.value
 
 
 def test_efficientnet_names_real_photos(stub: vision_pb2_grpc.VisionServiceStub) -> None:
@@ -173,7 +166,7 @@ def test_bad_images_name_their_index_and_spare_other_calls(
     good = encode(COFFEE)
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
         others = [pool.submit(classify, stub, [good]) for _ in range(3)]
-        err = error_of(lambda: classify(stub, [good, make()]))
+        err = rpc_error(lambda: classify(stub, [good, make()]))
         assert all(f.result()[0][0] == "espresso" for f in others)
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
     details = err.details() or ""
@@ -182,11 +175,11 @@ def test_bad_images_name_their_index_and_spare_other_calls(
 
 
 def test_request_level_errors(stub: vision_pb2_grpc.VisionServiceStub) -> None:
-    err = error_of(lambda: classify(stub, []))
+    err = rpc_error(lambda: classify(stub, []))
     assert (err.details() or "").startswith("images:")
-    err = error_of(lambda: classify(stub, [encode(COFFEE)], model="detector"))
+    err = rpc_error(lambda: classify(stub, [encode(COFFEE)], model="detector"))
     assert (err.details() or "").startswith("model.name:")
-    err = error_of(lambda: classify(stub, [encode(COFFEE)], model="nope"))
+    err = rpc_error(lambda: classify(stub, [encode(COFFEE)], model="nope"))
     assert err.code() == grpc.StatusCode.NOT_FOUND
 
 
@@ -233,7 +226,7 @@ def test_object_detection_boxes_are_in_original_pixels(
         timeout=60,
     )
     assert all(d.score >= 0.99 for r in strict.results for d in r.detections)
-    err = error_of(
+    err = rpc_error(
         lambda: stub.DetectObjects(
             vision_pb2.DetectObjectsRequest(
                 model=common_pb2.ModelRef(name="detector"), images=images, threshold=1.5
