@@ -1,104 +1,350 @@
-"""Property-based fuzzing of every unary RPC, on a backend and through the router:
-random bytes and mutations of valid requests never produce INTERNAL, UNKNOWN or a hang,
-and every INVALID_ARGUMENT names the field it is about."""
+"""Property-based fuzzing of every RPC, on each backend (embedding, NLP, vision) and
+through the router: random bytes, mutated valid requests (truncated, bit-flipped,
+spliced, wrong wire types, invalid UTF-8, huge fields), random messages with edge values,
+broken images and decompression bombs, invalid OIP tensors, and streams of several such
+messages never produce INTERNAL, UNKNOWN or a hang; every INVALID_ARGUMENT names its
+field; and the server still answers a valid call afterwards.
+
+Two tiers: a sample of every RPC (about 300 cases) in the default run, and the full
+budget (`MODELPORT_FUZZ_CASES`, default 10,500 cases, spread by weight over the RPCs) in
+the slow tier. Cases are derandomized, so a failure reproduces on every run.
+"""
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import json
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
+from google.protobuf.message import Message
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
-from modelport.embedding.__main__ import build
+from modelport.embedding.__main__ import build as build_embedding
+from modelport.nlp.__main__ import NlpSettings
+from modelport.nlp.__main__ import build as build_nlp
 from modelport.oip.v2 import open_inference_pb2 as oip
+from modelport.runtime.oip import serialize_raw_bytes
 from modelport.runtime.server import InferenceServer
 from modelport.runtime.settings import ModelSpec
-from modelport.v1 import common_pb2, embedding_pb2, registry_pb2
+from modelport.v1 import common_pb2, embedding_pb2, nlp_pb2, registry_pb2, vision_pb2
+from modelport.vision.__main__ import VisionSettings
+from modelport.vision.__main__ import build as build_vision
+from tests.fuzzing import (
+    ALLOWED,
+    UPSTREAM_RACE,
+    UPSTREAM_RACES,
+    Hints,
+    Rpc,
+    bombs,
+    check,
+    encode,
+    images,
+    oip_hints,
+    requests,
+    rpcs,
+)
 from tests.helpers import ServiceProcess, free_port, loopback_settings, running_server
 
-pytestmark = pytest.mark.slow
+FULL_CASES = int(os.environ.get("MODELPORT_FUZZ_CASES", "10500"))
+SAMPLE_CASES = 300
+MAX_PIXELS = 1_000_000
+RPCS = rpcs(embedding_pb2, nlp_pb2, vision_pb2, registry_pb2, oip)
+CASES: collections.Counter[str] = collections.Counter()
 
-EXAMPLES = 1700  # per target; six targets: over 10,000 cases
-ALLOWED = {
-    grpc.StatusCode.OK,
-    grpc.StatusCode.INVALID_ARGUMENT,
-    grpc.StatusCode.NOT_FOUND,
-    grpc.StatusCode.UNAVAILABLE,
-    grpc.StatusCode.FAILED_PRECONDITION,
-    grpc.StatusCode.UNIMPLEMENTED,
-    grpc.StatusCode.RESOURCE_EXHAUSTED,
+# -- what is served where --------------------------------------------------------------------
+MODELS = {  # name: (task, OIP input)
+    "fuzz": ("embedding", "text"),
+    "cls": ("text-classification", "text"),
+    "ner": ("token-classification", "text"),
+    "gpt": ("text-generation", "prompt"),
+    "t5": ("text2text-generation", "prompt"),
+    "vit": ("image-classification", "image"),
+    "detector": ("object-detection", "image"),
 }
-
-SEEDS: dict[str, bytes] = {
-    "/modelport.v1.EmbeddingService/Embed": embedding_pb2.EmbedRequest(
-        model=common_pb2.ModelRef(name="fuzz"),
-        inputs=["hello", "world"],
-        dimensions=8,
-    ).SerializeToString(),
-    "/inference.GRPCInferenceService/ModelInfer": oip.ModelInferRequest(
-        model_name="fuzz",
-        inputs=[
-            oip.ModelInferRequest.InferInputTensor(
-                name="text",
-                datatype="BYTES",
-                shape=[1],
-                contents=oip.InferTensorContents(bytes_contents=[b"hello"]),
-            )
-        ],
-    ).SerializeToString(),
-    "/modelport.v1.RegistryService/ListModels": registry_pb2.ListModelsRequest(
-        ready_only=True
-    ).SerializeToString(),
-}
+EMBEDDING = "modelport.v1.EmbeddingService"
+NLP = "modelport.v1.NlpService"
+VISION = "modelport.v1.VisionService"
+REGISTRY = "modelport.v1.RegistryService"
+OIP = "inference.GRPCInferenceService"
 
 
-@st.composite
-def payloads(draw: Any, seed: bytes) -> bytes:
-    """Random bytes, or the seed request truncated, bit-flipped, spliced or extended."""
-    kind = draw(st.sampled_from(["random", "truncate", "flip", "splice", "extend"]))
-    if kind == "random":
-        return draw(st.binary(max_size=512))  # type: ignore[no-any-return]
-    data = bytearray(seed)
-    if kind == "truncate":
-        return bytes(data[: draw(st.integers(0, len(data)))])
-    if kind == "flip":
-        for _ in range(draw(st.integers(1, 8))):
-            i = draw(st.integers(0, len(data) - 1))
-            data[i] ^= 1 << draw(st.integers(0, 7))
-        return bytes(data)
-    if kind == "splice":
-        i = draw(st.integers(0, len(data)))
-        return bytes(data[:i] + draw(st.binary(max_size=64)) + data[i:])
-    return bytes(data + draw(st.binary(min_size=1, max_size=256)))
+@dataclass(frozen=True)
+class Target:
+    name: str
+    fixture: str
+    models: tuple[str, ...]
+    services: tuple[str, ...]
+    alive: str
+    """A method whose first seed must still succeed after fuzzing."""
+    router: bool = False
+    registry_writes: bool = False
+    """Fuzz the registry's writes for real (a router of its own)."""
 
 
+TARGETS = [
+    Target("embedding", "embedding", ("fuzz",), (EMBEDDING, REGISTRY, OIP), f"/{EMBEDDING}/Embed"),
+    Target("nlp", "nlp", ("cls", "ner", "gpt", "t5"), (NLP, REGISTRY, OIP), f"/{NLP}/Generate"),
+    Target(
+        "vision", "vision", ("vit", "detector"), (VISION, REGISTRY, OIP), f"/{VISION}/ClassifyImage"
+    ),
+    Target(
+        "router",
+        "router",
+        tuple(MODELS),
+        (EMBEDDING, NLP, VISION, REGISTRY, OIP),
+        f"/{OIP}/ModelInfer",
+        router=True,
+    ),
+    Target(
+        "registry",
+        "registry",
+        ("split",),
+        (REGISTRY,),
+        f"/{REGISTRY}/RegisterModel",
+        router=True,
+        registry_writes=True,
+    ),
+]
+REGISTRY_WRITES = {"RegisterModel", "RenewLease", "DeregisterModel", "SetTrafficSplit"}
+WEIGHTS = {
+    "Embed": 500, "EmbedStream": 300, "Classify": 400, "ClassifyTokens": 400,
+    "Generate": 400, "GenerateStream": 300, "ClassifyImage": 400, "DetectObjects": 300,
+    "ModelInfer": 600, "ModelStreamInfer": 300, "ModelMetadata": 80, "ModelReady": 80,
+    "ModelStatistics": 60, "RepositoryModelLoad": 60, "RepositoryModelUnload": 60,
+    "RepositoryIndex": 40, "ServerLive": 30, "ServerReady": 30, "ServerMetadata": 30,
+    "ListModels": 80, "GetModel": 80, "WatchModels": 40, "RegisterModel": 300,
+    "RenewLease": 200, "DeregisterModel": 200, "SetTrafficSplit": 200,
+}  # fmt: skip
+"""Relative share of the case budget per RPC (per target)."""
+
+
+def methods(target: Target) -> list[str]:
+    """The RPCs fuzzed on `target`: all it serves (the main router leaves registry writes
+    to the registry target, so its routing table stays intact)."""
+    return [
+        path
+        for path in RPCS
+        if path.split("/")[1] in target.services
+        and (
+            target.registry_writes or not target.router or path.split("/")[2] not in REGISTRY_WRITES
+        )
+    ]
+
+
+def weight(target: Target, path: str) -> int:
+    name = path.rsplit("/", 1)[1]
+    if name in REGISTRY_WRITES and not target.registry_writes:
+        return 40  # UNIMPLEMENTED on a backend: cheap and dull
+    return WEIGHTS[name]
+
+
+CASES_TOTAL_WEIGHT = sum(weight(t, m) for t in TARGETS for m in methods(t))
+
+
+def budget(target: Target, path: str, total: int) -> int:
+    return max(2, round(weight(target, path) * total / CASES_TOTAL_WEIGHT))
+
+
+# -- valid requests to mutate ----------------------------------------------------------------
+def small_image(fmt: str) -> bytes:
+    return encode(Image.new("RGB", (24, 16), (200, 30, 90)), fmt)
+
+
+BOMBS = bombs(small_image)
+
+
+def infer_seeds(model: str) -> list[Message]:
+    _, name = MODELS[model]
+    element = small_image("PNG") if name == "image" else b"the cat sat on the mat"
+    tensor = oip.ModelInferRequest.InferInputTensor(name=name, datatype="BYTES", shape=[2])
+    typed = oip.ModelInferRequest(model_name=model, id="seed", inputs=[tensor])
+    typed.inputs[0].contents.bytes_contents.extend([element, element])
+    typed.parameters["top_k"].int64_param = 2
+    typed.parameters["max_new_tokens"].int64_param = 3
+    raw = oip.ModelInferRequest(
+        model_name=model, inputs=[tensor], raw_input_contents=[serialize_raw_bytes([element] * 2)]
+    )
+    return [typed, raw]
+
+
+def typed_seeds(model: str) -> dict[str, list[Message]]:
+    ref = common_pb2.ModelRef(name=model)
+    task, _ = MODELS[model]
+    if task == "embedding":
+        embed = embedding_pb2.EmbedRequest(model=ref, inputs=["hello", "world"], dimensions=8)
+        return {f"/{EMBEDDING}/Embed": [embed], f"/{EMBEDDING}/EmbedStream": [embed]}
+    if task == "text-classification":
+        return {f"/{NLP}/Classify": [nlp_pb2.ClassifyRequest(model=ref, inputs=["I love it"])]}
+    if task == "token-classification":
+        tokens = nlp_pb2.ClassifyTokensRequest(model=ref, inputs=["the cat sat in the park"])
+        return {f"/{NLP}/ClassifyTokens": [tokens]}
+    if task.endswith("generation"):
+        parameters = nlp_pb2.GenerationParameters(
+            max_new_tokens=4, do_sample=True, temperature=0.7, top_p=0.9, top_k=5, seed=1
+        )
+        parameters.stop.append("dog")
+        generate = nlp_pb2.GenerateRequest(model=ref, prompts=["the cat"], parameters=parameters)
+        return {f"/{NLP}/Generate": [generate], f"/{NLP}/GenerateStream": [generate]}
+    if task == "image-classification":
+        classify = vision_pb2.ClassifyImageRequest(model=ref, images=[small_image("PNG")], top_k=2)
+        return {f"/{VISION}/ClassifyImage": [classify]}
+    detect = vision_pb2.DetectObjectsRequest(
+        model=ref, images=[small_image("JPEG")], threshold=0.1, max_detections=3
+    )
+    return {f"/{VISION}/DetectObjects": [detect]}
+
+
+def seeds(target: Target) -> dict[str, list[bytes]]:
+    """Valid requests of every RPC, for the models `target` serves."""
+    found: dict[str, list[Message]] = collections.defaultdict(list)
+    for model in target.models:
+        if model in MODELS:
+            for path, messages in typed_seeds(model).items():
+                found[path] += messages
+            found[f"/{OIP}/ModelInfer"] += infer_seeds(model)
+            found[f"/{OIP}/ModelStreamInfer"] += infer_seeds(model)
+        for method in ("ModelReady", "ModelMetadata", "ModelStatistics"):
+            found[f"/{OIP}/{method}"].append(_named(method, model))
+        found[f"/{OIP}/RepositoryModelLoad"].append(
+            oip.RepositoryModelLoadRequest(model_name=model)
+        )
+        found[f"/{REGISTRY}/GetModel"].append(registry_pb2.GetModelRequest(name=model))
+        found[f"/{REGISTRY}/WatchModels"].append(registry_pb2.WatchModelsRequest(name=model))
+    registration = registry_pb2.RegisterModelRequest(
+        model=common_pb2.ModelRef(name="registered", version="1"),
+        task=common_pb2.TASK_EMBEDDING,
+        endpoint="127.0.0.1:9",
+        metadata={"k": "v"},
+    )
+    registration.lease_ttl.FromSeconds(30)
+    for path, message in {
+        "ServerLive": oip.ServerLiveRequest(),
+        "ServerReady": oip.ServerReadyRequest(),
+        "ServerMetadata": oip.ServerMetadataRequest(),
+        "RepositoryIndex": oip.RepositoryIndexRequest(ready=True),
+        "RepositoryModelUnload": oip.RepositoryModelUnloadRequest(model_name="absent-model"),
+    }.items():
+        found[f"/{OIP}/{path}"].append(message)
+    for path, message in {
+        "ListModels": registry_pb2.ListModelsRequest(ready_only=True),
+        "WatchModels": registry_pb2.WatchModelsRequest(),
+        "RegisterModel": registration,
+        "RenewLease": registry_pb2.RenewLeaseRequest(
+            lease_ids=["nope"], states=[common_pb2.MODEL_STATE_READY]
+        ),
+        "DeregisterModel": registry_pb2.DeregisterModelRequest(
+            model=registration.model, endpoint=registration.endpoint
+        ),
+        "SetTrafficSplit": registry_pb2.SetTrafficSplitRequest(name="split", weights={"1": 3}),
+    }.items():
+        found[f"/{REGISTRY}/{path}"].append(message)
+    return {path: [m.SerializeToString() for m in messages] for path, messages in found.items()}
+
+
+def _named(method: str, model: str) -> Message:
+    return getattr(oip, f"{method}Request")(name=model)  # type: ignore[no-any-return]
+
+
+def hints(target: Target) -> Hints:
+    """Field strategies that reach past the model lookup: served names, their OIP inputs,
+    images and bombs where images go."""
+    names = st.one_of(st.sampled_from(target.models), st.text(max_size=12))
+    texts = st.text(max_size=24).map(str.encode)
+    has_images = any(MODELS.get(m, ("", ""))[1] == "image" for m in target.models)
+    image = images(list(BOMBS.values()))
+    inputs = sorted({MODELS[m][1] for m in target.models if m in MODELS}) or ["text"]
+    found: dict[str, st.SearchStrategy[Any]] = {
+        "modelport.v1.ModelRef.name": names,
+        "modelport.v1.ModelRef.version": st.sampled_from(["", "1", "2"]),
+        "modelport.v1.ClassifyImageRequest.images": st.lists(image, max_size=3),
+        "modelport.v1.DetectObjectsRequest.images": st.lists(image, max_size=3),
+        "inference.RepositoryModelUnloadRequest.model_name": st.text().map("absent-".__add__),
+        "modelport.v1.RegisterModelRequest.endpoint": st.one_of(
+            st.sampled_from(["127.0.0.1:9", "", "localhost", "[::1]:9"]), st.text(max_size=12)
+        ),
+        "modelport.v1.SetTrafficSplitRequest.WeightsEntry.key": st.one_of(
+            st.sampled_from(["1", "2"]), st.text(max_size=4)
+        ),
+        **oip_hints(target.models, inputs, st.one_of(texts, image) if has_images else texts),
+    }
+    for field in (
+        "inference.ModelReadyRequest.name",
+        "inference.ModelMetadataRequest.name",
+        "inference.ModelStatisticsRequest.name",
+        "inference.RepositoryModelLoadRequest.model_name",
+        "modelport.v1.GetModelRequest.name",
+        "modelport.v1.WatchModelsRequest.name",
+        "modelport.v1.SetTrafficSplitRequest.name",
+    ):
+        found[field] = names
+    return found
+
+
+# -- servers --------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def backend(tiny_bert_dir: Path) -> Iterator[InferenceServer]:
+def embedding(tiny_bert_dir: Path) -> Iterator[InferenceServer]:
     models = [ModelSpec(name="fuzz", runtime="sentence-embedding", path=tiny_bert_dir)]
-    with running_server(build, loopback_settings(max_inputs_per_request=64), models) as server:
+    settings = loopback_settings(max_inputs_per_request=16)
+    with running_server(build_embedding, settings, models) as server:
         yield server
 
 
 @pytest.fixture(scope="module")
-def router(
-    backend: InferenceServer,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[ServiceProcess]:
-    import os
+def nlp(
+    tiny_classifier_dir: Path, tiny_ner_dir: Path, tiny_gpt2_dir: Path, tiny_t5_dir: Path
+) -> Iterator[InferenceServer]:
+    models = [
+        ModelSpec(name="cls", runtime="hf-sequence-classification", path=tiny_classifier_dir),
+        ModelSpec(name="ner", runtime="hf-token-classification", path=tiny_ner_dir),
+        ModelSpec(name="gpt", runtime="hf-causal-lm", path=tiny_gpt2_dir),
+        ModelSpec(name="t5", runtime="hf-seq2seq", path=tiny_t5_dir),
+    ]
+    settings = NlpSettings(
+        host="127.0.0.1",
+        port=0,
+        metrics_port=-1,
+        max_inputs_per_request=16,
+        default_max_new_tokens=4,
+        max_new_tokens=8,
+    )
+    with running_server(build_nlp, settings, models) as server:
+        yield server
 
+
+@pytest.fixture(scope="module")
+def vision(tiny_vit_dir: Path, tiny_detector_dir: Path) -> Iterator[InferenceServer]:
+    models = [
+        ModelSpec(name="vit", runtime="hf-image-classification", path=tiny_vit_dir),
+        ModelSpec(name="detector", runtime="hf-object-detection", path=tiny_detector_dir),
+    ]
+    settings = VisionSettings(
+        host="127.0.0.1",
+        port=0,
+        metrics_port=-1,
+        max_inputs_per_request=8,
+        max_image_bytes=1 << 20,
+        max_image_pixels=MAX_PIXELS,
+    )
+    with running_server(build_vision, settings, models) as server:
+        yield server
+
+
+def run_router(data_dir: Path, replicas: list[dict[str, str]]) -> Iterator[ServiceProcess]:
     process = ServiceProcess(
         "modelport.router",
         {
             **os.environ,
-            "MODELPORT_DATA_DIR": str(tmp_path_factory.mktemp("data")),
-            "MODELPORT_STATIC_REPLICAS": json.dumps(
-                [{"name": "fuzz", "endpoint": f"127.0.0.1:{backend.port}"}]
-            ),
+            "MODELPORT_DATA_DIR": str(data_dir),
+            "MODELPORT_STATIC_REPLICAS": json.dumps(replicas),
         },
         free_port(),
     ).start()
@@ -109,43 +355,172 @@ def router(
         process.stop()
 
 
-def check(channel: grpc.Channel, method: str, payload: bytes) -> None:
-    call = channel.unary_unary(method, None, None)
-    error: grpc.RpcError | None = None
-    try:
-        call(payload, timeout=10)
-    except grpc.RpcError as exc:
-        error = exc
-    if error is None:
+@pytest.fixture(scope="module")
+def router(
+    embedding: InferenceServer,
+    nlp: InferenceServer,
+    vision: InferenceServer,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[ServiceProcess]:
+    backends = {"embedding": embedding, "nlp": nlp, "vision": vision}
+    replicas = [
+        {"name": model, "task": task, "endpoint": f"127.0.0.1:{backends[target.name].port}"}
+        for target in TARGETS[:3]
+        for model in target.models
+        for task in [MODELS[model][0]]
+    ]
+    yield from run_router(tmp_path_factory.mktemp("router"), replicas)
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
+    """A router of its own for registry writes; `split` has a replica nobody listens on."""
+    replicas = [{"name": "split", "version": v, "endpoint": "127.0.0.1:9"} for v in ("1", "2")]
+    yield from run_router(tmp_path_factory.mktemp("registry"), replicas)
+
+
+def address(request: pytest.FixtureRequest, target: Target) -> str:
+    server = request.getfixturevalue(target.fixture)
+    if isinstance(server, ServiceProcess):
+        return server.address
+    return f"127.0.0.1:{server.port}"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def report_cases(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Print how many cases each RPC ran, per target."""
+    yield
+    plugins = request.config.pluginmanager
+    reporter, capture = plugins.get_plugin("terminalreporter"), plugins.get_plugin("capturemanager")
+    if reporter is None or capture is None or not CASES:
         return
-    assert isinstance(error, grpc.Call)
-    code, details = error.code(), error.details() or ""
-    assert code in ALLOWED, f"{method} {payload!r}: {code.name} {details}"
-    if code == grpc.StatusCode.INVALID_ARGUMENT:
-        field, sep, _ = details.partition(": ")
-        assert sep, f"{method} {payload!r}: no field named in {details!r}"
-        assert field, details
+    races = collections.Counter(UPSTREAM_RACES)
+    with capture.global_and_fixture_disabled():
+        reporter.write_line("")
+        reporter.write_line(f"fuzz cases per RPC ({sum(CASES.values())} in all):")
+        for key, count in sorted(CASES.items()):
+            reporter.write_line(f"  {count:6d}  {key}")
+        for path, count in sorted(races.items()):
+            reporter.write_line(f"  {count:6d}  router streams ended by {UPSTREAM_RACE!r}: {path}")
 
 
-@pytest.mark.parametrize("method", sorted(SEEDS))
-@pytest.mark.parametrize("target", ["backend", "router"])
-def test_rpcs_survive_random_and_mutated_requests(
-    method: str, target: str, backend: InferenceServer, router: ServiceProcess
+# -- the property -----------------------------------------------------------------------------
+def allowed(target: Target) -> set[grpc.StatusCode]:
+    return ALLOWED | {grpc.StatusCode.UNAVAILABLE} if target.router else ALLOWED
+
+
+def fuzz_rpc(
+    channel: grpc.Channel, target: Target, rpc: Rpc, valid: Sequence[bytes], cases: int
 ) -> None:
-    address = f"127.0.0.1:{backend.port}" if target == "backend" else router.address
+    """`cases` requests (derandomized) to one RPC; each must satisfy `check`."""
 
-    with grpc.insecure_channel(address) as channel:
+    @settings(
+        max_examples=cases,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(requests(rpc, valid, hints(target)))
+    def run(case: list[bytes]) -> None:
+        CASES[f"{target.name:9} {rpc.path}"] += 1
+        check(channel, rpc, case, allowed(target), target.router)
 
-        @settings(
-            max_examples=EXAMPLES,
-            deadline=None,
-            database=None,
-            suppress_health_check=[HealthCheck.too_slow],
-        )
-        @given(payloads(SEEDS[method]))
-        def run(payload: bytes) -> None:
-            check(channel, method, payload)
+    run()
 
-        run()
-        # and the server is still fine afterwards
-        check(channel, method, SEEDS[method])
+
+def fuzz(request: pytest.FixtureRequest, target: Target, paths: Sequence[str], total: int) -> None:
+    """Fuzz each of `paths` on `target` with its share of `total` cases, then check that
+    a valid call still succeeds."""
+    valid = seeds(target)
+    with channel_to(request, target) as channel:
+        for path in paths:
+            assert valid.get(path), f"no valid {path} request to start from"
+            fuzz_rpc(channel, target, RPCS[path], valid[path], budget(target, path, total))
+        assert_alive(channel, target, valid)
+
+
+def assert_alive(channel: grpc.Channel, target: Target, valid: dict[str, list[bytes]]) -> None:
+    """A valid call still succeeds."""
+    alive = check(channel, RPCS[target.alive], valid[target.alive][:1], {grpc.StatusCode.OK})
+    assert alive.responses, f"{target.name} did not answer {target.alive}"
+
+
+@contextlib.contextmanager
+def channel_to(request: pytest.FixtureRequest, target: Target) -> Iterator[grpc.Channel]:
+    """A channel that sends and receives messages of any size."""
+    options = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
+    with grpc.insecure_channel(address(request, target), options=options) as channel:
+        yield channel
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=[t.name for t in TARGETS])
+def test_a_sample_of_every_rpc_survives_fuzzing(
+    target: Target, request: pytest.FixtureRequest
+) -> None:
+    fuzz(request, target, methods(target), SAMPLE_CASES)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("target", "path"),
+    [(t, m) for t in TARGETS for m in methods(t)],
+    ids=[f"{t.name}-{m.rsplit('/', 1)[1]}" for t in TARGETS for m in methods(t)],
+)
+def test_every_rpc_survives_fuzzing(
+    target: Target, path: str, request: pytest.FixtureRequest
+) -> None:
+    fuzz(request, target, [path], FULL_CASES)
+
+
+IMAGE_RPCS: dict[str, Callable[[list[bytes]], Message]] = {
+    f"/{VISION}/ClassifyImage": lambda images: vision_pb2.ClassifyImageRequest(
+        model=common_pb2.ModelRef(name="vit"), images=images
+    ),
+    f"/{VISION}/DetectObjects": lambda images: vision_pb2.DetectObjectsRequest(
+        model=common_pb2.ModelRef(name="detector"), images=images
+    ),
+    f"/{OIP}/ModelInfer": lambda images: oip.ModelInferRequest(
+        model_name="vit",
+        inputs=[
+            oip.ModelInferRequest.InferInputTensor(
+                name="image",
+                datatype="BYTES",
+                shape=[len(images)],
+                contents=oip.InferTensorContents(bytes_contents=images),
+            )
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("bomb", sorted(BOMBS))
+@pytest.mark.parametrize("target", [TARGETS[2], TARGETS[3]], ids=["vision", "router"])
+def test_decompression_bombs_are_refused_naming_the_image(
+    bomb: str, target: Target, request: pytest.FixtureRequest
+) -> None:
+    """A small file that claims a huge canvas is refused from its header, by index."""
+    with channel_to(request, target) as channel:
+        for path, make in IMAGE_RPCS.items():
+            payload = make([small_image("PNG"), BOMBS[bomb]]).SerializeToString()
+            refused = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.RESOURCE_EXHAUSTED}
+            outcome = check(channel, RPCS[path], [payload], refused)
+            assert outcome.details.startswith("images[1]: "), (path, outcome.details)
+        assert_alive(channel, target, seeds(target))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target", [TARGETS[0], TARGETS[3]], ids=["embedding", "router"])
+def test_messages_over_the_size_limit_are_refused(
+    target: Target, request: pytest.FixtureRequest
+) -> None:
+    """gRPC itself refuses a request over the 64 MiB default; the server goes on."""
+    text = "x" * (65 << 20)
+    payload = embedding_pb2.EmbedRequest(
+        model=common_pb2.ModelRef(name="fuzz"), inputs=[text]
+    ).SerializeToString()
+    with channel_to(request, target) as channel:
+        path = f"/{EMBEDDING}/Embed"
+        check(channel, RPCS[path], [payload], {grpc.StatusCode.RESOURCE_EXHAUSTED})
+        CASES[f"{target.name:9} {path} (over 64 MiB)"] += 1
+        assert_alive(channel, target, seeds(target))

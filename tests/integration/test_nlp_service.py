@@ -15,6 +15,7 @@ import pytest
 from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
 from modelport.nlp.__main__ import SENTIMENT_EXAMPLES, NlpSettings, build
+from modelport.oip.v2 import open_inference_pb2, open_inference_pb2_grpc
 from modelport.runtime.server import InferenceServer
 from modelport.runtime.settings import ModelSpec
 from modelport.v1 import common_pb2, nlp_pb2, nlp_pb2_grpc
@@ -329,3 +330,27 @@ def test_classify_bad_input(stub: nlp_pb2_grpc.NlpServiceStub) -> None:
     )
     assert (err.details() or "").startswith("min_score:")
     assert np.isfinite(1.0)
+
+
+@pytest.mark.parametrize(
+    ("model", "parameter", "field"),
+    [
+        ("gpt", "max_new_tokens", "parameters.max_new_tokens"),
+        ("gpt", "top_k", "parameters.top_k"),
+        ("cls", "top_k", "top_k"),
+    ],
+)
+def test_negative_oip_parameters_name_the_field(
+    server: InferenceServer, model: str, parameter: str, field: str
+) -> None:
+    request = open_inference_pb2.ModelInferRequest(model_name=model)
+    tensor = request.inputs.add(
+        name="prompt" if model == "gpt" else "text", datatype="BYTES", shape=[1]
+    )
+    tensor.contents.bytes_contents.append(b"the cat")
+    request.parameters[parameter].int64_param = -1
+    with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        oip = open_inference_pb2_grpc.GRPCInferenceServiceStub(channel)
+        err = rpc_error(lambda: oip.ModelInfer(request, timeout=10))
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert (err.details() or "").startswith(f"{field}: must be >= 0"), err.details()

@@ -86,6 +86,32 @@ def test_bad_tensors_name_the_tensor(tensor: Input, raw: bytes | None, message: 
     assert message in info.value.message
 
 
+@pytest.mark.parametrize(
+    ("tensor", "raw"),
+    [
+        (Input(name="t", datatype="FP32", shape=[0, 2**63 - 1]), None),
+        (Input(name="t", datatype="INT32", shape=[0, 2**63 - 1]), b""),
+        (Input(name="t", datatype="BF16", shape=[2**62, 0]), b""),
+        (
+            Input(
+                name="t",
+                datatype="INT32",
+                shape=[1] * 65,
+                contents=pb.InferTensorContents(int_contents=[1]),
+            ),
+            None,
+        ),
+    ],
+    ids=["zero-size-huge", "raw-zero-size-huge", "bf16-zero-size-huge", "65-dimensions"],
+)
+def test_shapes_numpy_cannot_hold_name_the_tensor(tensor: Input, raw: bytes | None) -> None:
+    """Found by fuzzing: these reached numpy's reshape and came back as INTERNAL."""
+    with pytest.raises(InvalidArgument) as info:
+        decode_input(tensor, raw)
+    assert info.value.violations[0].field == "inputs[t]"
+    assert "is not supported" in info.value.message
+
+
 def test_invalid_utf8_names_the_element() -> None:
     tensor = decode_input(
         Input(

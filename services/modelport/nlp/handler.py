@@ -115,6 +115,8 @@ class NlpHandler:
     # -- classification -------------------------------------------------------------------
     async def classify(self, call: ClassifyCall) -> Answer:
         validate_texts(call.inputs, "inputs", self._max_inputs)
+        if call.top_k < 0:
+            raise InvalidArgument("top_k", "must be >= 0")
         managed, model = self._model(
             call.model, call.version, TextClassifier, "text-classification"
         )
@@ -138,6 +140,10 @@ class NlpHandler:
     # -- generation ---------------------------------------------------------------------
     def _params(self, call: GenerateCall) -> GenerationParams:
         limit = self._limits.max_new_tokens
+        if call.max_new_tokens < 0:
+            raise InvalidArgument("parameters.max_new_tokens", "must be >= 0")
+        if call.top_k is not None and call.top_k < 0:
+            raise InvalidArgument("parameters.top_k", "must be >= 0")
         n = call.max_new_tokens or self._limits.default_max_new_tokens
         if n > limit:
             raise InvalidArgument(

@@ -92,6 +92,15 @@ def serialize_raw_bytes(items: Sequence[bytes]) -> bytes:
     return b"".join(struct.pack("<I", len(item)) + item for item in items)
 
 
+def _reshape(array: np.ndarray, shape: tuple[int, ...], field: str) -> np.ndarray:
+    """`array` in `shape`; a shape numpy cannot hold (over 64 dimensions, or a zero-size
+    shape whose other dimensions overflow) is the caller's mistake, not ours."""
+    try:
+        return array.reshape(shape)
+    except ValueError as exc:
+        raise InvalidArgument(field, f"shape {list(shape)} is not supported: {exc}") from exc
+
+
 def decode_input(tensor: Any, raw: bytes | None) -> Tensor:
     """One `ModelInferRequest.InferInputTensor` (with its raw entry, if any)."""
     field = f"inputs[{tensor.name}]"
@@ -111,7 +120,8 @@ def decode_input(tensor: Any, raw: bytes | None) -> Tensor:
                     field, f"raw data is {len(raw)} bytes; shape needs {count * 2}"
                 )
             words = np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16
-            return Tensor(tensor.name, datatype, shape, words.view(np.float32).reshape(shape))
+            floats = words.view(np.float32)
+            return Tensor(tensor.name, datatype, shape, _reshape(floats, shape, field))
         dtype = np.dtype(NUMPY[datatype]).newbyteorder("<")
         if len(raw) != count * dtype.itemsize:
             raise InvalidArgument(
@@ -119,7 +129,8 @@ def decode_input(tensor: Any, raw: bytes | None) -> Tensor:
                 f"raw data is {len(raw)} bytes; shape {list(shape)} of {datatype} "
                 f"needs {count * dtype.itemsize}",
             )
-        return Tensor(tensor.name, datatype, shape, np.frombuffer(raw, dtype).reshape(shape))
+        array = np.frombuffer(raw, dtype)
+        return Tensor(tensor.name, datatype, shape, _reshape(array, shape, field))
     if datatype in ("FP16", "BF16"):
         raise InvalidArgument(field, f"{datatype} tensors travel only as raw_input_contents")
     values = list(getattr(tensor.contents, CONTENTS_FIELD[datatype]))
@@ -129,7 +140,8 @@ def decode_input(tensor: Any, raw: bytes | None) -> Tensor:
         )
     if datatype == "BYTES":
         return Tensor(tensor.name, datatype, shape, values)
-    return Tensor(tensor.name, datatype, shape, np.array(values, NUMPY[datatype]).reshape(shape))
+    array = np.array(values, NUMPY[datatype])
+    return Tensor(tensor.name, datatype, shape, _reshape(array, shape, field))
 
 
 @dataclass(frozen=True)
