@@ -1,0 +1,1 @@
+"""Modelport against peer model servers (MLServer, Infinity): see README.md."""
