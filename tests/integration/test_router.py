@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import json
 import signal
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,95 +14,42 @@ from pathlib import Path
 import grpc
 import pytest
 
-from modelport.v1 import (
-    common_pb2,
-    embedding_pb2,
-    embedding_pb2_grpc,
-    registry_pb2,
-    registry_pb2_grpc,
+from modelport.v1 import common_pb2, embedding_pb2, embedding_pb2_grpc, registry_pb2
+from tests.cluster import (
+    MODEL,
+    Load,
+    backend_process,
+    embedding,
+    registry,
+    request,
+    router_metrics,
+    router_process,
+    stop_all,
+    tiny,
+    wait_replicas,
 )
-from tests.helpers import ServiceProcess, free_port, models_file
+from tests.helpers import ServiceProcess, models_file
 
 pytestmark = pytest.mark.slow
 
-MODEL = "m"
-
-
-def router_process(
-    env: dict[str, str], data_dir: Path, port: int | None = None, **extra: str
-) -> ServiceProcess:
-    return ServiceProcess(
-        "modelport.router",
-        {**env, "MODELPORT_DATA_DIR": str(data_dir), "MODELPORT_LEASE_TTL_S": "3", **extra},
-        port or free_port(),
-        free_port(),
-    )
-
-
-def backend_process(
-    env: dict[str, str], router: ServiceProcess, model_file: Path
-) -> ServiceProcess:
-    return ServiceProcess(
-        "modelport.embedding",
-        {
-            **env,
-            "MODELPORT_ROUTER_ADDRESS": router.address,
-            "MODELPORT_MODELS_FILE": str(model_file),
-            "MODELPORT_LEASE_TTL_S": "3",
-            "MODELPORT_TORCH_THREADS": "1",
-        },
-        free_port(),
-        free_port(),
-    )
-
-
-def tiny(tmp_path: Path, tiny_bert_dir: Path, version: str = "1", name: str = MODEL) -> Path:
-    return models_file(
-        tmp_path / f"{name}-{version}.yaml",
-        {
-            "name": name,
-            "version": version,
-            "runtime": "sentence-embedding",
-            "path": str(tiny_bert_dir),
-        },
-    )
-
-
-def registry(router: ServiceProcess) -> registry_pb2_grpc.RegistryServiceStub:
-    return registry_pb2_grpc.RegistryServiceStub(grpc.insecure_channel(router.address))
-
-
-def embedding(router: ServiceProcess) -> embedding_pb2_grpc.EmbeddingServiceStub:
-    return embedding_pb2_grpc.EmbeddingServiceStub(grpc.insecure_channel(router.address))
-
-
-def request(version: str = "", name: str = MODEL) -> embedding_pb2.EmbedRequest:
-    return embedding_pb2.EmbedRequest(
-        model=common_pb2.ModelRef(name=name, version=version), inputs=["route me"]
-    )
-
-
-def wait_replicas(
-    router: ServiceProcess, count: int, name: str = MODEL, timeout_s: float = 60
-) -> None:
-    """Watch the registry until `name` has `count` READY replicas (over all versions)."""
-    events = registry(router).WatchModels(
-        registry_pb2.WatchModelsRequest(name=name), timeout=timeout_s
-    )
-    for event in events:
-        ready = sum(
-            r.state == common_pb2.MODEL_STATE_READY
-            for v in event.model.versions
-            for r in v.replicas
-        )
-        if ready == count:
-            events.cancel()  # type: ignore[no-untyped-call]
-            return
-
-
-def stop_all(*processes: ServiceProcess) -> None:
-    for p in processes:
-        p.stop()
+RETRYING = json.dumps(
+    {
+        "methodConfig": [
+            {
+                "name": [{"service": "modelport.v1.EmbeddingService"}],
+                "waitForReady": True,
+                "retryPolicy": {
+                    "maxAttempts": 5,
+                    "initialBackoff": "0.1s",
+                    "maxBackoff": "1s",
+                    "backoffMultiplier": 2,
+                    "retryableStatusCodes": ["UNAVAILABLE"],
+                },
+            }
+        ]
+    }
+)
+"""A client's service config: wait for the connection, retry UNAVAILABLE with backoff."""
 
 
 @pytest.fixture
@@ -167,38 +114,31 @@ def test_two_replicas_share_load_and_errors_pass_through(
     assert info.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
 
 
-def test_killed_replica_fails_only_in_flight_calls_and_is_avoided_within_a_second(
+def test_killed_replica_fails_only_in_flight_calls_and_rejoins_when_restarted(
     pair: tuple[ServiceProcess, ServiceProcess, ServiceProcess],
 ) -> None:
     router, a, b = pair
     stub = embedding(router)
-    failures: list[float] = []
-    successes: list[float] = []
-    stop = threading.Event()
-
-    def load() -> None:
-        while not stop.is_set():
-            try:
-                stub.Embed(request(), timeout=10)
-                successes.append(time.monotonic())
-            except grpc.RpcError:
-                failures.append(time.monotonic())
-
-    workers = [threading.Thread(target=load) for _ in range(8)]
-    for w in workers:
-        w.start()
-    time.sleep(1.0)
-    killed_at = time.monotonic()
-    a.kill()
-    time.sleep(3.0)
-    stop.set()
-    for w in workers:
-        w.join()
+    with Load(lambda: stub.Embed(request(), timeout=10)) as load:
+        time.sleep(1.0)
+        killed_at = time.monotonic()
+        a.kill()
+        time.sleep(3.0)
+        ejected = router_metrics(router)
+        a.start().wait_serving()  # same port: it registers itself again
+        serving_at = time.monotonic()
+        while a.served_calls() < 10 and time.monotonic() - serving_at < 15:
+            time.sleep(0.2)
+        rejoined_s = time.monotonic() - serving_at
+    failures = load.failures()
     assert len(failures) <= 8, f"{len(failures)} failures: more than the calls in flight"
-    assert all(t - killed_at < 1.0 for t in failures), "calls still failed 1 s after the kill"
-    assert sum(t > killed_at + 1.0 for t in successes) > 20
+    assert all(o.ended - killed_at < 1.0 for o in failures), "calls failed 1 s after the kill"
+    assert load.succeeded_after(killed_at + 1.0) > 20
+    assert ejected[f'modelport_router_ejections_total{{endpoint="{a.address}"}}'] >= 1
+    assert a.served_calls() >= 10, "the restarted replica got no traffic"
+    print(f"\nrestarted replica took traffic {rejoined_s:.1f} s after it was serving")
+    assert rejoined_s < 10
     metrics = router_metrics(router)
-    assert metrics[f'modelport_router_ejections_total{{endpoint="{a.address}"}}'] >= 1
     assert metrics[f'modelport_router_outstanding_calls{{endpoint="{b.address}"}}'] == 0
     embeds = [
         v
@@ -210,23 +150,6 @@ def test_killed_replica_fails_only_in_flight_calls_and_is_avoided_within_a_secon
     ]
     assert embeds
     assert embeds[0] > 20
-
-
-def router_metrics(router: ServiceProcess) -> dict[str, float]:
-    """Samples of the router's /metrics, by `name{labels}`."""
-    import urllib.request
-
-    body = (
-        urllib.request.urlopen(f"http://127.0.0.1:{router.metrics_port}/metrics", timeout=5)
-        .read()
-        .decode()
-    )
-    samples = {}
-    for line in body.splitlines():
-        if line and not line.startswith("#"):
-            key, _, value = line.rpartition(" ")
-            samples[key] = float(value)
-    return samples
 
 
 def test_version_pinning_and_canary_weights(
@@ -331,7 +254,7 @@ def test_lapsed_lease_removes_the_replica_and_no_ready_replica_is_unavailable(
         router.stop()
 
 
-def test_router_restart_recovers_registrations_without_manual_steps(
+def test_router_restart_under_load_recovers_registrations_and_retrying_clients(
     tmp_path: Path, tiny_bert_dir: Path, env: dict[str, str]
 ) -> None:
     data = tmp_path / "data"
@@ -352,9 +275,21 @@ def test_router_restart_recovers_registrations_without_manual_steps(
         admin.SetTrafficSplit(
             registry_pb2.SetTrafficSplitRequest(name=MODEL, weights={"1": 5}), timeout=5
         )
-        router.kill()
-        router = router_process(env, data, port=router.port).start().wait_serving()
-        wait_replicas(router, 1, timeout_s=15)  # the backend registered again by itself
+        channel = grpc.insecure_channel(
+            router.address,
+            options=[("grpc.service_config", RETRYING), ("grpc.enable_retries", 1)],
+        )
+        stub = embedding_pb2_grpc.EmbeddingServiceStub(channel)
+        with Load(lambda: stub.Embed(request(), timeout=20), workers=4) as load:
+            time.sleep(1.0)
+            killed = time.monotonic()
+            router.kill()
+            router = router_process(env, data, port=router.port).start().wait_serving()
+            restarted = time.monotonic()
+            wait_replicas(router, 1, timeout_s=15)  # the backend registered again by itself
+            registered = time.monotonic()
+            time.sleep(2.0)
+        channel.close()
         assert embedding(router).Embed(request(), timeout=10).model.version == "1"
         restored = registry(router).GetModel(
             registry_pb2.GetModelRequest(name="external"), timeout=5
@@ -364,13 +299,30 @@ def test_router_restart_recovers_registrations_without_manual_steps(
         assert model.versions[0].traffic_weight == 5
     finally:
         stop_all(backend, router)
+    outage = [o for o in load.outcomes if o.ended > killed and o.started < registered]
+    failed = collections.Counter(o.code for o in load.failures())
+    print(
+        f"\nrouter SIGKILL: back in {restarted - killed:.1f} s, backend registered "
+        f"{registered - restarted:.1f} s later; {len(outage)} calls spanned the outage, "
+        f"failures {dict(failed)}, longest call {max(o.ended - o.started for o in outage):.1f} s"
+    )
+    assert not [o for o in load.failures() if o.started > restarted], failed
+    assert len(load.failures()) <= 4, failed  # at most the calls in flight at the kill
+    assert load.succeeded_after(registered) > 20
 
 
-def test_backend_sigterm_deregisters_before_draining(
+def test_backend_sigterm_under_load_deregisters_then_drains_without_a_failed_call(
     pair: tuple[ServiceProcess, ServiceProcess, ServiceProcess],
 ) -> None:
     router, a, _b = pair
-    a.signal(signal.SIGTERM)
-    wait_replicas(router, 1, timeout_s=10)
     stub = embedding(router)
-    assert all(stub.Embed(request(), timeout=10).embeddings for _ in range(20))
+    with Load(lambda: stub.Embed(request(), timeout=10)) as load:
+        time.sleep(1.0)
+        a.signal(signal.SIGTERM)
+        wait_replicas(router, 1, timeout_s=10)
+        assert a.process is not None
+        assert a.process.wait(30) == 0
+        exited_at = time.monotonic()
+        time.sleep(1.0)
+    assert not load.failures(), load.failures()[:5]
+    assert load.succeeded_after(exited_at) > 20

@@ -94,6 +94,8 @@ async def test_full_queue_is_refused_at_once() -> None:
         await batcher.submit([5])
     assert time.perf_counter() - start < 0.05
     assert info.value.code is grpc.StatusCode.RESOURCE_EXHAUSTED
+    with pytest.raises(ResourceExhausted):
+        batcher.admit(1)  # what handlers ask before they tokenise
     fn.gate.set()
     assert await first == [0]
     assert await waiting == [2, 4, 6, 8]

@@ -54,6 +54,7 @@ class EmbeddingHandler:
             raise InvalidArgument(
                 "dimensions", f"is {call.dimensions}; the model has {model.dimension}"
             )
+        managed.batcher.admit(len(call.inputs))
         ids: list[list[int]] = await model.preprocess(model.tokenize, call.inputs, call.truncation)
         normalize = model.config.normalize if call.normalize is None else call.normalize
         items = [EmbedItem(i, normalize, call.dimensions) for i in ids]

@@ -120,6 +120,7 @@ class NlpHandler:
         managed, model = self._model(
             call.model, call.version, TextClassifier, "text-classification"
         )
+        managed.batcher.admit(len(call.inputs))
         ids: list[list[int]] = await model.preprocess(model.tokenize, call.inputs, call.truncation)
         results: list[Scores] = await managed.batcher.submit(
             [ClassifyItem(i, call.top_k) for i in ids]
@@ -133,6 +134,7 @@ class NlpHandler:
         managed, model = self._model(
             call.model, call.version, TokenClassifier, "token-classification"
         )
+        managed.batcher.admit(len(call.inputs))
         items = await model.preprocess(model.prepare, call.inputs, call.aggregation, call.min_score)
         results: list[list[Entity]] = await managed.batcher.submit(items)
         return Answer(managed.name, managed.version, results, sum(len(i.ids) for i in items))

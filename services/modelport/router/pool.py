@@ -71,6 +71,7 @@ class ReplicaPool:
         self.connect_timeout_s = connect_timeout_s
         self._probe_interval_s = probe_interval_s
         self._replicas: dict[str, Replica] = {}
+        self._closing: set[asyncio.Task[None]] = set()
 
     def get(self, endpoint: str) -> Replica:
         replica = self._replicas.get(endpoint)
@@ -143,15 +144,20 @@ class ReplicaPool:
                 log.info("re-admitted %s", replica.endpoint)
 
     async def drop(self, endpoint: str) -> None:
-        """Close the channel of an endpoint no registration uses any more."""
+        """Forget an endpoint no registration uses any more. Its channel closes in the
+        background once the calls still in flight on it are done (a deregistered backend
+        is draining them), or after `grace_period_s`; closing at once would cancel them."""
         replica = self._replicas.pop(endpoint, None)
         if replica is None:
             return
         if replica.probe is not None:
             replica.probe.cancel()
-        await replica.channel.close(grace=None)
+        closing = asyncio.create_task(replica.channel.close(grace=self._settings.grace_period_s))
+        self._closing.add(closing)
+        closing.add_done_callback(self._closing.discard)
 
     async def close(self) -> None:
         for endpoint in list(self._replicas):
             with contextlib.suppress(Exception):
                 await self.drop(endpoint)
+        await asyncio.gather(*self._closing, return_exceptions=True)

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import enum
 import logging
+import math
 import random
 import time
 import uuid
@@ -101,10 +102,12 @@ class Registry:
         self._watchers: set[asyncio.Queue[str]] = set()
         self._changed: asyncio.Event | None = None
         self._reaper: asyncio.Task[None] | None = None
+        self._started = -math.inf
 
     # -- lifecycle -----------------------------------------------------------------
     def start(self) -> None:
         """Start expiring leases; call inside the running loop."""
+        self._started = time.monotonic()
         self._changed = asyncio.Event()
         self._reaper = asyncio.create_task(self._reap(), name="lease-reaper")
 
@@ -219,12 +222,19 @@ class Registry:
     def ready_replicas(self, name: str, version: str) -> list[Registration]:
         """READY replicas of the version a call should go to (resolving empty versions).
 
-        Unknown model or version → NOT_FOUND; known but none READY → UNAVAILABLE.
+        Unknown model or version → NOT_FOUND (UNAVAILABLE for an unknown model during the
+        first lease after start); known but none READY → UNAVAILABLE.
         """
         if not name:
             raise InvalidArgument("model.name", "is required")
         versions = self.versions(name)
         if not versions:
+            if time.monotonic() - self._started < self.lease_ttl_s:
+                # Restarted: backends that hold leases register again within one lease.
+                # UNAVAILABLE lets clients retry; NOT_FOUND would tell them to give up.
+                raise ModelNotReady(
+                    f"model {name!r} is not registered yet (the router started moments ago)"
+                )
             raise NotFound(f"model {name!r} is not registered")
         if version:
             match = [v for v in versions if v.version == version]

@@ -89,18 +89,24 @@ class DynamicBatcher(Generic[In, Out]):
         """Run `fn` on the model's worker thread (warm-up, unload)."""
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
-    async def submit(self, items: Sequence[In]) -> list[Out]:
-        """Queue `items`, wait for their outputs (in order). Raises the first item error."""
-        if self._collector is None or self._wakeup is None:
-            raise Unavailable(f"model {self.name!r} is not accepting requests")
-        if len(self._queue) + len(items) > self._settings.max_queue_size:
-            self._metrics.rejected.labels(self.name).inc(len(items))
+    def admit(self, count: int) -> None:
+        """Refuse at once with RESOURCE_EXHAUSTED if `count` more inputs would overflow the
+        queue. Handlers call it before preparing inputs, so shedding costs no tokenising
+        and no thread hop; `submit` checks again."""
+        if len(self._queue) + count > self._settings.max_queue_size:
+            self._metrics.rejected.labels(self.name).inc(count)
             raise ResourceExhausted(
                 f"model {self.name!r} is overloaded: queue full "
                 f"({len(self._queue)}/{self._settings.max_queue_size} inputs waiting)",
                 subject=f"model:{self.name}",
                 retry_after_s=0.1,
             )
+
+    async def submit(self, items: Sequence[In]) -> list[Out]:
+        """Queue `items`, wait for their outputs (in order). Raises the first item error."""
+        if self._collector is None or self._wakeup is None:
+            raise Unavailable(f"model {self.name!r} is not accepting requests")
+        self.admit(len(items))
         loop = asyncio.get_running_loop()
         now = time.perf_counter()
         context = otel_context.get_current() if self._tracer else None

@@ -1,9 +1,11 @@
 """Self-registration of a backend's models with the router, kept alive by leases.
 
-A model that becomes READY is registered; every third of the lease all leases are
-renewed in one call; leases the router does not know (it restarted, or a lease lapsed)
-are registered again; on shutdown every model is deregistered before draining, so the
-router stops sending first. If the router is down, the next tick tries again.
+A model that becomes READY is registered; one that FAILED to load is registered as
+FAILED with its reason (the router lists it but never routes to it); every third of the
+lease all leases are renewed in one call; leases the router does not know (it restarted,
+or a lease lapsed) are registered again; on shutdown every model is deregistered before
+draining, so the router stops sending first. If the router is down, the next tick tries
+again.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from modelport.v1 import common_pb2, registry_pb2, registry_pb2_grpc
 log = logging.getLogger(__name__)
 
 RPC_TIMEOUT_S = 5.0
+REPORTED = (ModelState.READY, ModelState.FAILED)
+"""States a backend tells the router about; it deregisters a model in any other state."""
 
 
 class RouterRegistrar:
@@ -60,7 +64,7 @@ class RouterRegistrar:
     async def on_model_change(self, managed: ManagedModel) -> None:
         if self._closed:
             return
-        if managed.state is ModelState.READY:
+        if managed.state in REPORTED:
             await self._register(managed)
         elif (managed.name, managed.version) in self._leases:
             await self._deregister(managed.name, managed.version)
@@ -71,7 +75,10 @@ class RouterRegistrar:
             task=TASK_TO_PROTO[managed.model.task],
             endpoint=self.endpoint,
             state=STATE_TO_PROTO[managed.state],
-            metadata=managed.model.metadata().properties,
+            reason=managed.reason,
+            metadata=(
+                managed.model.metadata().properties if managed.state is ModelState.READY else {}
+            ),
         )
         request.lease_ttl.FromNanoseconds(int(self._ttl_s * 1e9))
         try:
@@ -99,10 +106,10 @@ class RouterRegistrar:
             )
 
     async def _tick(self) -> None:
-        ready = {
-            (m.name, m.version): m for m in self._repository.models() if m.state is ModelState.READY
+        reported = {
+            (m.name, m.version): m for m in self._repository.models() if m.state in REPORTED
         }
-        lease_ids = [self._leases[k] for k in ready if k in self._leases]
+        lease_ids = [self._leases[k] for k in reported if k in self._leases]
         unknown: set[str] = set()
         if lease_ids:
             try:
@@ -115,7 +122,7 @@ class RouterRegistrar:
             except grpc.aio.AioRpcError as exc:
                 log.warning("lease renewal failed: %s", exc.code())
                 return
-        for key, managed in ready.items():
+        for key, managed in reported.items():
             if key not in self._leases or self._leases[key] in unknown:
                 await self._register(managed)
 

@@ -67,6 +67,7 @@ class VisionHandler:
         def prepare(data: bytes, index: int) -> ImageItem:
             return ImageItem(model.prepare(self._decode(data, index)), top_k)
 
+        managed.batcher.admit(len(call.images))
         items = await asyncio.gather(
             *(model.preprocess(prepare, data, i) for i, data in enumerate(call.images))
         )
@@ -83,6 +84,7 @@ class VisionHandler:
         def prepare(data: bytes, index: int) -> Any:
             return model.prepare(self._decode(data, index), threshold, call.max_detections)
 
+        managed.batcher.admit(len(call.images))
         items = await asyncio.gather(
             *(model.preprocess(prepare, data, i) for i, data in enumerate(call.images))
         )
