@@ -12,8 +12,11 @@ process), and Infinity with its torch engine. Peers run from the virtualenvs tha
 benchmarks/peers/setup.sh builds under ~/.cache/modelport/peers/.
 
 Prints sentences/s, p50/p99 latency, ratio to the limit and the server's peak RSS per
-server and concurrency; writes benchmarks/results/peers.json. Exits non-zero if a server
-failed to start or returned wrong vectors.
+server and concurrency; writes benchmarks/results/peers.json. The limit is measured again
+after every server, and each server's ratios use the mean of the limits measured just
+before and just after it: a shared machine drifts over a run of ~15 minutes, and a single
+limit taken at the start would credit or blame the servers for that drift. Exits non-zero
+if a server failed to start or returned wrong vectors.
 
     bash benchmarks/peers/setup.sh
     .venv/bin/python benchmarks/peers/run.py [--sentences 2000] [--concurrency 1,4,16,32,64]
@@ -31,6 +34,7 @@ import os
 import platform
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -518,6 +522,8 @@ class ServerResult:
     runs: list[Run] = field(default_factory=list)
     peak_rss_mb: float = 0.0
     hwm_sum_mb: float = 0.0
+    limit_rate: float = 0.0
+    """Mean of the in-process limits measured just before and just after this server."""
     log: str = ""
     error: str | None = None
 
@@ -704,8 +710,10 @@ def meminfo_total_mb() -> float:
     return 0.0
 
 
-def print_table(limit_rate: float, single_p50: float, results: list[ServerResult]) -> None:
-    print(f"\nin-process limit {limit_rate:.1f} sentences/s; single-call p50 {single_p50:.2f} ms")
+def print_table(limits: list[float], single_p50: float, results: list[ServerResult]) -> None:
+    rates = ", ".join(f"{rate:.1f}" for rate in limits)
+    print(f"\nin-process limit {rates} sentences/s (before each server and after the last)")
+    print(f"in-process single-call p50 {single_p50:.2f} ms; ratios use each server's own limit")
     header = (
         f"{'server':18} {'c':>3} {'calls':>6} {'sent/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
         f"{'x limit':>8} {'RSS MB':>7} {'client CPU':>10} {'p50-inproc':>10}"
@@ -726,7 +734,10 @@ def print_table(limit_rate: float, single_p50: float, results: list[ServerResult
                 f"{run.p50_ms:8.2f} {run.p99_ms:8.2f} {run.ratio:8.2f} {run.peak_rss_mb:7.0f} "
                 f"{run.client_cpu_s / run.seconds:10.0%} {extra}"
             )
-        print(f"{'':18} peak RSS over its life {r.peak_rss_mb:.0f} MB, startup {r.startup_s:.1f} s")
+        print(
+            f"{'':18} peak RSS over its life {r.peak_rss_mb:.0f} MB, startup {r.startup_s:.1f} s,"
+            f" limit {r.limit_rate:.1f}/s"
+        )
 
 
 SERVERS = ("modelport", "mlserver-defaults", "mlserver-tuned", "infinity")
@@ -774,17 +785,22 @@ def main() -> None:
     logs = VENVS / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     results = []
+    limits = [limit.rate]
     for name in names:
         r = bench_server(
             catalogue[name], sentences, levels, c1_calls, reference, logs, args.start_timeout
         )
+        after = in_process_limit(path, sentences)
+        print(f"  in-process limit after it: {after.rate:.1f} sentences/s")
+        r.limit_rate = (limits[-1] + after.rate) / 2
+        limits.append(after.rate)
         for run in r.runs:
-            run.ratio = run.rate / limit.rate
+            run.ratio = run.rate / r.limit_rate
             if run.concurrency == 1:
                 run.p50_minus_in_process_ms = run.p50_ms - single_p50
         results.append(r)
 
-    print_table(limit.rate, single_p50, results)
+    print_table(limits, single_p50, results)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(
         json.dumps(
@@ -803,7 +819,8 @@ def main() -> None:
                 },
                 "limit": {
                     "name": limit.name,
-                    "rate": limit.rate,
+                    "rate": statistics.fmean(limits),
+                    "rates": limits,
                     "p50_ms": limit.p50_ms,
                     "p99_ms": limit.p99_ms,
                     "single_call_p50_ms": single_p50,
