@@ -4,8 +4,9 @@ with google.rpc details; anything unexpected becomes a generic INTERNAL."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from types import SimpleNamespace
+from typing import Any, cast
 
 import grpc
 import pytest
@@ -136,3 +137,30 @@ async def test_invalid_utf8_is_invalid_argument_naming_the_field() -> None:
 async def test_cancelled_handler_is_not_reported_as_error() -> None:
     failure = await call(asyncio.CancelledError())
     assert failure.code() is grpc.StatusCode.CANCELLED
+
+
+@pytest.mark.parametrize("exporting", [False, True])
+async def test_stream_closed_by_the_finaliser_logs_no_error(
+    exporting: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A client that goes away while its response stream waits at a `yield` leaves the
+    generator to the event loop's finaliser, which closes it in another task: the call's
+    trace context cannot (and need not) be restored there, and that is not an error."""
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from modelport.runtime.interceptors import _Call
+
+    tracer = TracerProvider().get_tracer("test") if exporting else None
+    details = SimpleNamespace(method="/modelport.v1.EmbeddingService/EmbedStream")
+    details.invocation_metadata = ()
+    call = _Call(tracer, cast(grpc.HandlerCallDetails, details))
+
+    async def responses() -> AsyncGenerator[int, None]:
+        with call.scope():
+            yield 1
+            yield 2
+
+    stream = responses()
+    assert await asyncio.create_task(stream.__anext__()) == 1  # suspended at its first yield
+    await asyncio.create_task(stream.aclose())  # closed from a task of its own
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == []

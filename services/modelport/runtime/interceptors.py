@@ -149,19 +149,40 @@ class _Call:
         request_id.set(new_request_id(dict(self.metadata)))
         caller = extract(self.metadata)
         if self.tracer is None:  # not exporting: carry the caller's context along only
-            token = otel_context.attach(caller)
-            try:
+            with _attached(caller):
                 yield trace.get_current_span()
-            finally:
-                otel_context.detach(token)
             return
-        with self.tracer.start_as_current_span(
+        span = self.tracer.start_span(
             self.method,
             context=caller,
             kind=trace.SpanKind.SERVER,
             attributes={"rpc.system": "grpc", "rpc.method": self.method},
-        ) as span:
-            yield span
+        )
+        try:
+            with _attached(trace.set_span_in_context(span, caller)):
+                yield span
+        except BaseException as exc:
+            span.record_exception(exc)
+            span.set_status(trace.Status(trace.StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+            raise
+        finally:
+            span.end()
+
+
+@contextlib.contextmanager
+def _attached(context: otel_context.Context) -> Iterator[None]:
+    """Make `context` current for the call. A response stream whose client went away
+    while it was suspended at a `yield` is closed later by the event loop's async
+    generator finaliser, in a task of its own: the token then belongs to another context
+    and there is nothing to restore. `otel_context.detach` would log that as an error on
+    every such stream, so the token is reset directly (the SDK's runtime context is
+    contextvars)."""
+    token = otel_context.attach(context)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ValueError):
+            token.var.reset(token)
 
 
 def _wrap(handler: Any, method: str, metrics: Metrics, call: _Call) -> Any:
