@@ -59,6 +59,7 @@ import numpy as np
 
 from benchmarks.embedding import THREADS, free_port, in_process_limit, make_sentences, pct
 from modelport.oip.v2 import open_inference_pb2, open_inference_pb2_grpc
+from modelport.suite import wait_serving
 from modelport.v1 import (
     common_pb2,
     embedding_pb2,
@@ -300,6 +301,39 @@ class Modelport(Server):
             with contextlib.suppress(metadata.PackageNotFoundError):
                 found[name] = metadata.version(name)
         return found
+
+
+class ModelportDirect(Modelport):
+    """The embedding service alone, called directly: what the router costs when it shares
+    the cores with the model (in a cluster it runs in its own pod)."""
+
+    name = "modelport-direct"
+    label = "Modelport embedding service, no router"
+
+    def start(self, workdir: Path, log: IO[bytes]) -> list[subprocess.Popen[bytes]]:
+        port = free_port()
+        self.target = f"127.0.0.1:{port}"
+        backend = popen(
+            [sys.executable, "-m", "modelport.embedding"],
+            workdir,
+            log,
+            {
+                "MODELPORT_HOST": "127.0.0.1",
+                "MODELPORT_LOG_LEVEL": "WARNING",
+                "MODELPORT_PORT": str(port),
+                "MODELPORT_METRICS_PORT": str(free_port()),
+                "MODELPORT_TORCH_THREADS": str(THREADS),
+            },
+        )
+        self.config = {
+            "api": "gRPC modelport.v1.EmbeddingService/Embed, straight to the backend",
+            "processes": "embedding service (its default model and batching)",
+            "torch_threads": THREADS,
+        }
+        return [backend]
+
+    def ready(self) -> bool:
+        return wait_serving(self.target, 0.5, f"model/{MODEL}")
 
 
 class MLServer(Server):
@@ -740,7 +774,8 @@ def print_table(limits: list[float], single_p50: float, results: list[ServerResu
         )
 
 
-SERVERS = ("modelport", "mlserver-defaults", "mlserver-tuned", "infinity")
+SERVERS = ("modelport", "mlserver-defaults", "mlserver-tuned", "infinity", "modelport-direct")
+DEFAULT_SERVERS = SERVERS[:4]
 
 
 def main() -> None:
@@ -752,7 +787,9 @@ def main() -> None:
     parser.add_argument(
         "--c1-calls", type=int, default=300, help="calls at concurrency 1 (fewer, to save time)"
     )
-    parser.add_argument("--servers", default=",".join(SERVERS), help="comma-separated subset")
+    parser.add_argument(
+        "--servers", default=",".join(DEFAULT_SERVERS), help=f"comma-separated, of {SERVERS}"
+    )
     parser.add_argument("--check", type=int, default=20, help="sentences whose vectors to check")
     parser.add_argument("--start-timeout", type=float, default=300)
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/peers.json")
@@ -781,6 +818,7 @@ def main() -> None:
         "mlserver-defaults": MLServer(path, tuned=False),
         "mlserver-tuned": MLServer(path, tuned=True),
         "infinity": Infinity(path),
+        "modelport-direct": ModelportDirect(path),
     }
     logs = VENVS / "logs"
     logs.mkdir(parents=True, exist_ok=True)
