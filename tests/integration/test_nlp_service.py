@@ -354,3 +354,29 @@ def test_negative_oip_parameters_name_the_field(
         err = rpc_error(lambda: oip.ModelInfer(request, timeout=10))
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert (err.details() or "").startswith(f"{field}: must be >= 0"), err.details()
+
+
+def test_a_tiny_temperature_samples_like_greedy(stub: nlp_pb2_grpc.NlpServiceStub) -> None:
+    """1e-40 is below float32's normal range: scaled logits overflow. The call (and any
+    sequence decoded in the same step) still succeeds, with the greedy tokens."""
+    greedy = stub.Generate(gen_request("gpt", [PROMPTS[0]], max_new_tokens=8), timeout=60)
+    tiny = stub.Generate(
+        gen_request(
+            "gpt",
+            [PROMPTS[0], PROMPTS[1]],
+            max_new_tokens=8,
+            do_sample=True,
+            temperature=1e-40,
+            repetition_penalty=1e-40,
+            seed=3,
+        ),
+        timeout=60,
+    )
+    assert len(tiny.generations) == 2
+    plain = stub.Generate(
+        gen_request(
+            "gpt", [PROMPTS[0]], max_new_tokens=8, do_sample=True, temperature=1e-40, seed=3
+        ),
+        timeout=60,
+    )
+    assert plain.generations[0].text == greedy.generations[0].text

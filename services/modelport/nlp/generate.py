@@ -155,7 +155,8 @@ class GenerativeModel(Model[Any, Any]):
 def choose(logits: torch.Tensor, seq: GenSequence) -> int:
     """Next token from `[vocab]` logits with the sequence's decoding parameters."""
     p = seq.params
-    logits = logits.float()
+    # float64: a tiny temperature or penalty in float32 would round to 0 and make 0/0.
+    logits = logits.double()
     if p.repetition_penalty != 1.0:
         seen = torch.tensor(sorted(set(seq.prompt + seq.generated)), dtype=torch.long)
         picked = logits[seen]
@@ -164,7 +165,10 @@ def choose(logits: torch.Tensor, seq: GenSequence) -> int:
         )
     if not p.do_sample:
         return int(logits.argmax())
-    logits = logits / p.temperature
+    # A tiny temperature or penalty that still overflows to ±inf is clamped: inf - inf in
+    # the softmax would be NaN. The limit of a tiny temperature is greedy decoding.
+    finite = torch.finfo(logits.dtype)
+    logits = (logits / p.temperature).clamp(finite.min, finite.max)
     if p.top_k:
         kth = torch.topk(logits, min(p.top_k, logits.numel())).values[-1]
         logits = logits.masked_fill(logits < kth, float("-inf"))
