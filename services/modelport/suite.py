@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
@@ -88,8 +87,11 @@ def wait_serving(target: str, timeout_s: float, service: str = "") -> bool:
                 if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
                     return False
                 # not listening yet: wait for the channel to connect, then watch again
-                with contextlib.suppress(grpc.FutureTimeoutError):
-                    grpc.channel_ready_future(channel).result(timeout=min(left, 1.0))
+                ready = grpc.channel_ready_future(channel)
+                try:
+                    ready.result(timeout=min(left, 1.0))
+                except grpc.FutureTimeoutError:
+                    ready.cancel()  # stop its connectivity polling before the channel closes
     return False
 
 
