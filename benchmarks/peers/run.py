@@ -28,7 +28,6 @@ import argparse
 import asyncio
 import base64
 import contextlib
-import gc
 import json
 import os
 import platform
@@ -57,7 +56,14 @@ import aiohttp
 import grpc
 import numpy as np
 
-from benchmarks.embedding import THREADS, free_port, in_process_limit, make_sentences, pct
+from benchmarks.embedding import (
+    THREADS,
+    free_port,
+    in_process_limit,
+    load_encoder,
+    make_sentences,
+    pct,
+)
 from modelport.oip.v2 import open_inference_pb2, open_inference_pb2_grpc
 from modelport.suite import wait_serving
 from modelport.v1 import (
@@ -704,21 +710,9 @@ def bench_server(
     return result
 
 
-def in_process_reference(path: str, sentences: list[str], checks: int) -> tuple[Vectors, float]:
-    """Reference vectors (`encode`, batch 32) and the single-call p50 in ms."""
-    import torch
-    from sentence_transformers import SentenceTransformer
-
-    torch.set_num_threads(THREADS)
-    model = SentenceTransformer(path, device="cpu")
-    reference = model.encode(sentences[:checks], batch_size=32, convert_to_numpy=True)
-    model.encode(sentences[:32], batch_size=32)  # warm-up
-    single = []
-    for s in sentences[:200]:
-        t0 = time.perf_counter()
-        model.encode([s], batch_size=1)
-        single.append(time.perf_counter() - t0)
-    return np.asarray(reference, dtype=np.float32), pct(single)[0]
+def reference_vectors(model: Any, sentences: list[str]) -> Vectors:
+    """In-process `encode` (batch 32) of the sentences whose vectors each server must match."""
+    return np.asarray(model.encode(sentences, batch_size=32), dtype=np.float32)
 
 
 def machine() -> dict[str, Any]:
@@ -808,9 +802,10 @@ def main() -> None:
         f"{len(sentences)} sentences, 1 per call, concurrency {levels} "
         f"(c=1: first {c1_calls} calls only); {THREADS} torch threads, OMP_WAIT_POLICY=PASSIVE"
     )
-    limit = in_process_limit(path, sentences)
-    reference, single_p50 = in_process_reference(path, sentences, args.check)
-    gc.collect()
+    encoder = load_encoder(path)
+    reference = reference_vectors(encoder, sentences[: args.check])
+    limit, single = in_process_limit(encoder, sentences)
+    single_p50 = single.p50_ms
     print(f"  in-process limit {limit.rate:.1f} sentences/s, single-call p50 {single_p50:.2f} ms")
 
     catalogue: dict[str, Server] = {
@@ -828,7 +823,7 @@ def main() -> None:
         r = bench_server(
             catalogue[name], sentences, levels, c1_calls, reference, logs, args.start_timeout
         )
-        after = in_process_limit(path, sentences)
+        after, _single = in_process_limit(encoder, sentences)
         print(f"  in-process limit after it: {after.rate:.1f} sentences/s")
         r.limit_rate = (limits[-1] + after.rate) / 2
         limits.append(after.rate)
