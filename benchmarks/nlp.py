@@ -46,9 +46,9 @@ def classify_limit(sentences: list[str]) -> float:
     """Sentences/s of the sentiment model called in-process at batch 32."""
     import torch
 
+    from modelport.inference.text import Truncation
     from modelport.nlp.__main__ import default_models
     from modelport.nlp.classify import ClassifyItem, PrototypeClassifier
-    from modelport.runtime.text import Truncation
 
     torch.set_num_threads(THREADS)
     model = PrototypeClassifier(default_models()[0])

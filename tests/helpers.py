@@ -16,8 +16,8 @@ from pathlib import Path
 import grpc
 import yaml
 
-from modelport.runtime.server import InferenceServer
-from modelport.runtime.settings import ModelSpec, ServerSettings
+from modelport.inference.server import InferenceServer
+from modelport.inference.settings import ModelSpec, ServerSettings
 
 
 def free_port() -> int:

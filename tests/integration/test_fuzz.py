@@ -29,12 +29,12 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from modelport.embedding.__main__ import build as build_embedding
+from modelport.inference.server import InferenceServer
+from modelport.inference.settings import ModelSpec
+from modelport.inference.tensors import serialize_raw_bytes
 from modelport.nlp.__main__ import NlpSettings
 from modelport.nlp.__main__ import build as build_nlp
 from modelport.oip.v2 import open_inference_pb2 as oip
-from modelport.runtime.oip import serialize_raw_bytes
-from modelport.runtime.server import InferenceServer
-from modelport.runtime.settings import ModelSpec
 from modelport.v1 import common_pb2, embedding_pb2, nlp_pb2, registry_pb2, vision_pb2
 from modelport.vision.__main__ import VisionSettings
 from modelport.vision.__main__ import build as build_vision

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
+from modelport.inference.server import InferenceServer
+from modelport.inference.settings import ModelSpec
 from modelport.nlp.__main__ import SENTIMENT_EXAMPLES, NlpSettings, build
 from modelport.oip.v2 import open_inference_pb2, open_inference_pb2_grpc
-from modelport.runtime.server import InferenceServer
-from modelport.runtime.settings import ModelSpec
 from modelport.v1 import common_pb2, nlp_pb2, nlp_pb2_grpc
 from tests.helpers import rpc_error, running_server
 

@@ -23,8 +23,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
 from modelport.embedding.__main__ import build
-from modelport.runtime.server import InferenceServer
-from modelport.runtime.settings import ModelSpec
+from modelport.inference.server import InferenceServer
+from modelport.inference.settings import ModelSpec
 from modelport.v1 import (
     common_pb2,
     embedding_pb2,

@@ -16,8 +16,8 @@ from PIL import Image
 from skimage import data as photos
 from sklearn.datasets import load_sample_images
 
-from modelport.runtime.server import InferenceServer
-from modelport.runtime.settings import ModelSpec
+from modelport.inference.server import InferenceServer
+from modelport.inference.settings import ModelSpec
 from modelport.v1 import common_pb2, vision_pb2, vision_pb2_grpc
 from modelport.vision.__main__ import VisionSettings, build, default_models
 from tests.helpers import rpc_error, running_server

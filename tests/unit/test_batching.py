@@ -12,10 +12,10 @@ from collections.abc import Sequence
 import grpc
 import pytest
 
-from modelport.runtime.batching import DynamicBatcher
-from modelport.runtime.errors import InvalidArgument, ModelportError, ResourceExhausted
-from modelport.runtime.metrics import Metrics
-from modelport.runtime.settings import BatchingSettings
+from modelport.inference.batching import DynamicBatcher
+from modelport.inference.metrics import InferenceMetrics
+from modelport.inference.settings import BatchingSettings
+from modelport.serving.errors import InvalidArgument, ModelportError, ResourceExhausted
 
 
 class Recorder:
@@ -41,7 +41,7 @@ def make(fn: Recorder, **settings: float) -> DynamicBatcher[int, int]:
         "m",
         fn,
         BatchingSettings(**settings),
-        Metrics(),
+        InferenceMetrics(),
     )
     batcher.start()
     return batcher
@@ -145,7 +145,9 @@ async def test_failing_batch_fails_every_future_in_it() -> None:
     def broken(batch: Sequence[int]) -> list[int]:
         raise RuntimeError("CUDA out of memory")
 
-    batcher: DynamicBatcher[int, int] = DynamicBatcher("m", broken, BatchingSettings(), Metrics())
+    batcher: DynamicBatcher[int, int] = DynamicBatcher(
+        "m", broken, BatchingSettings(), InferenceMetrics()
+    )
     batcher.start()
     results = await asyncio.gather(*(batcher.submit([i]) for i in range(5)), return_exceptions=True)
     assert all(isinstance(r, RuntimeError) for r in results)

@@ -4,7 +4,10 @@ with google.rpc details; anything unexpected becomes a generic INTERNAL."""
 from __future__ import annotations
 
 import asyncio
+import importlib
+import pkgutil
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -13,9 +16,9 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from modelport.runtime import errors
-from modelport.runtime.interceptors import ErrorInterceptor
-from modelport.runtime.metrics import Metrics
+from modelport.serving import errors
+from modelport.serving.interceptors import ErrorInterceptor
+from modelport.serving.metrics import Metrics
 from modelport.v1 import common_pb2, embedding_pb2, embedding_pb2_grpc
 
 ROWS: list[tuple[Callable[[], errors.ModelportError], grpc.StatusCode]] = [
@@ -29,6 +32,8 @@ ROWS: list[tuple[Callable[[], errors.ModelportError], grpc.StatusCode]] = [
     (lambda: errors.FailedPrecondition("not now"), grpc.StatusCode.FAILED_PRECONDITION),
     (lambda: errors.Unavailable("shutting down"), grpc.StatusCode.UNAVAILABLE),
     (lambda: errors.Unimplemented("router only"), grpc.StatusCode.UNIMPLEMENTED),
+    (lambda: errors.DeadlineExceeded("too late"), grpc.StatusCode.DEADLINE_EXCEEDED),
+    (lambda: errors.ConfigError("unknown runtime"), grpc.StatusCode.FAILED_PRECONDITION),
 ]
 
 
@@ -69,9 +74,25 @@ async def call(error: BaseException, streaming: bool = False) -> grpc.aio.AioRpc
         await server.stop(0)
 
 
-def test_every_error_class_has_a_row() -> None:
-    classes = {row[0]().__class__ for row in ROWS}
-    assert classes == set(errors.ModelportError.__subclasses__())
+def all_subclasses(cls: type) -> set[type]:
+    found: set[type] = set()
+    direct: type
+    for direct in cls.__subclasses__():
+        found |= {direct, *all_subclasses(direct)}
+    return found
+
+
+def test_every_error_class_has_a_row_here_and_in_the_readme() -> None:
+    """Every subclass anywhere in the package, not only those imported so far."""
+    import modelport
+
+    for module in pkgutil.walk_packages(modelport.__path__, "modelport."):
+        if not module.name.endswith("__main__"):
+            importlib.import_module(module.name)
+    classes = all_subclasses(errors.ModelportError)
+    assert {row[0]().__class__ for row in ROWS} == classes
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert all(f"| `{cls.__name__}` |" in readme for cls in classes)
 
 
 @pytest.mark.parametrize(("make_error", "code"), ROWS, ids=lambda x: getattr(x, "name", ""))
@@ -148,7 +169,7 @@ async def test_stream_closed_by_the_finaliser_logs_no_error(
     trace context cannot (and need not) be restored there, and that is not an error."""
     from opentelemetry.sdk.trace import TracerProvider
 
-    from modelport.runtime.interceptors import _Call
+    from modelport.serving.interceptors import _Call
 
     tracer = TracerProvider().get_tracer("test") if exporting else None
     details = SimpleNamespace(method="/modelport.v1.EmbeddingService/EmbedStream")

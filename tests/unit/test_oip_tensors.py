@@ -7,9 +7,9 @@ import struct
 import numpy as np
 import pytest
 
+from modelport.inference.tensors import Output, decode_input, encode_output, serialize_raw_bytes
 from modelport.oip.v2 import open_inference_pb2 as pb
-from modelport.runtime.errors import InvalidArgument
-from modelport.runtime.oip import Output, decode_input, encode_output, serialize_raw_bytes
+from modelport.serving.errors import InvalidArgument
 
 Input = pb.ModelInferRequest.InferInputTensor
 

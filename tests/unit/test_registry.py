@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from modelport.router.registry import Registry
-from modelport.runtime.errors import ModelNotReady, NotFound
+from modelport.serving.errors import ModelNotReady, NotFound
 
 
 async def test_unknown_model_is_unavailable_for_one_lease_after_start_then_not_found() -> None:

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from modelport.runtime.errors import InvalidArgument
-from modelport.runtime.text import Truncation, length_groups, truncate
+from modelport.inference.text import Truncation
+from modelport.ml.text import length_groups, truncate
+from modelport.serving.errors import InvalidArgument
 
 
 def test_truncate_keeps_the_requested_end() -> None:

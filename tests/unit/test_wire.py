@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from modelport.runtime.wire import find_invalid_utf8
+from modelport.serving.wire import find_invalid_utf8
 from modelport.v1 import common_pb2, embedding_pb2
 
 

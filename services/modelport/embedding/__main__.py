@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from modelport.runtime.backend import backend_bindings
-from modelport.runtime.metrics import Metrics
-from modelport.runtime.process import run_service
-from modelport.runtime.repository import ModelRepository
-from modelport.runtime.server import InferenceServer
-from modelport.runtime.settings import ModelSpec, ServerSettings
+from modelport.inference.backend import backend_bindings
+from modelport.inference.metrics import InferenceMetrics
+from modelport.inference.process import run_service
+from modelport.inference.repository import ModelRepository
+from modelport.inference.server import InferenceServer
+from modelport.inference.settings import ModelSpec, ServerSettings
 from modelport.v1 import embedding_pb2, embedding_pb2_grpc
 
 SERVICE_NAME = embedding_pb2.DESCRIPTOR.services_by_name["EmbeddingService"].full_name
@@ -27,16 +27,16 @@ def default_models() -> list[ModelSpec]:
 
 def build(settings: ServerSettings) -> InferenceServer:
     """Wire settings, models, handler and servicers into one server."""
-    from modelport.runtime.model import Task
-    from modelport.runtime.torch_utils import configure_threads
+    from modelport.ml.device import configure_threads
+    from modelport.serving.catalog import Task
 
-    from . import oip
+    from . import oip_adapter as oip
     from .handler import EmbeddingHandler
     from .model import SentenceEmbeddingModel
     from .servicer import EmbeddingServicer
 
     configure_threads(settings.torch_threads)
-    metrics = Metrics()
+    metrics = InferenceMetrics()
     repository = ModelRepository(
         {"sentence-embedding": SentenceEmbeddingModel}, metrics, warmup=settings.warmup
     )

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from modelport.runtime.errors import InvalidArgument
-from modelport.runtime.interceptors import mark_call
-from modelport.runtime.repository import ModelRepository
-from modelport.runtime.text import Truncation, validate_texts
+from modelport.inference.repository import ModelRepository
+from modelport.inference.text import Truncation, validate_texts
+from modelport.serving.errors import InvalidArgument
+from modelport.serving.interceptors import mark_call
 
 from .model import EmbedItem, SentenceEmbeddingModel
 

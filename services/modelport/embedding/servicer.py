@@ -9,7 +9,7 @@ from typing import Any
 
 import grpc
 
-from modelport.runtime.convert import model_ref, truncation_from_proto, usage
+from modelport.inference.convert import model_ref, truncation_from_proto, usage
 from modelport.v1 import embedding_pb2, embedding_pb2_grpc
 
 from .handler import EmbedCall, EmbeddingHandler, EmbedResult

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from modelport.runtime.backend import backend_bindings
-from modelport.runtime.metrics import Metrics
-from modelport.runtime.process import run_service
-from modelport.runtime.repository import ModelRepository
-from modelport.runtime.server import InferenceServer
-from modelport.runtime.settings import ModelSpec, ServerSettings
+from modelport.inference.backend import backend_bindings
+from modelport.inference.metrics import InferenceMetrics
+from modelport.inference.process import run_service
+from modelport.inference.repository import ModelRepository
+from modelport.inference.server import InferenceServer
+from modelport.inference.settings import ModelSpec, ServerSettings
 from modelport.v1 import nlp_pb2, nlp_pb2_grpc
 
 SERVICE_NAME = nlp_pb2.DESCRIPTOR.services_by_name["NlpService"].full_name
@@ -73,9 +73,9 @@ def default_models() -> list[ModelSpec]:
 
 def build(settings: ServerSettings) -> InferenceServer:
     """Wire settings, models, handler and servicers into one server."""
-    from modelport.runtime.torch_utils import configure_threads
+    from modelport.ml.device import configure_threads
 
-    from . import oip
+    from . import oip_adapter as oip
     from .classify import PrototypeClassifier, SequenceClassifier
     from .generate import CausalLM, Seq2SeqLM
     from .handler import GenerationLimits, NlpHandler
@@ -84,7 +84,7 @@ def build(settings: ServerSettings) -> InferenceServer:
 
     nlp = settings if isinstance(settings, NlpSettings) else NlpSettings(**settings.model_dump())
     configure_threads(nlp.torch_threads)
-    metrics = Metrics()
+    metrics = InferenceMetrics()
     repository = ModelRepository(
         {
             "hf-sequence-classification": SequenceClassifier,

@@ -19,11 +19,13 @@ import numpy as np
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from modelport.embedding.model import SentenceEncoder
-from modelport.runtime.errors import ModelportError
-from modelport.runtime.model import Model, ModelMetadata, Task, TensorSpec
-from modelport.runtime.text import Truncation, length_groups, special_tokens, truncate
-from modelport.runtime.torch_utils import select_device
+from modelport.inference.model import Model, ModelMetadata, TensorSpec
+from modelport.inference.text import Truncation
+from modelport.ml.device import select_device
+from modelport.ml.sentence import SentenceEncoder, normalized
+from modelport.ml.text import TextEncoder
+from modelport.serving.catalog import Task
+from modelport.serving.errors import ModelportError
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +77,7 @@ class SequenceClassifier(TextClassifier):
     def load_weights(self) -> None:
         root = self.spec.resolve_path()
         self.device, dtype = select_device(self.spec)
-        self.tokenizer = AutoTokenizer.from_pretrained(root, local_files_only=True)
+        tokenizer = AutoTokenizer.from_pretrained(root, local_files_only=True)
         self.model = (
             AutoModelForSequenceClassification.from_pretrained(
                 root, local_files_only=True, dtype=dtype
@@ -87,28 +89,17 @@ class SequenceClassifier(TextClassifier):
         self.labels = [config.id2label[i] for i in range(config.num_labels)]
         self.multi_label = config.problem_type == "multi_label_classification"
         positions = getattr(config, "max_position_embeddings", None) or 512
-        self.max_length = min(positions, self.tokenizer.model_max_length or positions)
-        self.max_batch_tokens = int(self.spec.options.get("max_batch_tokens", 16384))
-        self._prefix, self._suffix = special_tokens(self.tokenizer)
+        max_length = min(positions, tokenizer.model_max_length or positions)
+        self.text = TextEncoder(
+            tokenizer, max_length, int(self.spec.options.get("max_batch_tokens", 16384))
+        )
 
     def tokenize(self, texts: Sequence[str], policy: Truncation) -> list[list[int]]:
-        encoded = self.tokenizer(list(texts), add_special_tokens=False, verbose=False)
-        limit = self.max_length - len(self._prefix) - len(self._suffix)
-        return [
-            [*self._prefix, *truncate(ids, limit, policy, f"inputs[{i}]"), *self._suffix]
-            for i, ids in enumerate(encoded["input_ids"])
-        ]
+        return self.text.tokenize(texts, policy)
 
     def predict_batch(self, batch: Sequence[ClassifyItem]) -> list[Scores | ModelportError]:
-        pad = self.tokenizer.pad_token_id or 0
         out: list[Scores | ModelportError] = [[] for _ in batch]
-        for group in length_groups([len(i.ids) for i in batch], self.max_batch_tokens):
-            width = max(len(batch[i].ids) for i in group)
-            ids = torch.full((len(group), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(group), width), dtype=torch.long)
-            for row, i in enumerate(group):
-                ids[row, : len(batch[i].ids)] = torch.tensor(batch[i].ids)
-                mask[row, : len(batch[i].ids)] = 1
+        for group, ids, mask in self.text.padded_groups([item.ids for item in batch]):
             with torch.inference_mode():
                 logits = self.model(
                     input_ids=ids.to(self.device), attention_mask=mask.to(self.device)
@@ -150,10 +141,8 @@ class PrototypeClassifier(TextClassifier):
         for index, label in enumerate(self.labels):
             owners += [index] * len(examples[label])
             sentences_flat += examples[label]
-        vectors = np.stack(
-            self.encoder.encode(self.encoder.tokenize(sentences_flat, Truncation.END))
-        )
-        self._examples = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        vectors = np.stack(self.encoder.encode(self.encoder.tokenize_texts(sentences_flat)))
+        self._examples = normalized(vectors)
         self._owners = np.array(owners)
         log.info(
             "label prototypes for %s: %d labels, %d examples",
@@ -163,11 +152,10 @@ class PrototypeClassifier(TextClassifier):
         )
 
     def tokenize(self, texts: Sequence[str], policy: Truncation) -> list[list[int]]:
-        return self.encoder.tokenize(texts, policy)
+        return self.encoder.tokenize_texts(texts, policy)
 
     def predict_batch(self, batch: Sequence[ClassifyItem]) -> list[Scores | ModelportError]:
-        vectors = np.stack(self.encoder.encode([item.ids for item in batch]))
-        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        vectors = normalized(np.stack(self.encoder.encode([item.ids for item in batch])))
         similarity = vectors @ self._examples.T  # [inputs, examples]
         best = np.full((len(batch), len(self.labels)), -np.inf, dtype=np.float32)
         for label in range(len(self.labels)):

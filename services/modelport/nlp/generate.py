@@ -27,15 +27,11 @@ import torch.nn.functional as F  # noqa: N812
 from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer, DynamicCache
 from transformers.cache_utils import EncoderDecoderCache
 
-from modelport.runtime.errors import (
-    InvalidArgument,
-    ModelportError,
-    ResourceExhausted,
-    Unavailable,
-)
-from modelport.runtime.metrics import Metrics
-from modelport.runtime.model import Model, ModelMetadata, Task, TensorSpec
-from modelport.runtime.torch_utils import select_device
+from modelport.inference.metrics import InferenceMetrics
+from modelport.inference.model import Model, ModelMetadata, TensorSpec
+from modelport.ml.device import select_device
+from modelport.serving.catalog import Task
+from modelport.serving.errors import InvalidArgument, ModelportError, ResourceExhausted, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -374,7 +370,7 @@ class GenerationEngine:
         self,
         model: GenerativeModel,
         run_on_worker: Any,
-        metrics: Metrics,
+        metrics: InferenceMetrics,
         *,
         max_running: int,
         max_waiting: int,

@@ -9,11 +9,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from modelport.runtime.errors import InvalidArgument
-from modelport.runtime.interceptors import mark_call
-from modelport.runtime.metrics import Metrics
-from modelport.runtime.repository import ManagedModel, ModelRepository, ModelState
-from modelport.runtime.text import Truncation, validate_texts
+from modelport.inference.metrics import InferenceMetrics
+from modelport.inference.repository import ManagedModel, ModelRepository
+from modelport.inference.text import Truncation, validate_texts
+from modelport.serving.catalog import ModelState
+from modelport.serving.errors import InvalidArgument
+from modelport.serving.interceptors import mark_call
 
 from .classify import ClassifyItem, Scores, TextClassifier
 from .generate import Chunk, FinishReason, GenerationEngine, GenerationParams, GenerativeModel
@@ -96,7 +97,7 @@ class NlpHandler:
         repository: ModelRepository,
         max_inputs: int,
         limits: GenerationLimits,
-        metrics: Metrics,
+        metrics: InferenceMetrics,
     ) -> None:
         self._repository = repository
         self._metrics = metrics

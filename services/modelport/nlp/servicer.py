@@ -7,7 +7,7 @@ from typing import Any
 
 import grpc
 
-from modelport.runtime.convert import classifications, model_ref, truncation_from_proto, usage
+from modelport.inference.convert import classifications, model_ref, truncation_from_proto, usage
 from modelport.v1 import nlp_pb2, nlp_pb2_grpc
 
 from .generate import FinishReason

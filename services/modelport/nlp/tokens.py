@@ -15,10 +15,12 @@ import numpy as np
 import torch
 from transformers import AutoModelForTokenClassification, AutoTokenizer
 
-from modelport.runtime.errors import ModelportError
-from modelport.runtime.model import Model, ModelMetadata, Task, TensorSpec
-from modelport.runtime.text import Truncation, truncate
-from modelport.runtime.torch_utils import select_device
+from modelport.inference.model import Model, ModelMetadata, TensorSpec
+from modelport.inference.text import Truncation
+from modelport.ml.device import select_device
+from modelport.ml.text import TextEncoder, truncate
+from modelport.serving.catalog import Task
+from modelport.serving.errors import ModelportError
 
 
 class Aggregation(enum.Enum):
@@ -127,8 +129,8 @@ class TokenClassifier(Model[TokenItem, list[Entity]]):
     def load_weights(self) -> None:
         root = self.spec.resolve_path()
         self.device, dtype = select_device(self.spec)
-        self.tokenizer = AutoTokenizer.from_pretrained(root, local_files_only=True)
-        if not self.tokenizer.is_fast:
+        tokenizer = AutoTokenizer.from_pretrained(root, local_files_only=True)
+        if not tokenizer.is_fast:
             raise ValueError("token classification needs a fast tokenizer (character offsets)")
         self.model = (
             AutoModelForTokenClassification.from_pretrained(
@@ -140,11 +142,10 @@ class TokenClassifier(Model[TokenItem, list[Entity]]):
         config = self.model.config
         self.labels = [config.id2label[i] for i in range(config.num_labels)]
         positions = getattr(config, "max_position_embeddings", None) or 512
-        self.max_length = min(positions, self.tokenizer.model_max_length or positions)
-        probe = self.tokenizer("x", add_special_tokens=True)["input_ids"]
-        plain = self.tokenizer("x", add_special_tokens=False)["input_ids"]
-        self._prefix = probe[: probe.index(plain[0])]
-        self._suffix = probe[probe.index(plain[0]) + len(plain) :]
+        max_length = min(positions, tokenizer.model_max_length or positions)
+        self.text = TextEncoder(
+            tokenizer, max_length, int(self.spec.options.get("max_batch_tokens", 16384))
+        )
 
     def metadata(self) -> ModelMetadata:
         return ModelMetadata(
@@ -161,10 +162,10 @@ class TokenClassifier(Model[TokenItem, list[Entity]]):
         min_score: float,
         policy: Truncation = Truncation.END,
     ) -> list[TokenItem]:
-        encoded = self.tokenizer(
+        encoded = self.text.tokenizer(
             list(texts), add_special_tokens=False, return_offsets_mapping=True, verbose=False
         )
-        limit = self.max_length - len(self._prefix) - len(self._suffix)
+        limit = self.text.limit
         items = []
         for i, text in enumerate(texts):
             ids = truncate(encoded["input_ids"][i], limit, policy, f"inputs[{i}]")
@@ -186,24 +187,19 @@ class TokenClassifier(Model[TokenItem, list[Entity]]):
         return self.prepare(["Modelport warms up in Paris."], Aggregation.SIMPLE, 0.0)
 
     def predict_batch(self, batch: Sequence[TokenItem]) -> list[list[Entity] | ModelportError]:
-        pad = self.tokenizer.pad_token_id or 0
-        width = max(len(item.ids) for item in batch) + len(self._prefix) + len(self._suffix)
-        ids = torch.full((len(batch), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
-        for row, item in enumerate(batch):
-            full = [*self._prefix, *item.ids, *self._suffix]
-            ids[row, : len(full)] = torch.tensor(full)
-            mask[row, : len(full)] = 1
-        with torch.inference_mode():
-            probs = (
-                self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device))
-                .logits.float()
-                .softmax(-1)
-                .cpu()
-                .numpy()
-            )
-        start = len(self._prefix)
-        return [
-            aggregate(item, probs[row, start : start + len(item.ids)], self.labels)
-            for row, item in enumerate(batch)
-        ]
+        out: list[list[Entity] | ModelportError] = [[] for _ in batch]
+        start = len(self.text.prefix)
+        wrapped = [self.text.wrap(item.ids) for item in batch]
+        for group, ids, mask in self.text.padded_groups(wrapped):
+            with torch.inference_mode():
+                probs = (
+                    self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device))
+                    .logits.float()
+                    .softmax(-1)
+                    .cpu()
+                    .numpy()
+                )
+            for row, i in enumerate(group):
+                item = batch[i]
+                out[i] = aggregate(item, probs[row, start : start + len(item.ids)], self.labels)
+        return out

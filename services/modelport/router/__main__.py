@@ -14,8 +14,8 @@ from modelport.router.registry import Registration, Registry, ReplicaState, Sour
 from modelport.router.servicer import RouterRegistryServicer
 from modelport.router.settings import RouterSettings
 from modelport.router.store import RegistryStore
-from modelport.runtime.process import configure_logging
-from modelport.runtime.server import GrpcServer, ServiceBinding
+from modelport.serving.process import configure_logging
+from modelport.serving.server import GrpcServer, ServiceBinding
 from modelport.v1 import registry_pb2, registry_pb2_grpc
 
 REGISTRY_NAME = registry_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name

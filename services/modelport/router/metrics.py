@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from modelport.runtime.metrics import Metrics
+from modelport.serving.metrics import Metrics
 
 
 class RouterMetrics(Metrics):

@@ -22,8 +22,8 @@ from modelport.oip.v2 import open_inference_pb2_grpc as pb_grpc
 from modelport.router.pool import ReplicaPool
 from modelport.router.proxy import RoutingProxy, oip_route_key
 from modelport.router.registry import Registry, ReplicaState
-from modelport.runtime.errors import InvalidArgument, ModelportError, NotFound, Unavailable
-from modelport.runtime.server import ServiceBinding
+from modelport.serving.errors import InvalidArgument, ModelportError, NotFound, Unavailable
+from modelport.serving.server import ServiceBinding
 
 Context = grpc.aio.ServicerContext[Any, Any]
 SERVICE = pb.DESCRIPTOR.services_by_name["GRPCInferenceService"]

@@ -19,8 +19,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from modelport.router.metrics import RouterMetrics
 from modelport.router.registry import Registration
-from modelport.runtime.server import grpc_options
-from modelport.runtime.settings import CommonSettings
+from modelport.serving.server import grpc_options
+from modelport.serving.settings import CommonSettings
 
 log = logging.getLogger(__name__)
 

@@ -20,11 +20,11 @@ from opentelemetry import trace
 from modelport.router.metrics import RouterMetrics
 from modelport.router.pool import Replica, ReplicaPool
 from modelport.router.registry import Registry
-from modelport.runtime.errors import InvalidArgument, ModelportError, Unavailable
-from modelport.runtime.interceptors import mark_call
-from modelport.runtime.server import ServiceBinding
-from modelport.runtime.tracing import TRACE_HEADERS, inject
-from modelport.runtime.wire import last_length_delimited
+from modelport.serving.errors import DeadlineExceeded, InvalidArgument, Unavailable
+from modelport.serving.interceptors import mark_call
+from modelport.serving.server import ServiceBinding
+from modelport.serving.tracing import TRACE_HEADERS, inject
+from modelport.serving.wire import last_length_delimited
 from modelport.v1 import common_pb2, embedding_pb2, nlp_pb2, vision_pb2
 
 log = logging.getLogger(__name__)
@@ -47,10 +47,6 @@ _NEVER_SENT = (
     "connection refused",
     "connections to all backends failing",
 )
-
-
-class DeadlineExceeded(ModelportError):
-    code = grpc.StatusCode.DEADLINE_EXCEEDED
 
 
 RouteKey = Callable[[bytes], tuple[str, str]]

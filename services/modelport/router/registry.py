@@ -18,8 +18,8 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from modelport.runtime.errors import InvalidArgument, ModelNotReady, NotFound
-from modelport.runtime.repository import version_key
+from modelport.serving.catalog import version_key
+from modelport.serving.errors import InvalidArgument, ModelNotReady, NotFound
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from google.protobuf import timestamp_pb2
 from modelport.router.pool import ReplicaPool
 from modelport.router.registry import Registration, Registry, ReplicaState, Source
 from modelport.router.store import RegistryStore
-from modelport.runtime.convert import TASK_TO_PROTO
-from modelport.runtime.errors import InvalidArgument, NotFound
+from modelport.serving.catalog import TASK_TO_PROTO
+from modelport.serving.errors import InvalidArgument, NotFound
 from modelport.v1 import common_pb2, registry_pb2, registry_pb2_grpc
 
 Context = grpc.aio.ServicerContext[Any, Any]

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from modelport.runtime.settings import CommonSettings
+from modelport.serving.settings import CommonSettings
 
 
 class StaticReplica(BaseModel):

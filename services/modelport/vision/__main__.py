@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from modelport.runtime.backend import backend_bindings
-from modelport.runtime.metrics import Metrics
-from modelport.runtime.process import run_service
-from modelport.runtime.repository import ModelRepository
-from modelport.runtime.server import InferenceServer
-from modelport.runtime.settings import BatchingSettings, ModelSpec, ServerSettings
+from modelport.inference.backend import backend_bindings
+from modelport.inference.metrics import InferenceMetrics
+from modelport.inference.process import run_service
+from modelport.inference.repository import ModelRepository
+from modelport.inference.server import InferenceServer
+from modelport.inference.settings import BatchingSettings, ModelSpec, ServerSettings
 from modelport.v1 import vision_pb2, vision_pb2_grpc
 
 SERVICE_NAME = vision_pb2.DESCRIPTOR.services_by_name["VisionService"].full_name
@@ -49,9 +49,9 @@ def default_models() -> list[ModelSpec]:
 
 def build(settings: ServerSettings) -> InferenceServer:
     """Wire settings, models, handler and servicers into one server."""
-    from modelport.runtime.torch_utils import configure_threads
+    from modelport.ml.device import configure_threads
 
-    from . import oip
+    from . import oip_adapter as oip
     from .handler import VisionHandler
     from .images import ImageLimits
     from .models import HFImageClassifier, HFObjectDetector, TorchImageClassifier
@@ -63,7 +63,7 @@ def build(settings: ServerSettings) -> InferenceServer:
         else VisionSettings(**settings.model_dump())
     )
     configure_threads(vision.torch_threads)
-    metrics = Metrics()
+    metrics = InferenceMetrics()
     repository = ModelRepository(
         {
             "torch-image-classification": TorchImageClassifier,

@@ -9,9 +9,9 @@ from typing import Any
 
 from PIL import Image
 
-from modelport.runtime.errors import InvalidArgument
-from modelport.runtime.interceptors import mark_call
-from modelport.runtime.repository import ManagedModel, ModelRepository
+from modelport.inference.repository import ManagedModel, ModelRepository
+from modelport.serving.errors import InvalidArgument
+from modelport.serving.interceptors import mark_call
 
 from .images import ImageLimits, decode
 from .models import Box, HFObjectDetector, ImageClassifier, ImageItem, Scores

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from modelport.runtime.errors import InvalidArgument
+from modelport.serving.errors import InvalidArgument
 
 FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")
 

@@ -24,9 +24,10 @@ from transformers import (
     AutoModelForObjectDetection,
 )
 
-from modelport.runtime.errors import ModelportError
-from modelport.runtime.model import Model, ModelMetadata, Task, TensorSpec
-from modelport.runtime.torch_utils import select_device
+from modelport.inference.model import Model, ModelMetadata, TensorSpec
+from modelport.ml.device import select_device
+from modelport.serving.catalog import Task
+from modelport.serving.errors import ModelportError
 
 from .images import Recipe
 

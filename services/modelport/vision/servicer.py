@@ -6,7 +6,7 @@ from typing import Any
 
 import grpc
 
-from modelport.runtime.convert import classifications, model_ref
+from modelport.inference.convert import classifications, model_ref
 from modelport.v1 import vision_pb2, vision_pb2_grpc
 
 from .handler import ImagesCall, VisionHandler

@@ -3,8 +3,8 @@
 `GrpcServer` carries what all processes share: the error interceptor, `grpc.health.v1`,
 reflection, message-size and keepalive options, the Prometheus endpoint, and graceful
 shutdown (SIGTERM/SIGINT → health NOT_SERVING → `drain_delay_s` → refuse new calls →
-in-flight calls finish within `grace_period_s` → stop). `InferenceServer` adds the
-model repository and per-model health (`model/<name>`).
+in-flight calls finish within `grace_period_s` → stop). `modelport.inference.server`
+adds the model repository and per-model health (`model/<name>`).
 """
 
 from __future__ import annotations
@@ -20,13 +20,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
-from modelport.runtime.auth import AuditLog, AuthInterceptor, RateLimiter, load_tokens
-from modelport.runtime.interceptors import ErrorInterceptor
-from modelport.runtime.metrics import Metrics
-from modelport.runtime.registration import RouterRegistrar
-from modelport.runtime.repository import ManagedModel, ModelRepository, ModelState
-from modelport.runtime.settings import CommonSettings, ModelSpec, ServerSettings
-from modelport.runtime.tracing import make_tracer
+from modelport.serving.auth import AuditLog, AuthInterceptor, RateLimiter, load_tokens
+from modelport.serving.interceptors import ErrorInterceptor
+from modelport.serving.metrics import Metrics
+from modelport.serving.settings import CommonSettings
+from modelport.serving.tracing import make_tracer
 
 log = logging.getLogger(__name__)
 
@@ -196,51 +194,3 @@ class GrpcServer:
             self._metrics_server.shutdown()  # type: ignore[attr-defined]
             self._metrics_server.server_close()  # type: ignore[attr-defined]
         log.info("stopped")
-
-
-class InferenceServer(GrpcServer):
-    """One inference process: a GrpcServer plus the model repository."""
-
-    def __init__(
-        self,
-        settings: ServerSettings,
-        repository: ModelRepository,
-        services: Sequence[ServiceBinding],
-        metrics: Metrics,
-        *,
-        name: str = "modelport-inference",
-    ) -> None:
-        super().__init__(settings, services, metrics, name=name)
-        self.settings: ServerSettings = settings
-        self.repository = repository
-        repository.add_listener(self._on_model_change)
-        repository.tracer = self.tracer
-        self.on_stop(repository.close)
-        self.registrar: RouterRegistrar | None = None
-
-    async def start(self) -> None:
-        await super().start()
-        if self.settings.router_address:
-            registrar = RouterRegistrar(
-                self.settings.router_address,
-                self.settings.advertised(self.port),
-                self.repository,
-                self.settings.lease_ttl_s,
-                token=self.settings.router_token,
-                tls_ca_file=self.settings.router_tls_ca_file,
-            )
-            self.repository.add_listener(registrar.on_model_change)
-            self.before_drain(registrar.deregister_all)
-            self.on_stop(registrar.close)
-            registrar.start()
-            self.registrar = registrar
-
-    async def load_models(self, specs: Sequence[ModelSpec]) -> None:
-        """Load (and warm up) every model concurrently, then report SERVING."""
-        await self.repository.load_all(specs)
-        await self.set_serving(any(m.state is ModelState.READY for m in self.repository.models()))
-
-    async def _on_model_change(self, managed: ManagedModel) -> None:
-        versions = [m for m in self.repository.models() if m.name == managed.name]
-        ready = any(m.state is ModelState.READY for m in versions)
-        await self.health.set(health_name(managed.name), SERVING if ready else NOT_SERVING)

@@ -1,61 +1,39 @@
-"""Prometheus metrics of one process, on a registry of its own (no global state)."""
+"""Metrics of an inference process: the shared request metrics plus the schedulers'."""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-_LATENCY_BUCKETS = (
-    0.0005,
-    0.001,
-    0.0025,
-    0.005,
-    0.01,
-    0.025,
-    0.05,
-    0.1,
-    0.25,
-    0.5,
-    1.0,
-    2.5,
-    5.0,
-    10.0,
-    30.0,
-)
-_BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+from modelport.serving.metrics import LATENCY_BUCKETS, Metrics
+
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
 
-class Metrics:
-    """Every metric a Modelport process exports. Names and labels are listed in the README."""
+class InferenceMetrics(Metrics):
+    """Queueing, batching and decoding of every model in the process."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        self.registry = registry or CollectorRegistry()
+        super().__init__(registry)
         r = self.registry
-        self.request_duration = Histogram(
-            "modelport_request_duration_seconds",
-            "Time from receiving a call to answering it.",
-            ["method", "model", "version", "code"],
-            buckets=_LATENCY_BUCKETS,
-            registry=r,
-        )
         self.queue_duration = Histogram(
             "modelport_queue_duration_seconds",
             "Time an input waited in the model's batch queue.",
             ["model"],
-            buckets=_LATENCY_BUCKETS,
+            buckets=LATENCY_BUCKETS,
             registry=r,
         )
         self.compute_duration = Histogram(
             "modelport_compute_duration_seconds",
             "Time one batch spent in the model.",
             ["model"],
-            buckets=_LATENCY_BUCKETS,
+            buckets=LATENCY_BUCKETS,
             registry=r,
         )
         self.batch_size = Histogram(
             "modelport_batch_size",
             "Inputs per model batch.",
             ["model"],
-            buckets=_BATCH_BUCKETS,
+            buckets=BATCH_BUCKETS,
             registry=r,
         )
         self.queue_depth = Gauge(
@@ -100,8 +78,3 @@ class Metrics:
             ["model", "version", "state"],
             registry=r,
         )
-
-    def serve_http(self, host: str, port: int) -> tuple[object, object]:
-        """Expose `/metrics` over HTTP; returns the server and its thread."""
-        server, thread = start_http_server(port, addr=host, registry=self.registry)
-        return server, thread

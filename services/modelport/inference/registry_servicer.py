@@ -11,9 +11,9 @@ from typing import Any
 
 import grpc
 
-from modelport.runtime.convert import STATE_TO_PROTO, TASK_TO_PROTO
-from modelport.runtime.errors import NotFound, Unimplemented
-from modelport.runtime.repository import ManagedModel, ModelRepository, ModelState, version_key
+from modelport.inference.repository import ManagedModel, ModelRepository
+from modelport.serving.catalog import STATE_TO_PROTO, TASK_TO_PROTO, ModelState, version_key
+from modelport.serving.errors import NotFound, Unimplemented
 from modelport.v1 import registry_pb2, registry_pb2_grpc
 
 Context = grpc.aio.ServicerContext[Any, Any]

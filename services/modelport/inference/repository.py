@@ -3,31 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
-import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry import trace
 
-from modelport.runtime.batching import DynamicBatcher
-from modelport.runtime.errors import FailedPrecondition, InvalidArgument, ModelNotReady, NotFound
-from modelport.runtime.metrics import Metrics
-from modelport.runtime.model import Model
-from modelport.runtime.settings import ModelSpec
+from modelport.inference.batching import DynamicBatcher
+from modelport.inference.metrics import InferenceMetrics
+from modelport.inference.model import Model
+from modelport.inference.settings import ModelSpec
+from modelport.serving.catalog import ModelState, version_key
+from modelport.serving.errors import FailedPrecondition, InvalidArgument, ModelNotReady, NotFound
 
 log = logging.getLogger(__name__)
-
-
-class ModelState(enum.Enum):
-    """Lifecycle state of a model in this process (mirrors `modelport.v1.ModelState`)."""
-
-    LOADING = "LOADING"
-    READY = "READY"
-    FAILED = "FAILED"
-    UNLOADING = "UNLOADING"
 
 
 ModelFactory = Callable[[ModelSpec], Model[Any, Any]]
@@ -53,18 +43,13 @@ class ManagedModel:
         return self.spec.version
 
 
-def version_key(version: str) -> tuple[tuple[int, int | str], ...]:
-    """Sort key: numeric parts compare as numbers ("10" > "9"), others as text."""
-    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"[.\-_]", version))
-
-
 class ModelRepository:
     """Loads the configured models concurrently and hands out READY ones by name/version."""
 
     def __init__(
         self,
         runtimes: Mapping[str, ModelFactory],
-        metrics: Metrics,
+        metrics: InferenceMetrics,
         *,
         warmup: bool = True,
     ) -> None:

@@ -1,26 +1,15 @@
-"""Process set-up and the run loop shared by every service's composition root."""
+"""Process set-up and the run loop shared by every inference service's composition root."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 from collections.abc import Callable, Sequence
 
-from modelport.runtime.server import InferenceServer
-from modelport.runtime.settings import ModelSpec, ServerSettings
-
-
-def configure_logging(level: str, log_format: str = "text") -> None:
-    handler = logging.StreamHandler()
-    if log_format == "json":
-        from modelport.runtime.tracing import JsonFormatter
-
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+from modelport.inference.server import InferenceServer
+from modelport.inference.settings import ModelSpec, ServerSettings
+from modelport.serving.process import configure_logging
 
 
 def configure_process(settings: ServerSettings) -> None:

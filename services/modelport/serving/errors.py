@@ -1,7 +1,7 @@
 """The one error hierarchy of Modelport.
 
 Everything that should reach a client as a specific gRPC status is a `ModelportError`.
-The error interceptor (`modelport.runtime.interceptors`) turns it into that status with
+The error interceptor (`modelport.serving.interceptors`) turns it into that status with
 `google.rpc` details; any other exception becomes INTERNAL with a generic message and a
 logged traceback. The table in the README lists each class with its status.
 """
@@ -88,7 +88,22 @@ class Unavailable(ModelportError):
     code = grpc.StatusCode.UNAVAILABLE
 
 
+class DeadlineExceeded(ModelportError):
+    """The call's deadline passed before it could be served (e.g. before the router reached
+    a replica)."""
+
+    code = grpc.StatusCode.DEADLINE_EXCEEDED
+
+
 class Unimplemented(ModelportError):
     """This server does not serve that RPC (e.g. registry writes on a backend)."""
 
     code = grpc.StatusCode.UNIMPLEMENTED
+
+
+class ConfigError(ModelportError):
+    """A model's or the service's configuration cannot be honoured (unknown runtime, a bad
+    runtime option, an unsupported pooling mode). Raised while starting or loading, never
+    because of a request; a process that meets it at start exits non-zero with the reason."""
+
+    code = grpc.StatusCode.FAILED_PRECONDITION

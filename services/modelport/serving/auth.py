@@ -28,8 +28,8 @@ from typing import Any, TextIO
 import grpc
 import yaml
 
-from modelport.runtime.errors import ResourceExhausted
-from modelport.runtime.interceptors import Handler, to_status
+from modelport.serving.errors import ResourceExhausted
+from modelport.serving.interceptors import Handler, to_status
 
 log = logging.getLogger(__name__)
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import json
 
-from modelport.runtime.errors import InvalidArgument
-from modelport.runtime.model import Task
-from modelport.runtime.oip import Output, labels_outputs, only_input, param
-from modelport.runtime.oip_servicer import Inputs, Params, TaskAdapter
-from modelport.runtime.repository import ManagedModel
+from modelport.inference.oip import Inputs, Params, TaskAdapter
+from modelport.inference.repository import ManagedModel
+from modelport.inference.tensors import Output, labels_outputs, only_input, param
+from modelport.serving.catalog import Task
+from modelport.serving.errors import InvalidArgument
 
 from .handler import ImagesCall, VisionHandler
 

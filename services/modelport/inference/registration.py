@@ -17,8 +17,8 @@ from pathlib import Path
 
 import grpc
 
-from modelport.runtime.convert import STATE_TO_PROTO, TASK_TO_PROTO
-from modelport.runtime.repository import ManagedModel, ModelRepository, ModelState
+from modelport.inference.repository import ManagedModel, ModelRepository
+from modelport.serving.catalog import STATE_TO_PROTO, TASK_TO_PROTO, ModelState
 from modelport.v1 import common_pb2, registry_pb2, registry_pb2_grpc
 
 log = logging.getLogger(__name__)

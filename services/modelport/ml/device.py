@@ -6,7 +6,7 @@ import logging
 
 import torch
 
-from modelport.runtime.settings import ModelSpec
+from modelport.inference.settings import ModelSpec
 
 log = logging.getLogger(__name__)
 

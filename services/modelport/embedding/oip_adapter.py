@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from modelport.runtime.oip import Output, only_input, param
-from modelport.runtime.oip_servicer import Inputs, Params, TaskAdapter
-from modelport.runtime.repository import ManagedModel
-from modelport.runtime.text import Truncation
+from modelport.inference.oip import Inputs, Params, TaskAdapter
+from modelport.inference.repository import ManagedModel
+from modelport.inference.tensors import Output, only_input, param
+from modelport.inference.text import Truncation
 
 from .handler import EmbedCall, EmbeddingHandler
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from modelport.runtime.errors import InvalidArgument
+from modelport.serving.errors import InvalidArgument
 
 NUMPY = {
     "BOOL": np.bool_,

@@ -1,30 +1,11 @@
-"""Conversions between shared protobuf types and the runtime's plain Python types."""
+"""Conversions between shared protobuf types and the inference services' plain types."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from modelport.runtime.model import Task
-from modelport.runtime.repository import ModelState
-from modelport.runtime.text import Truncation
+from modelport.inference.text import Truncation
 from modelport.v1 import common_pb2
-
-TASK_TO_PROTO: dict[Task, common_pb2.Task.ValueType] = {
-    Task.EMBEDDING: common_pb2.TASK_EMBEDDING,
-    Task.TEXT_CLASSIFICATION: common_pb2.TASK_TEXT_CLASSIFICATION,
-    Task.TOKEN_CLASSIFICATION: common_pb2.TASK_TOKEN_CLASSIFICATION,
-    Task.TEXT_GENERATION: common_pb2.TASK_TEXT_GENERATION,
-    Task.TEXT2TEXT_GENERATION: common_pb2.TASK_TEXT2TEXT_GENERATION,
-    Task.IMAGE_CLASSIFICATION: common_pb2.TASK_IMAGE_CLASSIFICATION,
-    Task.OBJECT_DETECTION: common_pb2.TASK_OBJECT_DETECTION,
-}
-
-STATE_TO_PROTO: dict[ModelState, common_pb2.ModelState.ValueType] = {
-    ModelState.LOADING: common_pb2.MODEL_STATE_LOADING,
-    ModelState.READY: common_pb2.MODEL_STATE_READY,
-    ModelState.FAILED: common_pb2.MODEL_STATE_FAILED,
-    ModelState.UNLOADING: common_pb2.MODEL_STATE_UNLOADING,
-}
 
 _TRUNCATION: dict[common_pb2.Truncation.ValueType, Truncation] = {
     common_pb2.TRUNCATION_UNSPECIFIED: Truncation.END,

@@ -30,10 +30,10 @@ from typing import Any, Generic, TypeVar
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
-from modelport.runtime.errors import ModelportError, ResourceExhausted, Unavailable
-from modelport.runtime.metrics import Metrics
-from modelport.runtime.settings import BatchingSettings
-from modelport.runtime.stats import ModelStats
+from modelport.inference.metrics import InferenceMetrics
+from modelport.inference.settings import BatchingSettings
+from modelport.inference.stats import ModelStats
+from modelport.serving.errors import ModelportError, ResourceExhausted, Unavailable
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -58,7 +58,7 @@ class DynamicBatcher(Generic[In, Out]):
         name: str,
         predict: Callable[[Sequence[In]], Sequence[Out | ModelportError]],
         settings: BatchingSettings,
-        metrics: Metrics,
+        metrics: InferenceMetrics,
         *,
         tracer: trace.Tracer | None = None,
     ) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import enum
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -11,8 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
-from modelport.runtime.errors import ModelportError
-from modelport.runtime.settings import ModelSpec
+from modelport.inference.settings import ModelSpec
+from modelport.serving.catalog import Task
+from modelport.serving.errors import ModelportError
 
 _LOAD_LOCK = threading.Lock()
 """Weights load one model at a time per process: transformers' `from_pretrained` patches
@@ -21,18 +21,6 @@ Warm-up, batching and serving of loaded models go on concurrently."""
 
 In = TypeVar("In")
 Out = TypeVar("Out")
-
-
-class Task(enum.Enum):
-    """What a model does (mirrors `modelport.v1.Task`)."""
-
-    EMBEDDING = "embedding"
-    TEXT_CLASSIFICATION = "text-classification"
-    TOKEN_CLASSIFICATION = "token-classification"
-    TEXT_GENERATION = "text-generation"
-    TEXT2TEXT_GENERATION = "text2text-generation"
-    IMAGE_CLASSIFICATION = "image-classification"
-    OBJECT_DETECTION = "object-detection"
 
 
 @dataclass(frozen=True)

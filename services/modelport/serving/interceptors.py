@@ -26,10 +26,10 @@ from grpc_status import rpc_status
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
-from modelport.runtime.errors import InvalidArgument, ModelportError, ResourceExhausted
-from modelport.runtime.metrics import Metrics
-from modelport.runtime.tracing import extract, new_request_id, request_id
-from modelport.runtime.wire import find_invalid_utf8
+from modelport.serving.errors import InvalidArgument, ModelportError, ResourceExhausted
+from modelport.serving.metrics import Metrics
+from modelport.serving.tracing import extract, new_request_id, request_id
+from modelport.serving.wire import find_invalid_utf8
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,5 @@
-"""Typed settings: environment (prefix `MODELPORT_`) plus a YAML model config file."""
+"""Settings of an inference process: environment (prefix `MODELPORT_`) plus a YAML model
+config file."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from modelport.serving.settings import CommonSettings
 
 
 class BatchingSettings(BaseModel):
@@ -70,57 +72,6 @@ class ModelSpec(BaseModel):
             raise ValueError(f"model {self.name!r} needs `path` or `package`")
         module = importlib.import_module(self.package)
         return Path(module.get_model_path())
-
-
-class CommonSettings(BaseSettings):
-    """Settings every Modelport process has. Each field reads `MODELPORT_<FIELD>`."""
-
-    model_config = SettingsConfigDict(
-        env_prefix="MODELPORT_", env_nested_delimiter="__", extra="ignore"
-    )
-
-    host: str = "0.0.0.0"
-    """Address the gRPC server binds."""
-    port: int = Field(50051, ge=0, le=65535)
-    """gRPC port; 0 picks a free one."""
-    health_port: int = Field(-1, ge=-1, le=65535)
-    """A plaintext port serving only grpc.health.v1, for Kubernetes' gRPC probes (which
-    cannot speak TLS) when the main port is TLS; -1 turns it off."""
-    metrics_port: int = Field(9090, ge=-1, le=65535)
-    """Port of the Prometheus `/metrics` endpoint; -1 turns it off, 0 picks a free one."""
-    max_message_bytes: int = Field(64 * 1024 * 1024, ge=1024)
-    """Largest gRPC message received or sent."""
-    keepalive_time_s: float = Field(30.0, gt=0)
-    """Interval of HTTP/2 keepalive pings to idle clients."""
-    keepalive_timeout_s: float = Field(10.0, gt=0)
-    """How long to wait for a keepalive ack before closing the connection."""
-    grace_period_s: float = Field(30.0, ge=0)
-    """On SIGTERM: how long in-flight calls may take to finish before the server stops."""
-    drain_delay_s: float = Field(0.0, ge=0)
-    """On SIGTERM: keep accepting calls this long after turning NOT_SERVING, so load
-    balancers (the router, Kubernetes endpoints) stop sending before the port closes."""
-    log_level: str = "INFO"
-    """Python logging level."""
-    log_format: Literal["text", "json"] = "text"
-    """`json`: one JSON object per line with trace id and request id."""
-    otlp_endpoint: str | None = None
-    """OTLP/gRPC collector (`host:port`) to export traces to; unset exports nothing."""
-    tls_cert_file: Path | None = None
-    """PEM certificate chain of this server; set with `tls_key_file` to serve TLS."""
-    tls_key_file: Path | None = None
-    """PEM private key of this server."""
-    tls_client_ca_file: Path | None = None
-    """PEM CA bundle; when set, clients must present a certificate it signed (mTLS).
-    Certificates are read at start: rotate them with a rolling restart."""
-    auth_tokens_file: Path | None = None
-    """YAML file of bearer tokens with identity and role (client | admin); unset: no auth."""
-    rate_limit_per_s: float = Field(0.0, ge=0)
-    """Calls per second per identity (token bucket); 0 turns rate limiting off."""
-    rate_limit_burst: int = Field(20, ge=1)
-    """Calls an identity may make at once before the rate applies."""
-    audit_log: str = ""
-    """Where admin actions and denied calls are written as JSON lines: a path, "-" for
-    stdout, empty for nowhere."""
 
 
 class ServerSettings(CommonSettings):

@@ -14,11 +14,11 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 
-from modelport.runtime.model import Task
-from modelport.runtime.oip import Output, labels_outputs, only_input, param
-from modelport.runtime.oip_servicer import Inputs, Params, TaskAdapter
-from modelport.runtime.repository import ManagedModel
-from modelport.runtime.text import Truncation
+from modelport.inference.oip import Inputs, Params, TaskAdapter
+from modelport.inference.repository import ManagedModel
+from modelport.inference.tensors import Output, labels_outputs, only_input, param
+from modelport.inference.text import Truncation
+from modelport.serving.catalog import Task
 
 from .handler import ClassifyCall, GenerateCall, NlpHandler, TokensCall
 from .tokens import Aggregation

@@ -15,15 +15,15 @@ from typing import Any
 import grpc
 
 from modelport import __version__
+from modelport.inference.repository import ManagedModel, ModelRepository
+from modelport.inference.stats import Duration, ModelStats
+from modelport.inference.tensors import Output, Tensor, decode_input, encode_output, parameter_value
 from modelport.oip import EXTENSIONS
 from modelport.oip.v2 import open_inference_pb2 as pb
 from modelport.oip.v2 import open_inference_pb2_grpc as pb_grpc
-from modelport.runtime.errors import InvalidArgument, ModelportError, NotFound, Unimplemented
-from modelport.runtime.interceptors import mark_call, to_status
-from modelport.runtime.model import Task
-from modelport.runtime.oip import Output, Tensor, decode_input, encode_output, parameter_value
-from modelport.runtime.repository import ManagedModel, ModelRepository, ModelState
-from modelport.runtime.stats import Duration, ModelStats
+from modelport.serving.catalog import ModelState, Task
+from modelport.serving.errors import InvalidArgument, ModelportError, NotFound, Unimplemented
+from modelport.serving.interceptors import mark_call, to_status
 
 Context = grpc.aio.ServicerContext[Any, Any]
 Inputs = dict[str, Tensor]
@@ -278,7 +278,7 @@ class OipServicer(pb_grpc.GRPCInferenceServiceServicer):
 
 def oip_binding(repository: ModelRepository, adapters: dict[Task, TaskAdapter]) -> Any:
     """The ServiceBinding of the OIP service for a backend's composition root."""
-    from modelport.runtime.server import ServiceBinding
+    from modelport.serving.server import ServiceBinding
 
     servicer = OipServicer(
         repository,

@@ -6,11 +6,11 @@ from collections.abc import Callable
 
 import grpc
 
-from modelport.runtime.model import Task
-from modelport.runtime.oip_servicer import TaskAdapter, oip_binding
-from modelport.runtime.registry_servicer import BackendRegistryServicer
-from modelport.runtime.repository import ModelRepository
-from modelport.runtime.server import ServiceBinding
+from modelport.inference.oip import TaskAdapter, oip_binding
+from modelport.inference.registry_servicer import BackendRegistryServicer
+from modelport.inference.repository import ModelRepository
+from modelport.serving.catalog import Task
+from modelport.serving.server import ServiceBinding
 from modelport.v1 import registry_pb2, registry_pb2_grpc
 
 REGISTRY_NAME = registry_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name

@@ -1,0 +1,61 @@
+"""The server of one inference process: a `GrpcServer` plus the model repository, per-model
+health (`model/<name>`) and registration with the router."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from modelport.inference.metrics import InferenceMetrics
+from modelport.inference.registration import RouterRegistrar
+from modelport.inference.repository import ManagedModel, ModelRepository
+from modelport.inference.settings import ModelSpec, ServerSettings
+from modelport.serving.catalog import ModelState
+from modelport.serving.server import NOT_SERVING, SERVING, GrpcServer, ServiceBinding, health_name
+
+
+class InferenceServer(GrpcServer):
+    """One inference process: a GrpcServer plus the model repository."""
+
+    def __init__(
+        self,
+        settings: ServerSettings,
+        repository: ModelRepository,
+        services: Sequence[ServiceBinding],
+        metrics: InferenceMetrics,
+        *,
+        name: str = "modelport-inference",
+    ) -> None:
+        super().__init__(settings, services, metrics, name=name)
+        self.settings: ServerSettings = settings
+        self.repository = repository
+        repository.add_listener(self._on_model_change)
+        repository.tracer = self.tracer
+        self.on_stop(repository.close)
+        self.registrar: RouterRegistrar | None = None
+
+    async def start(self) -> None:
+        await super().start()
+        if self.settings.router_address:
+            registrar = RouterRegistrar(
+                self.settings.router_address,
+                self.settings.advertised(self.port),
+                self.repository,
+                self.settings.lease_ttl_s,
+                token=self.settings.router_token,
+                tls_ca_file=self.settings.router_tls_ca_file,
+            )
+            self.repository.add_listener(registrar.on_model_change)
+            self.before_drain(registrar.deregister_all)
+            self.on_stop(registrar.close)
+            registrar.start()
+            self.registrar = registrar
+
+    async def load_models(self, specs: Sequence[ModelSpec]) -> None:
+        """Load (and warm up) every model concurrently, then report SERVING."""
+        await self.repository.load_all(specs)
+        await self.set_serving(any(m.state is ModelState.READY for m in self.repository.models()))
+
+    async def _on_model_change(self, managed: ManagedModel) -> None:
+        versions = [m for m in self.repository.models() if m.name == managed.name]
+        ready = any(m.state is ModelState.READY for m in versions)
+        await self.health.set(health_name(managed.name), SERVING if ready else NOT_SERVING)

@@ -1,0 +1,1 @@
+"""Torch-side helpers shared by the inference services: devices, text encoding, pooling."""

@@ -1,1 +1,0 @@
-"""What every Modelport inference service shares: models, batching, serving, errors."""
