@@ -25,9 +25,10 @@ class BatchingSettings(BaseModel):
     0 (the default) dispatches at once when idle; inputs that arrive while the model is busy
     are collected into the next batch anyway, so throughput under load needs no delay."""
     adaptive: bool = True
-    """After a batch of N inputs, wait up to half of its compute time for N inputs before
-    cutting the next batch (the callers just answered usually come straight back). Keeps
-    batches full under load and never delays a lone call."""
+    """After a batch of N > 1 inputs, wait up to half of its compute time for N inputs
+    before cutting the next batch (the callers just answered usually come straight back).
+    Keeps batches full under load; a lone call arriving right after such a batch may wait
+    up to half that compute time. A call that finds the model idle is never delayed."""
     max_queue_size: int = Field(1024, ge=1)
     """Most inputs waiting; beyond it calls get RESOURCE_EXHAUSTED at once."""
 
