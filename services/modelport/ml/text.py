@@ -4,6 +4,7 @@ special-token template, padding in length groups."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -11,14 +12,40 @@ import torch
 from modelport.inference.text import Truncation
 from modelport.serving.errors import InvalidArgument
 
+CHARS_PER_TOKEN = 8
+"""First window of characters per token the model reads (English averages about 4)."""
+WINDOW_MARGIN_TOKENS = 16
+"""Tokens a window must yield beyond the limit, so the word cut at its edge lies past the
+tokens kept."""
+MAX_CHARS_PER_TOKEN = 512
+"""The window stops widening at this many characters per token the model reads: a text
+that long with so few tokens (one huge unknown word) is cut there, not tokenised whole."""
 
-def truncate(ids: list[int], limit: int, policy: Truncation, field: str) -> list[int]:
-    """Fit `ids` (without special tokens) into `limit` tokens as `policy` says."""
+
+def window_of(text: str, window: int, policy: Truncation) -> str:
+    """The part of `text` tokenised first: its start, or its end for START."""
+    if len(text) <= window:
+        return text
+    return text[len(text) - window :] if policy is Truncation.START else text[:window]
+
+
+def truncate(
+    ids: list[int], limit: int, policy: Truncation, field: str, *, cut: bool = False
+) -> list[int]:
+    """Fit `ids` (without special tokens) into `limit` tokens as `policy` says; `cut`: the
+    ids come from a window of a longer text (so their count is a lower bound)."""
+    if policy is Truncation.NONE and cut and len(ids) <= limit:
+        raise InvalidArgument(
+            field,
+            f"is longer than the model reads (more than {limit * MAX_CHARS_PER_TOKEN} "
+            "characters; truncation is off)",
+        )
     if len(ids) <= limit:
         return ids
     if policy is Truncation.NONE:
+        count = f"more than {len(ids)}" if cut else str(len(ids))
         raise InvalidArgument(
-            field, f"has {len(ids)} tokens; the model takes at most {limit} (truncation is off)"
+            field, f"has {count} tokens; the model takes at most {limit} (truncation is off)"
         )
     return ids[:limit] if policy is Truncation.END else ids[len(ids) - limit :]
 
@@ -57,6 +84,19 @@ def special_tokens(tokenizer: Any) -> tuple[list[int], list[int]]:
     raise ValueError("cannot locate the text inside the tokenizer's special-token template")
 
 
+@dataclass(frozen=True)
+class Window:
+    """The tokens of the part of one text that can matter (see `encode_windows`)."""
+
+    ids: list[int]
+    cut: bool
+    """The text goes on past the tokens here (so their count is a lower bound)."""
+    offsets: list[tuple[int, int]]
+    """Character offsets of each token in the whole text (when asked for)."""
+    words: list[int]
+    """Word index of each token, -1 for none (when asked for)."""
+
+
 class TextEncoder:
     """A Hugging Face tokenizer with its model's limits, shared by every text model.
 
@@ -83,13 +123,61 @@ class TextEncoder:
         self, texts: Sequence[str], policy: Truncation, field: str = "inputs"
     ) -> list[list[int]]:
         """Token ids with the template, each text truncated as `policy` says."""
-        encoded = self.tokenizer(
-            list(texts), add_special_tokens=False, truncation=False, verbose=False
-        )["input_ids"]
         return [
-            self.wrap(truncate(ids, self.limit, policy, f"{field}[{i}]"))
-            for i, ids in enumerate(encoded)
+            self.wrap(truncate(w.ids, self.limit, policy, f"{field}[{i}]", cut=w.cut))
+            for i, w in enumerate(self.encode_windows(texts, policy))
         ]
+
+    def encode_windows(
+        self, texts: Sequence[str], policy: Truncation, *, offsets: bool = False
+    ) -> list[Window]:
+        """Plain token ids of the part of each text that can matter.
+
+        A model reads at most `limit` tokens, so a huge text is never tokenised whole (one
+        16 MiB input used to hold every other caller of the model for seconds): each text
+        is tokenised from a window of characters at the end the policy keeps (the start
+        for END and NONE, the end for START), widened until it yields more than
+        `limit + WINDOW_MARGIN_TOKENS` tokens or holds the whole text (or reaches
+        `MAX_CHARS_PER_TOKEN` characters per token read). Only the word at
+        the window's edge can tokenise differently from the whole text, and it lies past
+        the tokens kept, so the ids kept are those of the whole text. With NONE a cut
+        text is known to be too long. `offsets` adds character offsets (into the whole
+        text) and word indices; it needs a fast tokenizer.
+        """
+        windows: list[Window | None] = [None] * len(texts)
+        todo = list(range(len(texts)))
+        size = (self.limit + WINDOW_MARGIN_TOKENS) * CHARS_PER_TOKEN
+        while todo:
+            pieces = [window_of(texts[i], size, policy) for i in todo]
+            encoded = self.tokenizer(
+                pieces,
+                add_special_tokens=False,
+                truncation=False,
+                verbose=False,
+                return_offsets_mapping=offsets,
+            )
+            short = []
+            for row, i in enumerate(todo):
+                ids = list(encoded["input_ids"][row])
+                start = len(texts[i]) - len(pieces[row]) if policy is Truncation.START else 0
+                cut = len(pieces[row]) < len(texts[i])
+                if (
+                    cut
+                    and len(ids) <= self.limit + WINDOW_MARGIN_TOKENS
+                    and size < self.limit * MAX_CHARS_PER_TOKEN
+                ):
+                    short.append(i)
+                    continue
+                windows[i] = Window(
+                    ids,
+                    cut,
+                    [(start + a, start + b) for a, b in encoded["offset_mapping"][row]]
+                    if offsets
+                    else [],
+                    [-1 if w is None else w for w in encoded.word_ids(row)] if offsets else [],
+                )
+            todo, size = short, size * 4
+        return [w for w in windows if w is not None]
 
     def padded_groups(
         self, batch: Sequence[Sequence[int]]

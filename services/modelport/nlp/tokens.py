@@ -162,24 +162,14 @@ class TokenClassifier(Model[TokenItem, list[Entity]]):
         min_score: float,
         policy: Truncation = Truncation.END,
     ) -> list[TokenItem]:
-        encoded = self.text.tokenizer(
-            list(texts), add_special_tokens=False, return_offsets_mapping=True, verbose=False
-        )
-        limit = self.text.limit
         items = []
-        for i, text in enumerate(texts):
-            ids = truncate(encoded["input_ids"][i], limit, policy, f"inputs[{i}]")
+        for i, (text, window) in enumerate(
+            zip(texts, self.text.encode_windows(texts, policy, offsets=True), strict=True)
+        ):
+            ids = truncate(window.ids, self.text.limit, policy, f"inputs[{i}]", cut=window.cut)
             n = len(ids)
-            words = [w if w is not None else -1 for w in encoded.word_ids(i)][:n]
             items.append(
-                TokenItem(
-                    text,
-                    ids,
-                    [tuple(o) for o in encoded["offset_mapping"][i][:n]],
-                    words,
-                    aggregation,
-                    min_score,
-                )
+                TokenItem(text, ids, window.offsets[:n], window.words[:n], aggregation, min_score)
             )
         return items
 
