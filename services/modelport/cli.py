@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,6 +14,33 @@ from modelport.v1 import common_pb2
 
 SERVICES = ("router", "embedding", "nlp", "vision")
 DEFAULT_TARGET = "127.0.0.1:50051"
+TOKEN_ENV = "MODELPORT_TOKEN"
+
+
+def _client(args: argparse.Namespace) -> ModelportClient:
+    """The client the connection flags of a client command describe; exits with status 2
+    on flags it cannot use (a token over plaintext, a missing certificate file ...)."""
+    try:
+        metadata = []
+        for header in args.header:
+            key, sep, value = header.partition("=")
+            if not sep or not key:
+                raise ValueError(f"--header {header!r}: expected KEY=VALUE")
+            metadata.append((key, value))
+        return ModelportClient(
+            args.target,
+            timeout_s=args.timeout,
+            tls=args.tls,
+            root_certificates=args.tls_ca,
+            certificate_chain=args.tls_cert,
+            private_key=args.tls_key,
+            token=args.token or os.environ.get(TOKEN_ENV) or None,
+            allow_insecure_token=args.insecure_token,
+            metadata=metadata,
+        )
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from exc
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -78,7 +106,7 @@ def _print_models(response: object) -> None:
 
 
 def _embed(args: argparse.Namespace) -> int:
-    with ModelportClient(args.target, timeout_s=args.timeout) as client:
+    with _client(args) as client:
         result = client.embed(
             args.texts, model=args.model, version=args.version, dimensions=args.dimensions
         )
@@ -120,7 +148,7 @@ def _print_labels(
 
 
 def _classify(args: argparse.Namespace) -> int:
-    with ModelportClient(args.target, timeout_s=args.timeout) as client:
+    with _client(args) as client:
         results = client.classify(args.texts, model=args.model, top_k=args.top_k)
     _print_labels(args.texts, results, args.json)
     return 0
@@ -128,14 +156,14 @@ def _classify(args: argparse.Namespace) -> int:
 
 def _classify_image(args: argparse.Namespace) -> int:
     images = [Path(f).read_bytes() for f in args.files]
-    with ModelportClient(args.target, timeout_s=args.timeout) as client:
+    with _client(args) as client:
         results = client.classify_images(images, model=args.model, top_k=args.top_k)
     _print_labels(args.files, results, args.json)
     return 0
 
 
 def _generate(args: argparse.Namespace) -> int:
-    with ModelportClient(args.target, timeout_s=args.timeout) as client:
+    with _client(args) as client:
         chunks = client.generate_stream(
             args.prompt,
             model=args.model,
@@ -156,7 +184,7 @@ def _generate(args: argparse.Namespace) -> int:
 def _models(args: argparse.Namespace) -> int:
     from google.protobuf.json_format import MessageToDict
 
-    with ModelportClient(args.target, timeout_s=args.timeout) as client:
+    with _client(args) as client:
         response = client.list_models()
     if args.json:
         print(json.dumps(MessageToDict(response)))
@@ -185,6 +213,28 @@ def parser() -> argparse.ArgumentParser:
         cmd.add_argument("--target", default=DEFAULT_TARGET, help="router or backend host:port")
         cmd.add_argument("--timeout", type=float, default=30.0, help="deadline in seconds")
         cmd.add_argument("--json", action="store_true", help="print JSON")
+        secure = cmd.add_argument_group("TLS and authentication")
+        secure.add_argument(
+            "--tls", action="store_true", help="TLS, verifying the server with system roots"
+        )
+        secure.add_argument("--tls-ca", metavar="FILE", help="PEM CA bundle (implies --tls)")
+        secure.add_argument("--tls-cert", metavar="FILE", help="PEM client certificate (mTLS)")
+        secure.add_argument("--tls-key", metavar="FILE", help="PEM client key (mTLS)")
+        secure.add_argument(
+            "--token", help=f"bearer token (default: ${TOKEN_ENV}, which keeps it out of ps)"
+        )
+        secure.add_argument(
+            "--insecure-token",
+            action="store_true",
+            help="allow sending the token over plaintext (local development only)",
+        )
+        secure.add_argument(
+            "--header",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="extra metadata sent with the call (repeatable)",
+        )
 
     embed = sub.add_parser("embed", help="embed texts")
     embed.add_argument("texts", nargs="+")

@@ -1,14 +1,20 @@
 """A small synchronous Python client for Modelport (router or any backend).
 
 Every call carries a deadline; gRPC failures surface as `ClientError` with the status
-code and message, never as a bare `grpc.RpcError`.
+code and message, never as a bare `grpc.RpcError`. The client speaks plaintext, TLS
+(a CA bundle, or the system's roots) or mTLS (a client certificate), and can send a
+bearer token and extra metadata with every call.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import contextlib
+import os
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
+from typing import Any, TypeAlias, TypeVar
 
 import grpc
 
@@ -25,10 +31,15 @@ from modelport.v1 import (
 )
 
 DEFAULT_TIMEOUT_S = 30.0
+DEFAULT_OPTIONS: tuple[tuple[str, Any], ...] = (("grpc.max_send_message_length", 64 * 1024 * 1024),)
+
+Pem: TypeAlias = "bytes | str | os.PathLike[str]"
+"""PEM data as bytes, or the path of a PEM file."""
+Response = TypeVar("Response")
 
 
 class ClientError(Exception):
-    """A call failed; `code` is the gRPC status code."""
+    """A call failed; `code` is the gRPC status code, `message` its details."""
 
     def __init__(self, code: grpc.StatusCode, message: str) -> None:
         super().__init__(f"{code.name}: {message}")
@@ -44,13 +55,81 @@ class Embeddings:
     input_tokens: int
 
 
-class ModelportClient:
-    """`with ModelportClient("127.0.0.1:50051") as client: client.embed(["hi"])`."""
+def _read(pem: Pem | None) -> bytes | None:
+    if pem is None or isinstance(pem, bytes):
+        return pem
+    return Path(pem).read_bytes()
 
-    def __init__(self, target: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
-        self._channel = grpc.insecure_channel(
-            target, options=[("grpc.max_send_message_length", 64 * 1024 * 1024)]
+
+@contextlib.contextmanager
+def _client_errors() -> Iterator[None]:
+    """The one place a `grpc.RpcError` becomes a `ClientError`."""
+    try:
+        yield
+    except grpc.RpcError as exc:
+        code = exc.code() if isinstance(exc, grpc.Call) else grpc.StatusCode.UNKNOWN
+        details = exc.details() if isinstance(exc, grpc.Call) else str(exc)
+        raise ClientError(code, details or "") from exc
+
+
+class ModelportClient:
+    """`with ModelportClient("127.0.0.1:50051") as client: client.embed(["hi"])`.
+
+    - `timeout_s`: the deadline of every call.
+    - `tls`: speak TLS, verifying the server with the system's root certificates, or
+      with `root_certificates` (a CA bundle) when given. Any of `root_certificates`,
+      `certificate_chain` or `private_key` turns TLS on.
+    - `certificate_chain`, `private_key`: this client's certificate and key (mTLS);
+      both or neither.
+    - `token`: a bearer token sent as `authorization: Bearer <token>` with every call.
+      Over plaintext only with `allow_insecure_token=True` (local development): a token
+      sent in the clear can be read by anyone on the path.
+    - `metadata`: more headers sent with every call (`x-request-id`, `traceparent` ...).
+    - `options`: gRPC channel arguments, added to (or replacing) the client's defaults;
+      `("grpc.ssl_target_name_override", "name")` verifies the server under another
+      name than the target's host.
+
+    PEM arguments are bytes, or the path of a file to read.
+    """
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        tls: bool = False,
+        root_certificates: Pem | None = None,
+        certificate_chain: Pem | None = None,
+        private_key: Pem | None = None,
+        token: str | None = None,
+        allow_insecure_token: bool = False,
+        metadata: Sequence[tuple[str, str]] = (),
+        options: Sequence[tuple[str, Any]] = (),
+    ) -> None:
+        if (certificate_chain is None) != (private_key is None):
+            raise ValueError("a client certificate needs both certificate_chain and private_key")
+        secure = tls or any(
+            pem is not None for pem in (root_certificates, certificate_chain, private_key)
         )
+        if token is not None and not secure and not allow_insecure_token:
+            raise ValueError(
+                "refusing to send a bearer token over plaintext: use TLS, or pass "
+                "allow_insecure_token=True (local development only)"
+            )
+        channel_options = list({**dict(DEFAULT_OPTIONS), **dict(options)}.items())
+        if secure:
+            credentials = grpc.ssl_channel_credentials(
+                root_certificates=_read(root_certificates),
+                private_key=_read(private_key),
+                certificate_chain=_read(certificate_chain),
+            )
+            self._channel = grpc.secure_channel(target, credentials, options=channel_options)
+        else:
+            self._channel = grpc.insecure_channel(target, options=channel_options)
+        headers = [(key.lower(), value) for key, value in metadata]
+        if token is not None:
+            headers.append(("authorization", f"Bearer {token}"))
+        self._metadata = tuple(headers)
         self._timeout = timeout_s
         self._embedding = embedding_pb2_grpc.EmbeddingServiceStub(self._channel)
         self._registry = registry_pb2_grpc.RegistryServiceStub(self._channel)
@@ -71,6 +150,21 @@ class ModelportClient:
     def close(self) -> None:
         self._channel.close()
 
+    def _call(self, rpc: Callable[..., Response], request: Any) -> Response:
+        """One unary call with the deadline and metadata; errors as `ClientError`."""
+        with _client_errors():
+            return rpc(request, timeout=self._timeout, metadata=self._metadata)
+
+    def _stream(self, rpc: Callable[..., Any], request: Any) -> Generator[Any, None, None]:
+        """The responses of one server-streaming call (deadline, metadata, errors as
+        `ClientError`); the call is cancelled if the caller stops early."""
+        call = rpc(request, timeout=self._timeout, metadata=self._metadata)
+        try:
+            with _client_errors():
+                yield from call
+        finally:
+            call.cancel()
+
     def embed(
         self,
         texts: Sequence[str],
@@ -87,10 +181,7 @@ class ModelportClient:
         )
         if normalize is not None:
             request.normalize = normalize
-        try:
-            response = self._embedding.Embed(request, timeout=self._timeout)
-        except grpc.RpcError as exc:
-            raise _wrap(exc) from exc
+        response = self._call(self._embedding.Embed, request)
         return Embeddings(
             response.model.name,
             response.model.version,
@@ -107,10 +198,7 @@ class ModelportClient:
             inputs=list(texts),
             top_k=top_k,
         )
-        try:
-            response = self._nlp.Classify(request, timeout=self._timeout)
-        except grpc.RpcError as exc:
-            raise _wrap(exc) from exc
+        response = self._call(self._nlp.Classify, request)
         return [[(s.label, s.score) for s in r.labels] for r in response.results]
 
     def classify_images(
@@ -120,10 +208,7 @@ class ModelportClient:
         request = vision_pb2.ClassifyImageRequest(
             model=common_pb2.ModelRef(name=model), images=list(images), top_k=top_k
         )
-        try:
-            response = self._vision.ClassifyImage(request, timeout=self._timeout)
-        except grpc.RpcError as exc:
-            raise _wrap(exc) from exc
+        response = self._call(self._vision.ClassifyImage, request)
         return [[(s.label, s.score) for s in r.labels] for r in response.results]
 
     def generate_stream(
@@ -148,40 +233,21 @@ class ModelportClient:
             prompts=[prompt],
             parameters=parameters,
         )
-        try:
-            for chunk in self._nlp.GenerateStream(request, timeout=self._timeout):
-                yield chunk.text
-        except grpc.RpcError as exc:
-            raise _wrap(exc) from exc
+        for chunk in self._stream(self._nlp.GenerateStream, request):
+            yield chunk.text
 
     def wait_for_models(self, names: Sequence[str]) -> registry_pb2.ListModelsResponse:
         """Watch the registry until every named model has a READY version, then list."""
         missing = set(names)
-        try:
-            if missing:
-                events = self._registry.WatchModels(
-                    registry_pb2.WatchModelsRequest(), timeout=self._timeout
-                )
+        if missing:
+            events = self._stream(self._registry.WatchModels, registry_pb2.WatchModelsRequest())
+            with contextlib.closing(events):  # cancels the watch
                 for event in events:
                     if any(v.state == common_pb2.MODEL_STATE_READY for v in event.model.versions):
                         missing.discard(event.model.name)
                     if not missing:
-                        events.cancel()  # type: ignore[no-untyped-call]
                         break
-        except grpc.RpcError as exc:
-            raise _wrap(exc) from exc
         return self.list_models()
 
     def list_models(self) -> registry_pb2.ListModelsResponse:
-        try:
-            return self._registry.ListModels(
-                registry_pb2.ListModelsRequest(), timeout=self._timeout
-            )
-        except grpc.RpcError as exc:
-            raise _wrap(exc) from exc
-
-
-def _wrap(exc: grpc.RpcError) -> ClientError:
-    code = exc.code() if isinstance(exc, grpc.Call) else grpc.StatusCode.UNKNOWN
-    details = exc.details() if isinstance(exc, grpc.Call) else str(exc)
-    return ClientError(code, details or "")
+        return self._call(self._registry.ListModels, registry_pb2.ListModelsRequest())

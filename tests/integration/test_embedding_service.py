@@ -215,6 +215,28 @@ def test_embed_stream_answers_in_order(stub: embedding_pb2_grpc.EmbeddingService
     assert all(len(r.embeddings) == 2 for r in responses)
 
 
+def test_embed_stream_metrics_carry_the_model_version(
+    server: InferenceServer, stub: embedding_pb2_grpc.EmbeddingServiceStub
+) -> None:
+    """EmbedStream works on each request in a task of its own; the call's duration is
+    still labelled with the model version that answered."""
+    requests = [
+        embedding_pb2.EmbedRequest(model=common_pb2.ModelRef(name="tiny"), inputs=[f"t {i}"])
+        for i in range(3)
+    ]
+    assert len(list(stub.EmbedStream(iter(requests), timeout=60))) == 3
+    body = (
+        urllib.request.urlopen(f"http://127.0.0.1:{server.metrics_port}/metrics", timeout=5)
+        .read()
+        .decode()
+    )
+    counted = [line for line in body.splitlines() if "_count{" in line and "EmbedStream" in line]
+    assert (
+        'modelport_request_duration_seconds_count{code="OK",'
+        'method="/modelport.v1.EmbeddingService/EmbedStream",model="tiny",version="2"} 1.0'
+    ) in counted
+
+
 def test_health_per_service_and_model(channel: grpc.Channel) -> None:
     health = health_pb2_grpc.HealthStub(channel)
 

@@ -7,7 +7,8 @@ import datetime
 import ipaddress
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
+from modelport.client import ClientError, ModelportClient
 from modelport.embedding.__main__ import build
 from modelport.inference.server import InferenceServer
 from modelport.inference.settings import ModelSpec
@@ -274,3 +276,149 @@ def test_plaintext_health_port_for_probes_beside_tls(backend: InferenceServer) -
         stub = embedding_pb2_grpc.EmbeddingServiceStub(channel)
         err = rpc_error(lambda: stub.Embed(embed_request(), timeout=5))
         assert err.code() == grpc.StatusCode.UNIMPLEMENTED  # only health lives there
+
+
+# -- the Python client and the command line against secured servers -----------------------
+@pytest.fixture(scope="module")
+def tokens_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("tokens") / "tokens.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {"tokens": [{"token": TOKENS["client"], "identity": "app", "role": "client"}]}
+        )
+    )
+    return path
+
+
+@pytest.fixture(scope="module", params=["tls", "mtls"])
+def secured(
+    request: pytest.FixtureRequest, pki: dict[str, Path], tokens_file: Path, tiny_bert_dir: Path
+) -> Iterator[tuple[str, bool]]:
+    """(address, client certificate needed) of an embedding backend with TLS and bearer
+    tokens, and with mTLS on top in the "mtls" case."""
+    mutual = request.param == "mtls"
+    settings = loopback_settings(
+        tls_cert_file=pki["server.crt"],
+        tls_key_file=pki["server.key"],
+        tls_client_ca_file=pki["ca.crt"] if mutual else None,
+        auth_tokens_file=tokens_file,
+    )
+    models = [ModelSpec(name="tiny", runtime="sentence-embedding", path=tiny_bert_dir)]
+    with running_server(build, settings, models) as server:
+        yield f"127.0.0.1:{server.port}", mutual
+
+
+def secure_client(
+    pki: dict[str, Path],
+    target: str,
+    *,
+    ca: str = "ca",
+    client: str | None = "client",
+    token: str | None = TOKENS["client"],
+    **options: Any,
+) -> ModelportClient:
+    return ModelportClient(
+        target,
+        timeout_s=10,
+        root_certificates=pki[f"{ca}.crt"],
+        certificate_chain=pki[f"{client}.crt"] if client else None,
+        private_key=pki[f"{client}.key"] if client else None,
+        token=token,
+        **options,
+    )
+
+
+def client_error(call: Callable[[], object]) -> ClientError:
+    with pytest.raises(ClientError) as info:
+        call()
+    return info.value
+
+
+def test_client_reaches_a_tls_server_with_its_token_and_certificate(
+    pki: dict[str, Path], secured: tuple[str, bool]
+) -> None:
+    target, _ = secured
+    with secure_client(pki, target) as client:
+        assert len(client.embed(["secure"], model="tiny").vectors) == 1
+        assert [m.name for m in client.list_models().models] == ["tiny"]
+
+
+def test_client_without_the_right_credentials_gets_a_clear_error(
+    pki: dict[str, Path], secured: tuple[str, bool]
+) -> None:
+    target, mutual = secured
+    for token in (None, "wrong-token"):
+        with secure_client(pki, target, token=token) as client:
+            error = client_error(partial(client.embed, ["x"], model="tiny"))
+            assert error.code == grpc.StatusCode.UNAUTHENTICATED
+            assert error.message == "missing or invalid credentials"
+    refused = [secure_client(pki, target, ca="rogue")]  # a server we cannot verify
+    refused.append(ModelportClient(target, timeout_s=10))  # plaintext to a TLS port
+    if mutual:  # no client certificate, or one from another CA
+        refused += [secure_client(pki, target, client=None)]
+        refused += [secure_client(pki, target, client="rogue")]
+    for client in refused:
+        with client:
+            error = client_error(partial(client.embed, ["x"], model="tiny"))
+            assert error.code == grpc.StatusCode.UNAVAILABLE
+
+
+def test_client_channel_options_apply(pki: dict[str, Path], secured: tuple[str, bool]) -> None:
+    target, _ = secured
+    small = [("grpc.max_receive_message_length", 64)]
+    with secure_client(pki, target, options=small) as client:
+        error = client_error(lambda: client.embed(["secure"], model="tiny"))
+        assert error.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+def test_client_sends_a_token_in_plaintext_only_when_allowed(
+    router: tuple[ServiceProcess, Path],
+) -> None:
+    process, audit = router
+    with pytest.raises(ValueError, match="plaintext"):
+        ModelportClient(process.address, token=TOKENS["client"])
+    with ModelportClient(
+        process.address, token=TOKENS["client"], allow_insecure_token=True
+    ) as client:
+        assert client.embed(["local"], model="tiny").model == "tiny"
+        assert [m.name for m in client.wait_for_models(["tiny"]).models] == ["tiny"]
+    trace_id = "0af7651916cd43dd8448eb211c80319c"
+    traced = [("traceparent", f"00-{trace_id}-b7ad6b7169203331-01")]
+    with ModelportClient(
+        process.address, token="wrong-token", allow_insecure_token=True, metadata=traced
+    ) as client:
+        assert client_error(lambda: client.list_models()).code == grpc.StatusCode.UNAUTHENTICATED
+    lines = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert any(line["trace_id"] == trace_id for line in lines)  # the extra metadata arrived
+
+
+def test_cli_with_tls_flags_and_token_from_the_environment(
+    pki: dict[str, Path],
+    secured: tuple[str, bool],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from modelport.cli import main
+
+    target, _ = secured
+    command = [
+        "embed",
+        "--target",
+        target,
+        "--model",
+        "tiny",
+        "--json",
+        "--tls-ca",
+        str(pki["ca.crt"]),
+        "--tls-cert",
+        str(pki["client.crt"]),
+        "--tls-key",
+        str(pki["client.key"]),
+        "hello",
+    ]
+    monkeypatch.delenv("MODELPORT_TOKEN", raising=False)
+    assert main(command) == 2
+    assert "UNAUTHENTICATED" in capsys.readouterr().err
+    monkeypatch.setenv("MODELPORT_TOKEN", TOKENS["client"])
+    assert main(command) == 0
+    assert json.loads(capsys.readouterr().out)["model"] == "tiny"

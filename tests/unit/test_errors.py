@@ -8,8 +8,7 @@ import importlib
 import pkgutil
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any
 
 import grpc
 import pytest
@@ -17,8 +16,9 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from modelport.serving import errors
-from modelport.serving.interceptors import ErrorInterceptor
+from modelport.serving.calls import record_model
 from modelport.serving.metrics import Metrics
+from modelport.serving.server import interceptors
 from modelport.v1 import common_pb2, embedding_pb2, embedding_pb2_grpc
 
 ROWS: list[tuple[Callable[[], errors.ModelportError], grpc.StatusCode]] = [
@@ -50,8 +50,10 @@ class Raising(embedding_pb2_grpc.EmbeddingServiceServicer):
             raise self.error
 
 
-async def call(error: BaseException, streaming: bool = False) -> grpc.aio.AioRpcError:
-    server = grpc.aio.server(interceptors=[ErrorInterceptor(Metrics())])
+async def call(
+    error: BaseException, streaming: bool = False, metrics: Metrics | None = None
+) -> grpc.aio.AioRpcError:
+    server = grpc.aio.server(interceptors=interceptors(metrics or Metrics()))
     embedding_pb2_grpc.add_EmbeddingServiceServicer_to_server(Raising(error), server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
@@ -137,7 +139,8 @@ async def test_unexpected_exception_is_internal_without_leaking(caplog: Any) -> 
 
 
 async def test_invalid_utf8_is_invalid_argument_naming_the_field() -> None:
-    server = grpc.aio.server(interceptors=[ErrorInterceptor(Metrics())])
+    metrics = Metrics()
+    server = grpc.aio.server(interceptors=interceptors(metrics))
     embedding_pb2_grpc.add_EmbeddingServiceServicer_to_server(Raising(AssertionError()), server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
@@ -153,6 +156,7 @@ async def test_invalid_utf8_is_invalid_argument_naming_the_field() -> None:
             assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     finally:
         await server.stop(0)
+    assert calls(metrics, "Embed", "INVALID_ARGUMENT") == 2  # observed as what the client saw
 
 
 async def test_cancelled_handler_is_not_reported_as_error() -> None:
@@ -169,15 +173,12 @@ async def test_stream_closed_by_the_finaliser_logs_no_error(
     trace context cannot (and need not) be restored there, and that is not an error."""
     from opentelemetry.sdk.trace import TracerProvider
 
-    from modelport.serving.interceptors import _Call
+    from modelport.serving.interceptors import _server_span
 
     tracer = TracerProvider().get_tracer("test") if exporting else None
-    details = SimpleNamespace(method="/modelport.v1.EmbeddingService/EmbedStream")
-    details.invocation_metadata = ()
-    call = _Call(tracer, cast(grpc.HandlerCallDetails, details))
 
     async def responses() -> AsyncGenerator[int, None]:
-        with call.scope():
+        with _server_span(tracer, "/modelport.v1.EmbeddingService/EmbedStream", ()):
             yield 1
             yield 2
 
@@ -185,3 +186,56 @@ async def test_stream_closed_by_the_finaliser_logs_no_error(
     assert await asyncio.create_task(stream.__anext__()) == 1  # suspended at its first yield
     await asyncio.create_task(stream.aclose())  # closed from a task of its own
     assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == []
+
+
+def calls(metrics: Metrics, method: str, code: str, model: str = "", version: str = "") -> float:
+    """Calls counted by the request-duration histogram with these labels."""
+    labels = {
+        "method": f"/modelport.v1.EmbeddingService/{method}",
+        "model": model,
+        "version": version,
+        "code": code,
+    }
+    return (
+        metrics.registry.get_sample_value("modelport_request_duration_seconds_count", labels) or 0
+    )
+
+
+async def test_metrics_count_the_status_the_client_got() -> None:
+    metrics = Metrics()
+    await call(errors.NotFound("no such model"), metrics=metrics)
+    await call(KeyError("bug"), streaming=True, metrics=metrics)
+    assert calls(metrics, "Embed", "NOT_FOUND") == 1
+    assert calls(metrics, "EmbedStream", "INTERNAL") == 1
+
+
+class Labelling(embedding_pb2_grpc.EmbeddingServiceServicer):
+    """Records the model of each call from a task of its own, as EmbedStream does."""
+
+    async def Embed(self, request: Any, context: Any) -> Any:
+        record_model(context, request.model.name, "7")
+        return embedding_pb2.EmbedResponse(model=request.model)
+
+    async def EmbedStream(self, requests: AsyncIterator[Any], context: Any) -> Any:
+        async for request in requests:
+            yield await asyncio.create_task(self.Embed(request, context))
+
+
+async def test_model_recorded_in_a_child_task_labels_the_call() -> None:
+    metrics = Metrics()
+    server = grpc.aio.server(interceptors=interceptors(metrics))
+    embedding_pb2_grpc.add_EmbeddingServiceServicer_to_server(Labelling(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = embedding_pb2_grpc.EmbeddingServiceStub(channel)
+            request = embedding_pb2.EmbedRequest(model=common_pb2.ModelRef(name="m"))
+            await stub.Embed(request, timeout=5)
+            assert [r.model.name async for r in stub.EmbedStream(iter([request]), timeout=5)] == [
+                "m"
+            ]
+    finally:
+        await server.stop(0)
+    assert calls(metrics, "Embed", "OK", "m", "7") == 1
+    assert calls(metrics, "EmbedStream", "OK", "m", "7") == 1

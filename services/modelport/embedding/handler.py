@@ -9,7 +9,6 @@ import numpy as np
 from modelport.inference.repository import ModelRepository
 from modelport.inference.text import Truncation, validate_texts
 from modelport.serving.errors import InvalidArgument
-from modelport.serving.interceptors import mark_call
 
 from .model import EmbedItem, SentenceEmbeddingModel
 
@@ -46,7 +45,6 @@ class EmbeddingHandler:
     async def embed(self, call: EmbedCall) -> EmbedResult:
         validate_texts(call.inputs, "inputs", self._max_inputs)
         managed = self._repository.get(call.model, call.version)
-        mark_call(managed.name, managed.version)
         model = managed.model
         if not isinstance(model, SentenceEmbeddingModel):
             raise InvalidArgument("model.name", f"{call.model!r} is not an embedding model")

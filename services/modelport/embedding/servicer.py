@@ -10,6 +10,7 @@ from typing import Any
 import grpc
 
 from modelport.inference.convert import model_ref, truncation_from_proto, usage
+from modelport.serving.calls import record_model
 from modelport.v1 import embedding_pb2, embedding_pb2_grpc
 
 from .handler import EmbedCall, EmbeddingHandler, EmbedResult
@@ -48,6 +49,7 @@ class EmbeddingServicer(embedding_pb2_grpc.EmbeddingServiceServicer):
         self, request: embedding_pb2.EmbedRequest, context: Context
     ) -> embedding_pb2.EmbedResponse:
         result = await self._handler.embed(embed_call(request))
+        record_model(context, result.model, result.version)
         return embed_response(result, request.request_id)
 
     async def EmbedStream(

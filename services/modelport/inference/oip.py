@@ -21,9 +21,9 @@ from modelport.inference.tensors import Output, Tensor, decode_input, encode_out
 from modelport.oip import EXTENSIONS
 from modelport.oip.v2 import open_inference_pb2 as pb
 from modelport.oip.v2 import open_inference_pb2_grpc as pb_grpc
+from modelport.serving.calls import record_model
 from modelport.serving.catalog import ModelState, Task
 from modelport.serving.errors import InvalidArgument, ModelportError, NotFound, Unimplemented
-from modelport.serving.interceptors import mark_call, to_status
 
 Context = grpc.aio.ServicerContext[Any, Any]
 Inputs = dict[str, Tensor]
@@ -126,10 +126,10 @@ class OipServicer(pb_grpc.GRPCInferenceServiceServicer):
 
     # -- inference --------------------------------------------------------------------------
     def _prepare(
-        self, request: pb.ModelInferRequest
+        self, request: pb.ModelInferRequest, context: Context
     ) -> tuple[ManagedModel, TaskAdapter, Inputs, Params]:
         managed = self._repository.get(request.model_name, request.model_version)
-        mark_call(managed.name, managed.version)
+        record_model(context, managed.name, managed.version)
         adapter = self._adapters.get(managed.model.task)
         if adapter is None:
             raise Unimplemented(f"model {managed.name!r} is not served over this protocol")
@@ -174,9 +174,11 @@ class OipServicer(pb_grpc.GRPCInferenceServiceServicer):
         calls = self._calls.setdefault((managed.name, managed.version), ModelStats())
         (calls.success if ok else calls.fail).add(time.perf_counter() - start)
 
-    async def _infer(self, request: pb.ModelInferRequest) -> pb.ModelInferResponse:
+    async def _infer(
+        self, request: pb.ModelInferRequest, context: Context
+    ) -> pb.ModelInferResponse:
         start = time.perf_counter()
-        managed, adapter, inputs, params = self._prepare(request)
+        managed, adapter, inputs, params = self._prepare(request, context)
         try:
             outputs = await adapter.infer(managed, inputs, params)
             response = self._response(request, managed, outputs)
@@ -187,16 +189,16 @@ class OipServicer(pb_grpc.GRPCInferenceServiceServicer):
         return response
 
     async def ModelInfer(self, request: pb.ModelInferRequest, context: Context) -> Any:
-        return await self._infer(request)
+        return await self._infer(request, context)
 
     async def ModelStreamInfer(
         self, request_iterator: AsyncIterator[pb.ModelInferRequest], context: Context
     ) -> AsyncIterator[pb.ModelStreamInferResponse]:
         async for request in request_iterator:
             try:
-                managed, adapter, inputs, params = self._prepare(request)
+                managed, adapter, inputs, params = self._prepare(request, context)
                 if adapter.stream is None:
-                    response = await self._infer(request)
+                    response = await self._infer(request, context)
                     yield pb.ModelStreamInferResponse(infer_response=response)
                     continue
                 start = time.perf_counter()
@@ -213,9 +215,8 @@ class OipServicer(pb_grpc.GRPCInferenceServiceServicer):
                     raise
                 self._count(managed, True, start)
             except ModelportError as exc:  # one failed request does not end the stream
-                status = to_status(exc)
                 yield pb.ModelStreamInferResponse(
-                    error_message=f"{status.code.name}: {exc.message}",
+                    error_message=f"{exc.code.name}: {exc.message}",
                     infer_response=pb.ModelInferResponse(id=request.id),
                 )
 

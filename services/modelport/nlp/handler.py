@@ -14,7 +14,6 @@ from modelport.inference.repository import ManagedModel, ModelRepository
 from modelport.inference.text import Truncation, validate_texts
 from modelport.serving.catalog import ModelState
 from modelport.serving.errors import InvalidArgument
-from modelport.serving.interceptors import mark_call
 
 from .classify import ClassifyItem, Scores, TextClassifier
 from .generate import Chunk, FinishReason, GenerationEngine, GenerationParams, GenerativeModel
@@ -108,7 +107,6 @@ class NlpHandler:
 
     def _model(self, name: str, version: str, kind: Any, task: str) -> tuple[ManagedModel, Any]:
         managed = self._repository.get(name, version)
-        mark_call(managed.name, managed.version)
         if not isinstance(managed.model, kind):
             raise InvalidArgument("model.name", f"{name!r} is not a {task} model")
         return managed, managed.model

@@ -8,6 +8,7 @@ from typing import Any
 import grpc
 
 from modelport.inference.convert import classifications, model_ref, truncation_from_proto, usage
+from modelport.serving.calls import record_model
 from modelport.v1 import nlp_pb2, nlp_pb2_grpc
 
 from .generate import FinishReason
@@ -63,6 +64,7 @@ class NlpServicer(nlp_pb2_grpc.NlpServiceServicer):
                 truncation_from_proto(request.truncation),
             )
         )
+        record_model(context, answer.model, answer.version)
         return nlp_pb2.ClassifyResponse(
             model=model_ref(answer.model, answer.version),
             results=classifications(answer.results),
@@ -81,6 +83,7 @@ class NlpServicer(nlp_pb2_grpc.NlpServiceServicer):
                 request.min_score,
             )
         )
+        record_model(context, answer.model, answer.version)
         return nlp_pb2.ClassifyTokensResponse(
             model=model_ref(answer.model, answer.version),
             results=[
@@ -101,6 +104,7 @@ class NlpServicer(nlp_pb2_grpc.NlpServiceServicer):
         self, request: nlp_pb2.GenerateRequest, context: Context
     ) -> nlp_pb2.GenerateResponse:
         answer = await self._handler.generate(generate_call(request))
+        record_model(context, answer.model, answer.version)
         generations = [
             nlp_pb2.Generation(
                 text=g.text,
@@ -119,6 +123,7 @@ class NlpServicer(nlp_pb2_grpc.NlpServiceServicer):
         self, request: nlp_pb2.GenerateRequest, context: Context
     ) -> AsyncIterator[nlp_pb2.GenerateStreamResponse]:
         name, version, chunks = await self._handler.generate_stream(generate_call(request))
+        record_model(context, name, version)
         ref = model_ref(name, version)
         async for item in chunks:
             response = nlp_pb2.GenerateStreamResponse(

@@ -20,8 +20,8 @@ from opentelemetry import trace
 from modelport.router.metrics import RouterMetrics
 from modelport.router.pool import Replica, ReplicaPool
 from modelport.router.registry import Registry
+from modelport.serving.calls import record_model
 from modelport.serving.errors import DeadlineExceeded, InvalidArgument, Unavailable
-from modelport.serving.interceptors import mark_call
 from modelport.serving.server import ServiceBinding
 from modelport.serving.tracing import TRACE_HEADERS, inject
 from modelport.serving.wire import last_length_delimited
@@ -134,7 +134,7 @@ class RoutingProxy:
         span = trace.get_current_span()
         while True:
             registrations = self._registry.ready_replicas(name, version)
-            mark_call(name, registrations[0].version)
+            record_model(context, name, registrations[0].version)
             replica = self._pool.pick(registrations, tried)
             if replica is None:
                 raise Unavailable(f"no replica of model {name!r} could be reached")

@@ -1,21 +1,27 @@
-"""The one server interceptor that turns errors into gRPC statuses.
+"""The server interceptors, each doing one thing. `serving.server.interceptors` composes
+them in one order, outermost first:
 
-- A request that protobuf cannot parse becomes INVALID_ARGUMENT naming the field when
-  it can be found (invalid UTF-8 in a string), instead of grpc's bare INTERNAL.
-- A `ModelportError` becomes its status, with `google.rpc` details in the trailers.
-- Anything else becomes INTERNAL with a generic message; the traceback is logged.
-- Every call's duration is observed by method, model and status code.
+1. `ObservabilityInterceptor` opens the server span (with the caller's W3C trace
+   context), sets the request id, makes the call's `CallRecord` (servicers reach it
+   through their context, see `serving.calls`) and observes the call's duration by
+   method, model, version and status code.
+2. `ErrorInterceptor` turns a `ModelportError` into its status, with `google.rpc` details
+   in the trailers, and anything else into INTERNAL with a generic message (the
+   traceback is logged).
+3. `RequestParsingInterceptor` turns a request that protobuf cannot parse into
+   INVALID_ARGUMENT naming the field when it can be found (invalid UTF-8 in a string),
+   instead of grpc's bare INTERNAL.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import inspect
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeAlias
 
 import grpc
@@ -26,6 +32,7 @@ from grpc_status import rpc_status
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
+from modelport.serving.calls import CallContext, CallRecord
 from modelport.serving.errors import InvalidArgument, ModelportError, ResourceExhausted
 from modelport.serving.metrics import Metrics
 from modelport.serving.tracing import extract, new_request_id, request_id
@@ -34,16 +41,11 @@ from modelport.serving.wire import find_invalid_utf8
 log = logging.getLogger(__name__)
 
 Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
-
-call_model: contextvars.ContextVar[tuple[str, str]] = contextvars.ContextVar(
-    "call_model", default=("", "")
-)
-"""(model, version) a call is for; set by handlers once they resolve it, read for metrics."""
-
-
-def mark_call(model: str, version: str) -> None:
-    """Label this call's metrics with the model version that serves it."""
-    call_model.set((model, version))
+Context: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
+Metadata: TypeAlias = Sequence[tuple[str, str | bytes]]
+Scope: TypeAlias = Callable[[Any, Any, bool], AbstractAsyncContextManager[tuple[Any, Any]]]
+"""Around one call: given (request, context, request is a stream), an async context
+manager that yields the (request, context) the inner behaviour gets."""
 
 
 class _Malformed:
@@ -111,13 +113,42 @@ def _pack(message: Any) -> any_pb2.Any:
     return packed
 
 
-class ErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
-    """Maps errors to statuses, records request metrics and opens the server span (with
-    the caller's W3C trace context) of every RPC."""
+def _around(handler: Any, scope: Scope) -> Any:
+    """`handler` with its behaviour, of any cardinality, run inside `scope`."""
+    if handler.unary_unary is not None:
+        return handler._replace(unary_unary=_unary_response(handler.unary_unary, scope, False))
+    if handler.stream_unary is not None:
+        return handler._replace(stream_unary=_unary_response(handler.stream_unary, scope, True))
+    if handler.unary_stream is not None:
+        return handler._replace(unary_stream=_stream_response(handler.unary_stream, scope, False))
+    if handler.stream_stream is not None:
+        return handler._replace(stream_stream=_stream_response(handler.stream_stream, scope, True))
+    return handler
 
-    def __init__(self, metrics: Metrics, tracer: trace.Tracer | None = None) -> None:
-        self._metrics = metrics
-        self._tracer = tracer
+
+def _unary_response(behaviour: Any, scope: Scope, streaming: bool) -> Any:
+    async def call(request: Any, context: Any) -> Any:
+        async with scope(request, context, streaming) as (inner_request, inner_context):
+            return await behaviour(inner_request, inner_context)
+
+    return call
+
+
+def _stream_response(behaviour: Any, scope: Scope, streaming: bool) -> Any:
+    async def call(request: Any, context: Any) -> Any:
+        async with scope(request, context, streaming) as (inner_request, inner_context):
+            result = behaviour(inner_request, inner_context)
+            if inspect.isasyncgen(result):
+                async for response in result:
+                    yield response
+            else:  # the reader/writer API: a coroutine that writes to the context
+                await result
+
+    return call
+
+
+class _WrappingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
+    """Wraps the behaviour of every method handler found (unknown methods pass)."""
 
     async def intercept_service(
         self,
@@ -127,46 +158,76 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         handler = await continuation(handler_call_details)
         if handler is None:
             return handler
-        wrapped: Handler = _wrap(
-            handler,
-            handler_call_details.method,
-            self._metrics,
-            _Call(self._tracer, handler_call_details),
-        )
+        wrapped: Handler = self.wrap(handler, handler_call_details)
         return wrapped
 
+    def wrap(self, handler: Any, details: grpc.HandlerCallDetails) -> Any:
+        raise NotImplementedError
 
-class _Call:
-    """Opens the server span and sets the request id of one call."""
 
-    def __init__(self, tracer: trace.Tracer | None, details: grpc.HandlerCallDetails) -> None:
-        self.tracer = tracer
-        self.method = details.method
-        self.metadata = tuple(details.invocation_metadata or ())
+# -- observability ------------------------------------------------------------------------
+class ObservabilityInterceptor(_WrappingInterceptor):
+    """The server span, request id, `CallRecord` and duration metric of every RPC."""
 
-    @contextlib.contextmanager
-    def scope(self) -> Iterator[trace.Span]:
-        request_id.set(new_request_id(dict(self.metadata)))
-        caller = extract(self.metadata)
-        if self.tracer is None:  # not exporting: carry the caller's context along only
-            with _attached(caller):
-                yield trace.get_current_span()
-            return
-        span = self.tracer.start_span(
-            self.method,
-            context=caller,
-            kind=trace.SpanKind.SERVER,
-            attributes={"rpc.system": "grpc", "rpc.method": self.method},
-        )
-        try:
-            with _attached(trace.set_span_in_context(span, caller)):
-                yield span
-        except BaseException as exc:
-            span.record_exception(exc)
-            span.set_status(trace.Status(trace.StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
-            raise
-        finally:
-            span.end()
+    def __init__(self, metrics: Metrics, tracer: trace.Tracer | None = None) -> None:
+        self._metrics = metrics
+        self._tracer = tracer
+
+    def wrap(self, handler: Any, details: grpc.HandlerCallDetails) -> Any:
+        method = details.method
+        metadata = tuple(details.invocation_metadata or ())
+        histogram = self._metrics.request_duration
+        tracer = self._tracer
+
+        @contextlib.asynccontextmanager
+        async def observed(
+            request: Any, context: Context, streaming: bool
+        ) -> AsyncIterator[tuple[Any, Any]]:
+            start = time.perf_counter()
+            record = CallRecord(method, new_request_id(dict(metadata)))
+            request_id.set(record.request_id)
+            code = grpc.StatusCode.OK
+            with _server_span(tracer, method, metadata) as span:
+                try:
+                    yield request, CallContext(context, record)
+                except BaseException as exc:
+                    code = _status_code(exc, context)
+                    raise
+                finally:
+                    span.set_attribute("rpc.grpc.status_code", code.value[0])
+                    histogram.labels(method, record.model, record.version, code.name).observe(
+                        time.perf_counter() - start
+                    )
+
+        return _around(handler, observed)
+
+
+@contextlib.contextmanager
+def _server_span(
+    tracer: trace.Tracer | None, method: str, metadata: Metadata
+) -> Iterator[trace.Span]:
+    """The SERVER span of one call, child of the caller's trace context; without a tracer,
+    only the caller's context, made current."""
+    caller = extract(metadata)
+    if tracer is None:  # not exporting: carry the caller's context along only
+        with _attached(caller):
+            yield trace.get_current_span()
+        return
+    span = tracer.start_span(
+        method,
+        context=caller,
+        kind=trace.SpanKind.SERVER,
+        attributes={"rpc.system": "grpc", "rpc.method": method},
+    )
+    try:
+        with _attached(trace.set_span_in_context(span, caller)):
+            yield span
+    except BaseException as exc:
+        span.record_exception(exc)
+        span.set_status(trace.Status(trace.StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+        raise
+    finally:
+        span.end()
 
 
 @contextlib.contextmanager
@@ -185,79 +246,8 @@ def _attached(context: otel_context.Context) -> Iterator[None]:
             token.var.reset(token)
 
 
-def _wrap(handler: Any, method: str, metrics: Metrics, call: _Call) -> Any:
-    changes: dict[str, Any] = {}
-    if handler.request_deserializer is not None:
-        changes["request_deserializer"] = _safe_deserializer(handler.request_deserializer)
-    if handler.unary_unary is not None:
-        changes["unary_unary"] = _unary_response(handler.unary_unary, metrics, call, False)
-    elif handler.stream_unary is not None:
-        changes["stream_unary"] = _unary_response(handler.stream_unary, metrics, call, True)
-    elif handler.unary_stream is not None:
-        changes["unary_stream"] = _stream_response(handler.unary_stream, metrics, call, False)
-    elif handler.stream_stream is not None:
-        changes["stream_stream"] = _stream_response(handler.stream_stream, metrics, call, True)
-    return handler._replace(**changes)
-
-
-async def _checked_stream(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
-    async for request in requests:
-        if isinstance(request, _Malformed):
-            raise request.error
-        yield request
-
-
-def _first_request(request: Any, streaming: bool) -> Any:
-    if streaming:
-        return _checked_stream(request)
-    if isinstance(request, _Malformed):
-        raise request.error
-    return request
-
-
-@contextlib.asynccontextmanager
-async def _served(
-    scope: _Call, context: grpc.aio.ServicerContext[Any, Any], metrics: Metrics
-) -> AsyncIterator[None]:
-    """Around one call: its server span, its status for any error, its duration metric."""
-    start = time.perf_counter()
-    code = grpc.StatusCode.OK
-    with scope.scope() as span:
-        try:
-            yield
-        except BaseException as exc:
-            code = _status_code(exc, context)
-            await _abort(exc, context, scope.method)
-            raise
-        finally:
-            span.set_attribute("rpc.grpc.status_code", code.value[0])
-            _observe(metrics, scope.method, code, start)
-
-
-def _unary_response(behavior: Any, metrics: Metrics, scope: _Call, streaming: bool) -> Any:
-    async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-        async with _served(scope, context, metrics):
-            return await behavior(_first_request(request, streaming), context)
-
-    return call
-
-
-def _stream_response(behavior: Any, metrics: Metrics, scope: _Call, streaming: bool) -> Any:
-    async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-        async with _served(scope, context, metrics):
-            result = behavior(_first_request(request, streaming), context)
-            if inspect.isasyncgen(result):
-                async for response in result:
-                    yield response
-            else:
-                await result
-
-    return call
-
-
-def _status_code(
-    exc: BaseException, context: grpc.aio.ServicerContext[Any, Any]
-) -> grpc.StatusCode:
+def _status_code(exc: BaseException, context: Context) -> grpc.StatusCode:
+    """The status a call that raised `exc` ends with."""
     if isinstance(exc, asyncio.CancelledError):
         return grpc.StatusCode.CANCELLED
     if isinstance(exc, grpc.aio.AbortError):
@@ -267,9 +257,28 @@ def _status_code(
     return grpc.StatusCode.INTERNAL
 
 
-async def _abort(
-    exc: BaseException, context: grpc.aio.ServicerContext[Any, Any], method: str
-) -> None:
+# -- errors -------------------------------------------------------------------------------
+class ErrorInterceptor(_WrappingInterceptor):
+    """Ends every call that raises with a status: ours with its code and details, anything
+    else INTERNAL (logged)."""
+
+    def wrap(self, handler: Any, details: grpc.HandlerCallDetails) -> Any:
+        method = details.method
+
+        @contextlib.asynccontextmanager
+        async def mapped(
+            request: Any, context: Any, streaming: bool
+        ) -> AsyncIterator[tuple[Any, Any]]:
+            try:
+                yield request, context
+            except BaseException as exc:
+                await _abort(exc, context, method)
+                raise
+
+        return _around(handler, mapped)
+
+
+async def _abort(exc: BaseException, context: Context, method: str) -> None:
     """Abort the call with the status for `exc` (raises AbortError); pass through the rest."""
     if isinstance(exc, ModelportError):
         log.debug("%s failed: %s %s", method, exc.code.name, exc.message)
@@ -285,8 +294,32 @@ async def _abort(
         await context.abort(grpc.StatusCode.INTERNAL, "internal error (logged on the server)")
 
 
-def _observe(metrics: Metrics, method: str, code: grpc.StatusCode, start: float) -> None:
-    model, version = call_model.get()
-    metrics.request_duration.labels(method, model, version, code.name).observe(
-        time.perf_counter() - start
-    )
+# -- request parsing ----------------------------------------------------------------------
+class RequestParsingInterceptor(_WrappingInterceptor):
+    """A request protobuf cannot parse becomes InvalidArgument naming the field (raised
+    where the servicer would have received it), not grpc's bare INTERNAL."""
+
+    def wrap(self, handler: Any, details: grpc.HandlerCallDetails) -> Any:
+        if handler.request_deserializer is None:  # raw bytes: nothing to parse
+            return handler
+        safe = handler._replace(
+            request_deserializer=_safe_deserializer(handler.request_deserializer)
+        )
+        return _around(safe, _parsed)
+
+
+@contextlib.asynccontextmanager
+async def _parsed(request: Any, context: Any, streaming: bool) -> AsyncIterator[tuple[Any, Any]]:
+    if streaming:
+        yield _checked_stream(request), context
+    elif isinstance(request, _Malformed):
+        raise request.error
+    else:
+        yield request, context
+
+
+async def _checked_stream(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    async for request in requests:
+        if isinstance(request, _Malformed):
+            raise request.error
+        yield request

@@ -1,10 +1,11 @@
 """The grpc.aio servers every Modelport process runs.
 
-`GrpcServer` carries what all processes share: the error interceptor, `grpc.health.v1`,
-reflection, message-size and keepalive options, the Prometheus endpoint, and graceful
-shutdown (SIGTERM/SIGINT → health NOT_SERVING → `drain_delay_s` → refuse new calls →
-in-flight calls finish within `grace_period_s` → stop). `modelport.inference.server`
-adds the model repository and per-model health (`model/<name>`).
+`GrpcServer` carries what all processes share: the interceptors (in the one order
+`interceptors` gives), `grpc.health.v1`, reflection, message-size and keepalive options,
+the Prometheus endpoint, and graceful shutdown (SIGTERM/SIGINT → health NOT_SERVING →
+`drain_delay_s` → refuse new calls → in-flight calls finish within `grace_period_s` →
+stop). `modelport.inference.server` adds the model repository and per-model health
+(`model/<name>`).
 """
 
 from __future__ import annotations
@@ -19,9 +20,14 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
+from opentelemetry import trace
 
 from modelport.serving.auth import AuditLog, AuthInterceptor, RateLimiter, load_tokens
-from modelport.serving.interceptors import ErrorInterceptor
+from modelport.serving.interceptors import (
+    ErrorInterceptor,
+    ObservabilityInterceptor,
+    RequestParsingInterceptor,
+)
 from modelport.serving.metrics import Metrics
 from modelport.serving.settings import CommonSettings
 from modelport.serving.tracing import make_tracer
@@ -56,6 +62,25 @@ def grpc_options(settings: CommonSettings) -> list[tuple[str, int]]:
         ("grpc.keepalive_permit_without_calls", 1),
         ("grpc.so_reuseport", 0),
     ]
+
+
+def interceptors(
+    metrics: Metrics,
+    tracer: trace.Tracer | None = None,
+    auth: AuthInterceptor | None = None,
+) -> list[grpc.aio.ServerInterceptor]:  # type: ignore[type-arg]
+    """The server interceptors of every process, outermost first: observe the call (span,
+    request id, metrics: it sees the final status of everything inside), map errors to
+    statuses, parse requests (a bad one raises InvalidArgument, mapped above), then
+    authenticate (its denials are observed like any other status)."""
+    chain: list[grpc.aio.ServerInterceptor] = [  # type: ignore[type-arg]
+        ObservabilityInterceptor(metrics, tracer),
+        ErrorInterceptor(),
+        RequestParsingInterceptor(),
+    ]
+    if auth is not None:
+        chain.append(auth)
+    return chain
 
 
 class GrpcServer:
@@ -109,9 +134,7 @@ class GrpcServer:
     async def start(self) -> None:
         """Bind and start serving (health NOT_SERVING until `set_serving(True)`)."""
         settings = self.settings
-        interceptors: list[grpc.aio.ServerInterceptor] = [  # type: ignore[type-arg]
-            ErrorInterceptor(self.metrics, self.tracer)
-        ]
+        auth = None
         if settings.auth_tokens_file is not None:
             limiter = (
                 RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
@@ -119,10 +142,11 @@ class GrpcServer:
                 else None
             )
             audit = AuditLog(settings.audit_log) if settings.audit_log else None
-            interceptors.append(
-                AuthInterceptor(load_tokens(settings.auth_tokens_file), limiter, audit)
-            )
-        server = grpc.aio.server(interceptors=interceptors, options=grpc_options(settings))
+            auth = AuthInterceptor(load_tokens(settings.auth_tokens_file), limiter, audit)
+        server = grpc.aio.server(
+            interceptors=interceptors(self.metrics, self.tracer, auth),
+            options=grpc_options(settings),
+        )
         for service in self._services:
             service.register(server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)

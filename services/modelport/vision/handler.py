@@ -11,7 +11,6 @@ from PIL import Image
 
 from modelport.inference.repository import ManagedModel, ModelRepository
 from modelport.serving.errors import InvalidArgument
-from modelport.serving.interceptors import mark_call
 
 from .images import ImageLimits, decode
 from .models import Box, HFObjectDetector, ImageClassifier, ImageItem, Scores
@@ -51,7 +50,6 @@ class VisionHandler:
                 "images", f"has {len(call.images)} images; at most {self._max_inputs} per call"
             )
         managed = self._repository.get(call.model, call.version)
-        mark_call(managed.name, managed.version)
         if not isinstance(managed.model, kind):
             raise InvalidArgument("model.name", f"{call.model!r} is not an {task} model")
         return managed

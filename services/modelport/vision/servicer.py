@@ -7,6 +7,7 @@ from typing import Any
 import grpc
 
 from modelport.inference.convert import classifications, model_ref
+from modelport.serving.calls import record_model
 from modelport.v1 import vision_pb2, vision_pb2_grpc
 
 from .handler import ImagesCall, VisionHandler
@@ -26,6 +27,7 @@ class VisionServicer(vision_pb2_grpc.VisionServiceServicer):
                 request.model.name, request.model.version, list(request.images), top_k=request.top_k
             )
         )
+        record_model(context, answer.model, answer.version)
         return vision_pb2.ClassifyImageResponse(
             model=model_ref(answer.model, answer.version),
             results=classifications(answer.results),
@@ -43,6 +45,7 @@ class VisionServicer(vision_pb2_grpc.VisionServiceServicer):
                 max_detections=request.max_detections,
             )
         )
+        record_model(context, answer.model, answer.version)
         return vision_pb2.DetectObjectsResponse(
             model=model_ref(answer.model, answer.version),
             results=[

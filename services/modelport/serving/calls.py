@@ -1,0 +1,61 @@
+"""Per-call state that the observability interceptor owns and servicers fill in.
+
+The interceptor makes one `CallRecord` per RPC and hands the servicer a `CallContext`:
+grpc's servicer context with the record attached. A servicer that learns which model
+version answers the call says so with `record_model(context, name, version)`, and the
+interceptor labels the call's metrics with it when the call ends.
+
+The record is an object reached through the context, not a context variable, so a write
+from a child task (EmbedStream works on each request in a task of its own) is seen by
+the interceptor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+
+
+@dataclass
+class CallRecord:
+    """What is known about one call while it is served."""
+
+    method: str
+    """The full RPC name, `/package.Service/Method`."""
+    request_id: str
+    """The caller's `x-request-id`, or one made up for this call."""
+    model: str = ""
+    """The model that answers the call; empty until a servicer records it."""
+    version: str = ""
+    """The version of `model` that answers the call."""
+
+
+class CallContext:
+    """grpc's servicer context of one call, with the call's `CallRecord` attached.
+
+    Everything but `record` is grpc's own context (attribute access is delegated), so
+    servicers use it as they would use grpc's."""
+
+    __slots__ = ("_context", "record")
+
+    def __init__(self, context: grpc.aio.ServicerContext[Any, Any], record: CallRecord) -> None:
+        self._context = context
+        self.record = record
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context, name)
+
+
+def call_record(context: object) -> CallRecord | None:
+    """The record of the call `context` belongs to; None when no interceptor made one
+    (a servicer called directly, say)."""
+    return context.record if isinstance(context, CallContext) else None
+
+
+def record_model(context: object, model: str, version: str) -> None:
+    """Label the call of `context` with the model version that answers it."""
+    record = call_record(context)
+    if record is not None:
+        record.model, record.version = model, version
