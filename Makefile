@@ -1,6 +1,7 @@
 # The two commands: `make up` runs the local suite, `make test` runs every check.
 # Both create .venv on first use: the CPU torch wheel first (a bare `torch` requirement
 # would pull a multi-GB CUDA build), then Modelport with its dev extras.
+# `make unit` runs the fast tier alone: no npm, no chart tools, nothing to prepare.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -13,12 +14,23 @@ PYTEST_ARGS ?=
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
+# What tests need that is built or fetched is prepared before pytest starts, each step
+# under its own time budget in seconds (scripts/budget.sh: coreutils `timeout`), never
+# inside a test's timeout. Tests only look for the results (tests/prepared.py) and name
+# the target to run when one is missing. Caches live under ~/.cache/modelport.
+K8S_BUDGET ?= 1200
+IMAGES_BUDGET ?= 900
+TOOLS_BUDGET ?= 900
+CLIENTS_BUDGET ?= 600
+MODELS_BUDGET ?= 900
+BUDGET := bash $(CURDIR)/scripts/budget.sh
+
 CLIENTS_VENV ?= .venv-clients
 CLIENTS_STAMP := $(CLIENTS_VENV)/.installed-stamp
 NODE_STAMP := clients/node/node_modules/.installed-stamp
 
-.PHONY: install clients tools up test lint format typecheck pytest protos node-stubs chart-docs \
-	bench clean
+.PHONY: install prepare k8s images tools clients models up test unit lint format typecheck \
+	pytest protos node-stubs chart-docs bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,19 +42,35 @@ install: $(STAMP)
 
 # Reference clients in environments of their own: Triton's client pins protobuf < 7.
 $(CLIENTS_STAMP):
-	$(PYTHON) -m venv $(CLIENTS_VENV)
-	$(CLIENTS_VENV)/bin/python -m pip install --quiet 'tritonclient[grpc]==2.73.0'
+	$(BUDGET) tritonclient $(CLIENTS_BUDGET) sh -c '$(PYTHON) -m venv $(CLIENTS_VENV) \
+		&& $(CLIENTS_VENV)/bin/python -m pip install --quiet "tritonclient[grpc]==2.73.0"'
 	touch $@
 
 $(NODE_STAMP): clients/node/package.json clients/node/package-lock.json
-	cd clients/node && npm ci --no-audit --no-fund --loglevel=error
+	cd clients/node && $(BUDGET) node-modules $(CLIENTS_BUDGET) \
+		npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 clients: $(CLIENTS_STAMP) $(NODE_STAMP)
 
-# helm, kubernetes-validate, checkov, check-jsonschema (cached outside the repository).
+# Everything the whole suite needs besides .venv (each step is idempotent and cached).
+prepare: k8s images tools clients models
+
+# kube-apiserver built from Debian's source package, and etcd (the discovery tests).
+k8s:
+	$(BUDGET) k8s $(K8S_BUDGET) bash scripts/kube-apiserver.sh > /dev/null
+
+# The debootstrap base image and the router image of this tree (tests/e2e/test_images.py).
+images:
+	$(BUDGET) images $(IMAGES_BUDGET) bash scripts/router-image.sh > /dev/null
+
+# helm, kubernetes-validate, checkov, check-jsonschema (tests/charts).
 tools:
-	bash scripts/chart-tools.sh > /dev/null
+	$(BUDGET) tools $(TOOLS_BUDGET) bash scripts/chart-tools.sh > /dev/null
+
+# gemma-3-270m converted once from its GGUF, which `modelport up` loads (tests/e2e).
+models: install
+	$(BUDGET) models $(MODELS_BUDGET) $(PY) scripts/convert_models.py > /dev/null
 
 # Values table of charts/modelport/README.md from the comments in values.yaml.
 chart-docs: install
@@ -51,7 +79,13 @@ chart-docs: install
 up: install
 	$(BIN)/modelport up
 
-test: install clients tools lint typecheck pytest
+test: install prepare lint typecheck pytest
+
+# The fast tier: tests/unit and the integration tests marked neither slow nor e2e (tiny
+# models, servers in process). Nothing prepared, no npm, no chart tools; tests/unit alone
+# always selects tests, so pytest cannot end with "no tests ran" (exit 5).
+unit: install
+	$(BIN)/pytest -m "not slow and not e2e" tests/unit tests/integration $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
@@ -65,8 +99,9 @@ format: install
 typecheck: install
 	$(BIN)/mypy
 
-pytest: install clients tools
-	$(BIN)/pytest $(PYTEST_ARGS)
+# MODELPORT_PREPARED: a prepared artifact that is missing fails its test (tests/prepared.py).
+pytest: install prepare
+	MODELPORT_PREPARED=1 $(BIN)/pytest $(PYTEST_ARGS)
 
 # Regenerate the committed stubs from protos/ (tests/unit/test_stubs.py fails on drift).
 protos: install node-stubs

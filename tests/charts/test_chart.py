@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests import prepared
+
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "modelport"
 SKAFFOLD_SCHEMA = ROOT.parent / "shared" / "schemas" / "skaffold-v4beta13.json"
@@ -22,15 +24,8 @@ GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSc
 
 @pytest.fixture(scope="session")
 def tools() -> Path:
-    """helm, kubernetes-validate, checkov, check-jsonschema (installed once, cached)."""
-    out = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "chart-tools.sh")],
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    return Path(out.stdout.strip().splitlines()[-1])
+    """helm, kubernetes-validate, checkov, check-jsonschema (`make tools` installs them)."""
+    return prepared.chart_tools()
 
 
 def run(tools: Path, tool: str, *args: str) -> subprocess.CompletedProcess[str]:

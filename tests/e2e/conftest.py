@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import prepared
 from tests.helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,6 +53,7 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`host:port` of the router of a running local suite."""
     import os
 
+    prepared.gemma()  # else `modelport up` would convert it inside the test's timeout
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     up, port, _ = start_suite(env, tmp_path_factory.mktemp("suite-data"))
     try:
@@ -59,15 +61,3 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         up.send_signal(signal.SIGTERM)
         up.wait(60)
-
-
-def require(path: Path, what: str) -> Path:
-    """A client environment `make clients` builds: missing fails in CI, skips elsewhere."""
-    import os
-
-    if not path.exists():
-        message = f"{what} missing at {path}: run `make clients`"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return path

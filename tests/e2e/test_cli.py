@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import prepared
 from tests.helpers import free_port
 
 MODELPORT = [sys.executable, "-m", "modelport.cli"]
@@ -44,6 +45,7 @@ def test_up_then_embed_then_clean_stop(free_env: dict[str, str], tmp_path: Path)
     from PIL import Image
     from skimage import data as photos
 
+    prepared.gemma()  # else `modelport up` would convert it inside the test's timeout
     cat = tmp_path / "cat.jpg"
     Image.fromarray(photos.chelsea()).save(cat)  # type: ignore[no-untyped-call]
     port, metrics_port = free_port(), free_port()

@@ -14,7 +14,8 @@ import grpc
 import pytest
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from tests.e2e.conftest import ROOT, require
+from tests import prepared
+from tests.e2e.conftest import ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -26,7 +27,7 @@ def triton_results(suite: str, tmp_path_factory: pytest.TempPathFactory) -> dict
     from PIL import Image
     from skimage import data as photos
 
-    python = require(ROOT / ".venv-clients" / "bin" / "python", "the tritonclient environment")
+    python = prepared.triton_python()
     cat = tmp_path_factory.mktemp("images") / "cat.jpg"
     Image.fromarray(photos.chelsea()).save(cat)  # type: ignore[no-untyped-call]
     out = subprocess.run(
@@ -95,7 +96,7 @@ def test_triton_errors_statistics_and_repository(triton_results: dict[str, objec
 
 
 def test_node_client_runs_against_the_suite(suite: str) -> None:
-    require(NODE / "node_modules", "the Node client's packages")
+    prepared.node_modules()
     env = {**os.environ, "MODELPORT_TARGET": suite}
     test = subprocess.run(
         ["npm", "test", "--silent"], cwd=NODE, env=env, capture_output=True, text=True, timeout=600
@@ -117,7 +118,7 @@ def test_node_client_runs_against_the_suite(suite: str) -> None:
 
 
 def test_node_types_match_the_protos(tmp_path: Path) -> None:
-    require(NODE / "node_modules", "the Node client's packages")
+    prepared.node_modules()
     out = tmp_path / "generated"
     subprocess.run(
         ["npm", "run", "--silent", "generate"],

@@ -1,5 +1,6 @@
 """Router discovery against a real kube-apiserver (built from Debian's source package by
-scripts/kube-apiserver.sh, cached) and etcd: EndpointSlices in, registrations out."""
+`make k8s`, scripts/kube-apiserver.sh, before pytest starts) and etcd: EndpointSlices in,
+registrations out."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from modelport.v1 import (
     registry_pb2,
     registry_pb2_grpc,
 )
+from tests import prepared
 from tests.helpers import ServiceProcess, free_port, models_file
 
 pytestmark = [
@@ -30,21 +32,13 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning"),
 ]
 
-ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "modelport-test-token"
 GROUP, VERSION = "discovery.k8s.io", "v1beta1"  # Kubernetes 1.20 serves v1beta1 only
 
 
 @pytest.fixture(scope="module")
 def kubeconfig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    build = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "kube-apiserver.sh")],
-        capture_output=True,
-        text=True,
-        timeout=3600,
-    )
-    assert build.returncode == 0, build.stderr[-3000:]
-    binary = build.stdout.strip().splitlines()[-1]
+    binary = prepared.kube_apiserver()
     work = tmp_path_factory.mktemp("kube")
     subprocess.run(
         f"openssl genrsa -out {work}/sa.key 2048 && "
@@ -72,7 +66,7 @@ def kubeconfig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     )
     server = subprocess.Popen(
         [
-            binary,
+            str(binary),
             f"--etcd-servers=http://127.0.0.1:{client}",
             f"--secure-port={api}",
             "--bind-address=127.0.0.1",

@@ -26,6 +26,7 @@ from tests.cluster import (
     router_process,
     stop_all,
     tiny,
+    wait_for,
     wait_replicas,
 )
 from tests.helpers import ServiceProcess, models_file
@@ -119,25 +120,28 @@ def test_killed_replica_fails_only_in_flight_calls_and_rejoins_when_restarted(
 ) -> None:
     router, a, b = pair
     stub = embedding(router)
+    ejections = f'modelport_router_ejections_total{{endpoint="{a.address}"}}'
     with Load(lambda: stub.Embed(request(), timeout=10)) as load:
-        time.sleep(1.0)
+        wait_for(lambda: load.succeeded_after(0.0) > 20, "calls succeed before the kill")
         killed_at = time.monotonic()
         a.kill()
-        time.sleep(3.0)
-        ejected = router_metrics(router)
+        wait_for(lambda: router_metrics(router).get(ejections, 0) >= 1, "the router ejects a")
+        ejected_at = time.monotonic()
+        wait_for(lambda: load.succeeded_after(ejected_at) > 20, "calls succeed on b alone")
         a.start().wait_serving()  # same port: it registers itself again
         serving_at = time.monotonic()
-        while a.served_calls() < 10 and time.monotonic() - serving_at < 15:
-            time.sleep(0.2)
-        rejoined_s = time.monotonic() - serving_at
+        wait_for(lambda: a.served_calls() >= 10, "the restarted replica gets traffic")
+        rejoined_at = time.monotonic()
     failures = load.failures()
+    print(
+        f"\nreplica SIGKILL: ejected within {ejected_at - killed_at:.1f} s, "
+        f"{len(failures)} calls failed, the restarted replica took traffic "
+        f"{rejoined_at - serving_at:.1f} s after it was serving"
+    )
     assert len(failures) <= 8, f"{len(failures)} failures: more than the calls in flight"
-    assert all(o.ended - killed_at < 1.0 for o in failures), "calls failed 1 s after the kill"
-    assert load.succeeded_after(killed_at + 1.0) > 20
-    assert ejected[f'modelport_router_ejections_total{{endpoint="{a.address}"}}'] >= 1
-    assert a.served_calls() >= 10, "the restarted replica got no traffic"
-    print(f"\nrestarted replica took traffic {rejoined_s:.1f} s after it was serving")
-    assert rejoined_s < 10
+    # the calls that failed were under way before the router ejected the dead replica
+    late = [o for o in failures if o.started >= ejected_at]
+    assert not late, f"{len(late)} calls started after the ejection failed"
     metrics = router_metrics(router)
     assert metrics[f'modelport_router_outstanding_calls{{endpoint="{b.address}"}}'] == 0
     embeds = [
@@ -227,25 +231,28 @@ def test_lapsed_lease_removes_the_replica_and_no_ready_replica_is_unavailable(
     router = router_process(env, tmp_path / "data").start().wait_serving()
     try:
         admin = registry(router)
+        # watching first: the stream shows the registration, then its removal
+        events = admin.WatchModels(registry_pb2.WatchModelsRequest(name="ghost"), timeout=60)
         register = registry_pb2.RegisterModelRequest(
             model=common_pb2.ModelRef(name="ghost", version="1"),
             task=common_pb2.TASK_EMBEDDING,
             endpoint="127.0.0.1:9",
             state=common_pb2.MODEL_STATE_LOADING,
         )
-        register.lease_ttl.FromMilliseconds(800)
+        register.lease_ttl.FromMilliseconds(3000)  # never renewed
         lease = admin.RegisterModel(register, timeout=5)
         assert lease.lease_id
         with pytest.raises(grpc.RpcError) as info:
             embedding(router).Embed(request(name="ghost"), timeout=5)
         assert info.value.code() == grpc.StatusCode.UNAVAILABLE
-        registered_at = time.monotonic()
-        events = admin.WatchModels(registry_pb2.WatchModelsRequest(name="ghost"), timeout=10)
-        for event in events:
+        seen = []
+        for event in events:  # until the lease lapses (the watch's deadline bounds the wait)
+            seen.append([r.state for v in event.model.versions for r in v.replicas])
             if not event.model.versions:
                 events.cancel()  # type: ignore[no-untyped-call]
                 break
-        assert 0.3 < time.monotonic() - registered_at < 3.0
+        assert seen[0] == [common_pb2.MODEL_STATE_LOADING], seen
+        assert seen[-1] == [], seen
         renewal = admin.RenewLease(
             registry_pb2.RenewLeaseRequest(lease_ids=[lease.lease_id]), timeout=5
         )
@@ -281,14 +288,14 @@ def test_router_restart_under_load_recovers_registrations_and_retrying_clients(
         )
         stub = embedding_pb2_grpc.EmbeddingServiceStub(channel)
         with Load(lambda: stub.Embed(request(), timeout=20), workers=4) as load:
-            time.sleep(1.0)
+            wait_for(lambda: load.succeeded_after(0.0) > 20, "calls succeed before the kill")
             killed = time.monotonic()
             router.kill()
             router = router_process(env, data, port=router.port).start().wait_serving()
             restarted = time.monotonic()
-            wait_replicas(router, 1, timeout_s=15)  # the backend registered again by itself
+            wait_replicas(router, 1)  # the backend registers again by itself
             registered = time.monotonic()
-            time.sleep(2.0)
+            wait_for(lambda: load.succeeded_after(registered) > 20, "calls succeed again")
         channel.close()
         assert embedding(router).Embed(request(), timeout=10).model.version == "1"
         restored = registry(router).GetModel(
@@ -301,14 +308,14 @@ def test_router_restart_under_load_recovers_registrations_and_retrying_clients(
         stop_all(backend, router)
     outage = [o for o in load.outcomes if o.ended > killed and o.started < registered]
     failed = collections.Counter(o.code for o in load.failures())
+    longest = max((o.ended - o.started for o in outage), default=0.0)
     print(
         f"\nrouter SIGKILL: back in {restarted - killed:.1f} s, backend registered "
         f"{registered - restarted:.1f} s later; {len(outage)} calls spanned the outage, "
-        f"failures {dict(failed)}, longest call {max(o.ended - o.started for o in outage):.1f} s"
+        f"failures {dict(failed)}, longest call {longest:.1f} s"
     )
     assert not [o for o in load.failures() if o.started > restarted], failed
     assert len(load.failures()) <= 4, failed  # at most the calls in flight at the kill
-    assert load.succeeded_after(registered) > 20
 
 
 def test_backend_sigterm_under_load_deregisters_then_drains_without_a_failed_call(
@@ -317,12 +324,11 @@ def test_backend_sigterm_under_load_deregisters_then_drains_without_a_failed_cal
     router, a, _b = pair
     stub = embedding(router)
     with Load(lambda: stub.Embed(request(), timeout=10)) as load:
-        time.sleep(1.0)
+        wait_for(lambda: load.succeeded_after(0.0) > 20, "calls succeed before the signal")
         a.signal(signal.SIGTERM)
-        wait_replicas(router, 1, timeout_s=10)
+        wait_replicas(router, 1)
         assert a.process is not None
         assert a.process.wait(30) == 0
         exited_at = time.monotonic()
-        time.sleep(1.0)
+        wait_for(lambda: load.succeeded_after(exited_at) > 20, "calls succeed on b alone")
     assert not load.failures(), load.failures()[:5]
-    assert load.succeeded_after(exited_at) > 20
