@@ -31,9 +31,10 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from modelport.inference.metrics import InferenceMetrics
+from modelport.inference.scheduling import refuse_if_full
 from modelport.inference.settings import BatchingSettings
 from modelport.inference.stats import ModelStats
-from modelport.serving.errors import ModelportError, ResourceExhausted, Unavailable
+from modelport.serving.errors import ModelportError, Unavailable
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -93,14 +94,15 @@ class DynamicBatcher(Generic[In, Out]):
         """Refuse at once with RESOURCE_EXHAUSTED if `count` more inputs would overflow the
         queue. Handlers call it before preparing inputs, so shedding costs no tokenising
         and no thread hop; `submit` checks again."""
-        if len(self._queue) + count > self._settings.max_queue_size:
-            self._metrics.rejected.labels(self.name).inc(count)
-            raise ResourceExhausted(
-                f"model {self.name!r} is overloaded: queue full "
-                f"({len(self._queue)}/{self._settings.max_queue_size} inputs waiting)",
-                subject=f"model:{self.name}",
-                retry_after_s=0.1,
-            )
+        refuse_if_full(
+            self.name,
+            self._metrics,
+            waiting=len(self._queue),
+            count=count,
+            limit=self._settings.max_queue_size,
+            unit="inputs",
+            retry_after_s=0.1,
+        )
 
     async def submit(self, items: Sequence[In]) -> list[Out]:
         """Queue `items`, wait for their outputs (in order). Raises the first item error."""
@@ -126,6 +128,11 @@ class DynamicBatcher(Generic[In, Out]):
             if isinstance(result, BaseException):
                 raise result
         return results  # type: ignore[return-value]
+
+    async def warm_up(self, items: Sequence[In]) -> None:
+        """Run `items` as one call (the model's warm-up batch)."""
+        if items:
+            await self.submit(items)
 
     def _withdraw(self, entries: list[_Entry[In, Out]]) -> None:
         for entry in entries:
