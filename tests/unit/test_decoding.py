@@ -1,7 +1,8 @@
 """DecodeLoop, the scheduler of generative models, and its incremental detokenisation.
 
 The loop runs with a scripted model (fixed tokens per prompt) whose text comes from a
-real tokenizer, on the loop's real worker thread."""
+real tokenizer, on the loop's real worker thread; the warm-up tests load a real tiny
+GPT-2 through the repository."""
 
 from __future__ import annotations
 
@@ -24,8 +25,11 @@ from modelport.inference.decoding import (
     GenSequence,
 )
 from modelport.inference.metrics import InferenceMetrics
-from modelport.inference.settings import GenerationSettings
+from modelport.inference.repository import ModelRepository
+from modelport.inference.settings import GenerationSettings, ModelSpec
+from modelport.nlp.generate import CausalLM
 from modelport.nlp.gguf_source import cache_dir
+from modelport.serving.catalog import ModelState
 from modelport.serving.errors import ResourceExhausted, Unavailable
 
 TEXTS = [
@@ -278,3 +282,37 @@ async def test_close_fails_waiting_and_running_generations(gpt2_tokenizer: Any) 
             await task
     with pytest.raises(Unavailable):
         loop.submit([[1]], GenerationParams(max_new_tokens=2))
+
+
+# -- the repository builds the loop and decides the warm-up -------------------------------
+class CountingCausalLM(CausalLM):
+    """The real runtime, counting its steps and their threads."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        super().__init__(spec)
+        self.threads: list[str] = []
+
+    def step(self, joining: list[GenSequence], running: list[GenSequence]) -> list[int]:
+        self.threads.append(threading.current_thread().name)
+        return super().step(joining, running)
+
+
+@pytest.mark.parametrize("warmup", [False, True])
+async def test_warmup_setting_applies_to_generative_models(
+    tiny_gpt2_dir: Path, warmup: bool
+) -> None:
+    repository = ModelRepository(
+        {"hf-causal-lm": CountingCausalLM}, InferenceMetrics(), warmup=warmup
+    )
+    managed = await repository.load(ModelSpec(name="g", runtime="hf-causal-lm", path=tiny_gpt2_dir))
+    assert managed.state is ModelState.READY
+    model = managed.model
+    assert isinstance(model, CountingCausalLM)
+    if warmup:
+        assert model.threads
+        assert set(model.threads) == {"model-g_0"}  # through its loop
+    else:
+        assert model.threads == []
+    assert managed.decoder.queue_depth == 0
+    await repository.close()
+    assert managed.scheduler is None  # closed with the model

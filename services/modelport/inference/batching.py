@@ -86,8 +86,7 @@ class DynamicBatcher(Generic[In, Out]):
     def queue_depth(self) -> int:
         return len(self._queue)
 
-    async def run_on_worker(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """Run `fn` on the model's worker thread (warm-up, unload)."""
+    async def _run_on_worker(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     def admit(self, count: int) -> None:
@@ -186,7 +185,7 @@ class DynamicBatcher(Generic[In, Out]):
         self.batches_run += 1
         self._running = batch
         try:
-            outputs = await self.run_on_worker(self._predict, [e.item for e in batch])
+            outputs = await self._run_on_worker(self._predict, [e.item for e in batch])
             if len(outputs) != len(batch):
                 raise RuntimeError(f"model returned {len(outputs)} outputs for {len(batch)} inputs")
         except Exception as exc:

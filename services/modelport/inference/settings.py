@@ -117,7 +117,8 @@ class ServerSettings(CommonSettings):
     torch_threads: int = Field(0, ge=0)
     """Intra-op threads for model compute; 0 means one per CPU core."""
     warmup: bool = True
-    """Run one batch through each model before reporting SERVING."""
+    """Run each model's warm-up (a batch, or a short generation) through its scheduler
+    before the model reports READY."""
     router_address: str | None = None
     """Router to register this process's models with (`host:port`); unset: no registration."""
     advertise_address: str | None = None
