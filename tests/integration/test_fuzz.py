@@ -30,7 +30,7 @@ from PIL import Image
 
 from modelport.embedding.__main__ import build as build_embedding
 from modelport.inference.server import InferenceServer
-from modelport.inference.settings import ModelSpec
+from modelport.inference.settings import GenerationSettings, ModelSpec
 from modelport.inference.tensors import serialize_raw_bytes
 from modelport.nlp.__main__ import NlpSettings
 from modelport.nlp.__main__ import build as build_nlp
@@ -302,20 +302,14 @@ def embedding(tiny_bert_dir: Path) -> Iterator[InferenceServer]:
 def nlp(
     tiny_classifier_dir: Path, tiny_ner_dir: Path, tiny_gpt2_dir: Path, tiny_t5_dir: Path
 ) -> Iterator[InferenceServer]:
+    generation = GenerationSettings(default_max_new_tokens=4, max_new_tokens=8)
     models = [
         ModelSpec(name="cls", runtime="hf-sequence-classification", path=tiny_classifier_dir),
         ModelSpec(name="ner", runtime="hf-token-classification", path=tiny_ner_dir),
-        ModelSpec(name="gpt", runtime="hf-causal-lm", path=tiny_gpt2_dir),
-        ModelSpec(name="t5", runtime="hf-seq2seq", path=tiny_t5_dir),
+        ModelSpec(name="gpt", runtime="hf-causal-lm", path=tiny_gpt2_dir, generation=generation),
+        ModelSpec(name="t5", runtime="hf-seq2seq", path=tiny_t5_dir, generation=generation),
     ]
-    settings = NlpSettings(
-        host="127.0.0.1",
-        port=0,
-        metrics_port=-1,
-        max_inputs_per_request=16,
-        default_max_new_tokens=4,
-        max_new_tokens=8,
-    )
+    settings = NlpSettings(host="127.0.0.1", port=0, metrics_port=-1, max_inputs_per_request=16)
     with running_server(build_nlp, settings, models) as server:
         yield server
 

@@ -15,8 +15,9 @@ import pytest
 from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
 from modelport.inference.server import InferenceServer
-from modelport.inference.settings import ModelSpec
+from modelport.inference.settings import GenerationSettings, ModelSpec
 from modelport.nlp.__main__ import SENTIMENT_EXAMPLES, NlpSettings, build
+from modelport.nlp.generate import GenerativeModel
 from modelport.oip.v2 import open_inference_pb2, open_inference_pb2_grpc
 from modelport.v1 import common_pb2, nlp_pb2, nlp_pb2_grpc
 from tests.helpers import rpc_error, running_server
@@ -32,12 +33,19 @@ def server(
     tiny_ner_dir: Path,
     minilm_dir: Path,
 ) -> Iterator[InferenceServer]:
+    generation = GenerationSettings(max_new_tokens=256, max_running=4)
     models = [
-        ModelSpec(name="gpt", runtime="hf-causal-lm", path=tiny_gpt2_dir),
+        ModelSpec(name="gpt", runtime="hf-causal-lm", path=tiny_gpt2_dir, generation=generation),
         ModelSpec(
             name="short", runtime="hf-causal-lm", path=tiny_gpt2_dir, options={"max_context": 24}
         ),
-        ModelSpec(name="t5", runtime="hf-seq2seq", path=tiny_t5_dir),
+        ModelSpec(
+            name="one",
+            runtime="hf-causal-lm",
+            path=tiny_gpt2_dir,
+            generation=GenerationSettings(max_running=1, max_waiting=2),
+        ),
+        ModelSpec(name="t5", runtime="hf-seq2seq", path=tiny_t5_dir, generation=generation),
         ModelSpec(name="cls", runtime="hf-sequence-classification", path=tiny_classifier_dir),
         ModelSpec(name="ner", runtime="hf-token-classification", path=tiny_ner_dir),
         ModelSpec(
@@ -53,9 +61,7 @@ def server(
             options={"labels": {"positive": []}},
         ),
     ]
-    settings = NlpSettings(
-        host="127.0.0.1", port=0, metrics_port=-1, max_new_tokens=256, max_running=4
-    )
+    settings = NlpSettings(host="127.0.0.1", port=0, metrics_port=-1)
     with running_server(build, settings, models) as srv:
         yield srv
 
@@ -235,6 +241,68 @@ def test_cancelled_stream_frees_its_slot_and_others_are_unaffected(
     generated = metric(server, "modelport_generated_tokens_total", "gpt")
     time.sleep(0.2)
     assert metric(server, "modelport_generated_tokens_total", "gpt") == generated
+
+
+def test_waiting_generations_move_the_queue_depth_gauge(
+    server: InferenceServer, stub: nlp_pb2_grpc.NlpServiceStub
+) -> None:
+    """The chart's KEDA trigger scales on `modelport_queue_depth`: generations waiting for
+    a decoding slot count in it, and the model's `max_waiting` refuses more at once."""
+    rejected = metric(server, "modelport_rejected_total", "one")
+    err = rpc_error(
+        lambda: stub.Generate(gen_request("one", ["a", "b", "c"], max_new_tokens=4), timeout=10)
+    )
+    assert err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED  # 3 > max_waiting of "one"
+    assert "model 'one' is overloaded" in (err.details() or "")
+    assert metric(server, "modelport_rejected_total", "one") == rejected + 3
+    long = stub.GenerateStream(gen_request("one", [PROMPTS[0]], max_new_tokens=120), timeout=60)
+    assert next(long).text  # type: ignore[call-overload]  # holds the only decoding slot
+    waiting = stub.Generate.future(gen_request("one", ["a", "b"], max_new_tokens=4), timeout=60)
+    deadline = time.monotonic() + 10
+    while metric(server, "modelport_queue_depth", "one") < 2:
+        assert not waiting.done(), "the long generation ended before the gauge was read"
+        assert time.monotonic() < deadline, "waiting generations are not in the queue depth"
+        time.sleep(0.002)
+    long.cancel()  # type: ignore[no-untyped-call]
+    assert len(waiting.result().generations) == 2
+    assert metric(server, "modelport_queue_depth", "one") == 0
+
+
+class RecordingTokenizer:
+    """A model's tokenizer that records the thread and the length of each decode."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self._tokenizer = tokenizer
+        self.decodes: list[tuple[str, int]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._tokenizer, name)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._tokenizer(*args, **kwargs)
+
+    def decode(self, ids: Any, **kwargs: Any) -> Any:
+        self.decodes.append((threading.current_thread().name, len(ids)))
+        return self._tokenizer.decode(ids, **kwargs)
+
+
+def test_text_is_decoded_incrementally_on_the_model_thread(
+    server: InferenceServer, stub: nlp_pb2_grpc.NlpServiceStub
+) -> None:
+    """Each step decodes a few tokens on the model's worker thread, never the whole
+    sequence on the event loop."""
+    model = server.repository.get("one").model
+    assert isinstance(model, GenerativeModel)
+    tokenizer = model.tokenizer
+    model.tokenizer = recording = RecordingTokenizer(tokenizer)
+    try:
+        request = gen_request("one", [PROMPTS[0]], max_new_tokens=60)
+        generation = stub.Generate(request, timeout=60).generations[0]
+    finally:
+        model.tokenizer = tokenizer
+    assert generation.usage.output_tokens >= 20
+    assert {thread for thread, _ in recording.decodes} == {"model-one_0"}
+    assert max(n for _, n in recording.decodes) < generation.usage.output_tokens / 2
 
 
 def test_stop_sequence_cuts_the_text(stub: nlp_pb2_grpc.NlpServiceStub) -> None:

@@ -8,7 +8,8 @@ import asyncio
 import pytest
 import torch
 
-from modelport.nlp.generate import GenerationParams, GenSequence, choose
+from modelport.inference.decoding import GenerationParams, GenSequence
+from modelport.nlp.generate import choose
 
 LOGITS = torch.tensor([1.0, 3.0, -2.0, 2.5, 0.0])
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from modelport.inference.model import Model, ModelMetadata, TensorSpec
+from modelport.inference.model import BatchedModel, ModelMetadata, TensorSpec
 from modelport.inference.text import Truncation
 from modelport.ml.device import select_device
 from modelport.ml.sentence import SentenceEncoder, normalized
@@ -30,7 +30,7 @@ class EmbedItem:
     dimensions: int
 
 
-class SentenceEmbeddingModel(Model[EmbedItem, np.ndarray]):
+class SentenceEmbeddingModel(BatchedModel[EmbedItem, np.ndarray]):
     """`runtime: sentence-embedding`. Options: `max_batch_tokens` (padded tokens per
     forward pass, default 16384)."""
 

@@ -31,9 +31,10 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from modelport.inference.metrics import InferenceMetrics
+from modelport.inference.scheduling import refuse_if_full
 from modelport.inference.settings import BatchingSettings
 from modelport.inference.stats import ModelStats
-from modelport.serving.errors import ModelportError, ResourceExhausted, Unavailable
+from modelport.serving.errors import ModelportError, Unavailable
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -85,22 +86,22 @@ class DynamicBatcher(Generic[In, Out]):
     def queue_depth(self) -> int:
         return len(self._queue)
 
-    async def run_on_worker(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """Run `fn` on the model's worker thread (warm-up, unload)."""
+    async def _run_on_worker(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     def admit(self, count: int) -> None:
         """Refuse at once with RESOURCE_EXHAUSTED if `count` more inputs would overflow the
         queue. Handlers call it before preparing inputs, so shedding costs no tokenising
         and no thread hop; `submit` checks again."""
-        if len(self._queue) + count > self._settings.max_queue_size:
-            self._metrics.rejected.labels(self.name).inc(count)
-            raise ResourceExhausted(
-                f"model {self.name!r} is overloaded: queue full "
-                f"({len(self._queue)}/{self._settings.max_queue_size} inputs waiting)",
-                subject=f"model:{self.name}",
-                retry_after_s=0.1,
-            )
+        refuse_if_full(
+            self.name,
+            self._metrics,
+            waiting=len(self._queue),
+            count=count,
+            limit=self._settings.max_queue_size,
+            unit="inputs",
+            retry_after_s=0.1,
+        )
 
     async def submit(self, items: Sequence[In]) -> list[Out]:
         """Queue `items`, wait for their outputs (in order). Raises the first item error."""
@@ -126,6 +127,11 @@ class DynamicBatcher(Generic[In, Out]):
             if isinstance(result, BaseException):
                 raise result
         return results  # type: ignore[return-value]
+
+    async def warm_up(self, items: Sequence[In]) -> None:
+        """Run `items` as one call (the model's warm-up batch)."""
+        if items:
+            await self.submit(items)
 
     def _withdraw(self, entries: list[_Entry[In, Out]]) -> None:
         for entry in entries:
@@ -179,7 +185,7 @@ class DynamicBatcher(Generic[In, Out]):
         self.batches_run += 1
         self._running = batch
         try:
-            outputs = await self.run_on_worker(self._predict, [e.item for e in batch])
+            outputs = await self._run_on_worker(self._predict, [e.item for e in batch])
             if len(outputs) != len(batch):
                 raise RuntimeError(f"model returned {len(outputs)} outputs for {len(batch)} inputs")
         except Exception as exc:

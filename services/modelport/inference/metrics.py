@@ -17,34 +17,35 @@ class InferenceMetrics(Metrics):
         r = self.registry
         self.queue_duration = Histogram(
             "modelport_queue_duration_seconds",
-            "Time an input waited in the model's batch queue.",
+            "Time an input waited in the model's batch queue (a generation: for a decoding slot).",
             ["model"],
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
         self.compute_duration = Histogram(
             "modelport_compute_duration_seconds",
-            "Time one batch spent in the model.",
+            "Time one batch (or one decoding step) spent in the model.",
             ["model"],
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
         self.batch_size = Histogram(
             "modelport_batch_size",
-            "Inputs per model batch.",
+            "Inputs per model batch (sequences per decoding step).",
             ["model"],
             buckets=BATCH_BUCKETS,
             registry=r,
         )
         self.queue_depth = Gauge(
             "modelport_queue_depth",
-            "Inputs waiting in the model's batch queue.",
+            "Work waiting for the model: inputs in its batch queue, or generations waiting "
+            "for a decoding slot.",
             ["model"],
             registry=r,
         )
         self.rejected = Counter(
             "modelport_rejected_total",
-            "Inputs refused because the model's queue was full.",
+            "Inputs or generations refused because the model's queue was full.",
             ["model"],
             registry=r,
         )
@@ -57,12 +58,6 @@ class InferenceMetrics(Metrics):
         self.generation_running = Gauge(
             "modelport_generation_running",
             "Sequences in the running decoding batch.",
-            ["model"],
-            registry=r,
-        )
-        self.generation_waiting = Gauge(
-            "modelport_generation_waiting",
-            "Generations waiting for a decoding slot.",
             ["model"],
             registry=r,
         )

@@ -1,4 +1,6 @@
-"""The one model base class. A runtime is a small subclass with pure ML code."""
+"""The one model base class. A runtime is a small subclass with pure ML code that says
+which scheduler runs it: `BatchedModel` (the dynamic batcher) or, for generation, a
+subclass whose `scheduler` is a decoding loop."""
 
 from __future__ import annotations
 
@@ -10,6 +12,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
+from opentelemetry import trace
+
+from modelport.inference.batching import DynamicBatcher
+from modelport.inference.metrics import InferenceMetrics
+from modelport.inference.scheduling import Scheduler
 from modelport.inference.settings import ModelSpec
 from modelport.serving.catalog import Task
 from modelport.serving.errors import ModelportError
@@ -47,10 +54,10 @@ class Model(ABC, Generic[In, Out]):
 
     `load` and `unload` are async; the default runs `load_weights` in a thread so loading
     never blocks the event loop (one load at a time per process, see `_LOAD_LOCK`).
-    `predict_batch` is deliberately synchronous: the model's dynamic batcher always calls
-    it on the model's own worker thread, so a runtime cannot block the loop by mistake.
-    It returns one output per input, or a `ModelportError` in place of an output that
-    failed alone.
+    `scheduler` declares what runs the loaded model; the repository builds it after
+    `load`, warms the model up through it (`warmup_batch`, unless `MODELPORT_WARMUP` is
+    off) and closes it before `unload`. Model compute always runs on the scheduler's
+    worker thread, so a runtime cannot block the loop by mistake.
     """
 
     task: ClassVar[Task]
@@ -79,11 +86,11 @@ class Model(ABC, Generic[In, Out]):
         """Read the weights from `spec.resolve_path()` (runs in a worker thread)."""
 
     @abstractmethod
-    def predict_batch(self, batch: Sequence[In]) -> Sequence[Out | ModelportError]:
-        """Run one batch (on the model's worker thread)."""
+    def scheduler(self, metrics: InferenceMetrics, tracer: trace.Tracer | None) -> Scheduler[In]:
+        """The scheduler that runs this (loaded) model, with its own worker thread."""
 
     def warmup_batch(self) -> Sequence[In]:
-        """A representative batch run once before the model reports READY."""
+        """Representative work its scheduler runs once before the model reports READY."""
         return []
 
     @abstractmethod
@@ -107,3 +114,23 @@ class Model(ABC, Generic[In, Out]):
         if self._preprocess_pool is not None:
             self._preprocess_pool.shutdown(wait=False)
             self._preprocess_pool = None
+
+
+class BatchedModel(Model[In, Out]):
+    """A model run by a `DynamicBatcher` (`spec.batching`).
+
+    `predict_batch` is deliberately synchronous: the batcher always calls it on the
+    model's own worker thread. It returns one output per input, or a `ModelportError` in
+    place of an output that failed alone.
+    """
+
+    @abstractmethod
+    def predict_batch(self, batch: Sequence[In]) -> Sequence[Out | ModelportError]:
+        """Run one batch (on the model's worker thread)."""
+
+    def scheduler(
+        self, metrics: InferenceMetrics, tracer: trace.Tracer | None
+    ) -> DynamicBatcher[In, Out]:
+        return DynamicBatcher(
+            self.name, self.predict_batch, self.spec.batching, metrics, tracer=tracer
+        )

@@ -235,7 +235,7 @@ class OipServicer(pb_grpc.GRPCInferenceServiceServicer):
                 statistics(
                     m.name,
                     m.version,
-                    m.batcher.stats,
+                    m.stats,
                     self._calls.get((m.name, m.version), ModelStats()),
                 )
                 for m in models

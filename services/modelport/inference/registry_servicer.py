@@ -30,7 +30,7 @@ def _version(managed: ManagedModel) -> registry_pb2.ModelVersion:
                 state=STATE_TO_PROTO[managed.state],
                 reason=managed.reason,
                 source="local",
-                outstanding=managed.batcher.queue_depth,
+                outstanding=managed.queue_depth,
             )
         ],
         metadata=metadata.properties if metadata else {},

@@ -11,9 +11,12 @@ from typing import Any
 from opentelemetry import trace
 
 from modelport.inference.batching import DynamicBatcher
+from modelport.inference.decoding import DecodeLoop
 from modelport.inference.metrics import InferenceMetrics
 from modelport.inference.model import Model
+from modelport.inference.scheduling import Scheduler
 from modelport.inference.settings import ModelSpec
+from modelport.inference.stats import ModelStats
 from modelport.serving.catalog import ModelState, version_key
 from modelport.serving.errors import FailedPrecondition, InvalidArgument, ModelNotReady, NotFound
 
@@ -26,11 +29,12 @@ Listener = Callable[["ManagedModel"], Awaitable[None]]
 
 @dataclass(eq=False)
 class ManagedModel:
-    """A model with its batcher and state."""
+    """A model with its scheduler and state."""
 
     spec: ModelSpec
     model: Model[Any, Any]
-    batcher: DynamicBatcher[Any, Any]
+    scheduler: Scheduler[Any] | None = None
+    """What runs the model (built once it has loaded; None before and after a failure)."""
     state: ModelState = ModelState.LOADING
     reason: str = ""
 
@@ -41,6 +45,29 @@ class ManagedModel:
     @property
     def version(self) -> str:
         return self.spec.version
+
+    @property
+    def batcher(self) -> DynamicBatcher[Any, Any]:
+        """The scheduler of a loaded batched model."""
+        if not isinstance(self.scheduler, DynamicBatcher):
+            raise TypeError(f"model {self.name!r} is not run by a dynamic batcher")
+        return self.scheduler
+
+    @property
+    def decoder(self) -> DecodeLoop:
+        """The scheduler of a loaded generative model."""
+        if not isinstance(self.scheduler, DecodeLoop):
+            raise TypeError(f"model {self.name!r} is not run by a decoding loop")
+        return self.scheduler
+
+    @property
+    def queue_depth(self) -> int:
+        """Work waiting for the model (0 when it is not loaded)."""
+        return self.scheduler.queue_depth if self.scheduler is not None else 0
+
+    @property
+    def stats(self) -> ModelStats:
+        return self.scheduler.stats if self.scheduler is not None else ModelStats()
 
 
 class ModelRepository:
@@ -61,7 +88,8 @@ class ModelRepository:
         """Every spec ever loaded, so an unloaded model can be loaded again by name."""
         self._listeners: list[Listener] = []
         self.tracer: trace.Tracer | None = None
-        """Set by the server: batchers record queue and compute spans with it."""
+        """Set by the server and handed to each model's scheduler (the batcher records
+        queue and compute spans with it)."""
 
     def add_listener(self, listener: Listener) -> None:
         """Await `listener(model)` on every state change."""
@@ -94,33 +122,35 @@ class ModelRepository:
             )
         self._specs[key] = spec
         model = factory(spec)
-        batcher: DynamicBatcher[Any, Any] = DynamicBatcher(
-            spec.name, model.predict_batch, spec.batching, self._metrics, tracer=self.tracer
-        )
-        managed = ManagedModel(spec, model, batcher)
+        managed = ManagedModel(spec, model)
         self._models[key] = managed
         await self._set_state(managed, ModelState.LOADING)
         try:
             await model.load()
-            batcher.start()
-            warmup = model.warmup_batch() if self._warmup else []
-            if warmup:
-                await batcher.submit(warmup)
+            managed.scheduler = model.scheduler(self._metrics, self.tracer)
+            managed.scheduler.start()
+            if self._warmup:
+                await managed.scheduler.warm_up(model.warmup_batch())
         except Exception as exc:
             log.exception("model %s version %s failed to load", spec.name, spec.version)
-            await batcher.close()
+            await self._close_scheduler(managed)
             await self._set_state(managed, ModelState.FAILED, f"{type(exc).__name__}: {exc}")
             return managed
         log.info("model %s version %s is READY", spec.name, spec.version)
         await self._set_state(managed, ModelState.READY)
         return managed
 
+    async def _close_scheduler(self, managed: ManagedModel) -> None:
+        if managed.scheduler is not None:
+            await managed.scheduler.close()
+            managed.scheduler = None
+
     async def unload(self, name: str, version: str) -> None:
         managed = self._models.get((name, version))
         if managed is None:
             raise NotFound(f"model {name!r} version {version!r} is not loaded")
         await self._set_state(managed, ModelState.UNLOADING)
-        await managed.batcher.close()
+        await self._close_scheduler(managed)
         await managed.model.unload()
         del self._models[(name, version)]
 

@@ -33,6 +33,35 @@ class BatchingSettings(BaseModel):
     """Most inputs waiting; beyond it calls get RESOURCE_EXHAUSTED at once."""
 
 
+class GenerationSettings(BaseModel):
+    """How a generative model's decoding loop admits and batches generations, and the
+    bounds of a request's `max_new_tokens`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_running: int = Field(8, ge=1)
+    """Most sequences decoded together (the running batch)."""
+    max_waiting: int = Field(256, ge=1)
+    """Most generations waiting for a decoding slot; beyond it calls get
+    RESOURCE_EXHAUSTED at once. Waiting generations count in `modelport_queue_depth`."""
+    max_kv_tokens: int = Field(16384, ge=1)
+    """KV budget of the running batch: prompt + `max_new_tokens` summed over its
+    sequences. A generation that alone exceeds it still runs, alone."""
+    default_max_new_tokens: int = Field(64, ge=1)
+    """Tokens generated when a request does not say."""
+    max_new_tokens: int = Field(512, ge=1)
+    """Most tokens a request may ask for; above it is INVALID_ARGUMENT."""
+
+    @model_validator(mode="after")
+    def _default_within_limit(self) -> GenerationSettings:
+        if self.default_max_new_tokens > self.max_new_tokens:
+            raise ValueError(
+                f"default_max_new_tokens ({self.default_max_new_tokens}) exceeds "
+                f"max_new_tokens ({self.max_new_tokens})"
+            )
+        return self
+
+
 class ModelSpec(BaseModel):
     """One model to serve (an entry of the YAML model config)."""
 
@@ -55,7 +84,9 @@ class ModelSpec(BaseModel):
     preprocess_threads: int = Field(1, ge=1)
     """Threads that prepare inputs (tokenise, decode images) beside model compute."""
     batching: BatchingSettings = Field(default_factory=BatchingSettings)
-    """Dynamic batching of this model."""
+    """Dynamic batching of this model (batched runtimes)."""
+    generation: GenerationSettings = Field(default_factory=GenerationSettings)
+    """Batched decoding of this model (generative runtimes)."""
     options: dict[str, Any] = Field(default_factory=dict)
     """Runtime-specific options (documented with each runtime)."""
 
@@ -87,7 +118,8 @@ class ServerSettings(CommonSettings):
     torch_threads: int = Field(0, ge=0)
     """Intra-op threads for model compute; 0 means one per CPU core."""
     warmup: bool = True
-    """Run one batch through each model before reporting SERVING."""
+    """Run each model's warm-up (a batch, or a short generation) through its scheduler
+    before the model reports READY."""
     router_address: str | None = None
     """Router to register this process's models with (`host:port`); unset: no registration."""
     advertise_address: str | None = None

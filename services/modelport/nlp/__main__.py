@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-
 from modelport.inference.backend import backend_bindings
 from modelport.inference.metrics import InferenceMetrics
 from modelport.inference.process import run_service
@@ -33,18 +31,8 @@ SENTIMENT_EXAMPLES = {
 
 
 class NlpSettings(ServerSettings):
-    """Settings of the NLP process (besides every inference setting)."""
-
-    default_max_new_tokens: int = Field(64, ge=1)
-    """Tokens generated when a request does not say."""
-    max_new_tokens: int = Field(512, ge=1)
-    """Most tokens a request may ask for; above it is INVALID_ARGUMENT."""
-    max_running: int = Field(8, ge=1)
-    """Most sequences decoded together per model (the running batch)."""
-    max_waiting: int = Field(256, ge=1)
-    """Most generations waiting for a slot; beyond it RESOURCE_EXHAUSTED."""
-    max_batch_tokens: int = Field(16384, ge=1)
-    """KV budget: prompt + max_new_tokens summed over the running batch."""
+    """Settings of the NLP process: every inference setting. Generation limits are per
+    model (`generation:` in its spec)."""
 
 
 def default_models() -> list[ModelSpec]:
@@ -78,7 +66,7 @@ def build(settings: ServerSettings) -> InferenceServer:
     from . import oip_adapter as oip
     from .classify import PrototypeClassifier, SequenceClassifier
     from .generate import CausalLM, Seq2SeqLM
-    from .handler import GenerationLimits, NlpHandler
+    from .handler import NlpHandler
     from .servicer import NlpServicer
     from .tokens import TokenClassifier
 
@@ -96,14 +84,7 @@ def build(settings: ServerSettings) -> InferenceServer:
         metrics,
         warmup=nlp.warmup,
     )
-    limits = GenerationLimits(
-        nlp.default_max_new_tokens,
-        nlp.max_new_tokens,
-        nlp.max_running,
-        nlp.max_waiting,
-        nlp.max_batch_tokens,
-    )
-    handler = NlpHandler(repository, nlp.max_inputs_per_request, limits, metrics)
+    handler = NlpHandler(repository, nlp.max_inputs_per_request)
     servicer = NlpServicer(handler)
     services = backend_bindings(
         SERVICE_NAME,

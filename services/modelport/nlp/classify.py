@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from modelport.inference.model import Model, ModelMetadata, TensorSpec
+from modelport.inference.model import BatchedModel, ModelMetadata, TensorSpec
 from modelport.inference.text import Truncation
 from modelport.ml.device import select_device
 from modelport.ml.sentence import SentenceEncoder, normalized
@@ -47,7 +47,7 @@ def top(labels: Sequence[str], scores: np.ndarray, k: int) -> Scores:
     return [(labels[i], float(scores[i])) for i in order]
 
 
-class TextClassifier(Model[ClassifyItem, Scores]):
+class TextClassifier(BatchedModel[ClassifyItem, Scores]):
     """What the NLP handler needs of any classifier."""
 
     task = Task.TEXT_CLASSIFICATION

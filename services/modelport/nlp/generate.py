@@ -1,11 +1,11 @@
-"""Text generation with batched decoding.
+"""Text generation runtimes: the forward passes behind batched decoding.
 
-`GenerationEngine` runs one decoding loop per model. Requests join the running batch at
-the next token step (their prompt is prefilled) and leave it when they finish or their
-caller goes away, so concurrent generations share every forward pass. Each sequence
-keeps its own KV cache; at each step the caches are left-padded into one batch, the
-model runs once, and the caches are split back. All model work runs on the model's
-worker thread; the event loop only moves text to callers.
+A generative model's scheduler is a `DecodeLoop` (`modelport.inference.decoding`): it
+admits generations, joins them to the running batch at token steps and turns tokens into
+text, all model work on the model's worker thread. This module is the model side of
+each step: prefill a joining sequence, decode the running ones in one forward pass,
+pick the next tokens. Each sequence keeps its own KV cache; at each step the caches are
+left-padded into one batch, the model runs once, and the caches are split back.
 
 Runtimes: `hf-causal-lm` (AutoModelForCausalLM) and `hf-seq2seq` (AutoModelForSeq2SeqLM,
 for summarise/translate prompts: the encoder runs once at prefill, the decoder steps are
@@ -14,76 +14,29 @@ batched the same way, with cross-attention caches padded on the right).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import enum
-import logging
-from collections.abc import AsyncGenerator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F  # noqa: N812
+from opentelemetry import trace
 from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer, DynamicCache
 from transformers.cache_utils import EncoderDecoderCache
 
+from modelport.inference.decoding import Chunk, DecodeLoop, GenerationParams, GenSequence, Prompt
 from modelport.inference.metrics import InferenceMetrics
 from modelport.inference.model import Model, ModelMetadata, TensorSpec
 from modelport.ml.device import select_device
 from modelport.serving.catalog import Task
-from modelport.serving.errors import InvalidArgument, ModelportError, ResourceExhausted, Unavailable
-
-log = logging.getLogger(__name__)
+from modelport.serving.errors import InvalidArgument
 
 KV = list[tuple[torch.Tensor, torch.Tensor]]
 
 
-class FinishReason(enum.Enum):
-    LENGTH = "length"
-    EOS = "eos"
-    STOP_SEQUENCE = "stop_sequence"
-
-
-@dataclass(frozen=True)
-class GenerationParams:
-    max_new_tokens: int
-    do_sample: bool = False
-    temperature: float = 1.0
-    top_p: float = 1.0
-    top_k: int = 0
-    repetition_penalty: float = 1.0
-    seed: int | None = None
-    stop: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Chunk:
-    """New text of one sequence; `finish` set on its last chunk."""
-
-    text: str
-    finish: FinishReason | None
-    input_tokens: int
-    output_tokens: int
-
-
-@dataclass(eq=False)
-class GenSequence:
-    """Engine-side state of one generation."""
-
-    prompt: list[int]
-    params: GenerationParams
-    queue: asyncio.Queue[Chunk | BaseException]
-    generated: list[int] = field(default_factory=list)
-    cache: Any = None
-    """Runtime-specific KV state (set at prefill)."""
-    generator: torch.Generator | None = None
-    cancelled: bool = False
-    finished: bool = False
-    emitted: int = 0
-
-
-class GenerativeModel(Model[Any, Any]):
-    """Base of the generation runtimes: tokenizer, sampling, text streaming."""
+class GenerativeModel(Model[Prompt, Chunk]):
+    """Base of the generation runtimes: tokenizer, sampling, context check; scheduled by
+    a `DecodeLoop` (`spec.generation`)."""
 
     task = Task.TEXT_GENERATION
     eos_ids: set[int]
@@ -110,14 +63,32 @@ class GenerativeModel(Model[Any, Any]):
             properties={"max_context": str(self.max_context)},
         )
 
+    def scheduler(self, metrics: InferenceMetrics, tracer: trace.Tracer | None) -> DecodeLoop:
+        return DecodeLoop(self.name, self, self.spec.generation, metrics)
+
+    def warmup_batch(self) -> list[Prompt]:
+        """A two-token generation: a prefill and, unless the first token ends it, a
+        decoding step."""
+        return [Prompt(self.encode_prompts(["Hello"])[0], GenerationParams(2))]
+
     def encode_prompts(self, prompts: Sequence[str]) -> list[list[int]]:
         """Prompt token ids (preprocess thread)."""
         return [list(ids) for ids in self.tokenizer(list(prompts), verbose=False)["input_ids"]]
 
-    def predict_batch(self, batch: Sequence[Any]) -> Sequence[Any | ModelportError]:
-        raise NotImplementedError("generation runs through GenerationEngine")
+    def check(self, prompt: list[int], params: GenerationParams, field: str) -> None:
+        """INVALID_ARGUMENT naming `field` if the prompt and its new tokens overflow the
+        model's context."""
+        if len(prompt) + params.max_new_tokens > self.max_context:
+            raise InvalidArgument(
+                field,
+                f"has {len(prompt)} tokens; with max_new_tokens={params.max_new_tokens} that "
+                f"exceeds the model's context of {self.max_context} tokens",
+            )
 
     # -- work done on the model thread --------------------------------------------------
+    def detokenize(self, ids: Sequence[int]) -> str:
+        return str(self.tokenizer.decode(ids, skip_special_tokens=True))
+
     def prefill(self, seq: GenSequence) -> torch.Tensor:
         """Run the prompt; set `seq.cache`; return next-token logits `[vocab]`."""
         raise NotImplementedError
@@ -136,16 +107,6 @@ class GenerativeModel(Model[Any, Any]):
             return [
                 choose(logits, seq) for logits, seq in zip(rows, [*joining, *running], strict=True)
             ]
-
-    async def load(self) -> None:
-        await super().load()
-        await asyncio.to_thread(self.warmup)  # before READY: the first call is not slow
-
-    def warmup(self) -> None:
-        seq = GenSequence(self.encode_prompts(["Hello"])[0], GenerationParams(2), asyncio.Queue())
-        token = self.step([seq], [])[0]
-        seq.generated.append(token)
-        self.step([], [seq])
 
 
 def choose(logits: torch.Tensor, seq: GenSequence) -> int:
@@ -361,153 +322,3 @@ class Seq2SeqLM(GenerativeModel):
             st.self_kv = kv
         logits: torch.Tensor = out.logits[:, -1]
         return logits
-
-
-class GenerationEngine:
-    """The decoding loop of one generative model."""
-
-    def __init__(
-        self,
-        model: GenerativeModel,
-        run_on_worker: Any,
-        metrics: InferenceMetrics,
-        *,
-        max_running: int,
-        max_waiting: int,
-        max_batch_tokens: int,
-    ) -> None:
-        self.model = model
-        self._run_on_worker = run_on_worker
-        self._metrics = metrics
-        self.max_running = max_running
-        self.max_waiting = max_waiting
-        self.max_batch_tokens = max_batch_tokens
-        self._waiting: list[GenSequence] = []
-        self._running: list[GenSequence] = []
-        self._wakeup: asyncio.Event | None = None
-        self._loop_task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._wakeup = asyncio.Event()
-        self._loop_task = asyncio.create_task(self._loop(), name=f"generate-{self.model.name}")
-
-    async def close(self) -> None:
-        if self._loop_task is not None:
-            self._loop_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop_task
-        for seq in [*self._waiting, *self._running]:
-            seq.queue.put_nowait(Unavailable(f"model {self.model.name!r} was unloaded"))
-
-    @property
-    def running(self) -> int:
-        return len(self._running)
-
-    def check(self, prompt: list[int], params: GenerationParams, field: str) -> None:
-        total = len(prompt) + params.max_new_tokens
-        if total > self.model.max_context:
-            raise InvalidArgument(
-                field,
-                f"has {len(prompt)} tokens; with max_new_tokens={params.max_new_tokens} that "
-                f"exceeds the model's context of {self.model.max_context} tokens",
-            )
-
-    async def generate(
-        self, prompt: list[int], params: GenerationParams
-    ) -> AsyncGenerator[Chunk, None]:
-        """Chunks of text as tokens are produced; the last one has `finish` set."""
-        if self._wakeup is None:
-            raise Unavailable(f"model {self.model.name!r} is not accepting requests")
-        if len(self._waiting) >= self.max_waiting:
-            raise ResourceExhausted(
-                f"model {self.model.name!r} is overloaded: {len(self._waiting)} generations "
-                "waiting",
-                subject=f"model:{self.model.name}",
-                retry_after_s=1.0,
-            )
-        seq = GenSequence(prompt, params, asyncio.Queue())
-        self._waiting.append(seq)
-        self._wakeup.set()
-        try:
-            while True:
-                item = await seq.queue.get()
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
-                if item.finish is not None:
-                    return
-        finally:
-            if not seq.finished:
-                seq.cancelled = True  # leaves the batch at the next step
-                self._wakeup.set()
-
-    def _budget(self, seqs: list[GenSequence]) -> int:
-        return sum(len(s.prompt) + s.params.max_new_tokens for s in seqs)
-
-    async def _loop(self) -> None:
-        assert self._wakeup is not None
-        while True:
-            self._waiting = [s for s in self._waiting if not s.cancelled]
-            self._running = [s for s in self._running if not s.cancelled]
-            if not self._waiting and not self._running:
-                self._wakeup.clear()
-                await self._wakeup.wait()
-                continue
-            joining: list[GenSequence] = []
-            budget = self._budget(self._running)
-            while self._waiting and len(self._running) + len(joining) < self.max_running:
-                cost = self._budget([self._waiting[0]])
-                if budget + cost > self.max_batch_tokens and (self._running or joining):
-                    break
-                joining.append(self._waiting.pop(0))
-                budget += cost
-            running = list(self._running)
-            try:
-                tokens = await self._run_on_worker(self.model.step, joining, running)
-            except Exception as exc:
-                log.exception("generation step failed in model %s", self.model.name)
-                for seq in [*joining, *running]:
-                    seq.finished = True
-                    seq.queue.put_nowait(exc)
-                self._running = []
-                continue
-            name = self.model.name
-            if running:
-                self._metrics.generation_steps.labels(name).inc()
-            self._running = running + joining
-            for seq, token in zip([*joining, *running], tokens, strict=True):
-                self._advance(seq, token)
-            self._running = [s for s in self._running if not s.finished]
-            self._metrics.generation_running.labels(name).set(len(self._running))
-            self._metrics.generation_waiting.labels(name).set(len(self._waiting))
-
-    def _advance(self, seq: GenSequence, token: int) -> None:
-        """Record one token; send the new stable text; finish when a rule says so."""
-        finish = None
-        if token in self.model.eos_ids:
-            finish = FinishReason.EOS
-        else:
-            seq.generated.append(token)
-            self._metrics.generated_tokens.labels(self.model.name).inc()
-        text = str(self.model.tokenizer.decode(seq.generated, skip_special_tokens=True))
-        end = len(text)
-        for stop in seq.params.stop:
-            at = text.find(stop)
-            if at != -1 and at < end:
-                end, finish = at, FinishReason.STOP_SEQUENCE
-        if finish is None and len(seq.generated) >= seq.params.max_new_tokens:
-            finish = FinishReason.LENGTH
-        if finish is None:
-            if text.endswith("\ufffd"):  # an incomplete UTF-8 character: wait for the rest
-                end = len(text.rstrip("\ufffd"))
-            for stop in seq.params.stop:  # hold back what may become a stop sequence
-                for k in range(min(len(stop) - 1, end), 0, -1):
-                    if text[end - k : end] == stop[:k]:
-                        end = min(end, end - k)
-                        break
-        new = text[seq.emitted : end] if end > seq.emitted else ""
-        if new or finish is not None:
-            seq.emitted = max(seq.emitted, end)
-            if finish is not None:
-                seq.finished = True
-            seq.queue.put_nowait(Chunk(new, finish, len(seq.prompt), len(seq.generated)))

@@ -3,20 +3,18 @@ No protobuf here."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from modelport.inference.metrics import InferenceMetrics
+from modelport.inference.decoding import Chunk, FinishReason, GenerationParams, Generations
 from modelport.inference.repository import ManagedModel, ModelRepository
+from modelport.inference.settings import GenerationSettings
 from modelport.inference.text import Truncation, validate_texts
-from modelport.serving.catalog import ModelState
 from modelport.serving.errors import InvalidArgument
 
 from .classify import ClassifyItem, Scores, TextClassifier
-from .generate import Chunk, FinishReason, GenerationEngine, GenerationParams, GenerativeModel
+from .generate import GenerativeModel
 from .tokens import Aggregation, Entity, TokenClassifier
 
 MAX_STOP_SEQUENCES = 8
@@ -79,31 +77,10 @@ class StreamChunk:
     chunk: Chunk
 
 
-@dataclass(frozen=True)
-class GenerationLimits:
-    """Server-side generation bounds (from the NLP settings)."""
-
-    default_max_new_tokens: int
-    max_new_tokens: int
-    max_running: int
-    max_waiting: int
-    max_batch_tokens: int
-
-
 class NlpHandler:
-    def __init__(
-        self,
-        repository: ModelRepository,
-        max_inputs: int,
-        limits: GenerationLimits,
-        metrics: InferenceMetrics,
-    ) -> None:
+    def __init__(self, repository: ModelRepository, max_inputs: int) -> None:
         self._repository = repository
-        self._metrics = metrics
         self._max_inputs = max_inputs
-        self._limits = limits
-        self._engines: dict[tuple[str, str], GenerationEngine] = {}
-        repository.add_listener(self._on_model_change)
 
     def _model(self, name: str, version: str, kind: Any, task: str) -> tuple[ManagedModel, Any]:
         managed = self._repository.get(name, version)
@@ -139,17 +116,12 @@ class NlpHandler:
         return Answer(managed.name, managed.version, results, sum(len(i.ids) for i in items))
 
     # -- generation ---------------------------------------------------------------------
-    def _params(self, call: GenerateCall) -> GenerationParams:
-        limit = self._limits.max_new_tokens
+    def _check_params(self, call: GenerateCall) -> None:
+        """Checks that need no model."""
         if call.max_new_tokens < 0:
             raise InvalidArgument("parameters.max_new_tokens", "must be >= 0")
         if call.top_k is not None and call.top_k < 0:
             raise InvalidArgument("parameters.top_k", "must be >= 0")
-        n = call.max_new_tokens or self._limits.default_max_new_tokens
-        if n > limit:
-            raise InvalidArgument(
-                "parameters.max_new_tokens", f"is {n}; this server allows {limit}"
-            )
         if call.temperature is not None and not call.temperature > 0:
             raise InvalidArgument("parameters.temperature", "must be > 0")
         if call.top_p is not None and not 0 < call.top_p <= 1:
@@ -161,6 +133,14 @@ class NlpHandler:
         for i, stop in enumerate(call.stop):
             if not stop:
                 raise InvalidArgument(f"parameters.stop[{i}]", "is empty")
+
+    def _params(self, call: GenerateCall, limits: GenerationSettings) -> GenerationParams:
+        """Decoding parameters within the model's limits (`spec.generation`)."""
+        n = call.max_new_tokens or limits.default_max_new_tokens
+        if n > limits.max_new_tokens:
+            raise InvalidArgument(
+                "parameters.max_new_tokens", f"is {n}; this model allows {limits.max_new_tokens}"
+            )
         return GenerationParams(
             max_new_tokens=n,
             do_sample=call.do_sample,
@@ -172,93 +152,50 @@ class NlpHandler:
             stop=tuple(call.stop),
         )
 
-    def _engine(self, managed: ManagedModel, model: GenerativeModel) -> GenerationEngine:
-        key = (managed.name, managed.version)
-        engine = self._engines.get(key)
-        if engine is None:
-            engine = self._engines[key] = GenerationEngine(
-                model,
-                managed.batcher.run_on_worker,
-                self._metrics,
-                max_running=self._limits.max_running,
-                max_waiting=self._limits.max_waiting,
-                max_batch_tokens=self._limits.max_batch_tokens,
-            )
-            engine.start()
-        return engine
-
-    async def _on_model_change(self, managed: ManagedModel) -> None:
-        if managed.state in (ModelState.UNLOADING, ModelState.FAILED):
-            engine = self._engines.pop((managed.name, managed.version), None)
-            if engine is not None:
-                await engine.close()
-
-    async def _prepare(
-        self, call: GenerateCall
-    ) -> tuple[ManagedModel, GenerationEngine, list[list[int]], GenerationParams]:
+    async def _start(self, call: GenerateCall) -> tuple[ManagedModel, list[int], Generations]:
+        """Validate, admit, tokenise and queue every prompt: (model, prompt lengths, their
+        generations)."""
         validate_texts(call.prompts, "prompts", self._max_inputs)
-        params = self._params(call)
+        self._check_params(call)
         managed, model = self._model(call.model, call.version, GenerativeModel, "text-generation")
-        engine = self._engine(managed, model)
+        params = self._params(call, model.spec.generation)
+        decoder = managed.decoder
+        decoder.admit(len(call.prompts))
         prompts: list[list[int]] = await model.preprocess(model.encode_prompts, call.prompts)
         for i, prompt in enumerate(prompts):
-            engine.check(prompt, params, f"prompts[{i}]")
-        return managed, engine, prompts, params
+            model.check(prompt, params, f"prompts[{i}]")
+        return managed, [len(p) for p in prompts], decoder.submit(prompts, params)
 
     async def generate(self, call: GenerateCall) -> Answer:
-        managed, engine, prompts, params = await self._prepare(call)
-
-        async def one(prompt: list[int]) -> Generation:
-            text: list[str] = []
-            async with contextlib.aclosing(engine.generate(prompt, params)) as chunks:
-                async for chunk in chunks:
-                    text.append(chunk.text)
-                    if chunk.finish is not None:
-                        return Generation(
-                            "".join(text), chunk.finish, chunk.input_tokens, chunk.output_tokens
-                        )
-            raise RuntimeError("generation ended without a finish reason")
-
-        results = await asyncio.gather(*(one(p) for p in prompts))
-        return Answer(managed.name, managed.version, list(results), sum(map(len, prompts)))
+        managed, lengths, generations = await self._start(call)
+        texts: list[list[str]] = [[] for _ in lengths]
+        done: dict[int, Generation] = {}
+        try:
+            async for index, chunk in generations:
+                texts[index].append(chunk.text)
+                if chunk.finish is not None:
+                    done[index] = Generation(
+                        "".join(texts[index]),
+                        chunk.finish,
+                        chunk.input_tokens,
+                        chunk.output_tokens,
+                    )
+        finally:
+            generations.close()
+        results = [done[i] for i in range(len(lengths))]
+        return Answer(managed.name, managed.version, results, sum(lengths))
 
     async def generate_stream(
         self, call: GenerateCall
     ) -> tuple[str, str, AsyncIterator[StreamChunk]]:
         """(model, version, chunks of every prompt as they come)."""
-        managed, engine, prompts, params = await self._prepare(call)
-        return managed.name, managed.version, _merge(engine, prompts, params)
+        managed, _, generations = await self._start(call)
+        return managed.name, managed.version, _stream(generations)
 
 
-async def _merge(
-    engine: GenerationEngine, prompts: list[list[int]], params: GenerationParams
-) -> AsyncIterator[StreamChunk]:
-    queue: asyncio.Queue[StreamChunk | BaseException | None] = asyncio.Queue()
-
-    async def pump(index: int, prompt: list[int]) -> None:
-        try:
-            async with contextlib.aclosing(engine.generate(prompt, params)) as chunks:
-                async for chunk in chunks:
-                    await queue.put(StreamChunk(index, chunk))
-        except Exception as exc:
-            await queue.put(exc)
-        finally:
-            await queue.put(None)
-
-    tasks = [asyncio.create_task(pump(i, p)) for i, p in enumerate(prompts)]
+async def _stream(generations: Generations) -> AsyncIterator[StreamChunk]:
     try:
-        open_streams = len(tasks)
-        while open_streams:
-            item = await queue.get()
-            if item is None:
-                open_streams -= 1
-            elif isinstance(item, BaseException):
-                raise item
-            else:
-                yield item
+        async for index, chunk in generations:
+            yield StreamChunk(index, chunk)
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        generations.close()

@@ -8,10 +8,10 @@ from typing import Any
 import grpc
 
 from modelport.inference.convert import classifications, model_ref, truncation_from_proto, usage
+from modelport.inference.decoding import FinishReason
 from modelport.serving.calls import record_model
 from modelport.v1 import nlp_pb2, nlp_pb2_grpc
 
-from .generate import FinishReason
 from .handler import ClassifyCall, GenerateCall, NlpHandler, TokensCall
 from .tokens import Aggregation
 

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from transformers import AutoModelForTokenClassification, AutoTokenizer
 
-from modelport.inference.model import Model, ModelMetadata, TensorSpec
+from modelport.inference.model import BatchedModel, ModelMetadata, TensorSpec
 from modelport.inference.text import Truncation
 from modelport.ml.device import select_device
 from modelport.ml.text import TextEncoder, truncate
@@ -121,7 +121,7 @@ def _finish(spans: list[_Span], item: TokenItem) -> list[Entity]:
     return out
 
 
-class TokenClassifier(Model[TokenItem, list[Entity]]):
+class TokenClassifier(BatchedModel[TokenItem, list[Entity]]):
     """`runtime: hf-token-classification`."""
 
     task = Task.TOKEN_CLASSIFICATION

@@ -24,7 +24,7 @@ from transformers import (
     AutoModelForObjectDetection,
 )
 
-from modelport.inference.model import Model, ModelMetadata, TensorSpec
+from modelport.inference.model import BatchedModel, ModelMetadata, TensorSpec
 from modelport.ml.device import select_device
 from modelport.serving.catalog import Task
 from modelport.serving.errors import ModelportError
@@ -72,7 +72,7 @@ def _top(labels: Sequence[str], probs: np.ndarray, k: int) -> Scores:
     return [(labels[i], float(probs[i])) for i in order]
 
 
-class ImageClassifier(Model[ImageItem, Scores]):
+class ImageClassifier(BatchedModel[ImageItem, Scores]):
     """What the vision handler needs of any image classifier."""
 
     task = Task.IMAGE_CLASSIFICATION
@@ -171,7 +171,7 @@ class HFImageClassifier(ImageClassifier):
         return out
 
 
-class HFObjectDetector(Model[DetectItem, list[Box]]):
+class HFObjectDetector(BatchedModel[DetectItem, list[Box]]):
     """`runtime: hf-object-detection`."""
 
     task = Task.OBJECT_DETECTION
