@@ -56,6 +56,8 @@ class Registration:
     reason: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
     lease_id: str = ""
+    lease_ttl_s: float = 0.0
+    """Lease length granted at registration; each renewal extends the lease by it."""
     lease_expires: float = 0.0
     """time.monotonic() deadline for leased registrations."""
 
@@ -130,9 +132,9 @@ class Registry:
         if old is not None and old.lease_id:
             self._leases.pop(old.lease_id, None)
         if registration.source is Source.LEASE:
-            ttl = min(ttl_s or self.lease_ttl_s, self.max_lease_ttl_s)
+            registration.lease_ttl_s = min(ttl_s or self.lease_ttl_s, self.max_lease_ttl_s)
             registration.lease_id = uuid.uuid4().hex
-            registration.lease_expires = time.monotonic() + ttl
+            registration.lease_expires = time.monotonic() + registration.lease_ttl_s
             self._leases[registration.lease_id] = registration
         self._entries[registration.key] = registration
         self._past.setdefault(registration.name, set()).add(registration.endpoint)
@@ -148,7 +150,8 @@ class Registry:
         return registration
 
     def renew(self, lease_ids: list[str], states: list[ReplicaState] | None = None) -> list[str]:
-        """Extend leases; return the ids that are unknown (the caller registers again)."""
+        """Extend each lease by the TTL granted at its registration; return the ids that are
+        unknown (the caller registers again)."""
         unknown = []
         now = time.monotonic()
         for i, lease_id in enumerate(lease_ids):
@@ -156,7 +159,7 @@ class Registry:
             if registration is None:
                 unknown.append(lease_id)
                 continue
-            registration.lease_expires = now + self.lease_ttl_s
+            registration.lease_expires = now + registration.lease_ttl_s
             if states and i < len(states) and states[i] is not registration.state:
                 registration.state = states[i]
                 self._notify(registration.name)

@@ -102,9 +102,7 @@ class RouterRegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
             await self._store.save(registration)
             return registry_pb2.RegisterModelResponse()
         response = registry_pb2.RegisterModelResponse(lease_id=registration.lease_id)
-        response.lease_ttl.FromNanoseconds(
-            int((registration.lease_expires - time.monotonic()) * 1e9)
-        )
+        response.lease_ttl.FromNanoseconds(int(registration.lease_ttl_s * 1e9))
         return response
 
     async def RenewLease(
