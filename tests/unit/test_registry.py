@@ -191,6 +191,17 @@ def test_invalid_splits_are_rejected(name: str, weights: dict[str, int]) -> None
     assert registry.splits() == {}
 
 
+async def test_close_ends_the_reaper_even_right_after_a_change() -> None:
+    registry = Registry(lease_ttl_s=10.0, max_lease_ttl_s=60.0)
+    registry.register(replica("1"))
+    registry.start()
+    await asyncio.sleep(0.05)  # the reaper waits for a change or the lease's expiry
+    registry.register(replica("2"))  # wakes it; close() cancels it before it runs again
+    closing = asyncio.create_task(registry.close())
+    done, _ = await asyncio.wait([closing], timeout=5)
+    assert done, "the reaper ignored its cancellation"
+
+
 # -- helpers ---------------------------------------------------------------------------------
 
 

@@ -299,7 +299,8 @@ class Registry:
             next_expiry = min((r.lease_expires for r in self._leases.values()), default=None)
             timeout = None if next_expiry is None else max(0.0, next_expiry - time.monotonic())
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), timeout)
+                async with asyncio.timeout(timeout):  # wait_for may swallow a cancel (3.11)
+                    await self._changed.wait()
 
     def load(
         self, registrations: Iterable[Registration], splits: dict[str, dict[str, int]]
