@@ -6,16 +6,20 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
+from typing import Any
 
+import grpc
 import pytest
 
 from modelport.router.__main__ import RouterServer
+from modelport.router.registry import Registration, ReplicaState, Source
 from modelport.router.settings import RouterSettings
 from modelport.runtime.metrics import Metrics
 from modelport.runtime.model import Model, ModelMetadata, Task
 from modelport.runtime.registration import RouterRegistrar
 from modelport.runtime.repository import ModelRepository
 from modelport.runtime.settings import ModelSpec
+from modelport.v1 import registry_pb2, registry_pb2_grpc
 
 
 class Echo(Model[str, str]):
@@ -90,3 +94,43 @@ async def test_registrar_deregisters_on_close(tmp_path: Path, repository: ModelR
         assert router.registry.registrations() == []
     finally:
         await router.stop(grace=0)
+
+
+async def test_a_watch_that_falls_behind_ends_with_resource_exhausted(tmp_path: Path) -> None:
+    router = await start_router(tmp_path)
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{router.port}")
+    try:
+        registry = router.registry
+        registry.register(static("m", "1"))
+        events = registry_pb2_grpc.RegistryServiceStub(channel).WatchModels(
+            registry_pb2.WatchModelsRequest(name="m"), timeout=10
+        )
+        first = await next_event(events)  # the current state: the watch is subscribed
+        assert [v.version for v in first.model.versions] == ["1"]
+        for i in range(1100):  # more changes than a watch holds, none of them read
+            registry.register(static("other", str(i)))
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await events.read()  # none of the changes is to `m`
+        # not a stream left open without events until the deadline
+        assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert "WatchModels again" in (info.value.details() or "")
+        again = registry_pb2_grpc.RegistryServiceStub(channel).WatchModels(
+            registry_pb2.WatchModelsRequest(name="m"), timeout=10
+        )
+        assert [v.version for v in (await next_event(again)).model.versions] == ["1"]
+        again.cancel()
+    finally:
+        await channel.close(None)
+        await router.stop(grace=0)
+
+
+def static(name: str, version: str) -> Registration:
+    return Registration(
+        name, version, "127.0.0.1:9", "embedding", ReplicaState.READY, Source.STATIC
+    )
+
+
+async def next_event(events: Any) -> registry_pb2.ModelEvent:
+    event = await events.read()
+    assert isinstance(event, registry_pb2.ModelEvent), event
+    return event

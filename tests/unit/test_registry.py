@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from modelport.router.registry import Registration, Registry, ReplicaState, Source
-from modelport.runtime.errors import InvalidArgument, ModelNotReady, NotFound
+from modelport.router.registry import Registration, Registry, ReplicaState, Source, Watch
+from modelport.runtime.errors import InvalidArgument, ModelNotReady, NotFound, ResourceExhausted
 
 
 def replica(
@@ -33,7 +33,7 @@ async def test_unknown_model_is_unavailable_for_one_lease_after_start_then_not_f
     await registry.close()
 
 
-# -- leases ---------------------------------------------------------------------------------
+# -- leases --------------------------------------------------------------------------------
 
 
 def test_a_lease_is_granted_as_asked_up_to_the_maximum_and_by_default_the_router_ttl() -> None:
@@ -93,7 +93,7 @@ def test_other_sources_hold_no_lease() -> None:
     assert registry.renew([stored.lease_id]) == [""]
 
 
-# -- writes and validation ------------------------------------------------------------------
+# -- writes and validation -----------------------------------------------------------------
 
 
 def test_registration_needs_name_version_and_endpoint() -> None:
@@ -127,7 +127,7 @@ def test_deregister_and_remove_endpoint_by_source() -> None:
     assert registry.past_endpoints("m") == {"a:1", "b:1"}  # still reachable for a reload
 
 
-# -- versions and splits ---------------------------------------------------------------------
+# -- versions and splits -------------------------------------------------------------------
 
 
 def test_versions_list_newest_first_and_an_empty_version_routes_to_the_newest_ready() -> None:
@@ -202,10 +202,41 @@ async def test_close_ends_the_reaper_even_right_after_a_change() -> None:
     assert done, "the reaper ignored its cancellation"
 
 
-# -- helpers ---------------------------------------------------------------------------------
+# -- watchers ------------------------------------------------------------------------------
 
 
-async def until_gone(registry: Registry, watch: asyncio.Queue[str], name: str) -> None:
+async def test_a_watcher_gets_the_name_of_each_changed_model() -> None:
+    registry = Registry(lease_ttl_s=10.0, max_lease_ttl_s=60.0)
+    watch = registry.watch()
+    registry.register(replica(name="a"))
+    registry.set_split("a", {"1": 1})
+    registry.deregister("a", "1", "10.0.0.1:50051")
+    registry.register(replica(name="b"))
+    assert [await watch.get() for _ in range(4)] == ["a", "a", "a", "b"]
+    registry.unwatch(watch)
+
+
+async def test_a_watcher_that_falls_behind_is_ended_with_an_error_and_others_go_on() -> None:
+    registry = Registry(lease_ttl_s=10.0, max_lease_ttl_s=60.0, watch_buffer=3)
+    slow, fast = registry.watch(), registry.watch()
+    for i in range(3):
+        registry.register(replica(str(i)))
+        assert await fast.get() == "m"
+    registry.register(replica("3"))  # the fourth change unread by `slow`
+    assert await fast.get() == "m"
+    with pytest.raises(ResourceExhausted) as info:
+        await slow.get()  # not the changes it still holds: it missed one, the view is stale
+    assert "WatchModels again" in info.value.message
+    registry.register(replica("4"))
+    assert await fast.get() == "m"
+    with pytest.raises(ResourceExhausted):
+        await slow.get()
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+async def until_gone(registry: Registry, watch: Watch, name: str) -> None:
     """Wait for the change event after which `name` has no registration left."""
     while name in registry.names():
         await watch.get()

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from modelport.runtime.errors import InvalidArgument, ModelNotReady, NotFound
+from modelport.runtime.errors import InvalidArgument, ModelNotReady, NotFound, ResourceExhausted
 from modelport.runtime.repository import version_key
 
 log = logging.getLogger(__name__)
@@ -90,18 +90,53 @@ class VersionView:
         return ReplicaState.FAILED
 
 
+class Watch:
+    """One subscriber's stream of changed model names (see `Registry.watch`)."""
+
+    def __init__(self, size: int) -> None:
+        self._names: asyncio.Queue[str] = asyncio.Queue(maxsize=size)
+        self._size = size
+        self._behind = False
+
+    def offer(self, name: str) -> bool:
+        """Queue `name`; False (and the watch is over) if the subscriber fell behind."""
+        try:
+            self._names.put_nowait(name)
+        except asyncio.QueueFull:
+            self._behind = True
+        return not self._behind
+
+    async def get(self) -> str:
+        """The name of the next model that changed.
+
+        Raises `ResourceExhausted` once more than `size` changes went unread: the
+        subscriber missed changes, and only a new watch (which starts with the current
+        state) makes its view whole again.
+        """
+        if self._behind:
+            raise ResourceExhausted(
+                f"this watch fell more than {self._size} changes behind and missed some; "
+                "call WatchModels again for the current state"
+            )
+        return await self._names.get()
+
+
 class Registry:
     """In-memory merged view with leases, traffic splits and watchers."""
 
-    def __init__(self, lease_ttl_s: float, max_lease_ttl_s: float) -> None:
+    def __init__(
+        self, lease_ttl_s: float, max_lease_ttl_s: float, *, watch_buffer: int = 1024
+    ) -> None:
         self.lease_ttl_s = lease_ttl_s
         self.max_lease_ttl_s = max_lease_ttl_s
+        self.watch_buffer = watch_buffer
+        """Unread changes a watcher may have before it is ended (it must subscribe again)."""
         self._entries: dict[tuple[str, str, str], Registration] = {}
         self._leases: dict[str, Registration] = {}
         self._splits: dict[str, dict[str, int]] = {}
         self._past: dict[str, set[str]] = {}
         """Endpoints that ever served each model (to reach them for a repository load)."""
-        self._watchers: set[asyncio.Queue[str]] = set()
+        self._watchers: set[Watch] = set()
         self._changed: asyncio.Event | None = None
         self._reaper: asyncio.Task[None] | None = None
         self._started = -math.inf
@@ -260,21 +295,19 @@ class Registry:
         return candidates[0][1]
 
     # -- watching ---------------------------------------------------------------------
-    def watch(self) -> asyncio.Queue[str]:
-        """A queue that receives the name of every model that changes."""
-        queue: asyncio.Queue[str] = asyncio.Queue(maxsize=1024)
-        self._watchers.add(queue)
-        return queue
+    def watch(self) -> Watch:
+        """A subscription that receives the name of every model that changes."""
+        watch = Watch(self.watch_buffer)
+        self._watchers.add(watch)
+        return watch
 
-    def unwatch(self, queue: asyncio.Queue[str]) -> None:
-        self._watchers.discard(queue)
+    def unwatch(self, watch: Watch) -> None:
+        self._watchers.discard(watch)
 
     def _notify(self, name: str) -> None:
-        for queue in list(self._watchers):
-            try:
-                queue.put_nowait(name)
-            except asyncio.QueueFull:  # a stuck watcher loses events, never blocks us
-                self._watchers.discard(queue)
+        for watch in list(self._watchers):
+            if not watch.offer(name):  # fell behind: its next get() ends it with an error
+                self._watchers.discard(watch)
         if self._changed is not None:
             self._changed.set()
 

@@ -141,17 +141,17 @@ class RouterRegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
     async def WatchModels(
         self, request: registry_pb2.WatchModelsRequest, context: Context
     ) -> AsyncIterator[registry_pb2.ModelEvent]:
-        queue = self._registry.watch()
+        watch = self._registry.watch()
         try:
             for name in self._registry.names():
                 if not request.name or name == request.name:
                     yield registry_pb2.ModelEvent(model=self._info(name))
             while True:
-                name = await queue.get()
+                name = await watch.get()  # RESOURCE_EXHAUSTED once it fell behind
                 if not request.name or name == request.name:
                     yield registry_pb2.ModelEvent(model=self._info(name))
         finally:
-            self._registry.unwatch(queue)
+            self._registry.unwatch(watch)
 
     async def SetTrafficSplit(
         self, request: registry_pb2.SetTrafficSplitRequest, context: Context
