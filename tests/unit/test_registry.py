@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
 import pytest
@@ -200,6 +201,40 @@ async def test_close_ends_the_reaper_even_right_after_a_change() -> None:
     closing = asyncio.create_task(registry.close())
     done, _ = await asyncio.wait([closing], timeout=5)
     assert done, "the reaper ignored its cancellation"
+
+
+async def test_registering_an_unchanged_replica_again_logs_and_notifies_nothing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    registry = Registry(lease_ttl_s=10.0, max_lease_ttl_s=60.0)
+    watch = registry.watch()
+    with caplog.at_level(logging.INFO, logger="modelport.router.registry"):
+        for _ in range(3):  # what Kubernetes discovery does on every refresh
+            registry.register(replica(source=Source.KUBERNETES))
+        registry.register(replica(source=Source.KUBERNETES, state=ReplicaState.FAILED))
+        changed = replica(source=Source.KUBERNETES)
+        changed.metadata["dimensions"] = "384"
+        registry.register(changed)
+        registry.register(replica(source=Source.STATIC))  # another source is a change
+    registry.set_split("end", {})
+    assert [await watch.get() for _ in range(5)] == ["m", "m", "m", "m", "end"]
+    assert [r.getMessage().split(" (")[-1] for r in caplog.records] == [
+        "kubernetes, READY)",
+        "kubernetes, FAILED)",
+        "kubernetes, READY)",
+        "static, READY)",
+    ]
+
+
+async def test_an_unchanged_leased_replica_registering_again_gets_a_new_lease_quietly() -> None:
+    registry = Registry(lease_ttl_s=10.0, max_lease_ttl_s=60.0)
+    watch = registry.watch()
+    first = registry.register(replica(), 30.0)
+    again = registry.register(replica(), 20.0)
+    registry.set_split("end", {})
+    assert [await watch.get() for _ in range(2)] == ["m", "end"]
+    assert registry.renew([first.lease_id, again.lease_id]) == [first.lease_id]
+    assert again.lease_ttl_s == 20.0
 
 
 # -- watchers ------------------------------------------------------------------------------

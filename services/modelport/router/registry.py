@@ -16,7 +16,8 @@ import random
 import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from modelport.runtime.errors import InvalidArgument, ModelNotReady, NotFound, ResourceExhausted
 from modelport.runtime.repository import version_key
@@ -64,6 +65,13 @@ class Registration:
     @property
     def key(self) -> tuple[str, str, str]:
         return (self.name, self.version, self.endpoint)
+
+    def same_as(self, other: Registration) -> bool:
+        """Whether `other` describes the replica as this one does (its lease aside)."""
+        return replace(self, **_NO_LEASE) == replace(other, **_NO_LEASE)
+
+
+_NO_LEASE: dict[str, Any] = {"lease_id": "", "lease_ttl_s": 0.0, "lease_expires": 0.0}
 
 
 @dataclass(frozen=True)
@@ -156,7 +164,12 @@ class Registry:
 
     # -- writes ----------------------------------------------------------------------
     def register(self, registration: Registration, ttl_s: float | None = None) -> Registration:
-        """Add or replace the registration for (name, version, endpoint)."""
+        """Add or replace the registration for (name, version, endpoint).
+
+        Registering what is registered already (Kubernetes discovery does on every
+        refresh) changes nothing visible: no event, no log line; a lease is still granted
+        anew.
+        """
         if not registration.name:
             raise InvalidArgument("model.name", "is required")
         if not registration.version:
@@ -173,6 +186,8 @@ class Registry:
             self._leases[registration.lease_id] = registration
         self._entries[registration.key] = registration
         self._past.setdefault(registration.name, set()).add(registration.endpoint)
+        if old is not None and old.same_as(registration):
+            return registration
         self._notify(registration.name)
         log.info(
             "registered %s v%s at %s (%s, %s)",
