@@ -21,13 +21,13 @@ import grpc
 
 from modelport.router.pool import ReplicaPool
 from modelport.router.registry import Registration, Registry, ReplicaState, Source
-from modelport.v1 import common_pb2, registry_pb2, registry_pb2_grpc
+from modelport.router.servicer import task_from_proto
+from modelport.v1 import registry_pb2, registry_pb2_grpc
 
 log = logging.getLogger(__name__)
 
 WATCH_TIMEOUT_S = 60
 LIST_MODELS_TIMEOUT_S = 5.0
-TASKS = {v: k for k, v in common_pb2.Task.items()}
 
 
 def ready_endpoints(slice_: dict[str, Any]) -> set[str]:
@@ -216,13 +216,12 @@ class KubernetesDiscovery:
         for info in response.models:
             for version in info.versions:
                 serving.add((info.name, version.version))
-                task = TASKS.get(version.task, "TASK_UNSPECIFIED").removeprefix("TASK_")
                 self._registry.register(
                     Registration(
                         info.name,
                         version.version,
                         endpoint,
-                        task.lower().replace("_", "-"),
+                        task_from_proto(version.task),
                         ReplicaState.READY,
                         Source.KUBERNETES,
                         metadata=dict(version.metadata),

@@ -34,6 +34,11 @@ def task_to_proto(task: str) -> common_pb2.Task.ValueType:
     return TASK_NAME_TO_PROTO.get(task, common_pb2.TASK_UNSPECIFIED)
 
 
+def task_from_proto(task: common_pb2.Task.ValueType) -> str:
+    """The task name of a `modelport.v1.Task` ("" for one this router does not know)."""
+    return TASK_NAME_FROM_PROTO.get(task, "")
+
+
 class RouterRegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
     def __init__(self, registry: Registry, store: RegistryStore, pool: ReplicaPool) -> None:
         self._registry = registry
