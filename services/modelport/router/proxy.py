@@ -154,7 +154,6 @@ class RoutingProxy:
 
     def _begin(self, replica: Replica) -> None:
         replica.outstanding += 1
-        replica.calls += 1
         self._metrics.outstanding.labels(replica.endpoint).set(replica.outstanding)
 
     def _end(self, replica: Replica) -> None:
