@@ -29,6 +29,7 @@ ROWS: list[tuple[Callable[[], errors.ModelportError], grpc.StatusCode]] = [
     (lambda: errors.FailedPrecondition("not now"), grpc.StatusCode.FAILED_PRECONDITION),
     (lambda: errors.Unavailable("shutting down"), grpc.StatusCode.UNAVAILABLE),
     (lambda: errors.Unimplemented("router only"), grpc.StatusCode.UNIMPLEMENTED),
+    (lambda: errors.DeadlineExceeded("no replica in time"), grpc.StatusCode.DEADLINE_EXCEEDED),
 ]
 
 

@@ -25,7 +25,7 @@ from opentelemetry import trace
 from modelport.router.metrics import RouterMetrics
 from modelport.router.pool import Replica, ReplicaPool
 from modelport.router.registry import Registry
-from modelport.runtime.errors import InvalidArgument, ModelportError, Unavailable
+from modelport.runtime.errors import DeadlineExceeded, InvalidArgument, Unavailable
 from modelport.runtime.interceptors import mark_call
 from modelport.runtime.server import ServiceBinding
 from modelport.runtime.tracing import TRACE_HEADERS, inject
@@ -47,10 +47,6 @@ _NOT_FORWARDED = {
     "grpc-timeout",
     "grpc-trace-bin-internal",
 }
-
-
-class DeadlineExceeded(ModelportError):
-    code = grpc.StatusCode.DEADLINE_EXCEEDED
 
 
 RouteKey = Callable[[bytes], tuple[str, str]]

@@ -92,3 +92,10 @@ class Unimplemented(ModelportError):
     """This server does not serve that RPC (e.g. registry writes on a backend)."""
 
     code = grpc.StatusCode.UNIMPLEMENTED
+
+
+class DeadlineExceeded(ModelportError):
+    """The call's deadline passed before it could be sent on (the router found no replica
+    in time)."""
+
+    code = grpc.StatusCode.DEADLINE_EXCEEDED
