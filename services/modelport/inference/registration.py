@@ -2,10 +2,10 @@
 
 A model that becomes READY is registered; one that FAILED to load is registered as
 FAILED with its reason (the router lists it but never routes to it); every third of the
-lease all leases are renewed in one call; leases the router does not know (it restarted,
-or a lease lapsed) are registered again; on shutdown every model is deregistered before
-draining, so the router stops sending first. If the router is down, the next tick tries
-again.
+shortest lease the router granted (it may grant less than asked) all leases are renewed in
+one call; leases the router does not know (it restarted, or a lease lapsed) are registered
+again; on shutdown every model is deregistered before draining, so the router stops
+sending first. If the router is down, the next tick tries again.
 """
 
 from __future__ import annotations
@@ -55,10 +55,15 @@ class RouterRegistrar:
             self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self._stub = registry_pb2_grpc.RegistryServiceStub(self._channel)
         self._leases: dict[tuple[str, str], str] = {}
+        self._granted_s: dict[tuple[str, str], float] = {}
+        """Lease length the router granted each registration."""
+        self._granted: asyncio.Event | None = None
+        """Set on each grant: the renewer recomputes its period (a grant may be shorter)."""
         self._renewer: asyncio.Task[None] | None = None
         self._closed = False
 
     def start(self) -> None:
+        self._granted = asyncio.Event()
         self._renewer = asyncio.create_task(self._renew_forever(), name="lease-renewer")
 
     async def on_model_change(self, managed: ManagedModel) -> None:
@@ -88,14 +93,21 @@ class RouterRegistrar:
         except grpc.aio.AioRpcError as exc:
             log.warning("cannot register %s with the router yet: %s", managed.name, exc.code())
             self._leases.pop((managed.name, managed.version), None)
+            self._granted_s.pop((managed.name, managed.version), None)
             return
-        self._leases[(managed.name, managed.version)] = response.lease_id
+        key = (managed.name, managed.version)
+        self._leases[key] = response.lease_id
+        granted_s = response.lease_ttl.ToNanoseconds() / 1e9
+        self._granted_s[key] = granted_s if granted_s > 0 else self._ttl_s
+        if self._granted is not None:
+            self._granted.set()
         log.info(
             "registered %s v%s at %s with the router", managed.name, managed.version, self.endpoint
         )
 
     async def _deregister(self, name: str, version: str) -> None:
         self._leases.pop((name, version), None)
+        self._granted_s.pop((name, version), None)
         with contextlib.suppress(grpc.aio.AioRpcError):
             await self._stub.DeregisterModel(
                 registry_pb2.DeregisterModelRequest(
@@ -126,10 +138,22 @@ class RouterRegistrar:
             if key not in self._leases or self._leases[key] in unknown:
                 await self._register(managed)
 
+    def _period_s(self) -> float:
+        """A third of the shortest lease granted (of the lease asked for until one is)."""
+        held = [self._granted_s[k] for k in self._leases if k in self._granted_s]
+        return min(held, default=self._ttl_s) / 3
+
     async def _renew_forever(self) -> None:
+        assert self._granted is not None
+        loop = asyncio.get_running_loop()
         while True:
             await self._tick()
-            await asyncio.sleep(self._ttl_s / 3)
+            renewed_at = loop.time()
+            while (wait_s := renewed_at + self._period_s() - loop.time()) > 0:
+                self._granted.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(wait_s):  # wait_for may swallow a cancel (3.11)
+                        await self._granted.wait()
 
     async def deregister_all(self) -> None:
         """Called when draining starts: the router stops sending before the port closes."""

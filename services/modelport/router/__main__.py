@@ -86,6 +86,7 @@ class RouterServer(GrpcServer):
                 api_version=settings.kubernetes_api_version,
                 kubeconfig=str(settings.kubeconfig) if settings.kubeconfig else None,
                 refresh_s=settings.kubernetes_refresh_s,
+                probe_concurrency=settings.kubernetes_probe_concurrency,
             )
             await discovery.start()
             self.on_stop(discovery.close)

@@ -6,6 +6,10 @@ and hands events to the event loop. Watches resume from the last resourceVersion
 relist on 410 Gone. Every router replica derives the same view; nothing is stored.
 EndpointSlices are read through the generic API path (group/version/plural), so the API
 version is a setting (v1, or v1beta1 on Kubernetes 1.20).
+
+Endpoints are asked what they serve in background tasks, at most `probe_concurrency` at a
+time and one at a time per endpoint, so a pod that hangs never holds up the EndpointSlice
+events or the other pods.
 """
 
 from __future__ import annotations
@@ -15,19 +19,20 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import grpc
 
 from modelport.router.pool import ReplicaPool
 from modelport.router.registry import Registration, Registry, ReplicaState, Source
-from modelport.v1 import common_pb2, registry_pb2, registry_pb2_grpc
+from modelport.router.servicer import task_from_proto
+from modelport.v1 import registry_pb2, registry_pb2_grpc
 
 log = logging.getLogger(__name__)
 
 WATCH_TIMEOUT_S = 60
 LIST_MODELS_TIMEOUT_S = 5.0
-TASKS = {v: k for k, v in common_pb2.Task.items()}
 
 
 def ready_endpoints(slice_: dict[str, Any]) -> set[str]:
@@ -60,6 +65,7 @@ class KubernetesDiscovery:
         api_version: str,
         kubeconfig: str | None,
         refresh_s: float,
+        probe_concurrency: int,
     ) -> None:
         self._registry = registry
         self._pool = pool
@@ -68,15 +74,20 @@ class KubernetesDiscovery:
         self._group, _, self._version = api_version.partition("/")
         self._kubeconfig = kubeconfig
         self._refresh_s = refresh_s
+        self._probe_concurrency = probe_concurrency
         self._slices: dict[str, set[str]] = {}
         self._stop = threading.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._events: asyncio.Queue[tuple[str, Any]] | None = None
+        self._probes: dict[str, asyncio.Task[None]] = {}
+        """The ListModels call in flight to each endpoint."""
+        self._probe_slots: asyncio.Semaphore | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self._events = asyncio.Queue()
+        self._probe_slots = asyncio.Semaphore(self._probe_concurrency)
         api = await asyncio.to_thread(self._api)
 
         def post(kind: str, payload: Any) -> None:
@@ -92,7 +103,7 @@ class KubernetesDiscovery:
 
     async def close(self) -> None:
         self._stop.set()
-        for task in self._tasks:
+        for task in [*self._tasks, *self._probes.values()]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -187,11 +198,14 @@ class KubernetesDiscovery:
             after = self._endpoints()
             for endpoint in sorted(before - after):
                 log.info("endpoint %s left", endpoint)
+                probe = self._probes.pop(endpoint, None)
+                if probe is not None:
+                    probe.cancel()
                 self._registry.remove_endpoint(endpoint, Source.KUBERNETES)
                 await self._pool.drop(endpoint)
             for endpoint in sorted(after - before):
                 log.info("endpoint %s is ready", endpoint)
-                await self._discover(endpoint)
+                self._probe(endpoint)
 
     def _endpoints(self) -> set[str]:
         return {e for endpoints in self._slices.values() for e in endpoints}
@@ -200,15 +214,31 @@ class KubernetesDiscovery:
         while True:
             await asyncio.sleep(self._refresh_s)
             for endpoint in sorted(self._endpoints()):
-                await self._discover(endpoint)
+                self._probe(endpoint)
+
+    def _probe(self, endpoint: str) -> None:
+        """Discover `endpoint` in the background, unless a probe of it is in flight."""
+        if endpoint in self._probes:
+            return
+        probe = asyncio.create_task(self._discover(endpoint), name=f"discover {endpoint}")
+        self._probes[endpoint] = probe
+        probe.add_done_callback(partial(self._probed, endpoint))
+
+    def _probed(self, endpoint: str, probe: asyncio.Task[None]) -> None:
+        if self._probes.get(endpoint) is probe:
+            del self._probes[endpoint]
+        if not probe.cancelled() and (error := probe.exception()) is not None:
+            log.error("discovering %s failed", endpoint, exc_info=error)
 
     async def _discover(self, endpoint: str) -> None:
         """Register what `endpoint` serves now (and drop what it no longer serves)."""
+        assert self._probe_slots is not None
         stub = registry_pb2_grpc.RegistryServiceStub(self._pool.get(endpoint).channel)
         try:
-            response = await stub.ListModels(
-                registry_pb2.ListModelsRequest(ready_only=True), timeout=LIST_MODELS_TIMEOUT_S
-            )
+            async with self._probe_slots:
+                response = await stub.ListModels(
+                    registry_pb2.ListModelsRequest(ready_only=True), timeout=LIST_MODELS_TIMEOUT_S
+                )
         except grpc.aio.AioRpcError as exc:
             log.warning("cannot list the models of %s: %s", endpoint, exc.code())
             return
@@ -216,13 +246,12 @@ class KubernetesDiscovery:
         for info in response.models:
             for version in info.versions:
                 serving.add((info.name, version.version))
-                task = TASKS.get(version.task, "TASK_UNSPECIFIED").removeprefix("TASK_")
                 self._registry.register(
                     Registration(
                         info.name,
                         version.version,
                         endpoint,
-                        task.lower().replace("_", "-"),
+                        task_from_proto(version.task),
                         ReplicaState.READY,
                         Source.KUBERNETES,
                         metadata=dict(version.metadata),

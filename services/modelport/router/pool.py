@@ -36,7 +36,6 @@ class Replica:
         self.outstanding = 0
         self.failures = 0
         self.ejected = False
-        self.calls = 0
         self.probe: asyncio.Task[None] | None = None
         self._callables: dict[tuple[str, str], Any] = {}
 

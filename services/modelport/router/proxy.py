@@ -4,6 +4,11 @@ The router serves EmbeddingService, NlpService and VisionService itself with gen
 handlers whose (de)serialisers are the identity: it reads only the `model` field
 (field 1, a ModelRef, in every typed request) to route, and never re-encodes payloads.
 Deadlines, cancellation and metadata (trace context included) travel with the call.
+
+Another replica is tried only while the call has not been sent: a replica whose
+connection is not READY within `connect_timeout_s` is skipped. Once a call is sent it is
+never retried, whatever its error says (it may have run; a client stream's messages are
+consumed): the client gets the replica's status and decides.
 """
 
 from __future__ import annotations
@@ -42,11 +47,6 @@ _NOT_FORWARDED = {
     "grpc-timeout",
     "grpc-trace-bin-internal",
 }
-_NEVER_SENT = (
-    "failed to connect to all addresses",
-    "connection refused",
-    "connections to all backends failing",
-)
 
 
 RouteKey = Callable[[bytes], tuple[str, str]]
@@ -84,11 +84,6 @@ def forwarded_metadata(context: Context) -> tuple[tuple[str, str | bytes], ...]:
         if not key.startswith(":") and key not in _NOT_FORWARDED and key not in TRACE_HEADERS
     )
     return kept + tuple(inject().items())
-
-
-def _never_sent(error: grpc.aio.AioRpcError) -> bool:
-    details = (error.details() or "").lower()
-    return error.code() == grpc.StatusCode.UNAVAILABLE and any(s in details for s in _NEVER_SENT)
 
 
 class RoutingProxy:
@@ -129,8 +124,9 @@ class RoutingProxy:
 
     # -- replica choice ---------------------------------------------------------------
     async def _acquire(self, name: str, version: str, context: Context, tried: set[str]) -> Replica:
-        """A connected replica; replicas that cannot be reached are skipped (the call was
-        never sent to them, so trying another is safe)."""
+        """A replica whose connection is READY; replicas that cannot be reached are
+        skipped (the call was never sent to them, so trying another is safe). The only
+        place a call moves to another replica."""
         span = trace.get_current_span()
         while True:
             registrations = self._registry.ready_replicas(name, version)
@@ -154,7 +150,6 @@ class RoutingProxy:
 
     def _begin(self, replica: Replica) -> None:
         replica.outstanding += 1
-        replica.calls += 1
         self._metrics.outstanding.labels(replica.endpoint).set(replica.outstanding)
 
     def _end(self, replica: Replica) -> None:
@@ -178,24 +173,17 @@ class RoutingProxy:
         context: Context,
         send: Callable[[Replica, float | None], Awaitable[bytes]],  # (replica, deadline_s)
     ) -> bytes:
-        tried: set[str] = set()
-        while True:
-            replica = await self._acquire(name, version, context, tried)
-            self._begin(replica)
-            try:
-                response = await send(replica, context.time_remaining())
-            except grpc.aio.AioRpcError as error:
-                if _never_sent(error):
-                    self._pool.failed(replica)
-                    tried.add(replica.endpoint)
-                    self._metrics.retries.labels(name).inc()
-                    continue
-                await self._relay(error, replica, context)
-                raise
-            finally:
-                self._end(replica)
-            self._pool.succeeded(replica)
-            return response
+        replica = await self._acquire(name, version, context, set())
+        self._begin(replica)
+        try:
+            response = await send(replica, context.time_remaining())
+        except grpc.aio.AioRpcError as error:  # sent: never retried
+            await self._relay(error, replica, context)
+            raise
+        finally:
+            self._end(replica)
+        self._pool.succeeded(replica)
+        return response
 
     # -- the four cardinalities ---------------------------------------------------------
     async def _unary_unary(

@@ -16,10 +16,11 @@ import random
 import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from modelport.serving.catalog import version_key
-from modelport.serving.errors import InvalidArgument, ModelNotReady, NotFound
+from modelport.serving.errors import InvalidArgument, ModelNotReady, NotFound, ResourceExhausted
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +57,21 @@ class Registration:
     reason: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
     lease_id: str = ""
+    lease_ttl_s: float = 0.0
+    """Lease length granted at registration; each renewal extends the lease by it."""
     lease_expires: float = 0.0
     """time.monotonic() deadline for leased registrations."""
 
     @property
     def key(self) -> tuple[str, str, str]:
         return (self.name, self.version, self.endpoint)
+
+    def same_as(self, other: Registration) -> bool:
+        """Whether `other` describes the replica as this one does (its lease aside)."""
+        return replace(self, **_NO_LEASE) == replace(other, **_NO_LEASE)
+
+
+_NO_LEASE: dict[str, Any] = {"lease_id": "", "lease_ttl_s": 0.0, "lease_expires": 0.0}
 
 
 @dataclass(frozen=True)
@@ -88,18 +98,53 @@ class VersionView:
         return ReplicaState.FAILED
 
 
+class Watch:
+    """One subscriber's stream of changed model names (see `Registry.watch`)."""
+
+    def __init__(self, size: int) -> None:
+        self._names: asyncio.Queue[str] = asyncio.Queue(maxsize=size)
+        self._size = size
+        self._behind = False
+
+    def offer(self, name: str) -> bool:
+        """Queue `name`; False (and the watch is over) if the subscriber fell behind."""
+        try:
+            self._names.put_nowait(name)
+        except asyncio.QueueFull:
+            self._behind = True
+        return not self._behind
+
+    async def get(self) -> str:
+        """The name of the next model that changed.
+
+        Raises `ResourceExhausted` once more than `size` changes went unread: the
+        subscriber missed changes, and only a new watch (which starts with the current
+        state) makes its view whole again.
+        """
+        if self._behind:
+            raise ResourceExhausted(
+                f"this watch fell more than {self._size} changes behind and missed some; "
+                "call WatchModels again for the current state"
+            )
+        return await self._names.get()
+
+
 class Registry:
     """In-memory merged view with leases, traffic splits and watchers."""
 
-    def __init__(self, lease_ttl_s: float, max_lease_ttl_s: float) -> None:
+    def __init__(
+        self, lease_ttl_s: float, max_lease_ttl_s: float, *, watch_buffer: int = 1024
+    ) -> None:
         self.lease_ttl_s = lease_ttl_s
         self.max_lease_ttl_s = max_lease_ttl_s
+        self.watch_buffer = watch_buffer
+        """Unread changes a watcher may have before it is ended (it must subscribe again)."""
         self._entries: dict[tuple[str, str, str], Registration] = {}
         self._leases: dict[str, Registration] = {}
         self._splits: dict[str, dict[str, int]] = {}
         self._past: dict[str, set[str]] = {}
         """Endpoints that ever served each model (to reach them for a repository load)."""
-        self._watchers: set[asyncio.Queue[str]] = set()
+        self._watchers: set[Watch] = set()
         self._changed: asyncio.Event | None = None
         self._reaper: asyncio.Task[None] | None = None
         self._started = -math.inf
@@ -119,7 +164,12 @@ class Registry:
 
     # -- writes ----------------------------------------------------------------------
     def register(self, registration: Registration, ttl_s: float | None = None) -> Registration:
-        """Add or replace the registration for (name, version, endpoint)."""
+        """Add or replace the registration for (name, version, endpoint).
+
+        Registering what is registered already (Kubernetes discovery does on every
+        refresh) changes nothing visible: no event, no log line; a lease is still granted
+        anew.
+        """
         if not registration.name:
             raise InvalidArgument("model.name", "is required")
         if not registration.version:
@@ -130,12 +180,14 @@ class Registry:
         if old is not None and old.lease_id:
             self._leases.pop(old.lease_id, None)
         if registration.source is Source.LEASE:
-            ttl = min(ttl_s or self.lease_ttl_s, self.max_lease_ttl_s)
+            registration.lease_ttl_s = min(ttl_s or self.lease_ttl_s, self.max_lease_ttl_s)
             registration.lease_id = uuid.uuid4().hex
-            registration.lease_expires = time.monotonic() + ttl
+            registration.lease_expires = time.monotonic() + registration.lease_ttl_s
             self._leases[registration.lease_id] = registration
         self._entries[registration.key] = registration
         self._past.setdefault(registration.name, set()).add(registration.endpoint)
+        if old is not None and old.same_as(registration):
+            return registration
         self._notify(registration.name)
         log.info(
             "registered %s v%s at %s (%s, %s)",
@@ -148,7 +200,8 @@ class Registry:
         return registration
 
     def renew(self, lease_ids: list[str], states: list[ReplicaState] | None = None) -> list[str]:
-        """Extend leases; return the ids that are unknown (the caller registers again)."""
+        """Extend each lease by the TTL granted at its registration; return the ids that are
+        unknown (the caller registers again)."""
         unknown = []
         now = time.monotonic()
         for i, lease_id in enumerate(lease_ids):
@@ -156,7 +209,7 @@ class Registry:
             if registration is None:
                 unknown.append(lease_id)
                 continue
-            registration.lease_expires = now + self.lease_ttl_s
+            registration.lease_expires = now + registration.lease_ttl_s
             if states and i < len(states) and states[i] is not registration.state:
                 registration.state = states[i]
                 self._notify(registration.name)
@@ -257,21 +310,19 @@ class Registry:
         return candidates[0][1]
 
     # -- watching ---------------------------------------------------------------------
-    def watch(self) -> asyncio.Queue[str]:
-        """A queue that receives the name of every model that changes."""
-        queue: asyncio.Queue[str] = asyncio.Queue(maxsize=1024)
-        self._watchers.add(queue)
-        return queue
+    def watch(self) -> Watch:
+        """A subscription that receives the name of every model that changes."""
+        watch = Watch(self.watch_buffer)
+        self._watchers.add(watch)
+        return watch
 
-    def unwatch(self, queue: asyncio.Queue[str]) -> None:
-        self._watchers.discard(queue)
+    def unwatch(self, watch: Watch) -> None:
+        self._watchers.discard(watch)
 
     def _notify(self, name: str) -> None:
-        for queue in list(self._watchers):
-            try:
-                queue.put_nowait(name)
-            except asyncio.QueueFull:  # a stuck watcher loses events, never blocks us
-                self._watchers.discard(queue)
+        for watch in list(self._watchers):
+            if not watch.offer(name):  # fell behind: its next get() ends it with an error
+                self._watchers.discard(watch)
         if self._changed is not None:
             self._changed.set()
 
@@ -296,7 +347,8 @@ class Registry:
             next_expiry = min((r.lease_expires for r in self._leases.values()), default=None)
             timeout = None if next_expiry is None else max(0.0, next_expiry - time.monotonic())
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), timeout)
+                async with asyncio.timeout(timeout):  # wait_for may swallow a cancel (3.11)
+                    await self._changed.wait()
 
     def load(
         self, registrations: Iterable[Registration], splits: dict[str, dict[str, int]]

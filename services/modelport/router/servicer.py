@@ -34,6 +34,11 @@ def task_to_proto(task: str) -> common_pb2.Task.ValueType:
     return TASK_NAME_TO_PROTO.get(task, common_pb2.TASK_UNSPECIFIED)
 
 
+def task_from_proto(task: common_pb2.Task.ValueType) -> str:
+    """The task name of a `modelport.v1.Task` ("" for one this router does not know)."""
+    return TASK_NAME_FROM_PROTO.get(task, "")
+
+
 class RouterRegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
     def __init__(self, registry: Registry, store: RegistryStore, pool: ReplicaPool) -> None:
         self._registry = registry
@@ -102,9 +107,7 @@ class RouterRegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
             await self._store.save(registration)
             return registry_pb2.RegisterModelResponse()
         response = registry_pb2.RegisterModelResponse(lease_id=registration.lease_id)
-        response.lease_ttl.FromNanoseconds(
-            int((registration.lease_expires - time.monotonic()) * 1e9)
-        )
+        response.lease_ttl.FromNanoseconds(int(registration.lease_ttl_s * 1e9))
         return response
 
     async def RenewLease(
@@ -143,17 +146,17 @@ class RouterRegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
     async def WatchModels(
         self, request: registry_pb2.WatchModelsRequest, context: Context
     ) -> AsyncIterator[registry_pb2.ModelEvent]:
-        queue = self._registry.watch()
+        watch = self._registry.watch()
         try:
             for name in self._registry.names():
                 if not request.name or name == request.name:
                     yield registry_pb2.ModelEvent(model=self._info(name))
             while True:
-                name = await queue.get()
+                name = await watch.get()  # RESOURCE_EXHAUSTED once it fell behind
                 if not request.name or name == request.name:
                     yield registry_pb2.ModelEvent(model=self._info(name))
         finally:
-            self._registry.unwatch(queue)
+            self._registry.unwatch(watch)
 
     async def SetTrafficSplit(
         self, request: registry_pb2.SetTrafficSplitRequest, context: Context

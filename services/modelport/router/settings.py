@@ -64,3 +64,6 @@ class RouterSettings(CommonSettings):
     rarely in certificates; the chart uses one shared name)."""
     kubernetes_refresh_s: float = Field(15.0, gt=0)
     """How often each discovered endpoint is asked again which models it serves."""
+    kubernetes_probe_concurrency: int = Field(8, ge=1)
+    """Discovered endpoints asked at once which models they serve (each ask waits up to
+    5 s); the others wait for a slot, while EndpointSlice events keep being applied."""

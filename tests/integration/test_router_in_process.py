@@ -1,0 +1,137 @@
+"""The router in-process on loopback port 0, with a backend's registrar and plain grpc.aio
+clients: leases and watches (fast; no model weights, no child process)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+
+from modelport.inference.metrics import InferenceMetrics
+from modelport.inference.model import BatchedModel, ModelMetadata
+from modelport.inference.registration import RouterRegistrar
+from modelport.inference.repository import ModelRepository
+from modelport.inference.settings import ModelSpec
+from modelport.router.__main__ import RouterServer
+from modelport.router.registry import Registration, ReplicaState, Source
+from modelport.router.settings import RouterSettings
+from modelport.serving.catalog import Task
+from modelport.v1 import registry_pb2, registry_pb2_grpc
+
+
+class Echo(BatchedModel[str, str]):
+    """A model without weights: enough for a backend to register it."""
+
+    task = Task.EMBEDDING
+
+    def load_weights(self) -> None:
+        pass
+
+    def predict_batch(self, batch: Sequence[str]) -> list[str]:
+        return list(batch)
+
+    def metadata(self) -> ModelMetadata:
+        return ModelMetadata(Task.EMBEDDING)
+
+
+async def start_router(tmp_path: Path, **settings: float) -> RouterServer:
+    router = RouterServer(
+        RouterSettings(
+            host="127.0.0.1",
+            port=0,
+            metrics_port=-1,
+            data_dir=tmp_path / "data",
+            grace_period_s=0,
+            **settings,  # type: ignore[arg-type]
+        )
+    )
+    await router.start()
+    return router
+
+
+@pytest.fixture
+async def repository() -> AsyncIterator[ModelRepository]:
+    repository = ModelRepository({"echo": Echo}, InferenceMetrics(), warmup=False)
+    yield repository
+    await repository.close()
+
+
+async def test_backend_renews_its_lease_within_the_ttl_the_router_granted(
+    tmp_path: Path, repository: ModelRepository
+) -> None:
+    router = await start_router(tmp_path, lease_ttl_s=2.0, max_lease_ttl_s=2.0)
+    registrar = RouterRegistrar(f"127.0.0.1:{router.port}", "127.0.0.1:9", repository, ttl_s=60.0)
+    repository.add_listener(registrar.on_model_change)
+    registrar.start()
+    try:
+        await repository.load(ModelSpec(name="m", runtime="echo"))
+        (registration,) = router.registry.registrations()
+        assert registration.lease_ttl_s == 2.0  # asked for 60 s, granted the maximum
+        renewals, expires = 0, registration.lease_expires
+        while renewals < 3:
+            await asyncio.sleep(0.05)
+            now = router.registry.registrations()
+            assert now == [registration], "the lease lapsed before the backend renewed it"
+            if registration.lease_expires != expires:
+                renewals, expires = renewals + 1, registration.lease_expires
+    finally:
+        await registrar.close()
+        await router.stop(grace=0)
+
+
+async def test_registrar_deregisters_on_close(tmp_path: Path, repository: ModelRepository) -> None:
+    router = await start_router(tmp_path)
+    registrar = RouterRegistrar(f"127.0.0.1:{router.port}", "127.0.0.1:9", repository, 30.0)
+    repository.add_listener(registrar.on_model_change)
+    registrar.start()
+    try:
+        await repository.load(ModelSpec(name="m", runtime="echo"))
+        assert [r.name for r in router.registry.registrations()] == ["m"]
+        await registrar.close()
+        assert router.registry.registrations() == []
+    finally:
+        await router.stop(grace=0)
+
+
+async def test_a_watch_that_falls_behind_ends_with_resource_exhausted(tmp_path: Path) -> None:
+    router = await start_router(tmp_path)
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{router.port}")
+    try:
+        registry = router.registry
+        registry.register(static("m", "1"))
+        events = registry_pb2_grpc.RegistryServiceStub(channel).WatchModels(
+            registry_pb2.WatchModelsRequest(name="m"), timeout=10
+        )
+        first = await next_event(events)  # the current state: the watch is subscribed
+        assert [v.version for v in first.model.versions] == ["1"]
+        for i in range(1100):  # more changes than a watch holds, none of them read
+            registry.register(static("other", str(i)))
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await events.read()  # none of the changes is to `m`
+        # not a stream left open without events until the deadline
+        assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert "WatchModels again" in (info.value.details() or "")
+        again = registry_pb2_grpc.RegistryServiceStub(channel).WatchModels(
+            registry_pb2.WatchModelsRequest(name="m"), timeout=10
+        )
+        assert [v.version for v in (await next_event(again)).model.versions] == ["1"]
+        again.cancel()
+    finally:
+        await channel.close(None)
+        await router.stop(grace=0)
+
+
+def static(name: str, version: str) -> Registration:
+    return Registration(
+        name, version, "127.0.0.1:9", "embedding", ReplicaState.READY, Source.STATIC
+    )
+
+
+async def next_event(events: Any) -> registry_pb2.ModelEvent:
+    event = await events.read()
+    assert isinstance(event, registry_pb2.ModelEvent), event
+    return event
