@@ -173,3 +173,44 @@ async def test_queue_delay_collects_a_fuller_batch_when_idle() -> None:
     assert await second == [4]
     assert fn.batches == [[1, 2]]
     await batcher.close()
+
+
+async def test_a_huge_call_shares_every_batch_with_calls_behind_it() -> None:
+    """One call of many inputs must not hold a later one-input call for its whole length:
+    the small call rides in the next batch (FIFO put it after all 100 inputs)."""
+    fn = Recorder()
+    fn.gate.clear()
+    batcher = make(fn, max_batch_size=4, adaptive=False)
+    huge = asyncio.create_task(batcher.submit(list(range(100))))
+    await until(lambda: batcher.batches_run == 1)  # the first batch is on the model
+    small = asyncio.create_task(batcher.submit([1000]))
+    another = asyncio.create_task(batcher.submit([2000, 2001]))
+    await until(lambda: batcher.queue_depth == 96 + 3)
+    fn.gate.set()
+    assert await small == [2000]
+    assert await another == [4000, 4002]
+    assert await huge == [2 * i for i in range(100)]
+    second = fn.batches[1]
+    assert {1000, 2000} <= set(second), fn.batches[:3]
+    assert 2001 in fn.batches[2], fn.batches[:3]
+    # the huge call's own inputs still run in order
+    assert [x for b in fn.batches for x in b if x < 1000] == list(range(100))
+    await batcher.close()
+
+
+async def test_a_cancelled_call_leaves_the_queue_and_others_are_served() -> None:
+    fn = Recorder()
+    fn.gate.clear()
+    batcher = make(fn, max_batch_size=2, adaptive=False)
+    first = asyncio.create_task(batcher.submit([1, 2]))
+    await until(lambda: batcher.batches_run == 1)
+    doomed = asyncio.create_task(batcher.submit(list(range(10, 20))))
+    kept = asyncio.create_task(batcher.submit([30]))
+    await until(lambda: batcher.queue_depth == 11)
+    doomed.cancel()
+    await until(lambda: batcher.queue_depth == 1)
+    fn.gate.set()
+    assert await first == [2, 4]
+    assert await kept == [60]
+    assert all(x < 10 or x >= 20 for b in fn.batches for x in b), fn.batches
+    await batcher.close()

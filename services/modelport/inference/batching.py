@@ -10,6 +10,11 @@ callers just answered come straight back; without it a busy model alternates bet
 full batches and batches of the one or two inputs that arrived first.
 `max_queue_delay_ms` optionally waits a fixed time for a fuller batch when idle.
 
+Batches are cut fairly: each call's inputs wait in a queue of their own, and a batch
+takes one input from each waiting call in turn, so one call of 1,024 inputs shares every
+batch with the small calls that arrive after it instead of holding them for its whole
+length (a single input behind such a call used to wait 16 s).
+
 Each input has its own future; a failing batch fails every future in it; a cancelled
 call takes its inputs out of the queue; a full queue refuses a call at once with
 RESOURCE_EXHAUSTED.
@@ -21,7 +26,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -68,7 +73,10 @@ class DynamicBatcher(Generic[In, Out]):
         self._predict = predict
         self._settings = settings
         self._metrics = metrics
-        self._queue: deque[_Entry[In, Out]] = deque()
+        self._flows: OrderedDict[int, deque[_Entry[In, Out]]] = OrderedDict()
+        """The waiting inputs of each call (by submission), served round robin."""
+        self._queued = 0
+        self._next_flow = 0
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"model-{name}")
         self._wakeup: asyncio.Event | None = None
         self._collector: asyncio.Task[None] | None = None
@@ -84,7 +92,7 @@ class DynamicBatcher(Generic[In, Out]):
 
     @property
     def queue_depth(self) -> int:
-        return len(self._queue)
+        return self._queued
 
     async def _run_on_worker(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
@@ -96,7 +104,7 @@ class DynamicBatcher(Generic[In, Out]):
         refuse_if_full(
             self.name,
             self._metrics,
-            waiting=len(self._queue),
+            waiting=self._queued,
             count=count,
             limit=self._settings.max_queue_size,
             unit="inputs",
@@ -115,13 +123,17 @@ class DynamicBatcher(Generic[In, Out]):
         entries = [
             _Entry[In, Out](item, loop.create_future(), now, context, now_ns) for item in items
         ]
-        self._queue.extend(entries)
-        self._metrics.queue_depth.labels(self.name).set(len(self._queue))
+        flow = self._next_flow
+        self._next_flow += 1
+        if entries:
+            self._flows[flow] = deque(entries)
+            self._queued += len(entries)
+        self._metrics.queue_depth.labels(self.name).set(self._queued)
         self._wakeup.set()
         try:
             results = await asyncio.gather(*(e.future for e in entries), return_exceptions=True)
         except asyncio.CancelledError:
-            self._withdraw(entries)
+            self._withdraw(flow)
             raise
         for result in results:
             if isinstance(result, BaseException):
@@ -133,12 +145,36 @@ class DynamicBatcher(Generic[In, Out]):
         if items:
             await self.submit(items)
 
-    def _withdraw(self, entries: list[_Entry[In, Out]]) -> None:
-        for entry in entries:
-            entry.future.cancel()
-            with contextlib.suppress(ValueError):  # already taken into a batch
-                self._queue.remove(entry)
-        self._metrics.queue_depth.labels(self.name).set(len(self._queue))
+    def _withdraw(self, flow: int) -> None:
+        """Take a cancelled call's waiting inputs out of the queue."""
+        waiting = self._flows.pop(flow, None)
+        if waiting:
+            self._queued -= len(waiting)
+            for entry in waiting:
+                entry.future.cancel()
+        self._metrics.queue_depth.labels(self.name).set(self._queued)
+
+    def _oldest(self) -> float:
+        return min(waiting[0].enqueued for waiting in self._flows.values())
+
+    def _cut(self, size: int) -> list[_Entry[In, Out]]:
+        """Up to `size` inputs, one from each waiting call in turn; calls served go to the
+        back of the line, so the next batch starts with the calls this one did not reach."""
+        batch: list[_Entry[In, Out]] = []
+        while self._flows and len(batch) < size:
+            for flow in list(self._flows):
+                if len(batch) == size:
+                    break
+                waiting = self._flows[flow]
+                entry = waiting.popleft()
+                self._queued -= 1
+                if not entry.future.done():
+                    batch.append(entry)
+                if waiting:
+                    self._flows.move_to_end(flow)
+                else:
+                    del self._flows[flow]
+        return batch
 
     async def _collect(self) -> None:
         assert self._wakeup is not None
@@ -146,21 +182,17 @@ class DynamicBatcher(Generic[In, Out]):
         delay = self._settings.max_queue_delay_ms / 1000
         last_size, last_end, last_compute = 0, 0.0, 0.0
         while True:
-            while not self._queue:
+            while not self._queued:
                 self._wakeup.clear()
                 await self._wakeup.wait()
             if delay:
-                await self._fill(max_batch, self._queue[0].enqueued + delay)
+                await self._fill(max_batch, self._oldest() + delay)
             if self._settings.adaptive and last_size > 1:
                 # The callers of the last batch were just answered and usually come straight
                 # back: wait briefly for as many inputs rather than run a tiny batch first.
                 await self._fill(min(last_size, max_batch), last_end + last_compute / 2)
-            batch: list[_Entry[In, Out]] = []
-            while self._queue and len(batch) < max_batch:
-                entry = self._queue.popleft()
-                if not entry.future.done():
-                    batch.append(entry)
-            self._metrics.queue_depth.labels(self.name).set(len(self._queue))
+            batch = self._cut(max_batch)
+            self._metrics.queue_depth.labels(self.name).set(self._queued)
             if batch:
                 start = time.perf_counter()
                 await self._run(batch)
@@ -170,7 +202,7 @@ class DynamicBatcher(Generic[In, Out]):
     async def _fill(self, size: int, deadline: float) -> None:
         """Wait until `size` inputs are queued or `deadline` (perf_counter) passes."""
         assert self._wakeup is not None
-        while len(self._queue) < size and (left := deadline - time.perf_counter()) > 0:
+        while self._queued < size and (left := deadline - time.perf_counter()) > 0:
             self._wakeup.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), left)
@@ -241,8 +273,10 @@ class DynamicBatcher(Generic[In, Out]):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._collector
             self._collector = None
-        for entry in [*self._running, *self._queue]:
+        waiting = [entry for flow in self._flows.values() for entry in flow]
+        for entry in [*self._running, *waiting]:
             if not entry.future.done():
                 entry.future.set_exception(Unavailable(f"model {self.name!r} was unloaded"))
-        self._queue.clear()
+        self._flows.clear()
+        self._queued = 0
         self._executor.shutdown(wait=False)
