@@ -16,7 +16,14 @@ from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokeni
 
 from modelport.inference.server import InferenceServer
 from modelport.inference.settings import ModelSpec
-from modelport.nlp.__main__ import SENTIMENT_EXAMPLES, NlpSettings, build
+from modelport.nlp.__main__ import SENTIMENT_EXAMPLES, build
+from modelport.nlp.settings import (
+    CausalLMSpec,
+    GenerativeOptions,
+    NlpSettings,
+    PrototypeOptions,
+    PrototypeSpec,
+)
 from modelport.oip.v2 import open_inference_pb2, open_inference_pb2_grpc
 from modelport.v1 import common_pb2, nlp_pb2, nlp_pb2_grpc
 from tests.helpers import rpc_error, running_server
@@ -34,23 +41,12 @@ def server(
 ) -> Iterator[InferenceServer]:
     models = [
         ModelSpec(name="gpt", runtime="hf-causal-lm", path=tiny_gpt2_dir),
-        ModelSpec(
-            name="short", runtime="hf-causal-lm", path=tiny_gpt2_dir, options={"max_context": 24}
-        ),
+        CausalLMSpec(name="short", path=tiny_gpt2_dir, options=GenerativeOptions(max_context=24)),
         ModelSpec(name="t5", runtime="hf-seq2seq", path=tiny_t5_dir),
         ModelSpec(name="cls", runtime="hf-sequence-classification", path=tiny_classifier_dir),
         ModelSpec(name="ner", runtime="hf-token-classification", path=tiny_ner_dir),
-        ModelSpec(
-            name="sentiment",
-            runtime="label-prototypes",
-            path=minilm_dir,
-            options={"labels": SENTIMENT_EXAMPLES},
-        ),
-        ModelSpec(
-            name="bad-prototypes",
-            runtime="label-prototypes",
-            path=minilm_dir,
-            options={"labels": {"positive": []}},
+        PrototypeSpec(
+            name="sentiment", path=minilm_dir, options=PrototypeOptions(labels=SENTIMENT_EXAMPLES)
         ),
     ]
     settings = NlpSettings(
@@ -122,15 +118,6 @@ def test_hf_classifier_softmax_top_k_and_labels(stub: nlp_pb2_grpc.NlpServiceStu
         r.labels[0].label for r in response.results
     ]
     assert response.usage.input_tokens > 0
-
-
-def test_failed_prototype_config_has_a_clear_reason(stub: nlp_pb2_grpc.NlpServiceStub) -> None:
-    err = rpc_error(
-        lambda: stub.Classify(
-            nlp_pb2.ClassifyRequest(model=ref("bad-prototypes"), inputs=["x"]), timeout=10
-        )
-    )
-    assert err.code() == grpc.StatusCode.UNAVAILABLE
 
 
 def test_token_classification_offsets_index_the_input(

@@ -19,7 +19,8 @@ from sklearn.datasets import load_sample_images
 from modelport.inference.server import InferenceServer
 from modelport.inference.settings import ModelSpec
 from modelport.v1 import common_pb2, vision_pb2, vision_pb2_grpc
-from modelport.vision.__main__ import VisionSettings, build, default_models
+from modelport.vision.__main__ import build, default_models
+from modelport.vision.settings import VisionSettings
 from tests.helpers import rpc_error, running_server
 
 MAX_BYTES = 4 * 1024 * 1024

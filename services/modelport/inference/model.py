@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
-from modelport.inference.settings import ModelSpec
+from modelport.inference.settings import ModelSpec, RuntimeOptions
 from modelport.serving.catalog import Task
 from modelport.serving.errors import ModelportError
 
@@ -54,9 +54,12 @@ class Model(ABC, Generic[In, Out]):
     """
 
     task: ClassVar[Task]
+    options: RuntimeOptions
+    """The spec's typed options; a runtime narrows the type to its own options class."""
 
     def __init__(self, spec: ModelSpec) -> None:
         self.spec = spec
+        self.options = spec.options
         self._preprocess_pool: ThreadPoolExecutor | None = None
 
     @property

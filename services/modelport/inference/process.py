@@ -5,11 +5,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import sys
 from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from pydantic import ValidationError
 
 from modelport.inference.server import InferenceServer
-from modelport.inference.settings import ModelSpec, ServerSettings
+from modelport.inference.settings import ModelSpec, ServerSettings, describe
+from modelport.serving.errors import ConfigError
 from modelport.serving.process import configure_logging
+
+S = TypeVar("S", bound=ServerSettings)
+
+CONFIG_EXIT_CODE = 2
+"""Exit status of a process whose settings or model config are wrong."""
 
 
 def configure_process(settings: ServerSettings) -> None:
@@ -38,17 +48,33 @@ async def serve_forever(server: InferenceServer, specs: Sequence[ModelSpec]) -> 
             await loading
 
 
+def read_settings(
+    settings_type: type[S], default_models: Callable[[], list[ModelSpec]]
+) -> tuple[S, list[ModelSpec]]:
+    """The service's settings and the models to serve, typed by its runtimes; a bad setting
+    or model spec exits the process with status 2 and a one-line reason on stderr."""
+    try:
+        settings = settings_type()
+        return settings, settings.runtimes.specs(settings.models or default_models())
+    except ConfigError as exc:
+        reason = exc.message
+    except ValidationError as exc:
+        reason = describe(exc)
+    print(f"modelport: configuration error: {reason}", file=sys.stderr, flush=True)
+    raise SystemExit(CONFIG_EXIT_CODE)
+
+
 def run_service(
-    build: Callable[[ServerSettings], InferenceServer],
+    settings_type: type[S],
+    build: Callable[[S], InferenceServer],
     default_models: Callable[[], list[ModelSpec]],
-    settings: ServerSettings | None = None,
 ) -> None:
-    """Entry point body of `python -m modelport.<service>`."""
-    settings = settings or ServerSettings()
+    """Entry point body of `python -m modelport.<service>`: settings first (nothing serves
+    when they are wrong), then the process set-up, then the server."""
+    settings, specs = read_settings(settings_type, default_models)
     configure_process(settings)
 
     async def main() -> None:
-        assert settings is not None
-        await serve_forever(build(settings), settings.models or default_models())
+        await serve_forever(build(settings), specs)
 
     asyncio.run(main())

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,15 +14,23 @@ from opentelemetry import trace
 from modelport.inference.batching import DynamicBatcher
 from modelport.inference.metrics import InferenceMetrics
 from modelport.inference.model import Model
-from modelport.inference.settings import ModelSpec
+from modelport.inference.settings import ModelSpec, Runtimes
 from modelport.serving.catalog import ModelState, version_key
 from modelport.serving.errors import FailedPrecondition, InvalidArgument, ModelNotReady, NotFound
 
 log = logging.getLogger(__name__)
 
 
-ModelFactory = Callable[[ModelSpec], Model[Any, Any]]
 Listener = Callable[["ManagedModel"], Awaitable[None]]
+
+
+def model_class(reference: str) -> type[Model[Any, Any]]:
+    """The model class a runtime names as `module:Class`."""
+    module, _, name = reference.partition(":")
+    found = getattr(importlib.import_module(module), name)
+    if not (isinstance(found, type) and issubclass(found, Model)):
+        raise TypeError(f"{reference} is not a Model class")
+    return found
 
 
 @dataclass(eq=False)
@@ -48,12 +57,13 @@ class ModelRepository:
 
     def __init__(
         self,
-        runtimes: Mapping[str, ModelFactory],
+        runtimes: Runtimes,
         metrics: InferenceMetrics,
         *,
         warmup: bool = True,
     ) -> None:
-        self._runtimes = dict(runtimes)
+        self._runtimes = runtimes
+        self._classes = {r.name: model_class(r.model) for r in runtimes}
         self._metrics = metrics
         self._warmup = warmup
         self._models: dict[tuple[str, str], ManagedModel] = {}
@@ -84,16 +94,14 @@ class ModelRepository:
         await asyncio.gather(*(self.load(spec) for spec in specs))
 
     async def load(self, spec: ModelSpec) -> ManagedModel:
+        """Load one model; a spec its runtime cannot take (unknown runtime, bad options) is a
+        `ConfigError`, any failure while loading marks the model FAILED with the reason."""
+        spec = self._runtimes.spec(spec)
         key = (spec.name, spec.version)
         if key in self._models:
             raise InvalidArgument("model", f"{spec.name!r} version {spec.version!r} is loaded")
-        factory = self._runtimes.get(spec.runtime)
-        if factory is None:
-            raise InvalidArgument(
-                "runtime", f"unknown runtime {spec.runtime!r}; known: {sorted(self._runtimes)}"
-            )
         self._specs[key] = spec
-        model = factory(spec)
+        model = self._classes[spec.runtime](spec)
         batcher: DynamicBatcher[Any, Any] = DynamicBatcher(
             spec.name, model.predict_batch, spec.batching, self._metrics, tracer=self.tracer
         )

@@ -33,6 +33,8 @@ from modelport.ml.device import select_device
 from modelport.serving.catalog import Task
 from modelport.serving.errors import InvalidArgument, ModelportError, ResourceExhausted, Unavailable
 
+from .settings import GenerativeOptions
+
 log = logging.getLogger(__name__)
 
 KV = list[tuple[torch.Tensor, torch.Tensor]]
@@ -86,6 +88,7 @@ class GenerativeModel(Model[Any, Any]):
     """Base of the generation runtimes: tokenizer, sampling, text streaming."""
 
     task = Task.TEXT_GENERATION
+    options: GenerativeOptions
     eos_ids: set[int]
     model: Any
     tokenizer: Any
@@ -219,9 +222,8 @@ class CausalLM(GenerativeModel):
         config = self.model.config.get_text_config()
         positions: Any = getattr(config, "max_position_embeddings", None)
         self.max_context = int(positions or getattr(config, "n_positions", 1024))
-        limit = self.spec.options.get("max_context")
-        if limit:
-            self.max_context = min(self.max_context, int(limit))
+        if self.options.max_context is not None:
+            self.max_context = min(self.max_context, self.options.max_context)
 
     def prefill(self, seq: GenSequence) -> torch.Tensor:
         ids = torch.tensor([seq.prompt], device=self.device)
@@ -282,7 +284,7 @@ class Seq2SeqLM(GenerativeModel):
         config = self.model.config
         start = config.decoder_start_token_id
         self.start_id = int(start if start is not None else self.pad_id)
-        self.max_context = int(self.spec.options.get("max_context", 0)) or int(
+        self.max_context = self.options.max_context or int(
             getattr(config, "max_position_embeddings", None) or 512
         )
 

@@ -22,6 +22,8 @@ from modelport.ml.text import TextEncoder, truncate
 from modelport.serving.catalog import Task
 from modelport.serving.errors import ModelportError
 
+from .settings import TokenClassificationOptions
+
 
 class Aggregation(enum.Enum):
     NONE = "none"
@@ -122,9 +124,10 @@ def _finish(spans: list[_Span], item: TokenItem) -> list[Entity]:
 
 
 class TokenClassifier(Model[TokenItem, list[Entity]]):
-    """`runtime: hf-token-classification`."""
+    """`runtime: hf-token-classification` (options: `TokenClassificationOptions`)."""
 
     task = Task.TOKEN_CLASSIFICATION
+    options: TokenClassificationOptions
 
     def load_weights(self) -> None:
         root = self.spec.resolve_path()
@@ -143,9 +146,7 @@ class TokenClassifier(Model[TokenItem, list[Entity]]):
         self.labels = [config.id2label[i] for i in range(config.num_labels)]
         positions = getattr(config, "max_position_embeddings", None) or 512
         max_length = min(positions, tokenizer.model_max_length or positions)
-        self.text = TextEncoder(
-            tokenizer, max_length, int(self.spec.options.get("max_batch_tokens", 16384))
-        )
+        self.text = TextEncoder(tokenizer, max_length, self.options.max_padded_tokens)
 
     def metadata(self) -> ModelMetadata:
         return ModelMetadata(

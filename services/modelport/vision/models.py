@@ -2,7 +2,7 @@
 
 - `torch-image-classification`: a plain torch module built by `options.factory`
   ("module:function"), labels from `options.labels` (a list, or "module:function"), and
-  the preprocessing recipe in `options.preprocess` (see `images.Recipe`).
+  the preprocessing recipe in `options.preprocess` (see `settings.PreprocessOptions`).
 - `hf-image-classification`: AutoImageProcessor + AutoModelForImageClassification.
 - `hf-object-detection`: AutoImageProcessor + AutoModelForObjectDetection; boxes in pixel
   coordinates of the original image (after EXIF rotation).
@@ -30,6 +30,7 @@ from modelport.serving.catalog import Task
 from modelport.serving.errors import ModelportError
 
 from .images import Recipe
+from .settings import TorchImageClassificationOptions
 
 Scores = list[tuple[str, float]]
 
@@ -109,20 +110,18 @@ class ImageClassifier(Model[ImageItem, Scores]):
 
 
 class TorchImageClassifier(ImageClassifier):
-    """`runtime: torch-image-classification`."""
+    """`runtime: torch-image-classification` (options: `TorchImageClassificationOptions`)."""
+
+    options: TorchImageClassificationOptions
 
     def load_weights(self) -> None:
-        options = self.spec.options
+        options = self.options
         self.device, self.dtype = select_device(self.spec)
-        factory: Callable[[], torch.nn.Module] = load_object(options["factory"])
+        factory: Callable[[], torch.nn.Module] = load_object(options.factory)
         self.module = factory().to(self.device, self.dtype).eval()
-        labels = options.get("labels")
+        labels = options.labels
         self.labels = list(load_object(labels)() if isinstance(labels, str) else labels or [])
-        recipe: dict[str, Any] = {
-            k: tuple(v) if isinstance(v, list) else v
-            for k, v in options.get("preprocess", {}).items()
-        }
-        self.recipe = Recipe(**recipe)
+        self.recipe = Recipe(options.preprocess)
         with torch.inference_mode():
             classes = self.module(
                 torch.zeros(
