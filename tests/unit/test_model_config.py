@@ -5,6 +5,7 @@ the settings are read; each service's runtime table agrees with its model classe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal, get_type_hints
@@ -16,7 +17,9 @@ from modelport.embedding.__main__ import default_models as embedding_defaults
 from modelport.embedding.settings import EmbeddingSettings
 from modelport.inference.metrics import InferenceMetrics
 from modelport.inference.model import Model, ModelMetadata
+from modelport.inference.process import serve_forever
 from modelport.inference.repository import ModelRepository, model_class
+from modelport.inference.server import InferenceServer
 from modelport.inference.settings import (
     ModelSpec,
     Runtime,
@@ -30,6 +33,10 @@ from modelport.serving.catalog import Task
 from modelport.serving.errors import ConfigError, ModelportError
 from modelport.vision.__main__ import default_models as vision_defaults
 from modelport.vision.settings import VisionSettings
+from tests.helpers import loopback_settings
+
+LOAD_TIMEOUT_S = 60
+"""Guard on calls that should end at once (never a measurement)."""
 
 SERVICES: list[tuple[type[ServerSettings], Any]] = [
     (EmbeddingSettings, embedding_defaults),
@@ -250,3 +257,21 @@ async def test_the_repository_types_a_plain_spec_with_its_runtime() -> None:
         assert await asyncio.wait_for(managed.batcher.submit(["hi"]), 30) == ["hi!"]
     finally:
         await repository.close()
+
+
+async def test_a_load_that_raises_stops_the_server_instead_of_leaving_it_not_serving() -> None:
+    metrics = InferenceMetrics()
+    repository = ModelRepository(ECHO, metrics)
+    server = InferenceServer(loopback_settings(ServerSettings), repository, [], metrics)
+    bad = ModelSpec(name="x", runtime="ech", path=Path("/m"))
+    serving = asyncio.create_task(serve_forever(server, [bad]))
+    try:
+        done, _ = await asyncio.wait({serving}, timeout=LOAD_TIMEOUT_S)
+        assert serving in done, "still serving (NOT_SERVING) after the load failed"
+        with pytest.raises(ConfigError, match="unknown runtime 'ech'"):
+            serving.result()
+    finally:
+        serving.cancel()
+        with contextlib.suppress(BaseException):
+            await serving
+        await server.stop(grace=0)

@@ -37,15 +37,30 @@ def configure_process(settings: ServerSettings) -> None:
 
 
 async def serve_forever(server: InferenceServer, specs: Sequence[ModelSpec]) -> None:
-    """Start serving, load models in the background, stop gracefully on a signal."""
+    """Start serving, load models in the background, stop gracefully on a signal.
+
+    A model that fails to load is FAILED and the others serve; loading that raises (a bug,
+    or a spec no runtime takes) stops the server and raises here, so the process exits
+    with the reason instead of sitting NOT_SERVING until a probe kills it.
+    """
     await server.start()
     loading = asyncio.create_task(server.load_models(specs))
+    serving = asyncio.create_task(server.run_until_signal())
     try:
-        await server.run_until_signal()
+        await asyncio.wait({loading, serving}, return_when=asyncio.FIRST_COMPLETED)
+        if loading.done() and not loading.cancelled() and loading.exception() is not None:
+            serving.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await serving
+            await server.stop(grace=0)
+            loading.result()  # raises the loading error
+        await serving
     finally:
-        loading.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await loading
+        for task in (loading, serving):
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
 
 def read_settings(
