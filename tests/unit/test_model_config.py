@@ -241,16 +241,18 @@ class Echo(Model[str, str]):
 ECHO = Runtimes(Runtime(EchoSpec, f"{__name__}:Echo"))
 
 
-async def test_the_repository_refuses_an_unknown_runtime_with_a_config_error() -> None:
-    repository = ModelRepository(ECHO, InferenceMetrics())
+async def test_the_repository_refuses_an_unknown_runtime_with_a_config_error(
+    tmp_path: Path,
+) -> None:
+    repository = ModelRepository(ECHO, InferenceMetrics(), cache_dir=tmp_path)
     with pytest.raises(ConfigError, match="model 'x': runtime: unknown runtime 'ech'; known: echo"):
         await repository.load(ModelSpec(name="x", runtime="ech", path=Path("/m")))
     assert repository.models() == []
     assert repository.unloaded() == []
 
 
-async def test_the_repository_types_a_plain_spec_with_its_runtime() -> None:
-    repository = ModelRepository(ECHO, InferenceMetrics())
+async def test_the_repository_types_a_plain_spec_with_its_runtime(tmp_path: Path) -> None:
+    repository = ModelRepository(ECHO, InferenceMetrics(), cache_dir=tmp_path)
     managed = await repository.load(ModelSpec(name="x", runtime="echo", path=Path("/m")))
     try:
         assert isinstance(managed.spec, EchoSpec)
@@ -259,9 +261,11 @@ async def test_the_repository_types_a_plain_spec_with_its_runtime() -> None:
         await repository.close()
 
 
-async def test_a_load_that_raises_stops_the_server_instead_of_leaving_it_not_serving() -> None:
+async def test_a_load_that_raises_stops_the_server_instead_of_leaving_it_not_serving(
+    tmp_path: Path,
+) -> None:
     metrics = InferenceMetrics()
-    repository = ModelRepository(ECHO, metrics)
+    repository = ModelRepository(ECHO, metrics, cache_dir=tmp_path)
     server = InferenceServer(loopback_settings(ServerSettings), repository, [], metrics)
     bad = ModelSpec(name="x", runtime="ech", path=Path("/m"))
     serving = asyncio.create_task(serve_forever(server, [bad]))
@@ -275,3 +279,53 @@ async def test_a_load_that_raises_stops_the_server_instead_of_leaving_it_not_ser
         with contextlib.suppress(BaseException):
             await serving
         await server.stop(grace=0)
+
+
+# -- the cache directory is a setting, passed down ---------------------------------------
+class FolderSpec(ModelSpec):
+    runtime: Literal["folder"] = "folder"
+
+
+class Folder(Model[str, str]):
+    """Records the folder its spec resolves to."""
+
+    task = Task.TEXT_GENERATION
+
+    def load_weights(self) -> None:
+        self.folder = self.model_path()
+
+    def predict_batch(self, batch: Sequence[str]) -> list[str | ModelportError]:
+        return list(batch)
+
+    def metadata(self) -> ModelMetadata:
+        return ModelMetadata(task=self.task)
+
+
+def test_the_cache_dir_is_a_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MODELPORT_CACHE_DIR", raising=False)
+    assert EmbeddingSettings().cache_dir == Path.home() / ".cache" / "modelport"
+    monkeypatch.setenv("MODELPORT_CACHE_DIR", str(tmp_path))
+    assert NlpSettings().cache_dir == tmp_path
+
+
+async def test_a_package_that_builds_its_folder_builds_it_in_the_cache_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "built_on_first_use.py").write_text(
+        "from pathlib import Path\n\n"
+        "def get_model_path(cache_dir: Path) -> Path:\n"
+        "    folder = cache_dir / 'built'\n"
+        "    folder.mkdir(parents=True, exist_ok=True)\n"
+        "    return folder\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path / "src"))
+    runtimes = Runtimes(Runtime(FolderSpec, f"{__name__}:Folder"))
+    repository = ModelRepository(runtimes, InferenceMetrics(), cache_dir=tmp_path / "cache")
+    managed = await repository.load(FolderSpec(name="f", package="built_on_first_use"))
+    try:
+        assert managed.state.value == "READY", managed.reason
+        assert isinstance(managed.model, Folder)
+        assert managed.model.folder == tmp_path / "cache" / "built"
+    finally:
+        await repository.close()

@@ -31,7 +31,9 @@ def build(settings: EmbeddingSettings) -> InferenceServer:
 
     configure_threads(settings.torch_threads)
     metrics = InferenceMetrics()
-    repository = ModelRepository(settings.runtimes, metrics, warmup=settings.warmup)
+    repository = ModelRepository(
+        settings.runtimes, metrics, cache_dir=settings.cache_dir, warmup=settings.warmup
+    )
     handler = EmbeddingHandler(repository, settings.max_inputs_per_request)
     embedding = EmbeddingServicer(handler)
     services = backend_bindings(

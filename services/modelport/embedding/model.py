@@ -39,7 +39,7 @@ class SentenceEmbeddingModel(Model[EmbedItem, np.ndarray]):
     options: SentenceEmbeddingOptions
 
     def load_weights(self) -> None:
-        root = self.spec.resolve_path()
+        root = self.model_path()
         device, dtype = select_device(self.spec)
         self.encoder = SentenceEncoder(root, device, dtype, self.options.max_padded_tokens)
         self.config = self.encoder.config

@@ -8,6 +8,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
 from modelport.inference.settings import ModelSpec, RuntimeOptions
@@ -57,9 +58,11 @@ class Model(ABC, Generic[In, Out]):
     options: RuntimeOptions
     """The spec's typed options; a runtime narrows the type to its own options class."""
 
-    def __init__(self, spec: ModelSpec) -> None:
+    def __init__(self, spec: ModelSpec, cache_dir: Path) -> None:
         self.spec = spec
         self.options = spec.options
+        self.cache_dir = cache_dir
+        """Where a model folder built on first use is kept (`ServerSettings.cache_dir`)."""
         self._preprocess_pool: ThreadPoolExecutor | None = None
 
     @property
@@ -77,9 +80,13 @@ class Model(ABC, Generic[In, Out]):
         with _LOAD_LOCK:
             self.load_weights()
 
+    def model_path(self) -> Path:
+        """The local folder of the weights: `path`, or the folder `package` gives."""
+        return self.spec.resolve_path(self.cache_dir)
+
     @abstractmethod
     def load_weights(self) -> None:
-        """Read the weights from `spec.resolve_path()` (runs in a worker thread)."""
+        """Read the weights from `model_path()` (runs in a worker thread)."""
 
     @abstractmethod
     def predict_batch(self, batch: Sequence[In]) -> Sequence[Out | ModelportError]:

@@ -7,6 +7,7 @@ import importlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from opentelemetry import trace
@@ -60,10 +61,12 @@ class ModelRepository:
         runtimes: Runtimes,
         metrics: InferenceMetrics,
         *,
+        cache_dir: Path,
         warmup: bool = True,
     ) -> None:
         self._runtimes = runtimes
         self._classes = {r.name: model_class(r.model) for r in runtimes}
+        self._cache_dir = cache_dir
         self._metrics = metrics
         self._warmup = warmup
         self._models: dict[tuple[str, str], ManagedModel] = {}
@@ -101,7 +104,7 @@ class ModelRepository:
         if key in self._models:
             raise InvalidArgument("model", f"{spec.name!r} version {spec.version!r} is loaded")
         self._specs[key] = spec
-        model = self._classes[spec.runtime](spec)
+        model = self._classes[spec.runtime](spec, self._cache_dir)
         batcher: DynamicBatcher[Any, Any] = DynamicBatcher(
             spec.name, model.predict_batch, spec.batching, self._metrics, tracer=self.tracer
         )

@@ -11,6 +11,7 @@ settings are read, before anything serves.
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,7 +73,8 @@ class ModelSpec(BaseModel):
     path: Path | None = None
     """Local folder in Hugging Face layout."""
     package: str | None = None
-    """Or: a Python package that ships the folder and exposes `get_model_path()`."""
+    """Or: a Python package that ships the folder and exposes `get_model_path()`; one that
+    builds the folder on first use takes `cache_dir` (the process's `cache_dir` setting)."""
     device: Literal["auto", "cpu", "cuda"] = "auto"
     """`auto` uses CUDA when present."""
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
@@ -95,14 +97,17 @@ class ModelSpec(BaseModel):
             raise ValueError("set `path` (the model folder) or `package`")
         return self
 
-    def resolve_path(self) -> Path:
-        """The local folder the weights load from."""
+    def resolve_path(self, cache_dir: Path) -> Path:
+        """The local folder the weights load from; a package that builds its folder on
+        first use builds it under `cache_dir`."""
         if self.path is not None:
             return self.path
         if self.package is None:
             raise ValueError(f"model {self.name!r} needs `path` or `package`")
-        module = importlib.import_module(self.package)
-        return Path(module.get_model_path())
+        get_model_path = importlib.import_module(self.package).get_model_path
+        if "cache_dir" in inspect.signature(get_model_path).parameters:
+            return Path(get_model_path(cache_dir=cache_dir))
+        return Path(get_model_path())
 
 
 @dataclass(frozen=True)
@@ -213,6 +218,9 @@ class ServerSettings(CommonSettings):
     Set it or `models`, not both."""
     models: list[ModelSpec] = Field(default_factory=list)
     """Model specs (read from `models_file` when that is set)."""
+    cache_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "modelport")
+    """Where model folders built on first use are kept (gemma's, converted once from its
+    GGUF package, ~1.1 GB); it must be writable."""
     max_inputs_per_request: int = Field(1024, ge=1)
     """Most inputs (texts, images) one call may carry."""
     torch_threads: int = Field(0, ge=0)

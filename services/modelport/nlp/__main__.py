@@ -62,7 +62,9 @@ def build(settings: NlpSettings) -> InferenceServer:
 
     configure_threads(settings.torch_threads)
     metrics = InferenceMetrics()
-    repository = ModelRepository(settings.runtimes, metrics, warmup=settings.warmup)
+    repository = ModelRepository(
+        settings.runtimes, metrics, cache_dir=settings.cache_dir, warmup=settings.warmup
+    )
     limits = GenerationLimits(
         settings.default_max_new_tokens,
         settings.max_new_tokens,

@@ -81,7 +81,7 @@ class SequenceClassifier(TextClassifier):
     options: SequenceClassificationOptions
 
     def load_weights(self) -> None:
-        root = self.spec.resolve_path()
+        root = self.model_path()
         self.device, dtype = select_device(self.spec)
         tokenizer = AutoTokenizer.from_pretrained(root, local_files_only=True)
         self.model = (
@@ -123,7 +123,7 @@ class PrototypeClassifier(TextClassifier):
         examples = self.options.labels
         device, dtype = select_device(self.spec)
         self.encoder = SentenceEncoder(
-            self.spec.resolve_path(), device, dtype, self.options.max_padded_tokens
+            self.model_path(), device, dtype, self.options.max_padded_tokens
         )
         self.temperature = self.options.temperature
         self.labels = list(examples)

@@ -214,7 +214,7 @@ class CausalLM(GenerativeModel):
     """`runtime: hf-causal-lm`."""
 
     def load_weights(self) -> None:
-        root = self.spec.resolve_path()
+        root = self.model_path()
         self.device, dtype = select_device(self.spec)
         model: Any = AutoModelForCausalLM.from_pretrained(root, local_files_only=True, dtype=dtype)
         self.model = model.to(self.device).eval()
@@ -273,7 +273,7 @@ class Seq2SeqLM(GenerativeModel):
     task = Task.TEXT2TEXT_GENERATION
 
     def load_weights(self) -> None:
-        root = self.spec.resolve_path()
+        root = self.model_path()
         self.device, dtype = select_device(self.spec)
         self.model = (
             AutoModelForSeq2SeqLM.from_pretrained(root, local_files_only=True, dtype=dtype)

@@ -130,7 +130,7 @@ class TokenClassifier(Model[TokenItem, list[Entity]]):
     options: TokenClassificationOptions
 
     def load_weights(self) -> None:
-        root = self.spec.resolve_path()
+        root = self.model_path()
         self.device, dtype = select_device(self.spec)
         tokenizer = AutoTokenizer.from_pretrained(root, local_files_only=True)
         if not tokenizer.is_fast:

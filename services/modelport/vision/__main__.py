@@ -49,7 +49,9 @@ def build(settings: VisionSettings) -> InferenceServer:
 
     configure_threads(settings.torch_threads)
     metrics = InferenceMetrics()
-    repository = ModelRepository(settings.runtimes, metrics, warmup=settings.warmup)
+    repository = ModelRepository(
+        settings.runtimes, metrics, cache_dir=settings.cache_dir, warmup=settings.warmup
+    )
     handler = VisionHandler(
         repository,
         ImageLimits(settings.max_image_bytes, settings.max_image_pixels),

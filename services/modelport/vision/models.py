@@ -149,7 +149,7 @@ class HFImageClassifier(ImageClassifier):
     """`runtime: hf-image-classification`."""
 
     def load_weights(self) -> None:
-        root = self.spec.resolve_path()
+        root = self.model_path()
         self.device, self.dtype = select_device(self.spec)
         self.processor = AutoImageProcessor.from_pretrained(  # type: ignore[no-untyped-call]
             root, local_files_only=True
@@ -176,7 +176,7 @@ class HFObjectDetector(Model[DetectItem, list[Box]]):
     task = Task.OBJECT_DETECTION
 
     def load_weights(self) -> None:
-        root = self.spec.resolve_path()
+        root = self.model_path()
         self.device, self.dtype = select_device(self.spec)
         self.processor = AutoImageProcessor.from_pretrained(  # type: ignore[no-untyped-call]
             root, local_files_only=True
