@@ -30,7 +30,7 @@ from modelport.inference.settings import (
 from modelport.nlp.__main__ import default_models as nlp_defaults
 from modelport.nlp.settings import NlpSettings, PrototypeSpec
 from modelport.serving.catalog import Task
-from modelport.serving.errors import ConfigError, ModelportError
+from modelport.serving.errors import ConfigError, FailedPrecondition, ModelportError
 from modelport.vision.__main__ import default_models as vision_defaults
 from modelport.vision.settings import VisionSettings
 from tests.helpers import loopback_settings
@@ -327,5 +327,35 @@ async def test_a_package_that_builds_its_folder_builds_it_in_the_cache_dir(
         assert managed.state.value == "READY", managed.reason
         assert isinstance(managed.model, Folder)
         assert managed.model.folder == tmp_path / "cache" / "built"
+    finally:
+        await repository.close()
+
+
+# -- a model that FAILED to load is loaded again on request ------------------------------
+class NeedsMarkerSpec(ModelSpec):
+    runtime: Literal["needs-marker"] = "needs-marker"
+
+
+class NeedsMarker(Folder):
+    """Fails to load until a `marker` file exists in its folder."""
+
+    def load_weights(self) -> None:
+        if not (self.model_path() / "marker").exists():
+            raise ConfigError("options.marker: no marker file")
+
+
+async def test_loading_a_failed_model_by_name_tries_again(tmp_path: Path) -> None:
+    runtimes = Runtimes(Runtime(NeedsMarkerSpec, f"{__name__}:NeedsMarker"))
+    repository = ModelRepository(runtimes, InferenceMetrics(), cache_dir=tmp_path)
+    try:
+        failed = await repository.load(NeedsMarkerSpec(name="m", path=tmp_path))
+        assert failed.state.value == "FAILED"
+        assert failed.reason == "ConfigError: options.marker: no marker file"
+        with pytest.raises(FailedPrecondition, match=r"options\.marker: no marker file"):
+            await repository.load_by_name("m")
+        (tmp_path / "marker").touch()
+        (loaded,) = await repository.load_by_name("m")
+        assert loaded.state.value == "READY"
+        assert repository.get("m") is loaded
     finally:
         await repository.close()

@@ -163,10 +163,15 @@ class ModelRepository:
         return [s for key, s in sorted(self._specs.items()) if key not in self._models]
 
     async def load_by_name(self, name: str) -> list[ManagedModel]:
-        """Load every known version of `name` that is not loaded (Triton's load)."""
+        """Load every known version of `name` that is not loaded (Triton's load); a version
+        that FAILED to load is tried again."""
         specs = [s for (n, _), s in sorted(self._specs.items()) if n == name]
         if not specs:
             raise NotFound(f"model {name!r} is not in this server's repository")
+        for spec in specs:
+            managed = self._models.get((spec.name, spec.version))
+            if managed is not None and managed.state is ModelState.FAILED:
+                await self.unload(spec.name, spec.version)
         loaded = [await self.load(s) for s in specs if (s.name, s.version) not in self._models]
         failed = [m for m in loaded if m.state is ModelState.FAILED]
         if failed:

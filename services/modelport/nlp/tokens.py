@@ -20,7 +20,7 @@ from modelport.inference.text import Truncation
 from modelport.ml.device import select_device
 from modelport.ml.text import TextEncoder, truncate
 from modelport.serving.catalog import Task
-from modelport.serving.errors import ModelportError
+from modelport.serving.errors import ConfigError, ModelportError
 
 from .settings import TokenClassificationOptions
 
@@ -134,7 +134,7 @@ class TokenClassifier(Model[TokenItem, list[Entity]]):
         self.device, dtype = select_device(self.spec)
         tokenizer = AutoTokenizer.from_pretrained(root, local_files_only=True)
         if not tokenizer.is_fast:
-            raise ValueError("token classification needs a fast tokenizer (character offsets)")
+            raise ConfigError("token classification needs a fast tokenizer (character offsets)")
         self.model = (
             AutoModelForTokenClassification.from_pretrained(
                 root, local_files_only=True, dtype=dtype

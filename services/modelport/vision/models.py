@@ -27,7 +27,7 @@ from transformers import (
 from modelport.inference.model import Model, ModelMetadata, TensorSpec
 from modelport.ml.device import select_device
 from modelport.serving.catalog import Task
-from modelport.serving.errors import ModelportError
+from modelport.serving.errors import ConfigError, ModelportError
 
 from .images import Recipe
 from .settings import TorchImageClassificationOptions
@@ -35,12 +35,14 @@ from .settings import TorchImageClassificationOptions
 Scores = list[tuple[str, float]]
 
 
-def load_object(reference: str) -> Any:
-    """`package.module:name` → the object."""
+def load_object(reference: str, field: str) -> Any:
+    """`package.module:name` → the object; one that does not import is a ConfigError
+    naming the option `field` it came from."""
     module, _, name = reference.partition(":")
-    if not name:
-        raise ValueError(f"{reference!r} must look like 'package.module:function'")
-    return getattr(importlib.import_module(module), name)
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"{field}: cannot import {reference!r}: {exc}") from exc
 
 
 @dataclass(frozen=True)
@@ -117,10 +119,12 @@ class TorchImageClassifier(ImageClassifier):
     def load_weights(self) -> None:
         options = self.options
         self.device, self.dtype = select_device(self.spec)
-        factory: Callable[[], torch.nn.Module] = load_object(options.factory)
+        factory: Callable[[], torch.nn.Module] = load_object(options.factory, "options.factory")
         self.module = factory().to(self.device, self.dtype).eval()
         labels = options.labels
-        self.labels = list(load_object(labels)() if isinstance(labels, str) else labels or [])
+        if isinstance(labels, str):
+            labels = load_object(labels, "options.labels")()
+        self.labels = list(labels or [])
         self.recipe = Recipe(options.preprocess)
         with torch.inference_mode():
             classes = self.module(
@@ -131,7 +135,9 @@ class TorchImageClassifier(ImageClassifier):
         if not self.labels:
             self.labels = [str(i) for i in range(classes)]
         if len(self.labels) != classes:
-            raise ValueError(f"{len(self.labels)} labels for a model with {classes} outputs")
+            raise ConfigError(
+                f"options.labels: {len(self.labels)} labels for a model with {classes} outputs"
+            )
 
     def prepare(self, image: Image.Image) -> np.ndarray:
         return self.recipe.apply(image)
