@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal, get_type_hints
@@ -359,3 +360,21 @@ async def test_loading_a_failed_model_by_name_tries_again(tmp_path: Path) -> Non
         assert repository.get("m") is loaded
     finally:
         await repository.close()
+
+
+# -- the chart refuses what the services refuse -------------------------------------------
+CHART_SCHEMA = Path(__file__).resolve().parents[2] / "charts" / "modelport" / "values.schema.json"
+
+
+@pytest.mark.parametrize(
+    ("backend", "settings_type"),
+    [("embedding", EmbeddingSettings), ("nlp", NlpSettings), ("vision", VisionSettings)],
+)
+def test_the_chart_schema_knows_each_backends_runtimes_and_spec_keys(
+    backend: str, settings_type: type[ServerSettings]
+) -> None:
+    schema = json.loads(CHART_SCHEMA.read_text())
+    items = schema["properties"]["backends"]["properties"][backend]["properties"]["models"]["items"]
+    assert items["additionalProperties"] is False
+    assert set(items["properties"]) == set(ModelSpec.model_fields)
+    assert sorted(items["properties"]["runtime"]["enum"]) == settings_type.runtimes.names()
