@@ -65,10 +65,10 @@ def run_service(args: list[str], env: dict[str, str]) -> subprocess.CompletedPro
     return subprocess.run(
         [sys.executable, *args],
         env={
-            **env,
             "MODELPORT_HOST": "127.0.0.1",
             "MODELPORT_PORT": str(free_port()),
             "MODELPORT_METRICS_PORT": "-1",
+            **env,
         },
         capture_output=True,
         text=True,
@@ -126,3 +126,15 @@ def test_models_and_models_file_together_are_refused(
     assert done.returncode != 0
     line = reason(done.stderr)
     assert "models_file and models are both set" in line, line
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "named"),
+    [("MODELPORT_MODELS", "[{", "models"), ("MODELPORT_PORT", "fifty", "port")],
+)
+def test_a_setting_that_does_not_parse_exits_naming_it(
+    variable: str, value: str, named: str, free_env: dict[str, str]
+) -> None:
+    done = run_service(["-m", "modelport.embedding"], {**free_env, variable: value})
+    assert done.returncode != 0
+    assert named in reason(done.stderr)

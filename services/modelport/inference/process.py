@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from modelport.inference.server import InferenceServer
 from modelport.inference.settings import ModelSpec, ServerSettings, describe
@@ -75,6 +76,8 @@ def read_settings(
         reason = exc.message
     except ValidationError as exc:
         reason = describe(exc)
+    except SettingsError as exc:  # an environment variable that does not parse (bad JSON)
+        reason = str(exc)
     print(f"modelport: configuration error: {reason}", file=sys.stderr, flush=True)
     raise SystemExit(CONFIG_EXIT_CODE)
 
