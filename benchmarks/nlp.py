@@ -49,9 +49,10 @@ def classify_limit(sentences: list[str]) -> float:
     from modelport.inference.text import Truncation
     from modelport.nlp.__main__ import default_models
     from modelport.nlp.classify import ClassifyItem, PrototypeClassifier
+    from modelport.nlp.settings import NlpSettings
 
     torch.set_num_threads(THREADS)
-    model = PrototypeClassifier(default_models()[0])
+    model = PrototypeClassifier(default_models()[0], NlpSettings().cache_dir)
     model.load_weights()
     ids = model.tokenize(sentences, Truncation.END)
     model.predict_batch([ClassifyItem(i, 1) for i in ids[:32]])

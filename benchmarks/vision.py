@@ -55,9 +55,10 @@ def in_process(images: list[bytes]) -> tuple[float, float]:
     from modelport.vision.__main__ import default_models
     from modelport.vision.images import ImageLimits, decode
     from modelport.vision.models import ImageItem, TorchImageClassifier
+    from modelport.vision.settings import VisionSettings
 
     torch.set_num_threads(THREADS)
-    model = TorchImageClassifier(default_models()[0])
+    model = TorchImageClassifier(default_models()[0], VisionSettings().cache_dir)
     model.load_weights()
     limits = ImageLimits(20 << 20, 40_000_000)
     start = time.perf_counter()

@@ -12,7 +12,8 @@ import logging
 import sys
 
 from modelport.nlp.gemma3_270m import get_model_path
+from modelport.nlp.settings import NlpSettings
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
-    sys.stdout.write(f"{get_model_path()}\n")
+    sys.stdout.write(f"{get_model_path(NlpSettings().cache_dir)}\n")

@@ -12,12 +12,15 @@ import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
 import grpc
 import yaml
 
 from modelport.inference.server import InferenceServer
 from modelport.inference.settings import ModelSpec, ServerSettings
+
+S = TypeVar("S", bound=ServerSettings)
 
 
 def free_port() -> int:
@@ -28,8 +31,8 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(
-    build: Callable[[ServerSettings], InferenceServer],
-    settings: ServerSettings,
+    build: Callable[[S], InferenceServer],
+    settings: S,
     models: Sequence[ModelSpec],
 ) -> Iterator[InferenceServer]:
     """Start the server, load `models`, yield it; stop it gracefully on exit."""
@@ -69,11 +72,11 @@ def running_server(
         loop.close()
 
 
-def loopback_settings(**overrides: object) -> ServerSettings:
+def loopback_settings(settings_type: type[S], **overrides: object) -> S:
     """Loopback, free port, no metrics port unless asked."""
-    values: dict[str, object] = {"host": "127.0.0.1", "port": 0, "metrics_port": -1}
+    values: dict[str, Any] = {"host": "127.0.0.1", "port": 0, "metrics_port": -1}
     values.update(overrides)
-    return ServerSettings(**values)  # type: ignore[arg-type]
+    return settings_type(**values)
 
 
 class ServiceProcess:

@@ -214,6 +214,34 @@ def test_schema_rejects_a_typo(tools: Path) -> None:
     assert "gpuu" in out.stderr
 
 
+@pytest.mark.parametrize(
+    ("key", "value", "named"),
+    [
+        ("runtime", "hf-causl-lm", "runtime"),
+        ("max_context", "512", "max_context"),
+    ],
+)
+def test_schema_rejects_a_model_spec_typo(tools: Path, key: str, value: str, named: str) -> None:
+    models = "backends.nlp.models[0]"
+    out = run(
+        tools,
+        "helm",
+        "template",
+        "mp",
+        str(CHART),
+        "--set",
+        f"{models}.name=gen",
+        "--set",
+        f"{models}.runtime=hf-causal-lm",
+        "--set",
+        f"{models}.path=/models/gen",
+        "--set",
+        f"{models}.{key}={value}",
+    )
+    assert out.returncode != 0
+    assert named in out.stderr
+
+
 def test_keda_replaces_cpu_autoscaling_and_models_reach_the_pods(tools: Path) -> None:
     docs = objects(
         render(

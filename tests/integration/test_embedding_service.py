@@ -16,6 +16,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from modelport.embedding.__main__ import build
+from modelport.embedding.settings import EmbeddingSettings
 from modelport.inference.server import InferenceServer
 from modelport.inference.settings import ModelSpec
 from modelport.v1 import (
@@ -43,7 +44,7 @@ def server(tiny_bert_dir: Path, minilm_dir: Path) -> Iterator[InferenceServer]:
         ModelSpec(name="minilm", runtime="sentence-embedding", path=minilm_dir),
         ModelSpec(name="broken", runtime="sentence-embedding", path=tiny_bert_dir / "missing"),
     ]
-    settings = loopback_settings(max_inputs_per_request=64, metrics_port=0)
+    settings = loopback_settings(EmbeddingSettings, max_inputs_per_request=64, metrics_port=0)
     with running_server(build, settings, models) as srv:
         yield srv
 

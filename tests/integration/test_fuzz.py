@@ -29,15 +29,16 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from modelport.embedding.__main__ import build as build_embedding
+from modelport.embedding.settings import EmbeddingSettings
 from modelport.inference.server import InferenceServer
 from modelport.inference.settings import GenerationSettings, ModelSpec
 from modelport.inference.tensors import serialize_raw_bytes
-from modelport.nlp.__main__ import NlpSettings
 from modelport.nlp.__main__ import build as build_nlp
+from modelport.nlp.settings import NlpSettings
 from modelport.oip.v2 import open_inference_pb2 as oip
 from modelport.v1 import common_pb2, embedding_pb2, nlp_pb2, registry_pb2, vision_pb2
-from modelport.vision.__main__ import VisionSettings
 from modelport.vision.__main__ import build as build_vision
+from modelport.vision.settings import VisionSettings
 from tests.fuzzing import (
     ALLOWED,
     UPSTREAM_RACE,
@@ -293,7 +294,7 @@ def hints(target: Target) -> Hints:
 @pytest.fixture(scope="module")
 def embedding(tiny_bert_dir: Path) -> Iterator[InferenceServer]:
     models = [ModelSpec(name="fuzz", runtime="sentence-embedding", path=tiny_bert_dir)]
-    settings = loopback_settings(max_inputs_per_request=16)
+    settings = loopback_settings(EmbeddingSettings, max_inputs_per_request=16)
     with running_server(build_embedding, settings, models) as server:
         yield server
 

@@ -16,8 +16,15 @@ from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokeni
 
 from modelport.inference.server import InferenceServer
 from modelport.inference.settings import GenerationSettings, ModelSpec
-from modelport.nlp.__main__ import SENTIMENT_EXAMPLES, NlpSettings, build
+from modelport.nlp.__main__ import SENTIMENT_EXAMPLES, build
 from modelport.nlp.generate import GenerativeModel
+from modelport.nlp.settings import (
+    CausalLMSpec,
+    GenerativeOptions,
+    NlpSettings,
+    PrototypeOptions,
+    PrototypeSpec,
+)
 from modelport.oip.v2 import open_inference_pb2, open_inference_pb2_grpc
 from modelport.v1 import common_pb2, nlp_pb2, nlp_pb2_grpc
 from tests.helpers import rpc_error, running_server
@@ -36,9 +43,7 @@ def server(
     generation = GenerationSettings(max_new_tokens=256, max_running=4)
     models = [
         ModelSpec(name="gpt", runtime="hf-causal-lm", path=tiny_gpt2_dir, generation=generation),
-        ModelSpec(
-            name="short", runtime="hf-causal-lm", path=tiny_gpt2_dir, options={"max_context": 24}
-        ),
+        CausalLMSpec(name="short", path=tiny_gpt2_dir, options=GenerativeOptions(max_context=24)),
         ModelSpec(
             name="one",
             runtime="hf-causal-lm",
@@ -48,17 +53,8 @@ def server(
         ModelSpec(name="t5", runtime="hf-seq2seq", path=tiny_t5_dir, generation=generation),
         ModelSpec(name="cls", runtime="hf-sequence-classification", path=tiny_classifier_dir),
         ModelSpec(name="ner", runtime="hf-token-classification", path=tiny_ner_dir),
-        ModelSpec(
-            name="sentiment",
-            runtime="label-prototypes",
-            path=minilm_dir,
-            options={"labels": SENTIMENT_EXAMPLES},
-        ),
-        ModelSpec(
-            name="bad-prototypes",
-            runtime="label-prototypes",
-            path=minilm_dir,
-            options={"labels": {"positive": []}},
+        PrototypeSpec(
+            name="sentiment", path=minilm_dir, options=PrototypeOptions(labels=SENTIMENT_EXAMPLES)
         ),
     ]
     settings = NlpSettings(host="127.0.0.1", port=0, metrics_port=-1)
@@ -128,15 +124,6 @@ def test_hf_classifier_softmax_top_k_and_labels(stub: nlp_pb2_grpc.NlpServiceStu
         r.labels[0].label for r in response.results
     ]
     assert response.usage.input_tokens > 0
-
-
-def test_failed_prototype_config_has_a_clear_reason(stub: nlp_pb2_grpc.NlpServiceStub) -> None:
-    err = rpc_error(
-        lambda: stub.Classify(
-            nlp_pb2.ClassifyRequest(model=ref("bad-prototypes"), inputs=["x"]), timeout=10
-        )
-    )
-    assert err.code() == grpc.StatusCode.UNAVAILABLE
 
 
 def test_token_classification_offsets_index_the_input(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 import grpc
 import pytest
@@ -15,12 +15,17 @@ from modelport.inference.metrics import InferenceMetrics
 from modelport.inference.model import BatchedModel, ModelMetadata
 from modelport.inference.registration import RouterRegistrar
 from modelport.inference.repository import ModelRepository
-from modelport.inference.settings import ModelSpec
+from modelport.inference.settings import ModelSpec, Runtime, Runtimes
 from modelport.router.__main__ import RouterServer
 from modelport.router.registry import Registration, ReplicaState, Source
 from modelport.router.settings import RouterSettings
 from modelport.serving.catalog import Task
 from modelport.v1 import registry_pb2, registry_pb2_grpc
+
+
+class EchoSpec(ModelSpec):
+    runtime: Literal["echo"] = "echo"
+    needs_folder: ClassVar[bool] = False
 
 
 class Echo(BatchedModel[str, str]):
@@ -55,7 +60,12 @@ async def start_router(tmp_path: Path, **settings: float) -> RouterServer:
 
 @pytest.fixture
 async def repository() -> AsyncIterator[ModelRepository]:
-    repository = ModelRepository({"echo": Echo}, InferenceMetrics(), warmup=False)
+    repository = ModelRepository(
+        Runtimes(Runtime(EchoSpec, f"{__name__}:Echo")),
+        InferenceMetrics(),
+        cache_dir=Path("/nonexistent"),
+        warmup=False,
+    )
     yield repository
     await repository.close()
 
@@ -68,7 +78,7 @@ async def test_backend_renews_its_lease_within_the_ttl_the_router_granted(
     repository.add_listener(registrar.on_model_change)
     registrar.start()
     try:
-        await repository.load(ModelSpec(name="m", runtime="echo"))
+        await repository.load(EchoSpec(name="m"))
         (registration,) = router.registry.registrations()
         assert registration.lease_ttl_s == 2.0  # asked for 60 s, granted the maximum
         renewals, expires = 0, registration.lease_expires
@@ -89,7 +99,7 @@ async def test_registrar_deregisters_on_close(tmp_path: Path, repository: ModelR
     repository.add_listener(registrar.on_model_change)
     registrar.start()
     try:
-        await repository.load(ModelSpec(name="m", runtime="echo"))
+        await repository.load(EchoSpec(name="m"))
         assert [r.name for r in router.registry.registrations()] == ["m"]
         await registrar.close()
         assert router.registry.registrations() == []

@@ -25,6 +25,7 @@ from grpc_status import rpc_status
 
 from modelport.client import ClientError, ModelportClient
 from modelport.embedding.__main__ import build
+from modelport.embedding.settings import EmbeddingSettings
 from modelport.inference.server import InferenceServer
 from modelport.inference.settings import ModelSpec
 from modelport.v1 import (
@@ -96,6 +97,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def backend(pki: dict[str, Path], tiny_bert_dir: Path) -> Iterator[InferenceServer]:
     """An embedding backend that only accepts clients with a certificate from our CA."""
     settings = loopback_settings(
+        EmbeddingSettings,
         tls_cert_file=pki["server.crt"],
         tls_key_file=pki["server.key"],
         tls_client_ca_file=pki["ca.crt"],
@@ -298,6 +300,7 @@ def secured(
     tokens, and with mTLS on top in the "mtls" case."""
     mutual = request.param == "mtls"
     settings = loopback_settings(
+        EmbeddingSettings,
         tls_cert_file=pki["server.crt"],
         tls_key_file=pki["server.key"],
         tls_client_ca_file=pki["ca.crt"] if mutual else None,

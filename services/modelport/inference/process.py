@@ -5,11 +5,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import sys
 from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from modelport.inference.server import InferenceServer
-from modelport.inference.settings import ModelSpec, ServerSettings
+from modelport.inference.settings import ModelSpec, ServerSettings, describe
+from modelport.serving.errors import ConfigError
 from modelport.serving.process import configure_logging
+
+S = TypeVar("S", bound=ServerSettings)
+
+CONFIG_EXIT_CODE = 2
+"""Exit status of a process whose settings or model config are wrong."""
 
 
 def configure_process(settings: ServerSettings) -> None:
@@ -27,28 +38,61 @@ def configure_process(settings: ServerSettings) -> None:
 
 
 async def serve_forever(server: InferenceServer, specs: Sequence[ModelSpec]) -> None:
-    """Start serving, load models in the background, stop gracefully on a signal."""
+    """Start serving, load models in the background, stop gracefully on a signal.
+
+    A model that fails to load is FAILED and the others serve; loading that raises (a bug,
+    or a spec no runtime takes) stops the server and raises here, so the process exits
+    with the reason instead of sitting NOT_SERVING until a probe kills it.
+    """
     await server.start()
     loading = asyncio.create_task(server.load_models(specs))
+    serving = asyncio.create_task(server.run_until_signal())
     try:
-        await server.run_until_signal()
+        await asyncio.wait({loading, serving}, return_when=asyncio.FIRST_COMPLETED)
+        if loading.done() and not loading.cancelled() and loading.exception() is not None:
+            serving.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await serving
+            await server.stop(grace=0)
+            loading.result()  # raises the loading error
+        await serving
     finally:
-        loading.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await loading
+        for task in (loading, serving):
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+
+def read_settings(
+    settings_type: type[S], default_models: Callable[[], list[ModelSpec]]
+) -> tuple[S, list[ModelSpec]]:
+    """The service's settings and the models to serve, typed by its runtimes; a bad setting
+    or model spec exits the process with status 2 and a one-line reason on stderr."""
+    try:
+        settings = settings_type()
+        return settings, settings.runtimes.specs(settings.models or default_models())
+    except ConfigError as exc:
+        reason = exc.message
+    except ValidationError as exc:
+        reason = describe(exc)
+    except SettingsError as exc:  # an environment variable that does not parse (bad JSON)
+        reason = str(exc)
+    print(f"modelport: configuration error: {reason}", file=sys.stderr, flush=True)
+    raise SystemExit(CONFIG_EXIT_CODE)
 
 
 def run_service(
-    build: Callable[[ServerSettings], InferenceServer],
+    settings_type: type[S],
+    build: Callable[[S], InferenceServer],
     default_models: Callable[[], list[ModelSpec]],
-    settings: ServerSettings | None = None,
 ) -> None:
-    """Entry point body of `python -m modelport.<service>`."""
-    settings = settings or ServerSettings()
+    """Entry point body of `python -m modelport.<service>`: settings first (nothing serves
+    when they are wrong), then the process set-up, then the server."""
+    settings, specs = read_settings(settings_type, default_models)
     configure_process(settings)
 
     async def main() -> None:
-        assert settings is not None
-        await serve_forever(build(settings), settings.models or default_models())
+        await serve_forever(build(settings), specs)
 
     asyncio.run(main())

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from opentelemetry import trace
@@ -15,7 +17,7 @@ from modelport.inference.decoding import DecodeLoop
 from modelport.inference.metrics import InferenceMetrics
 from modelport.inference.model import Model
 from modelport.inference.scheduling import Scheduler
-from modelport.inference.settings import ModelSpec
+from modelport.inference.settings import ModelSpec, Runtimes
 from modelport.inference.stats import ModelStats
 from modelport.serving.catalog import ModelState, version_key
 from modelport.serving.errors import FailedPrecondition, InvalidArgument, ModelNotReady, NotFound
@@ -23,8 +25,16 @@ from modelport.serving.errors import FailedPrecondition, InvalidArgument, ModelN
 log = logging.getLogger(__name__)
 
 
-ModelFactory = Callable[[ModelSpec], Model[Any, Any]]
 Listener = Callable[["ManagedModel"], Awaitable[None]]
+
+
+def model_class(reference: str) -> type[Model[Any, Any]]:
+    """The model class a runtime names as `module:Class`."""
+    module, _, name = reference.partition(":")
+    found = getattr(importlib.import_module(module), name)
+    if not (isinstance(found, type) and issubclass(found, Model)):
+        raise TypeError(f"{reference} is not a Model class")
+    return found
 
 
 @dataclass(eq=False)
@@ -75,12 +85,15 @@ class ModelRepository:
 
     def __init__(
         self,
-        runtimes: Mapping[str, ModelFactory],
+        runtimes: Runtimes,
         metrics: InferenceMetrics,
         *,
+        cache_dir: Path,
         warmup: bool = True,
     ) -> None:
-        self._runtimes = dict(runtimes)
+        self._runtimes = runtimes
+        self._classes = {r.name: model_class(r.model) for r in runtimes}
+        self._cache_dir = cache_dir
         self._metrics = metrics
         self._warmup = warmup
         self._models: dict[tuple[str, str], ManagedModel] = {}
@@ -112,16 +125,14 @@ class ModelRepository:
         await asyncio.gather(*(self.load(spec) for spec in specs))
 
     async def load(self, spec: ModelSpec) -> ManagedModel:
+        """Load one model; a spec its runtime cannot take (unknown runtime, bad options) is a
+        `ConfigError`, any failure while loading marks the model FAILED with the reason."""
+        spec = self._runtimes.spec(spec)
         key = (spec.name, spec.version)
         if key in self._models:
             raise InvalidArgument("model", f"{spec.name!r} version {spec.version!r} is loaded")
-        factory = self._runtimes.get(spec.runtime)
-        if factory is None:
-            raise InvalidArgument(
-                "runtime", f"unknown runtime {spec.runtime!r}; known: {sorted(self._runtimes)}"
-            )
         self._specs[key] = spec
-        model = factory(spec)
+        model = self._classes[spec.runtime](spec, self._cache_dir)
         managed = ManagedModel(spec, model)
         self._models[key] = managed
         await self._set_state(managed, ModelState.LOADING)
@@ -182,10 +193,15 @@ class ModelRepository:
         return [s for key, s in sorted(self._specs.items()) if key not in self._models]
 
     async def load_by_name(self, name: str) -> list[ManagedModel]:
-        """Load every known version of `name` that is not loaded (Triton's load)."""
+        """Load every known version of `name` that is not loaded (Triton's load); a version
+        that FAILED to load is tried again."""
         specs = [s for (n, _), s in sorted(self._specs.items()) if n == name]
         if not specs:
             raise NotFound(f"model {name!r} is not in this server's repository")
+        for spec in specs:
+            managed = self._models.get((spec.name, spec.version))
+            if managed is not None and managed.state is ModelState.FAILED:
+                await self.unload(spec.name, spec.version)
         loaded = [await self.load(s) for s in specs if (s.name, s.version) not in self._models]
         failed = [m for m in loaded if m.state is ModelState.FAILED]
         if failed:

@@ -1,15 +1,26 @@
 """Settings of an inference process: environment (prefix `MODELPORT_`) plus a YAML model
-config file."""
+config file.
+
+Each service lists its runtimes in a `Runtimes` table: per runtime, a `ModelSpec` subclass
+(`runtime: Literal[...]`, typed `options`) and its model class. The model config is read
+as the union of those spec classes discriminated on `runtime`, so an unknown runtime, an
+unknown option or a bad value is a `ConfigError` naming the model and the field while the
+settings are read, before anything serves.
+"""
 
 from __future__ import annotations
 
 import importlib
+import inspect
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, ClassVar, Literal, Union, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
+from modelport.serving.errors import ConfigError
 from modelport.serving.settings import CommonSettings
 
 
@@ -62,8 +73,24 @@ class GenerationSettings(BaseModel):
         return self
 
 
+class RuntimeOptions(BaseModel):
+    """Options of one runtime. Each runtime declares its own subclass with a docstring per
+    field; a key the runtime does not declare is an error, never ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class TextOptions(RuntimeOptions):
+    """Options every runtime that runs batches of texts through an encoder has."""
+
+    max_padded_tokens: int = Field(16384, ge=1)
+    """Most tokens in one forward pass, padding included (inputs x the longest of them):
+    a batch is split into groups of similar length under it, bounding activation memory."""
+
+
 class ModelSpec(BaseModel):
-    """One model to serve (an entry of the YAML model config)."""
+    """One model to serve (an entry of the YAML model config). Each runtime subclasses it
+    with `runtime: Literal["<its name>"]` and `options: <its RuntimeOptions>`."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -72,11 +99,12 @@ class ModelSpec(BaseModel):
     version: str = "1"
     """Version clients may pin in `ModelRef.version`."""
     runtime: str
-    """Which model class loads it, e.g. `sentence-embedding`."""
+    """Which runtime loads it, e.g. `sentence-embedding` (each service lists its own)."""
     path: Path | None = None
     """Local folder in Hugging Face layout."""
     package: str | None = None
-    """Or: a Python package that ships the folder and exposes `get_model_path()`."""
+    """Or: a Python package that ships the folder and exposes `get_model_path()`; one that
+    builds the folder on first use takes `cache_dir` (the process's `cache_dir` setting)."""
     device: Literal["auto", "cpu", "cuda"] = "auto"
     """`auto` uses CUDA when present."""
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
@@ -87,32 +115,144 @@ class ModelSpec(BaseModel):
     """Dynamic batching of this model (batched runtimes)."""
     generation: GenerationSettings = Field(default_factory=GenerationSettings)
     """Batched decoding of this model (generative runtimes)."""
-    options: dict[str, Any] = Field(default_factory=dict)
-    """Runtime-specific options (documented with each runtime)."""
+    options: RuntimeOptions = Field(default_factory=RuntimeOptions)
+    """The runtime's options, typed and documented by each runtime."""
+
+    needs_folder: ClassVar[bool] = True
+    """Whether the runtime loads from a model folder (`path` or `package`)."""
 
     @model_validator(mode="after")
     def _one_source(self) -> ModelSpec:
         if self.path is not None and self.package is not None:
-            raise ValueError(f"model {self.name!r}: set `path` or `package`, not both")
+            raise ValueError("set `path` or `package`, not both")
+        if self.path is None and self.package is None and self.needs_folder:
+            raise ValueError("set `path` (the model folder) or `package`")
         return self
 
-    def resolve_path(self) -> Path:
-        """The local folder the weights load from."""
+    def resolve_path(self, cache_dir: Path) -> Path:
+        """The local folder the weights load from; a package that builds its folder on
+        first use builds it under `cache_dir`."""
         if self.path is not None:
             return self.path
         if self.package is None:
             raise ValueError(f"model {self.name!r} needs `path` or `package`")
-        module = importlib.import_module(self.package)
-        return Path(module.get_model_path())
+        get_model_path = importlib.import_module(self.package).get_model_path
+        if "cache_dir" in inspect.signature(get_model_path).parameters:
+            return Path(get_model_path(cache_dir=cache_dir))
+        return Path(get_model_path())
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """One runtime a service serves.
+
+    `spec` is the `ModelSpec` subclass of its models: the value of its `runtime` Literal
+    is the runtime's name and its `options` field the runtime's options. `model` names the
+    model class as `module:Class`; it is imported only when the service builds its
+    repository, after the process is configured (torch must not load with the settings).
+    """
+
+    spec: type[ModelSpec]
+    model: str
+
+    @property
+    def name(self) -> str:
+        (name,) = get_args(self.spec.model_fields["runtime"].annotation)
+        return str(name)
+
+    @property
+    def options(self) -> type[RuntimeOptions]:
+        options: type[RuntimeOptions] = self.spec.model_fields["options"].annotation  # type: ignore[assignment]
+        return options
+
+
+class Runtimes:
+    """The runtimes of one service by name: the single source of both its model config (the
+    union of the runtimes' spec classes, discriminated on `runtime`) and its repository's
+    model classes."""
+
+    def __init__(self, *runtimes: Runtime) -> None:
+        self._by_name = {r.name: r for r in runtimes}
+        if len(self._by_name) != len(runtimes):
+            raise ValueError("two runtimes share a name")
+        self._adapter: TypeAdapter[ModelSpec] | None = None
+        if runtimes:
+            union: Any = Union[tuple(r.spec for r in runtimes)]  # noqa: UP007
+            self._adapter = TypeAdapter(Annotated[union, Field(discriminator="runtime")])
+
+    def __iter__(self) -> Iterator[Runtime]:
+        return iter(self._by_name.values())
+
+    def names(self) -> list[str]:
+        return sorted(self._by_name)
+
+    def spec(self, value: object, where: str = "model") -> ModelSpec:
+        """`value` (a mapping from the model config, or a `ModelSpec`) as an instance of its
+        runtime's spec class; anything else is a `ConfigError` naming `where`, the model
+        and the field."""
+        if isinstance(value, ModelSpec):
+            runtime = self._by_name.get(value.runtime)
+            if runtime is not None and isinstance(value, runtime.spec):
+                return value
+            value = value.model_dump(exclude_unset=True)
+        name = value.get("name") if isinstance(value, Mapping) else None
+        where = f"{where} {name!r}" if isinstance(name, str) and name else where
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where}: a model spec is a mapping, not {type(value).__name__}")
+        runtime_name = value.get("runtime")
+        if runtime_name is None or runtime_name not in self._by_name or self._adapter is None:
+            what = "is required" if runtime_name is None else f"unknown runtime {runtime_name!r}"
+            raise ConfigError(f"{where}: runtime: {what}; known: {', '.join(self.names())}")
+        try:
+            return self._adapter.validate_python(value)
+        except ValidationError as exc:
+            raise ConfigError(f"{where}: {describe(exc, skip=runtime_name)}") from None
+
+    def specs(self, values: Iterable[object], where: str = "models") -> list[ModelSpec]:
+        """Every entry typed (see `spec`); a name and version listed twice is an error."""
+        specs: list[ModelSpec] = []
+        seen: dict[tuple[str, str], int] = {}
+        for index, value in enumerate(values):
+            spec = self.spec(value, f"{where}[{index}]")
+            key = (spec.name, spec.version)
+            if key in seen:
+                raise ConfigError(
+                    f"{where}[{index}] {spec.name!r}: version {spec.version!r} is also "
+                    f"{where}[{seen[key]}]"
+                )
+            seen[key] = index
+            specs.append(spec)
+        return specs
+
+
+def describe(error: ValidationError, skip: object = None) -> str:
+    """A pydantic validation error on one line: `field.path: message; ...`. `skip` is a
+    leading location element to leave out (a discriminated union's tag)."""
+    parts = []
+    for e in error.errors():
+        loc = list(e["loc"])
+        if loc and loc[0] == skip:
+            loc = loc[1:]
+        field = "".join(f"[{x}]" if isinstance(x, int) else f".{x}" for x in loc).lstrip(".")
+        message = str(e["ctx"]["error"]) if e["type"] == "value_error" else e["msg"]
+        parts.append(f"{field}: {message}" if field else message)
+    return "; ".join(parts)
 
 
 class ServerSettings(CommonSettings):
-    """Settings of one inference process."""
+    """Settings of one inference process. Each service subclasses it with its `runtimes`."""
+
+    runtimes: ClassVar[Runtimes] = Runtimes()
+    """The runtimes this service serves: the model config is read against them."""
 
     models_file: Path | None = None
-    """YAML file with a `models:` list of model specs; unset serves the built-in default."""
+    """YAML file with a `models:` list of model specs; unset serves the built-in default.
+    Set it or `models`, not both."""
     models: list[ModelSpec] = Field(default_factory=list)
-    """Model specs (filled from `models_file` when that is set)."""
+    """Model specs (read from `models_file` when that is set)."""
+    cache_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "modelport")
+    """Where model folders built on first use are kept (gemma's, converted once from its
+    GGUF package, ~1.1 GB); it must be writable."""
     max_inputs_per_request: int = Field(1024, ge=1)
     """Most inputs (texts, images) one call may carry."""
     torch_threads: int = Field(0, ge=0)
@@ -139,9 +279,38 @@ class ServerSettings(CommonSettings):
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "[::]") else self.host
         return f"{host}:{port}"
 
-    @model_validator(mode="after")
-    def _read_models_file(self) -> ServerSettings:
-        if self.models_file is not None and not self.models:
-            data = yaml.safe_load(self.models_file.read_text()) or {}
-            self.models = [ModelSpec.model_validate(m) for m in data.get("models", [])]
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _typed_models(cls, data: Any) -> Any:
+        """Read `models_file`, and type every model spec with this service's runtimes."""
+        if not isinstance(data, dict):
+            return data
+        models_file = data.get("models_file")
+        if models_file is not None:
+            if data.get("models") is not None:
+                raise ConfigError(
+                    "models_file and models are both set (MODELPORT_MODELS_FILE and "
+                    "MODELPORT_MODELS): set one"
+                )
+            data = {**data, "models": read_models_file(Path(models_file))}
+        if data.get("models") is not None:
+            models = data["models"]
+            if not isinstance(models, list | tuple):
+                raise ConfigError(f"models: a list of model specs, not {type(models).__name__}")
+            data = {**data, "models": cls.runtimes.specs(models)}
+        return data
+
+
+def read_models_file(path: Path) -> list[Any]:
+    """The `models:` list of a YAML model config; anything else in it is an error."""
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"models_file {str(path)!r}: {' '.join(str(exc).split())}") from None
+    if not isinstance(data, dict) or set(data) != {"models"}:
+        keys = sorted(data) if isinstance(data, dict) else type(data).__name__
+        raise ConfigError(f"models_file {str(path)!r}: needs one key, `models:`; found {keys}")
+    models = data["models"]
+    if not isinstance(models, list) or not models:
+        raise ConfigError(f"models_file {str(path)!r}: `models:` must list at least one model")
+    return models

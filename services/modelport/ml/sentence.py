@@ -134,7 +134,7 @@ class SentenceEncoder:
     one compute thread plus one preprocessing thread)."""
 
     def __init__(
-        self, root: Path, device: torch.device, dtype: torch.dtype, max_batch_tokens: int
+        self, root: Path, device: torch.device, dtype: torch.dtype, max_padded_tokens: int
     ) -> None:
         self.config = SentenceConfig.read(root)
         self.device = device
@@ -151,7 +151,7 @@ class SentenceEncoder:
         positions = getattr(self.model.config, "max_position_embeddings", None) or 512
         self.max_length = min(self.config.max_seq_length or positions, positions)
         self.dimension = int(self.model.config.hidden_size)
-        self.text = TextEncoder(tokenizer, self.max_length, max_batch_tokens)
+        self.text = TextEncoder(tokenizer, self.max_length, max_padded_tokens)
 
     def tokenize_texts(
         self, texts: Sequence[str], policy: Truncation = Truncation.END, field: str = "inputs"

@@ -50,8 +50,8 @@ def truncate(
     return ids[:limit] if policy is Truncation.END else ids[len(ids) - limit :]
 
 
-def length_groups(lengths: Sequence[int], max_tokens: int) -> list[list[int]]:
-    """Indices grouped by similar length so each padded group holds ≤ `max_tokens` tokens.
+def length_groups(lengths: Sequence[int], max_padded_tokens: int) -> list[list[int]]:
+    """Indices grouped by similar length so each padded group holds ≤ `max_padded_tokens` tokens.
 
     Sorting by length before padding cuts the work spent on padding when short and long
     texts share a batch; a group always holds at least one index.
@@ -60,7 +60,7 @@ def length_groups(lengths: Sequence[int], max_tokens: int) -> list[list[int]]:
     groups: list[list[int]] = []
     current: list[int] = []
     for i in order:
-        if current and lengths[i] * (len(current) + 1) > max_tokens:
+        if current and lengths[i] * (len(current) + 1) > max_padded_tokens:
             groups.append(current)
             current = []
         current.append(i)
@@ -106,10 +106,10 @@ class TextEncoder:
     under a padded-token budget.
     """
 
-    def __init__(self, tokenizer: Any, max_length: int, max_batch_tokens: int) -> None:
+    def __init__(self, tokenizer: Any, max_length: int, max_padded_tokens: int) -> None:
         self.tokenizer = tokenizer
         self.max_length = max_length
-        self.max_batch_tokens = max_batch_tokens
+        self.max_padded_tokens = max_padded_tokens
         self.prefix, self.suffix = special_tokens(tokenizer)
         self.limit = max_length - len(self.prefix) - len(self.suffix)
         """Most tokens of text, the template aside."""
@@ -183,7 +183,7 @@ class TextEncoder:
         self, batch: Sequence[Sequence[int]]
     ) -> Iterator[tuple[list[int], torch.Tensor, torch.Tensor]]:
         """(indices into `batch`, input ids, attention mask) per length group, right-padded."""
-        for group in length_groups([len(ids) for ids in batch], self.max_batch_tokens):
+        for group in length_groups([len(ids) for ids in batch], self.max_padded_tokens):
             width = max(len(batch[i]) for i in group)
             ids = torch.full((len(group), width), self.pad_id, dtype=torch.long)
             mask = torch.zeros((len(group), width), dtype=torch.long)

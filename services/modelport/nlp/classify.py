@@ -7,6 +7,8 @@
   embedding model; `options.labels` maps each label to a few example sentences. An input
   scores each label by its cosine similarity to the closest example of that label, and a
   softmax with `options.temperature` (default 0.05) turns similarities into scores.
+
+Their options are declared in `modelport.nlp.settings`.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from modelport.ml.sentence import SentenceEncoder, normalized
 from modelport.ml.text import TextEncoder
 from modelport.serving.catalog import Task
 from modelport.serving.errors import ModelportError
+
+from .settings import PrototypeOptions, SequenceClassificationOptions
 
 log = logging.getLogger(__name__)
 
@@ -72,10 +76,12 @@ class TextClassifier(BatchedModel[ClassifyItem, Scores]):
 
 
 class SequenceClassifier(TextClassifier):
-    """`runtime: hf-sequence-classification`. Options: `max_batch_tokens` (16384)."""
+    """`runtime: hf-sequence-classification` (options: `SequenceClassificationOptions`)."""
+
+    options: SequenceClassificationOptions
 
     def load_weights(self) -> None:
-        root = self.spec.resolve_path()
+        root = self.model_path()
         self.device, dtype = select_device(self.spec)
         tokenizer = AutoTokenizer.from_pretrained(root, local_files_only=True)
         self.model = (
@@ -90,9 +96,7 @@ class SequenceClassifier(TextClassifier):
         self.multi_label = config.problem_type == "multi_label_classification"
         positions = getattr(config, "max_position_embeddings", None) or 512
         max_length = min(positions, tokenizer.model_max_length or positions)
-        self.text = TextEncoder(
-            tokenizer, max_length, int(self.spec.options.get("max_batch_tokens", 16384))
-        )
+        self.text = TextEncoder(tokenizer, max_length, self.options.max_padded_tokens)
 
     def tokenize(self, texts: Sequence[str], policy: Truncation) -> list[list[int]]:
         return self.text.tokenize(texts, policy)
@@ -111,30 +115,17 @@ class SequenceClassifier(TextClassifier):
 
 
 class PrototypeClassifier(TextClassifier):
-    """`runtime: label-prototypes`. Options: `labels` {label: [example, ...]} (required),
-    `temperature` (0.05), `max_batch_tokens` (16384)."""
+    """`runtime: label-prototypes` (options: `PrototypeOptions`)."""
+
+    options: PrototypeOptions
 
     def load_weights(self) -> None:
-        examples = self.spec.options.get("labels")
-        if not isinstance(examples, dict) or not examples:
-            raise ValueError("options.labels must map each label to example sentences")
-        for label, sentences in examples.items():
-            if (
-                not isinstance(sentences, list)
-                or not sentences
-                or not all(isinstance(x, str) and x.strip() for x in sentences)
-            ):
-                raise ValueError(f"options.labels.{label} needs at least one non-empty sentence")
+        examples = self.options.labels
         device, dtype = select_device(self.spec)
         self.encoder = SentenceEncoder(
-            self.spec.resolve_path(),
-            device,
-            dtype,
-            int(self.spec.options.get("max_batch_tokens", 16384)),
+            self.model_path(), device, dtype, self.options.max_padded_tokens
         )
-        self.temperature = float(self.spec.options.get("temperature", 0.05))
-        if self.temperature <= 0:
-            raise ValueError("options.temperature must be > 0")
+        self.temperature = self.options.temperature
         self.labels = list(examples)
         owners: list[int] = []
         sentences_flat: list[str] = []

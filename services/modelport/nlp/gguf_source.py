@@ -9,7 +9,6 @@ model, so its weights are copied into a fresh model built from the same config.
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 from importlib import import_module
 from pathlib import Path
@@ -18,16 +17,12 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
-def cache_dir() -> Path:
-    """`MODELPORT_CACHE_DIR`, default `~/.cache/modelport`."""
-    return Path(os.environ.get("MODELPORT_CACHE_DIR", Path.home() / ".cache" / "modelport"))
-
-
-def convert(package: str, cache: Path | None = None) -> Path:
+def convert(package: str, cache: Path) -> Path:
+    """The Hugging Face folder of `package`'s GGUF under `cache` (the `cache_dir` setting),
+    made on first use."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    cache = cache or cache_dir()
     out = cache / package / "hf"
     if (out / "config.json").exists():
         return out

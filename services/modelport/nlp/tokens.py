@@ -20,7 +20,9 @@ from modelport.inference.text import Truncation
 from modelport.ml.device import select_device
 from modelport.ml.text import TextEncoder, truncate
 from modelport.serving.catalog import Task
-from modelport.serving.errors import ModelportError
+from modelport.serving.errors import ConfigError, ModelportError
+
+from .settings import TokenClassificationOptions
 
 
 class Aggregation(enum.Enum):
@@ -122,16 +124,17 @@ def _finish(spans: list[_Span], item: TokenItem) -> list[Entity]:
 
 
 class TokenClassifier(BatchedModel[TokenItem, list[Entity]]):
-    """`runtime: hf-token-classification`."""
+    """`runtime: hf-token-classification` (options: `TokenClassificationOptions`)."""
 
     task = Task.TOKEN_CLASSIFICATION
+    options: TokenClassificationOptions
 
     def load_weights(self) -> None:
-        root = self.spec.resolve_path()
+        root = self.model_path()
         self.device, dtype = select_device(self.spec)
         tokenizer = AutoTokenizer.from_pretrained(root, local_files_only=True)
         if not tokenizer.is_fast:
-            raise ValueError("token classification needs a fast tokenizer (character offsets)")
+            raise ConfigError("token classification needs a fast tokenizer (character offsets)")
         self.model = (
             AutoModelForTokenClassification.from_pretrained(
                 root, local_files_only=True, dtype=dtype
@@ -143,9 +146,7 @@ class TokenClassifier(BatchedModel[TokenItem, list[Entity]]):
         self.labels = [config.id2label[i] for i in range(config.num_labels)]
         positions = getattr(config, "max_position_embeddings", None) or 512
         max_length = min(positions, tokenizer.model_max_length or positions)
-        self.text = TextEncoder(
-            tokenizer, max_length, int(self.spec.options.get("max_batch_tokens", 16384))
-        )
+        self.text = TextEncoder(tokenizer, max_length, self.options.max_padded_tokens)
 
     def metadata(self) -> ModelMetadata:
         return ModelMetadata(

@@ -17,6 +17,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from modelport.serving.errors import InvalidArgument
 
+from .settings import PreprocessOptions
+
 FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")
 
 
@@ -64,31 +66,27 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-@dataclass(frozen=True)
 class Recipe:
     """Preprocessing for plain torch modules, declared in the model config
-    (`options.preprocess`): resize the shorter side, centre-crop, scale, normalise."""
+    (`options.preprocess`, see `PreprocessOptions`): resize the shorter side, centre-crop,
+    scale, normalise."""
 
-    resize: int = 256
-    crop: int = 224
-    scale: float = 1.0
-    """Pixels are 0..255 multiplied by this before normalising (1/255 for 0..1 inputs)."""
-    mean: tuple[float, float, float] = (127.0, 127.0, 127.0)
-    std: tuple[float, float, float] = (128.0, 128.0, 128.0)
-    channels: str = "RGB"
-    """Channel order the model expects: RGB or BGR."""
+    def __init__(self, options: PreprocessOptions) -> None:
+        self.options = options
+        self.crop = options.crop
 
     def apply(self, image: Image.Image) -> np.ndarray:
         """`[3, crop, crop]` float32, channels first."""
+        o = self.options
         width, height = image.size
-        factor = self.resize / min(width, height)
-        size = (max(self.crop, round(width * factor)), max(self.crop, round(height * factor)))
+        factor = o.resize / min(width, height)
+        size = (max(o.crop, round(width * factor)), max(o.crop, round(height * factor)))
         image = image.resize(size, Image.Resampling.BILINEAR)
-        left = (size[0] - self.crop) // 2
-        top = (size[1] - self.crop) // 2
-        image = image.crop((left, top, left + self.crop, top + self.crop))
-        pixels = np.asarray(image, dtype=np.float32) * np.float32(self.scale)
-        if self.channels == "BGR":
+        left = (size[0] - o.crop) // 2
+        top = (size[1] - o.crop) // 2
+        image = image.crop((left, top, left + o.crop, top + o.crop))
+        pixels = np.asarray(image, dtype=np.float32) * np.float32(o.scale)
+        if o.channels == "BGR":
             pixels = pixels[:, :, ::-1]
-        normalised = (pixels - np.array(self.mean, np.float32)) / np.array(self.std, np.float32)
+        normalised = (pixels - np.array(o.mean, np.float32)) / np.array(o.std, np.float32)
         return np.ascontiguousarray(normalised.transpose(2, 0, 1), dtype=np.float32)

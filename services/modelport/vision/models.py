@@ -2,7 +2,7 @@
 
 - `torch-image-classification`: a plain torch module built by `options.factory`
   ("module:function"), labels from `options.labels` (a list, or "module:function"), and
-  the preprocessing recipe in `options.preprocess` (see `images.Recipe`).
+  the preprocessing recipe in `options.preprocess` (see `settings.PreprocessOptions`).
 - `hf-image-classification`: AutoImageProcessor + AutoModelForImageClassification.
 - `hf-object-detection`: AutoImageProcessor + AutoModelForObjectDetection; boxes in pixel
   coordinates of the original image (after EXIF rotation).
@@ -27,19 +27,22 @@ from transformers import (
 from modelport.inference.model import BatchedModel, ModelMetadata, TensorSpec
 from modelport.ml.device import select_device
 from modelport.serving.catalog import Task
-from modelport.serving.errors import ModelportError
+from modelport.serving.errors import ConfigError, ModelportError
 
 from .images import Recipe
+from .settings import TorchImageClassificationOptions
 
 Scores = list[tuple[str, float]]
 
 
-def load_object(reference: str) -> Any:
-    """`package.module:name` → the object."""
+def load_object(reference: str, field: str) -> Any:
+    """`package.module:name` → the object; one that does not import is a ConfigError
+    naming the option `field` it came from."""
     module, _, name = reference.partition(":")
-    if not name:
-        raise ValueError(f"{reference!r} must look like 'package.module:function'")
-    return getattr(importlib.import_module(module), name)
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"{field}: cannot import {reference!r}: {exc}") from exc
 
 
 @dataclass(frozen=True)
@@ -109,20 +112,20 @@ class ImageClassifier(BatchedModel[ImageItem, Scores]):
 
 
 class TorchImageClassifier(ImageClassifier):
-    """`runtime: torch-image-classification`."""
+    """`runtime: torch-image-classification` (options: `TorchImageClassificationOptions`)."""
+
+    options: TorchImageClassificationOptions
 
     def load_weights(self) -> None:
-        options = self.spec.options
+        options = self.options
         self.device, self.dtype = select_device(self.spec)
-        factory: Callable[[], torch.nn.Module] = load_object(options["factory"])
+        factory: Callable[[], torch.nn.Module] = load_object(options.factory, "options.factory")
         self.module = factory().to(self.device, self.dtype).eval()
-        labels = options.get("labels")
-        self.labels = list(load_object(labels)() if isinstance(labels, str) else labels or [])
-        recipe: dict[str, Any] = {
-            k: tuple(v) if isinstance(v, list) else v
-            for k, v in options.get("preprocess", {}).items()
-        }
-        self.recipe = Recipe(**recipe)
+        labels = options.labels
+        if isinstance(labels, str):
+            labels = load_object(labels, "options.labels")()
+        self.labels = list(labels or [])
+        self.recipe = Recipe(options.preprocess)
         with torch.inference_mode():
             classes = self.module(
                 torch.zeros(
@@ -132,7 +135,9 @@ class TorchImageClassifier(ImageClassifier):
         if not self.labels:
             self.labels = [str(i) for i in range(classes)]
         if len(self.labels) != classes:
-            raise ValueError(f"{len(self.labels)} labels for a model with {classes} outputs")
+            raise ConfigError(
+                f"options.labels: {len(self.labels)} labels for a model with {classes} outputs"
+            )
 
     def prepare(self, image: Image.Image) -> np.ndarray:
         return self.recipe.apply(image)
@@ -150,7 +155,7 @@ class HFImageClassifier(ImageClassifier):
     """`runtime: hf-image-classification`."""
 
     def load_weights(self) -> None:
-        root = self.spec.resolve_path()
+        root = self.model_path()
         self.device, self.dtype = select_device(self.spec)
         self.processor = AutoImageProcessor.from_pretrained(  # type: ignore[no-untyped-call]
             root, local_files_only=True
@@ -177,7 +182,7 @@ class HFObjectDetector(BatchedModel[DetectItem, list[Box]]):
     task = Task.OBJECT_DETECTION
 
     def load_weights(self) -> None:
-        root = self.spec.resolve_path()
+        root = self.model_path()
         self.device, self.dtype = select_device(self.spec)
         self.processor = AutoImageProcessor.from_pretrained(  # type: ignore[no-untyped-call]
             root, local_files_only=True

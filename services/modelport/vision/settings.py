@@ -1,0 +1,108 @@
+"""Settings of the vision service: its runtimes with their typed options, and the process
+settings (environment, prefix `MODELPORT_`). Torch-free: settings are read before torch
+is imported."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import AfterValidator, Field
+
+from modelport.inference.settings import (
+    ModelSpec,
+    Runtime,
+    RuntimeOptions,
+    Runtimes,
+    ServerSettings,
+)
+
+_REFERENCE = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
+
+
+def _reference(text: str) -> str:
+    if not _REFERENCE.fullmatch(text):
+        raise ValueError(f"{text!r} must look like 'package.module:function'")
+    return text
+
+
+Reference = Annotated[str, AfterValidator(_reference)]
+"""A Python object as `package.module:name` (imported when the model loads)."""
+
+
+def _labels(labels: list[str] | str | None) -> list[str] | str | None:
+    return _reference(labels) if isinstance(labels, str) else labels
+
+
+Positive = Annotated[float, Field(gt=0)]
+
+
+class PreprocessOptions(RuntimeOptions):
+    """How an image becomes the input of a plain torch module: resize the shorter side,
+    centre-crop, scale, normalise (`(x * scale - mean) / std` per channel)."""
+
+    resize: int = Field(256, ge=1)
+    """Length the shorter side is resized to."""
+    crop: int = Field(224, ge=1)
+    """Side of the square centre crop the model sees."""
+    scale: float = Field(1.0, gt=0)
+    """Pixels are 0..255 multiplied by this before normalising (1/255 for 0..1 inputs)."""
+    mean: tuple[float, float, float] = (127.0, 127.0, 127.0)
+    """Subtracted per channel after scaling."""
+    std: tuple[Positive, Positive, Positive] = (128.0, 128.0, 128.0)
+    """Divides each channel after the mean is subtracted."""
+    channels: Literal["RGB", "BGR"] = "RGB"
+    """Channel order the model expects."""
+
+
+class TorchImageClassificationOptions(RuntimeOptions):
+    """Options of `runtime: torch-image-classification`: a plain torch module."""
+
+    factory: Reference
+    """`package.module:function` returning the module, weights loaded (required)."""
+    labels: Annotated[list[str] | str | None, AfterValidator(_labels)] = None
+    """Class names in output order: a list, or `package.module:function` returning one;
+    unset: the output indices. Their number must equal the module's outputs."""
+    preprocess: PreprocessOptions = Field(default_factory=PreprocessOptions)
+    """The preprocessing recipe the module was trained with."""
+
+
+class TorchImageClassificationSpec(ModelSpec):
+    """A `torch-image-classification` model: built by a factory, no model folder needed."""
+
+    runtime: Literal["torch-image-classification"] = "torch-image-classification"
+    options: TorchImageClassificationOptions
+    needs_folder: ClassVar[bool] = False
+
+
+class HFImageClassificationSpec(ModelSpec):
+    """A `hf-image-classification` model: AutoImageProcessor +
+    AutoModelForImageClassification (no options)."""
+
+    runtime: Literal["hf-image-classification"] = "hf-image-classification"
+
+
+class HFObjectDetectionSpec(ModelSpec):
+    """A `hf-object-detection` model: AutoImageProcessor + AutoModelForObjectDetection
+    (no options)."""
+
+    runtime: Literal["hf-object-detection"] = "hf-object-detection"
+
+
+RUNTIMES = Runtimes(
+    Runtime(TorchImageClassificationSpec, "modelport.vision.models:TorchImageClassifier"),
+    Runtime(HFImageClassificationSpec, "modelport.vision.models:HFImageClassifier"),
+    Runtime(HFObjectDetectionSpec, "modelport.vision.models:HFObjectDetector"),
+)
+"""The vision service's runtimes: its model config and its model classes."""
+
+
+class VisionSettings(ServerSettings):
+    """Settings of the vision process (besides every inference setting)."""
+
+    runtimes: ClassVar[Runtimes] = RUNTIMES
+
+    max_image_bytes: int = Field(20 * 1024 * 1024, ge=1)
+    """Largest encoded image accepted."""
+    max_image_pixels: int = Field(40_000_000, ge=1)
+    """Largest width x height accepted, checked from the header before decoding."""
