@@ -378,3 +378,15 @@ def test_the_chart_schema_knows_each_backends_runtimes_and_spec_keys(
     assert items["additionalProperties"] is False
     assert set(items["properties"]) == set(ModelSpec.model_fields)
     assert sorted(items["properties"]["runtime"]["enum"]) == settings_type.runtimes.names()
+
+
+def test_a_generation_setting_that_moved_into_the_spec_stops_the_nlp_service(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pydantic import ValidationError
+
+    from modelport.nlp.settings import NlpSettings
+
+    monkeypatch.setenv("MODELPORT_MAX_RUNNING", "4")
+    with pytest.raises(ValidationError, match="generation.max_running"):
+        NlpSettings()
