@@ -388,5 +388,5 @@ def test_a_generation_setting_that_moved_into_the_spec_stops_the_nlp_service(
     from modelport.nlp.settings import NlpSettings
 
     monkeypatch.setenv("MODELPORT_MAX_RUNNING", "4")
-    with pytest.raises(ValidationError, match="generation.max_running"):
+    with pytest.raises(ValidationError, match=r"generation\.max_running"):
         NlpSettings()
