@@ -378,3 +378,28 @@ def test_open_inference_protocol_with_typed_contents(
     assert "inputs[text]: must be BYTES" in (failure.details() or "")
     ready = inference.ModelReady(oip.ModelReadyRequest(name="broken"), timeout=5)
     assert ready.ready is False
+
+
+def test_a_call_that_fails_after_its_model_is_resolved_is_labelled_with_it(
+    server: InferenceServer, stub: embedding_pb2_grpc.EmbeddingServiceStub
+) -> None:
+    """A bad option (or a full queue) is found after the model is known: the failed call
+    still counts against that model version, not against an empty label."""
+    error = rpc_error(
+        lambda: stub.Embed(
+            embedding_pb2.EmbedRequest(
+                model=common_pb2.ModelRef(name="tiny", version="1"), inputs=["x"], dimensions=9999
+            ),
+            timeout=30,
+        )
+    )
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    body = (
+        urllib.request.urlopen(f"http://127.0.0.1:{server.metrics_port}/metrics", timeout=5)
+        .read()
+        .decode()
+    )
+    assert (
+        'modelport_request_duration_seconds_count{code="INVALID_ARGUMENT",'
+        'method="/modelport.v1.EmbeddingService/Embed",model="tiny",version="1"} 1.0'
+    ) in body.splitlines()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from modelport.inference.repository import ModelRepository
 from modelport.inference.text import Truncation, validate_texts
+from modelport.serving.calls import ModelListener, ignore_model
 from modelport.serving.errors import InvalidArgument
 
 from .model import EmbedItem, SentenceEmbeddingModel
@@ -23,6 +24,8 @@ class EmbedCall:
     normalize: bool | None
     dimensions: int
     truncation: Truncation
+    on_model: ModelListener = field(default=ignore_model, compare=False)
+    """Told the model version as soon as it is resolved."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,7 @@ class EmbeddingHandler:
     async def embed(self, call: EmbedCall) -> EmbedResult:
         validate_texts(call.inputs, "inputs", self._max_inputs)
         managed = self._repository.get(call.model, call.version)
+        call.on_model(managed.name, managed.version)
         model = managed.model
         if not isinstance(model, SentenceEmbeddingModel):
             raise InvalidArgument("model.name", f"{call.model!r} is not an embedding model")

@@ -10,7 +10,7 @@ from typing import Any
 import grpc
 
 from modelport.inference.convert import model_ref, truncation_from_proto, usage
-from modelport.serving.calls import record_model
+from modelport.serving.calls import ModelListener, ignore_model, model_listener
 from modelport.v1 import embedding_pb2, embedding_pb2_grpc
 
 from .handler import EmbedCall, EmbeddingHandler, EmbedResult
@@ -21,7 +21,9 @@ STREAM_WINDOW = 8
 """Requests of one EmbedStream worked on at once."""
 
 
-def embed_call(request: embedding_pb2.EmbedRequest) -> EmbedCall:
+def embed_call(
+    request: embedding_pb2.EmbedRequest, on_model: ModelListener = ignore_model
+) -> EmbedCall:
     return EmbedCall(
         model=request.model.name,
         version=request.model.version,
@@ -29,6 +31,7 @@ def embed_call(request: embedding_pb2.EmbedRequest) -> EmbedCall:
         normalize=request.normalize if request.HasField("normalize") else None,
         dimensions=request.dimensions,
         truncation=truncation_from_proto(request.truncation),
+        on_model=on_model,
     )
 
 
@@ -48,8 +51,7 @@ class EmbeddingServicer(embedding_pb2_grpc.EmbeddingServiceServicer):
     async def Embed(
         self, request: embedding_pb2.EmbedRequest, context: Context
     ) -> embedding_pb2.EmbedResponse:
-        result = await self._handler.embed(embed_call(request))
-        record_model(context, result.model, result.version)
+        result = await self._handler.embed(embed_call(request, model_listener(context)))
         return embed_response(result, request.request_id)
 
     async def EmbedStream(

@@ -4,13 +4,14 @@ No protobuf here."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from modelport.inference.decoding import Chunk, FinishReason, GenerationParams, Generations
 from modelport.inference.repository import ManagedModel, ModelRepository
 from modelport.inference.settings import GenerationSettings
 from modelport.inference.text import Truncation, validate_texts
+from modelport.serving.calls import ModelListener, ignore_model
 from modelport.serving.errors import InvalidArgument
 
 from .classify import ClassifyItem, Scores, TextClassifier
@@ -27,6 +28,8 @@ class ClassifyCall:
     inputs: list[str]
     top_k: int
     truncation: Truncation
+    on_model: ModelListener = field(default=ignore_model, compare=False)
+    """Told the model version as soon as it is resolved."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,8 @@ class TokensCall:
     inputs: list[str]
     aggregation: Aggregation
     min_score: float
+    on_model: ModelListener = field(default=ignore_model, compare=False)
+    """Told the model version as soon as it is resolved."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,8 @@ class GenerateCall:
     repetition_penalty: float | None
     seed: int | None
     stop: list[str]
+    on_model: ModelListener = field(default=ignore_model, compare=False)
+    """Told the model version as soon as it is resolved."""
 
 
 @dataclass(frozen=True)
@@ -82,8 +89,11 @@ class NlpHandler:
         self._repository = repository
         self._max_inputs = max_inputs
 
-    def _model(self, name: str, version: str, kind: Any, task: str) -> tuple[ManagedModel, Any]:
+    def _model(
+        self, name: str, version: str, kind: Any, task: str, on_model: ModelListener
+    ) -> tuple[ManagedModel, Any]:
         managed = self._repository.get(name, version)
+        on_model(managed.name, managed.version)
         if not isinstance(managed.model, kind):
             raise InvalidArgument("model.name", f"{name!r} is not a {task} model")
         return managed, managed.model
@@ -94,7 +104,7 @@ class NlpHandler:
         if call.top_k < 0:
             raise InvalidArgument("top_k", "must be >= 0")
         managed, model = self._model(
-            call.model, call.version, TextClassifier, "text-classification"
+            call.model, call.version, TextClassifier, "text-classification", call.on_model
         )
         managed.batcher.admit(len(call.inputs))
         ids: list[list[int]] = await model.preprocess(model.tokenize, call.inputs, call.truncation)
@@ -108,7 +118,7 @@ class NlpHandler:
         if not 0.0 <= call.min_score <= 1.0:
             raise InvalidArgument("min_score", "must be between 0 and 1")
         managed, model = self._model(
-            call.model, call.version, TokenClassifier, "token-classification"
+            call.model, call.version, TokenClassifier, "token-classification", call.on_model
         )
         managed.batcher.admit(len(call.inputs))
         items = await model.preprocess(model.prepare, call.inputs, call.aggregation, call.min_score)
@@ -157,7 +167,9 @@ class NlpHandler:
         generations)."""
         validate_texts(call.prompts, "prompts", self._max_inputs)
         self._check_params(call)
-        managed, model = self._model(call.model, call.version, GenerativeModel, "text-generation")
+        managed, model = self._model(
+            call.model, call.version, GenerativeModel, "text-generation", call.on_model
+        )
         params = self._params(call, model.spec.generation)
         decoder = managed.decoder
         decoder.admit(len(call.prompts))

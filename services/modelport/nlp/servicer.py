@@ -9,7 +9,7 @@ import grpc
 
 from modelport.inference.convert import classifications, model_ref, truncation_from_proto, usage
 from modelport.inference.decoding import FinishReason
-from modelport.serving.calls import record_model
+from modelport.serving.calls import ModelListener, ignore_model, model_listener
 from modelport.v1 import nlp_pb2, nlp_pb2_grpc
 
 from .handler import ClassifyCall, GenerateCall, NlpHandler, TokensCall
@@ -31,7 +31,9 @@ _FINISH = {
 }
 
 
-def generate_call(request: nlp_pb2.GenerateRequest) -> GenerateCall:
+def generate_call(
+    request: nlp_pb2.GenerateRequest, on_model: ModelListener = ignore_model
+) -> GenerateCall:
     p = request.parameters
     return GenerateCall(
         model=request.model.name,
@@ -45,6 +47,7 @@ def generate_call(request: nlp_pb2.GenerateRequest) -> GenerateCall:
         repetition_penalty=p.repetition_penalty if p.HasField("repetition_penalty") else None,
         seed=p.seed if p.HasField("seed") else None,
         stop=list(p.stop),
+        on_model=on_model,
     )
 
 
@@ -62,9 +65,9 @@ class NlpServicer(nlp_pb2_grpc.NlpServiceServicer):
                 list(request.inputs),
                 request.top_k,
                 truncation_from_proto(request.truncation),
+                model_listener(context),
             )
         )
-        record_model(context, answer.model, answer.version)
         return nlp_pb2.ClassifyResponse(
             model=model_ref(answer.model, answer.version),
             results=classifications(answer.results),
@@ -81,9 +84,9 @@ class NlpServicer(nlp_pb2_grpc.NlpServiceServicer):
                 list(request.inputs),
                 _AGGREGATION.get(request.aggregation, Aggregation.SIMPLE),
                 request.min_score,
+                model_listener(context),
             )
         )
-        record_model(context, answer.model, answer.version)
         return nlp_pb2.ClassifyTokensResponse(
             model=model_ref(answer.model, answer.version),
             results=[
@@ -103,8 +106,7 @@ class NlpServicer(nlp_pb2_grpc.NlpServiceServicer):
     async def Generate(
         self, request: nlp_pb2.GenerateRequest, context: Context
     ) -> nlp_pb2.GenerateResponse:
-        answer = await self._handler.generate(generate_call(request))
-        record_model(context, answer.model, answer.version)
+        answer = await self._handler.generate(generate_call(request, model_listener(context)))
         generations = [
             nlp_pb2.Generation(
                 text=g.text,
@@ -122,8 +124,9 @@ class NlpServicer(nlp_pb2_grpc.NlpServiceServicer):
     async def GenerateStream(
         self, request: nlp_pb2.GenerateRequest, context: Context
     ) -> AsyncIterator[nlp_pb2.GenerateStreamResponse]:
-        name, version, chunks = await self._handler.generate_stream(generate_call(request))
-        record_model(context, name, version)
+        name, version, chunks = await self._handler.generate_stream(
+            generate_call(request, model_listener(context))
+        )
         ref = model_ref(name, version)
         async for item in chunks:
             response = nlp_pb2.GenerateStreamResponse(

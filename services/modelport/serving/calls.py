@@ -12,6 +12,8 @@ the interceptor.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +54,20 @@ def call_record(context: object) -> CallRecord | None:
     """The record of the call `context` belongs to; None when no interceptor made one
     (a servicer called directly, say)."""
     return context.record if isinstance(context, CallContext) else None
+
+
+ModelListener = Callable[[str, str], None]
+"""Told (name, version) as soon as a handler resolves the model that serves a call, so
+the call is labelled with it even when it fails afterwards (a full queue, a bad option)."""
+
+
+def ignore_model(model: str, version: str) -> None:
+    """The `ModelListener` of calls nobody labels."""
+
+
+def model_listener(context: object) -> ModelListener:
+    """The listener that records the model on the call of `context`."""
+    return functools.partial(record_model, context)
 
 
 def record_model(context: object, model: str, version: str) -> None:

@@ -4,12 +4,13 @@ model's preprocessing threads, beside compute), then batch. No protobuf here."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from PIL import Image
 
 from modelport.inference.repository import ManagedModel, ModelRepository
+from modelport.serving.calls import ModelListener, ignore_model
 from modelport.serving.errors import InvalidArgument
 
 from .images import ImageLimits, decode
@@ -27,6 +28,8 @@ class ImagesCall:
     top_k: int = 0
     threshold: float = 0.0
     max_detections: int = 0
+    on_model: ModelListener = field(default=ignore_model, compare=False)
+    """Told the model version as soon as it is resolved."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,7 @@ class VisionHandler:
                 "images", f"has {len(call.images)} images; at most {self._max_inputs} per call"
             )
         managed = self._repository.get(call.model, call.version)
+        call.on_model(managed.name, managed.version)
         if not isinstance(managed.model, kind):
             raise InvalidArgument("model.name", f"{call.model!r} is not an {task} model")
         return managed

@@ -7,7 +7,7 @@ from typing import Any
 import grpc
 
 from modelport.inference.convert import classifications, model_ref
-from modelport.serving.calls import record_model
+from modelport.serving.calls import model_listener
 from modelport.v1 import vision_pb2, vision_pb2_grpc
 
 from .handler import ImagesCall, VisionHandler
@@ -24,10 +24,13 @@ class VisionServicer(vision_pb2_grpc.VisionServiceServicer):
     ) -> vision_pb2.ClassifyImageResponse:
         answer = await self._handler.classify(
             ImagesCall(
-                request.model.name, request.model.version, list(request.images), top_k=request.top_k
+                request.model.name,
+                request.model.version,
+                list(request.images),
+                top_k=request.top_k,
+                on_model=model_listener(context),
             )
         )
-        record_model(context, answer.model, answer.version)
         return vision_pb2.ClassifyImageResponse(
             model=model_ref(answer.model, answer.version),
             results=classifications(answer.results),
@@ -43,9 +46,9 @@ class VisionServicer(vision_pb2_grpc.VisionServiceServicer):
                 list(request.images),
                 threshold=request.threshold,
                 max_detections=request.max_detections,
+                on_model=model_listener(context),
             )
         )
-        record_model(context, answer.model, answer.version)
         return vision_pb2.DetectObjectsResponse(
             model=model_ref(answer.model, answer.version),
             results=[
