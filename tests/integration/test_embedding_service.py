@@ -403,3 +403,13 @@ def test_a_call_that_fails_after_its_model_is_resolved_is_labelled_with_it(
         'modelport_request_duration_seconds_count{code="INVALID_ARGUMENT",'
         'method="/modelport.v1.EmbeddingService/Embed",model="tiny",version="1"} 1.0'
     ) in body.splitlines()
+
+
+def test_an_input_over_the_byte_limit_is_refused_and_others_are_served(
+    stub: embedding_pb2_grpc.EmbeddingServiceStub,
+) -> None:
+    huge = "word " * (1024 * 1024 // 5 + 1)  # just over 1 MiB, the default limit
+    error = rpc_error(lambda: embed(stub, ["fine", huge]))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.details() == f"inputs[1]: has {len(huge)} bytes; at most 1048576 per input"
+    assert len(vectors(embed(stub, ["still serving"]))) == 1

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from modelport.inference.text import Truncation
+from modelport.inference.text import TextLimits, Truncation, validate_texts
 from modelport.ml.text import CHARS_PER_TOKEN, TextEncoder, length_groups, truncate
 from modelport.serving.errors import InvalidArgument
 
@@ -136,3 +136,16 @@ def test_offsets_point_into_the_whole_text_from_either_end(minilm_dir: Path) -> 
             strict=True,
         ):
             assert text[start:end].lower() == token.removeprefix("##")
+
+
+def test_texts_over_the_byte_limit_or_blank_are_refused_by_name() -> None:
+    limits = TextLimits(max_inputs=8, max_input_bytes=1000)
+    validate_texts(["é" * 500, "ok"], "inputs", limits)  # 1,000 bytes: at the limit
+    with pytest.raises(InvalidArgument) as info:
+        validate_texts(["ok", "é" * 501], "inputs", limits)
+    assert info.value.message == "inputs[1]: has 1002 bytes; at most 1000 per input"
+    with pytest.raises(InvalidArgument) as info:
+        validate_texts(["ok", " \n\t "], "prompts", limits)
+    assert info.value.message == "prompts[1]: is only whitespace"
+    with pytest.raises(InvalidArgument, match="at most 8 per call"):
+        validate_texts(["x"] * 9, "inputs", limits)

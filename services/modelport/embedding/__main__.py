@@ -34,7 +34,7 @@ def build(settings: EmbeddingSettings) -> InferenceServer:
     repository = ModelRepository(
         settings.runtimes, metrics, cache_dir=settings.cache_dir, warmup=settings.warmup
     )
-    handler = EmbeddingHandler(repository, settings.max_inputs_per_request)
+    handler = EmbeddingHandler(repository, settings.text_limits())
     embedding = EmbeddingServicer(handler)
     services = backend_bindings(
         SERVICE_NAME,

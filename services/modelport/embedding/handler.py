@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from modelport.inference.repository import ModelRepository
-from modelport.inference.text import Truncation, validate_texts
+from modelport.inference.text import TextLimits, Truncation, validate_texts
 from modelport.serving.calls import ModelListener, ignore_model
 from modelport.serving.errors import InvalidArgument
 
@@ -41,12 +41,12 @@ class EmbedResult:
 class EmbeddingHandler:
     """Turns EmbedCalls into batched model work."""
 
-    def __init__(self, repository: ModelRepository, max_inputs_per_request: int) -> None:
+    def __init__(self, repository: ModelRepository, limits: TextLimits) -> None:
         self._repository = repository
-        self._max_inputs = max_inputs_per_request
+        self._limits = limits
 
     async def embed(self, call: EmbedCall) -> EmbedResult:
-        validate_texts(call.inputs, "inputs", self._max_inputs)
+        validate_texts(call.inputs, "inputs", self._limits)
         managed = self._repository.get(call.model, call.version)
         call.on_model(managed.name, managed.version)
         model = managed.model

@@ -20,6 +20,7 @@ from typing import Annotated, Any, ClassVar, Literal, Union, get_args
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
+from modelport.inference.text import TextLimits
 from modelport.serving.errors import ConfigError
 from modelport.serving.settings import CommonSettings
 
@@ -255,6 +256,11 @@ class ServerSettings(CommonSettings):
     GGUF package, ~1.1 GB); it must be writable."""
     max_inputs_per_request: int = Field(1024, ge=1)
     """Most inputs (texts, images) one call may carry."""
+    max_input_bytes: int = Field(1024 * 1024, ge=1)
+    """Most UTF-8 bytes of one text input; above it the call is INVALID_ARGUMENT naming
+    the input. (Models read only their first or last tokens: a text is never tokenised
+    whole, but it is held in memory while the call is served.) A whole call is bounded by
+    `max_message_bytes`."""
     torch_threads: int = Field(0, ge=0)
     """Intra-op threads for model compute; 0 means one per CPU core."""
     warmup: bool = True
@@ -271,6 +277,10 @@ class ServerSettings(CommonSettings):
     """Bearer token (admin role) this backend registers with when the router has auth on."""
     router_tls_ca_file: Path | None = None
     """PEM CA bundle to verify the router's TLS certificate; unset: plaintext to the router."""
+
+    def text_limits(self) -> TextLimits:
+        """The limits the text services check each call's texts against."""
+        return TextLimits(self.max_inputs_per_request, self.max_input_bytes)
 
     def advertised(self, port: int) -> str:
         """The `host:port` the router should call, given the port actually bound."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 
 from modelport.serving.errors import InvalidArgument
 
@@ -15,12 +16,32 @@ class Truncation(enum.Enum):
     START = "start"
 
 
-def validate_texts(texts: list[str], field: str, max_inputs: int) -> None:
-    """At least one text, at most `max_inputs`, none empty."""
+@dataclass(frozen=True)
+class TextLimits:
+    """What one call's texts may be (`max_inputs_per_request`, `max_input_bytes`)."""
+
+    max_inputs: int = 1024
+    max_input_bytes: int = 1024 * 1024
+
+
+def validate_texts(texts: list[str], field: str, limits: TextLimits) -> None:
+    """At least one text, at most `max_inputs`, none empty or whitespace only, none over
+    `max_input_bytes` of UTF-8."""
     if not texts:
         raise InvalidArgument(field, "must contain at least one text")
-    if len(texts) > max_inputs:
-        raise InvalidArgument(field, f"has {len(texts)} texts; at most {max_inputs} per call")
+    if len(texts) > limits.max_inputs:
+        raise InvalidArgument(
+            field, f"has {len(texts)} texts; at most {limits.max_inputs} per call"
+        )
     for i, text in enumerate(texts):
         if not text:
             raise InvalidArgument(f"{field}[{i}]", "is empty")
+        if len(text) * 4 > limits.max_input_bytes:  # a code point is at most 4 bytes
+            size = len(text.encode("utf-8", "surrogatepass"))
+            if size > limits.max_input_bytes:
+                raise InvalidArgument(
+                    f"{field}[{i}]",
+                    f"has {size} bytes; at most {limits.max_input_bytes} per input",
+                )
+        if text.isspace():
+            raise InvalidArgument(f"{field}[{i}]", "is only whitespace")

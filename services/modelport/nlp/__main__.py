@@ -65,7 +65,7 @@ def build(settings: NlpSettings) -> InferenceServer:
     repository = ModelRepository(
         settings.runtimes, metrics, cache_dir=settings.cache_dir, warmup=settings.warmup
     )
-    handler = NlpHandler(repository, settings.max_inputs_per_request)
+    handler = NlpHandler(repository, settings.text_limits())
     servicer = NlpServicer(handler)
     services = backend_bindings(
         SERVICE_NAME,

@@ -10,7 +10,7 @@ from typing import Any
 from modelport.inference.decoding import Chunk, FinishReason, GenerationParams, Generations
 from modelport.inference.repository import ManagedModel, ModelRepository
 from modelport.inference.settings import GenerationSettings
-from modelport.inference.text import Truncation, validate_texts
+from modelport.inference.text import TextLimits, Truncation, validate_texts
 from modelport.serving.calls import ModelListener, ignore_model
 from modelport.serving.errors import InvalidArgument
 
@@ -85,9 +85,9 @@ class StreamChunk:
 
 
 class NlpHandler:
-    def __init__(self, repository: ModelRepository, max_inputs: int) -> None:
+    def __init__(self, repository: ModelRepository, limits: TextLimits) -> None:
         self._repository = repository
-        self._max_inputs = max_inputs
+        self._limits = limits
 
     def _model(
         self, name: str, version: str, kind: Any, task: str, on_model: ModelListener
@@ -100,7 +100,7 @@ class NlpHandler:
 
     # -- classification -------------------------------------------------------------------
     async def classify(self, call: ClassifyCall) -> Answer:
-        validate_texts(call.inputs, "inputs", self._max_inputs)
+        validate_texts(call.inputs, "inputs", self._limits)
         if call.top_k < 0:
             raise InvalidArgument("top_k", "must be >= 0")
         managed, model = self._model(
@@ -114,7 +114,7 @@ class NlpHandler:
         return Answer(managed.name, managed.version, results, sum(map(len, ids)))
 
     async def classify_tokens(self, call: TokensCall) -> Answer:
-        validate_texts(call.inputs, "inputs", self._max_inputs)
+        validate_texts(call.inputs, "inputs", self._limits)
         if not 0.0 <= call.min_score <= 1.0:
             raise InvalidArgument("min_score", "must be between 0 and 1")
         managed, model = self._model(
@@ -165,7 +165,7 @@ class NlpHandler:
     async def _start(self, call: GenerateCall) -> tuple[ManagedModel, list[int], Generations]:
         """Validate, admit, tokenise and queue every prompt: (model, prompt lengths, their
         generations)."""
-        validate_texts(call.prompts, "prompts", self._max_inputs)
+        validate_texts(call.prompts, "prompts", self._limits)
         self._check_params(call)
         managed, model = self._model(
             call.model, call.version, GenerativeModel, "text-generation", call.on_model
