@@ -322,10 +322,6 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         self._streams: dict[str, int] = {}
         self._inputs = InputCounter()
 
-    def streams(self, identity: str) -> int:
-        """Streams `identity` has open now."""
-        return self._streams.get(identity, 0)
-
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler]],
