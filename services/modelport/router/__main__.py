@@ -118,7 +118,8 @@ class RouterServer(GrpcServer):
         for registration in [r for r in stored if not self.policy.allows(r.endpoint)]:
             log.warning(
                 "ignoring the stored registration of %s v%s at %r: the endpoint is not "
-                "allowed (host:port within the allow-list); deregister it",
+                "allowed (host:port within the allow-list); it stays in the store until "
+                "allowed or removed from it",
                 registration.name,
                 registration.version,
                 registration.endpoint,
