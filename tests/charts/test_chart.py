@@ -341,7 +341,8 @@ def test_tls_auth_and_tracing_values_reference_secrets(tools: Path, tmp_path: Pa
         )
         assert out.returncode == 0, out.stdout + out.stderr
     docs = objects(text)
-    assert not by_kind(docs, "Secret")  # referenced, never inlined
+    # referenced, never inlined; the one Secret is the router's token the chart made
+    assert set(by_kind(docs, "Secret")) == {"mp-modelport-router-token"}
     deployments = by_kind(docs, "Deployment")
 
     def env(name: str) -> dict[str, str | None]:
@@ -361,9 +362,87 @@ def test_tls_auth_and_tracing_values_reference_secrets(tools: Path, tmp_path: Pa
     assert router["MODELPORT_BACKEND_TLS_CA_FILE"] == "/etc/modelport/tls/ca.crt"
     assert router["MODELPORT_BACKEND_TLS_SERVER_NAME"] == "mp-modelport-backend"
     assert router["MODELPORT_OTLP_ENDPOINT"] == "otel-collector.monitoring:4317"
-    assert secrets("mp-modelport-router") == {"mp-tls", "mp-tokens"}
+    assert secrets("mp-modelport-router") == {"mp-tls", "mp-tokens", "mp-modelport-router-token"}
     nlp = env("mp-modelport-nlp")
     assert nlp["MODELPORT_TLS_CLIENT_CA_FILE"] == "/etc/modelport/tls/ca.crt"
     assert nlp["MODELPORT_HEALTH_PORT"] == "8086"  # probes stay plaintext beside TLS
-    assert "MODELPORT_AUTH_TOKENS_FILE" not in nlp
-    assert secrets("mp-modelport-nlp") == {"mp-tls"}
+    assert "MODELPORT_AUTH_TOKENS_FILE" not in nlp  # client tokens are the router's
+    assert nlp["MODELPORT_AUTH_ROUTER_TOKEN_FILE"] == "/etc/modelport/router-token/token"
+    assert secrets("mp-modelport-nlp") == {"mp-tls", "mp-modelport-router-token"}
+
+
+def container_env(deployment: dict[str, Any]) -> dict[str, str | None]:
+    return {e["name"]: e.get("value") for e in pod_spec(deployment)["containers"][0]["env"]}
+
+
+def mounted_file(deployment: dict[str, Any], path: str) -> tuple[str, str]:
+    """(Secret name, key) that the file at `path` of a pod's container comes from."""
+    spec = pod_spec(deployment)
+    mounts = [
+        m
+        for m in spec["containers"][0]["volumeMounts"]
+        if path.startswith(m["mountPath"].rstrip("/") + "/")
+    ]
+    assert mounts, f"nothing is mounted at {path}"
+    mount = max(mounts, key=lambda m: len(m["mountPath"]))  # the innermost mount wins
+    volume = next(v for v in spec["volumes"] if v["name"] == mount["name"])
+    key = path[len(mount["mountPath"].rstrip("/")) + 1 :]
+    items = volume["secret"].get("items")
+    if items:
+        key = next(i["key"] for i in items if i["path"] == key)
+    return volume["secret"]["secretName"], key
+
+
+def test_the_default_install_is_authenticated_from_router_to_backends(tools: Path) -> None:
+    """Issue 21, H1: without any value set, the router presents a token the chart made,
+    every backend requires it (and nothing else), and the router takes no registrations;
+    an existing Secret can replace the generated one."""
+    import base64
+
+    docs = objects(render(tools))
+    secrets = by_kind(docs, "Secret")
+    assert set(secrets) == {"mp-modelport-router-token"}
+    token = base64.b64decode(secrets["mp-modelport-router-token"]["data"]["token"]).decode()
+    assert len(token) >= 32
+    assert token.isalnum()
+    deployments = by_kind(docs, "Deployment")
+    router = container_env(deployments["mp-modelport-router"])
+    assert router["MODELPORT_ALLOW_REGISTRATION"] == "false"
+    sent = mounted_file(deployments["mp-modelport-router"], router["MODELPORT_BACKEND_TOKEN_FILE"])  # type: ignore[arg-type]
+    assert sent == ("mp-modelport-router-token", "token")
+    for name in ("mp-modelport-embedding", "mp-modelport-nlp", "mp-modelport-vision"):
+        backend = container_env(deployments[name])
+        accepted = mounted_file(deployments[name], backend["MODELPORT_AUTH_ROUTER_TOKEN_FILE"])  # type: ignore[arg-type]
+        assert accepted == sent, name
+        assert "MODELPORT_AUTH_TOKENS_FILE" not in backend  # only the router gets in
+
+    docs = objects(
+        render(
+            tools,
+            "--set",
+            "security.auth.routerTokenSecret=vault-router-token",
+            "--set",
+            "security.auth.tokensSecret=mp-tokens",
+            "--set",
+            "security.auth.backendsAcceptClientTokens=true",
+            "--set",
+            "router.allowRegistration=true",
+        )
+    )
+    assert not by_kind(docs, "Secret")
+    deployments = by_kind(docs, "Deployment")
+    router = container_env(deployments["mp-modelport-router"])
+    assert router["MODELPORT_ALLOW_REGISTRATION"] == "true"
+    assert mounted_file(
+        deployments["mp-modelport-router"],
+        router["MODELPORT_BACKEND_TOKEN_FILE"],  # type: ignore[arg-type]
+    ) == ("vault-router-token", "token")
+    nlp = container_env(deployments["mp-modelport-nlp"])
+    assert mounted_file(
+        deployments["mp-modelport-nlp"],
+        nlp["MODELPORT_AUTH_ROUTER_TOKEN_FILE"],  # type: ignore[arg-type]
+    ) == ("vault-router-token", "token")
+    assert mounted_file(
+        deployments["mp-modelport-nlp"],
+        nlp["MODELPORT_AUTH_TOKENS_FILE"],  # type: ignore[arg-type]
+    ) == ("mp-tokens", "tokens.yaml")

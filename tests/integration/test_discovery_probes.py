@@ -191,3 +191,69 @@ async def test_a_hung_endpoint_does_not_hold_up_discovery_of_a_healthy_one(
             await pool.close()
     (registration,) = registry.registrations()
     assert (registration.source, registration.task) == (Source.KUBERNETES, "text2text-generation")
+
+
+@pytest.fixture
+async def guarded() -> AsyncIterator[int]:
+    """A backend whose ListModels answers only the router's token (on 127.0.0.3)."""
+
+    async def guarded_list(
+        request: registry_pb2.ListModelsRequest, context: Any
+    ) -> registry_pb2.ListModelsResponse:
+        if dict(context.invocation_metadata()).get("authorization") != "Bearer router-token":
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or invalid credentials")
+        return await list_models(request, context)
+
+    server = grpc.aio.server()
+    handler = grpc.unary_unary_rpc_method_handler(
+        guarded_list,
+        request_deserializer=registry_pb2.ListModelsRequest.FromString,
+        response_serializer=registry_pb2.ListModelsResponse.SerializeToString,
+    )
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler(REGISTRY, {"ListModels": handler}),)
+    )
+    port = server.add_insecure_port("127.0.0.3:0")
+    await server.start()
+    yield port
+    await server.stop(0)
+
+
+async def test_discovery_asks_a_guarded_backend_with_the_routers_token(
+    guarded: int, tmp_path: Path
+) -> None:
+    """H1: the router's discovery probes carry its credential, so a backend that requires
+    one (as the chart deploys them) is still found."""
+    api = FakeKubernetesApi([endpoint_slice("c-guarded", "127.0.0.3", guarded)])
+    registry = Registry(lease_ttl_s=10.0, max_lease_ttl_s=60.0)
+    settings = RouterSettings(metrics_port=-1, data_dir=tmp_path)
+    pool = ReplicaPool(
+        settings,
+        RouterMetrics(),
+        eject_after=3,
+        connect_timeout_s=1.0,
+        probe_interval_s=0.25,
+        token="router-token",
+    )
+    discovery = KubernetesDiscovery(
+        registry,
+        pool,
+        namespace="default",
+        label_selector=settings.kubernetes_label_selector,
+        api_version="discovery.k8s.io/v1",
+        kubeconfig=str(api.kubeconfig(tmp_path / "kubeconfig")),
+        refresh_s=3600,
+        probe_concurrency=4,
+    )
+    watch = registry.watch()
+    await discovery.start()
+    try:
+        async with asyncio.timeout(30):
+            while "healthy" not in registry.names():
+                await watch.get()
+    finally:
+        await discovery.close()
+        await pool.close()
+        api.close()
+    (registration,) = registry.registrations()
+    assert registration.endpoint == f"127.0.0.3:{guarded}"

@@ -43,7 +43,7 @@ class Echo(BatchedModel[str, str]):
         return ModelMetadata(Task.EMBEDDING)
 
 
-async def start_router(tmp_path: Path, **settings: float) -> RouterServer:
+async def start_router(tmp_path: Path, **settings: object) -> RouterServer:
     router = RouterServer(
         RouterSettings(
             host="127.0.0.1",
@@ -105,6 +105,53 @@ async def test_registrar_deregisters_on_close(tmp_path: Path, repository: ModelR
         assert router.registry.registrations() == []
     finally:
         await router.stop(grace=0)
+
+
+async def test_a_backend_registers_renews_and_deregisters_with_a_registrar_token(
+    tmp_path: Path, repository: ModelRepository
+) -> None:
+    """H2: a backend needs no admin token: a registrar token bound to the host it calls
+    from does. Its renewals leave no audit line; its registration and deregistration do."""
+    import json
+
+    import yaml
+
+    tokens = tmp_path / "tokens.yaml"
+    tokens.write_text(
+        yaml.safe_dump(
+            {"tokens": [{"token": "r", "identity": "pod", "role": "registrar", "same_host": True}]}
+        )
+    )
+    audit = tmp_path / "audit.jsonl"
+    router = await start_router(
+        tmp_path,
+        lease_ttl_s=1.5,
+        max_lease_ttl_s=1.5,
+        auth_tokens_file=tokens,
+        audit_log=str(audit),
+    )
+    registrar = RouterRegistrar(
+        f"127.0.0.1:{router.port}", "127.0.0.1:9", repository, ttl_s=1.5, token="r"
+    )
+    repository.add_listener(registrar.on_model_change)
+    registrar.start()
+    try:
+        await repository.load(EchoSpec(name="m"))
+        (registration,) = router.registry.registrations()
+        expires = registration.lease_expires
+        while registration.lease_expires == expires:  # renewed at a third of the lease
+            await asyncio.sleep(0.05)
+            assert router.registry.registrations() == [registration], "the lease lapsed"
+        await registrar.close()
+        assert router.registry.registrations() == []
+    finally:
+        await registrar.close()
+        await router.stop(grace=0)
+    lines = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert [(line["what"].rsplit("/", 1)[1], line["who"], line["outcome"]) for line in lines] == [
+        ("RegisterModel", "pod", "ok"),
+        ("DeregisterModel", "pod", "ok"),
+    ]
 
 
 async def test_a_watch_that_falls_behind_ends_with_resource_exhausted(tmp_path: Path) -> None:

@@ -40,6 +40,8 @@ from tests.helpers import ServiceProcess, free_port, loopback_settings, rpc_erro
 pytestmark = pytest.mark.slow
 
 TOKENS = {"client": "client-token", "admin": "admin-token", "busy": "busy-token"}
+SPENDERS = ("streamer", "bulk", "watcher")
+"""Client identities of the rate-limit tests, one each (tests run in any order)."""
 
 
 def pem(key: Any) -> bytes:
@@ -158,6 +160,10 @@ def router(
                     {"token": TOKENS["client"], "identity": "backend-team", "role": "client"},
                     {"token": TOKENS["admin"], "identity": "platform", "role": "admin"},
                     {"token": TOKENS["busy"], "identity": "busy-team", "role": "client"},
+                    *(
+                        {"token": f"{name}-token", "identity": name, "role": "client"}
+                        for name in SPENDERS
+                    ),
                 ]
             }
         )
@@ -172,6 +178,7 @@ def router(
             "MODELPORT_AUDIT_LOG": str(audit),
             "MODELPORT_RATE_LIMIT_PER_S": "0.5",
             "MODELPORT_RATE_LIMIT_BURST": "30",
+            "MODELPORT_MAX_STREAMS_PER_IDENTITY": "2",
             "MODELPORT_BACKEND_TLS_CA_FILE": str(pki["ca.crt"]),
             "MODELPORT_BACKEND_TLS_CERT_FILE": str(pki["client.crt"]),
             "MODELPORT_BACKEND_TLS_KEY_FILE": str(pki["client.key"]),
@@ -230,12 +237,16 @@ def test_tokens_roles_and_open_health(router: tuple[ServiceProcess, Path]) -> No
             health_pb2.HealthCheckResponse.SERVING
         )
     lines = [json.loads(line) for line in audit.read_text().splitlines()]
-    assert {
-        "kind": "admin",
+    assert lines[-1] | {"time": ""} == {
+        "time": "",
+        "kind": "registry",
         "who": "platform",
-        "outcome": "allowed",
         "what": "/modelport.v1.RegistryService/SetTrafficSplit",
-    }.items() <= lines[-1].items()
+        "model": "tiny",
+        "weights": {"1": 1},
+        "outcome": "ok",
+        "trace_id": "",
+    }
     denied = {(line["who"], line["outcome"]) for line in lines if line["kind"] == "denied"}
     assert {("-", "unauthenticated"), ("backend-team", "permission_denied")} <= denied
     assert all("client-token" not in json.dumps(line) for line in lines)  # no secrets logged
@@ -268,6 +279,72 @@ def test_rate_limit_per_identity_with_quota_and_retry_details(
         assert stub.Embed(embed_request(), timeout=10, metadata=as_(TOKENS["client"])).embeddings
         time.sleep(2.5)  # one token refills every 2 s
         assert stub.Embed(embed_request(), timeout=10, metadata=as_(TOKENS["busy"])).embeddings
+
+
+def test_a_stream_pays_for_every_message(router: tuple[ServiceProcess, Path]) -> None:
+    """M1: one stream cannot carry more messages than the identity's rate limit allows
+    (burst 30 here): the stream ends with RESOURCE_EXHAUSTED and RetryInfo."""
+    process, _ = router
+    with grpc.insecure_channel(process.address) as channel:
+        stub = embedding_pb2_grpc.EmbeddingServiceStub(channel)
+        answers = stub.EmbedStream(
+            iter([embed_request()] * 60), timeout=30, metadata=as_("streamer-token")
+        )
+        answered, error = drain(answers)
+        assert error is not None
+        assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert len(answered) <= 30
+        status = rpc_status.from_call(error)
+        assert status is not None
+        retry = error_details_pb2.RetryInfo()
+        assert any(detail.Unpack(retry) for detail in status.details)
+
+
+def test_a_call_pays_for_every_input(router: tuple[ServiceProcess, Path]) -> None:
+    """M1: 31 inputs in one call spend more than the burst of 30: the call goes through
+    (a bucket with a token left admits it), the identity's next call waits for the rate."""
+    process, _ = router
+    with grpc.insecure_channel(process.address) as channel:
+        stub = embedding_pb2_grpc.EmbeddingServiceStub(channel)
+        bulk = embedding_pb2.EmbedRequest(
+            model=common_pb2.ModelRef(name="tiny"), inputs=[f"text {i}" for i in range(31)]
+        )
+        assert len(stub.Embed(bulk, timeout=10, metadata=as_("bulk-token")).embeddings) == 31
+        err = rpc_error(lambda: stub.Embed(embed_request(), timeout=10, metadata=as_("bulk-token")))
+        assert err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+def test_streams_per_identity_are_capped(router: tuple[ServiceProcess, Path]) -> None:
+    """M1: MODELPORT_MAX_STREAMS_PER_IDENTITY=2: a third concurrent stream of one identity
+    is refused; another identity is not affected; a closed stream frees its place."""
+    process, _ = router
+    watch = registry_pb2.WatchModelsRequest(name="tiny")
+    with grpc.insecure_channel(process.address) as channel:
+        stub = registry_pb2_grpc.RegistryServiceStub(channel)
+        opened = [stub.WatchModels(watch, timeout=30, metadata=as_("watcher-token")) for _ in "ab"]
+        for stream in opened:
+            assert first(stream).model.name == "tiny"  # the stream is open on the router
+        third = stub.WatchModels(watch, timeout=30, metadata=as_("watcher-token"))
+        err = rpc_error(lambda: first(third))
+        assert err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        other = stub.WatchModels(watch, timeout=30, metadata=as_(TOKENS["client"]))
+        assert first(other).model.name == "tiny"
+        other.cancel()  # type: ignore[no-untyped-call]
+        opened[0].cancel()  # type: ignore[no-untyped-call]
+
+        def reopened() -> bool:
+            again = stub.WatchModels(watch, timeout=30, metadata=as_("watcher-token"))
+            try:
+                first(again)
+            except grpc.RpcError:
+                return False
+            again.cancel()  # type: ignore[no-untyped-call]
+            return True
+
+        from tests.cluster import wait_for
+
+        wait_for(reopened, "a stream's place is freed when it closes")
+        opened[1].cancel()  # type: ignore[no-untyped-call]
 
 
 def test_plaintext_health_port_for_probes_beside_tls(backend: InferenceServer) -> None:
@@ -329,6 +406,24 @@ def secure_client(
         token=token,
         **options,
     )
+
+
+def first(stream: Any) -> Any:
+    """The first message of a response stream (raises the call's error)."""
+    return next(iter(stream))
+
+
+def drain(answers: Any) -> tuple[list[Any], grpc.Call | None]:
+    """The messages of a response stream, and the error that ended it (None: it ended OK)."""
+    received = []
+    try:
+        for answer in answers:
+            received.append(answer)
+    except grpc.RpcError as error:
+        if not isinstance(error, grpc.Call):
+            raise
+        return received, error
+    return received, None
 
 
 def client_error(call: Callable[[], object]) -> ClientError:
@@ -425,3 +520,622 @@ def test_cli_with_tls_flags_and_token_from_the_environment(
     monkeypatch.setenv("MODELPORT_TOKEN", TOKENS["client"])
     assert main(command) == 0
     assert json.loads(capsys.readouterr().out)["model"] == "tiny"
+
+
+# -- zero trust between router and backends (issue 21) -------------------------------------
+ROUTER_TOKEN = "router-service-token"
+DIRECT_TOKEN = "direct-client-token"
+
+
+def oip_stub(channel: Any) -> Any:
+    from modelport.oip.v2 import open_inference_pb2_grpc
+
+    return open_inference_pb2_grpc.GRPCInferenceServiceStub(channel)
+
+
+def tokens_yaml(path: Path, *entries: dict[str, Any]) -> Path:
+    path.write_text(yaml.safe_dump({"tokens": list(entries)}))
+    return path
+
+
+@pytest.fixture(scope="module")
+def router_token_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("router-token") / "token"
+    path.write_text(ROUTER_TOKEN + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def guarded_backend(
+    router_token_file: Path, tiny_bert_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[InferenceServer]:
+    """A plaintext embedding backend as the chart deploys it: it knows the router's token
+    (role router) and one client token of its own; it serves `tiny` and `hidden`."""
+    tokens = tokens_yaml(
+        tmp_path_factory.mktemp("backend-tokens") / "tokens.yaml",
+        {"token": DIRECT_TOKEN, "identity": "direct-team", "role": "client"},
+    )
+    settings = loopback_settings(
+        EmbeddingSettings, auth_tokens_file=tokens, auth_router_token_file=router_token_file
+    )
+    models = [
+        ModelSpec(name=name, runtime="sentence-embedding", path=tiny_bert_dir)
+        for name in ("tiny", "hidden")
+    ]
+    with running_server(build, settings, models) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def guarded_router(
+    guarded_backend: InferenceServer,
+    router_token_file: Path,
+    free_env_module: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[ServiceProcess]:
+    """A router that routes only `tiny` to the guarded backend, with its router token."""
+    work = tmp_path_factory.mktemp("guarded-router")
+    tokens = tokens_yaml(
+        work / "tokens.yaml",
+        {"token": TOKENS["client"], "identity": "backend-team", "role": "client"},
+        {"token": TOKENS["admin"], "identity": "platform", "role": "admin"},
+    )
+    process = ServiceProcess(
+        "modelport.router",
+        {
+            **free_env_module,
+            "MODELPORT_DATA_DIR": str(work / "data"),
+            "MODELPORT_AUTH_TOKENS_FILE": str(tokens),
+            "MODELPORT_BACKEND_TOKEN_FILE": str(router_token_file),
+            "MODELPORT_STATIC_REPLICAS": json.dumps(
+                [{"name": "tiny", "version": "1", "endpoint": f"127.0.0.1:{guarded_backend.port}"}]
+            ),
+        },
+        free_port(),
+    ).start()
+    try:
+        process.wait_serving()
+        yield process
+    finally:
+        process.stop()
+
+
+def test_backend_refuses_calls_without_the_router_credential_and_the_router_has_it(
+    guarded_backend: InferenceServer, guarded_router: ServiceProcess
+) -> None:
+    """H1: straight to a backend's port, nobody but the router (and the backend's own
+    client tokens, for inference only) gets in; through the router, everything works."""
+    from modelport.oip.v2 import open_inference_pb2 as oip
+
+    unload = oip.RepositoryModelUnloadRequest(model_name="tiny")
+    with grpc.insecure_channel(f"127.0.0.1:{guarded_backend.port}") as channel:
+        direct_oip, direct = oip_stub(channel), embedding_pb2_grpc.EmbeddingServiceStub(channel)
+        for token in (None, "wrong-token", TOKENS["client"], TOKENS["admin"]):
+            for call in (
+                partial(direct_oip.RepositoryModelUnload, unload),
+                partial(
+                    direct_oip.RepositoryModelLoad,
+                    oip.RepositoryModelLoadRequest(model_name="tiny"),
+                ),
+                partial(direct.Embed, embed_request()),
+                partial(direct_oip.RepositoryIndex, oip.RepositoryIndexRequest()),
+            ):
+                err = rpc_error(partial(call, timeout=10, metadata=as_(token)))
+                assert err.code() == grpc.StatusCode.UNAUTHENTICATED, (token, call)
+        # the backend's own client token may infer, never load or unload
+        assert direct.Embed(embed_request(), timeout=10, metadata=as_(DIRECT_TOKEN)).embeddings
+        err = rpc_error(
+            lambda: direct_oip.RepositoryModelUnload(unload, timeout=10, metadata=as_(DIRECT_TOKEN))
+        )
+        assert err.code() == grpc.StatusCode.PERMISSION_DENIED
+    with grpc.insecure_channel(guarded_router.address) as channel:
+        routed_oip, routed = oip_stub(channel), embedding_pb2_grpc.EmbeddingServiceStub(channel)
+        admin, client = as_(TOKENS["admin"]), as_(TOKENS["client"])
+        assert routed.Embed(embed_request(), timeout=10, metadata=client).embeddings
+        index = routed_oip.RepositoryIndex(oip.RepositoryIndexRequest(), timeout=10, metadata=admin)
+        assert ("tiny", "READY") in {(m.name, m.state) for m in index.models}
+        stats = routed_oip.ModelStatistics(
+            oip.ModelStatisticsRequest(name="tiny"), timeout=10, metadata=admin
+        )
+        assert stats.model_stats
+        assert stats.model_stats[0].inference_count >= 1
+        routed_oip.RepositoryModelUnload(unload, timeout=60, metadata=admin)
+        routed_oip.RepositoryModelLoad(
+            oip.RepositoryModelLoadRequest(model_name="tiny"), timeout=120, metadata=admin
+        )
+        assert routed.Embed(embed_request(), timeout=10, metadata=client).embeddings
+
+
+def test_a_stream_cannot_reach_a_model_the_router_does_not_route(
+    guarded_router: ServiceProcess,
+) -> None:
+    """L1: every message of a stream names the model of its first, which the router
+    routes; `hidden` is served by the backend but not routed."""
+    with grpc.insecure_channel(guarded_router.address) as channel:
+        stub = embedding_pb2_grpc.EmbeddingServiceStub(channel)
+        answers = stub.EmbedStream(
+            iter([embed_request("tiny"), embed_request("hidden")]),
+            timeout=10,
+            metadata=as_(TOKENS["client"]),
+        )
+        received, error = drain(answers)
+        assert [answer.model.name for answer in received] in ([], ["tiny"])
+        assert error is not None
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+class RecordingReplica:
+    """A replica stand-in on loopback that records the metadata of every call and answers
+    Embed and EmbedStream with an empty response."""
+
+    def __init__(self) -> None:
+        from concurrent import futures
+
+        self.metadata: list[dict[str, str | bytes]] = []
+        self.server = grpc.server(futures.ThreadPoolExecutor(4))
+
+        def embed(request: bytes, context: grpc.ServicerContext) -> bytes:
+            self.metadata.append(dict(context.invocation_metadata()))
+            return embedding_pb2.EmbedResponse().SerializeToString()
+
+        def embed_stream(requests: Iterator[bytes], context: grpc.ServicerContext) -> Any:
+            self.metadata.append(dict(context.invocation_metadata()))
+            for _ in requests:
+                yield embedding_pb2.EmbedResponse().SerializeToString()
+
+        self.server.add_generic_rpc_handlers(
+            (
+                grpc.method_handlers_generic_handler(
+                    "modelport.v1.EmbeddingService",
+                    {
+                        "Embed": grpc.unary_unary_rpc_method_handler(embed),
+                        "EmbedStream": grpc.stream_stream_rpc_method_handler(embed_stream),
+                    },
+                ),
+            )
+        )
+        self.address = f"127.0.0.1:{self.server.add_insecure_port('127.0.0.1:0')}"
+        self.server.start()
+
+
+def test_a_replica_never_sees_a_callers_credentials(
+    router_token_file: Path, free_env_module: dict[str, str], tmp_path: Path
+) -> None:
+    """H2: the router strips the caller's `authorization` (and other credential headers)
+    and calls the replica with its own credential."""
+    replica = RecordingReplica()
+    tokens = tokens_yaml(
+        tmp_path / "tokens.yaml",
+        {"token": TOKENS["client"], "identity": "backend-team", "role": "client"},
+    )
+    router = ServiceProcess(
+        "modelport.router",
+        {
+            **free_env_module,
+            "MODELPORT_DATA_DIR": str(tmp_path / "data"),
+            "MODELPORT_AUTH_TOKENS_FILE": str(tokens),
+            "MODELPORT_BACKEND_TOKEN_FILE": str(router_token_file),
+            "MODELPORT_STATIC_REPLICAS": json.dumps(
+                [{"name": "tiny", "version": "1", "endpoint": replica.address}]
+            ),
+        },
+        free_port(),
+    ).start()
+    try:
+        router.wait_serving()
+        sent = (*as_(TOKENS["client"]), ("x-api-key", "api-key-secret"), ("cookie", "s=secret"))
+        with grpc.insecure_channel(router.address) as channel:
+            stub = embedding_pb2_grpc.EmbeddingServiceStub(channel)
+            stub.Embed(embed_request(), timeout=10, metadata=sent)
+            list(stub.EmbedStream(iter([embed_request()] * 2), timeout=10, metadata=sent))
+    finally:
+        router.stop()
+        replica.server.stop(0)
+    assert len(replica.metadata) == 2
+    for received in replica.metadata:
+        text = json.dumps({k: str(v) for k, v in received.items()})
+        for secret in (TOKENS["client"], "api-key-secret", "s=secret"):
+            assert secret not in text, received
+        assert received["authorization"] == f"Bearer {ROUTER_TOKEN}"
+
+
+async def test_a_registrar_registers_only_its_own_endpoint_and_endpoints_are_host_port(
+    tmp_path: Path,
+) -> None:
+    """H2: a `registrar` token is bound to endpoints (or to the host it calls from); it may
+    register, renew and deregister only there, with a lease; never split traffic, touch
+    other replicas, load, unload or infer. Endpoints are `host:port`, nothing else. Audit
+    lines say what changed; renewals are no admin actions."""
+    from modelport.oip.v2 import open_inference_pb2 as oip
+    from modelport.router.__main__ import RouterServer
+    from modelport.router.settings import RouterSettings
+
+    tokens = tokens_yaml(
+        tmp_path / "tokens.yaml",
+        {"token": TOKENS["admin"], "identity": "platform", "role": "admin"},
+        {
+            "token": "registrar-a",
+            "identity": "embed-a",
+            "role": "registrar",
+            "endpoints": ["127.0.0.1:7001"],
+        },
+        {
+            "token": "registrar-b",
+            "identity": "embed-b",
+            "role": "registrar",
+            "endpoints": ["10.9.0.0/16"],
+        },
+        {"token": "registrar-local", "identity": "local", "role": "registrar", "same_host": True},
+    )
+    audit = tmp_path / "audit.jsonl"
+    router = RouterServer(
+        RouterSettings(
+            host="127.0.0.1",
+            port=0,
+            metrics_port=-1,
+            data_dir=tmp_path / "data",
+            grace_period_s=0,
+            auth_tokens_file=tokens,
+            audit_log=str(audit),
+        )
+    )
+    await router.start()
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{router.port}")
+    registry = registry_pb2_grpc.RegistryServiceStub(channel)
+
+    def register(endpoint: str, persistent: bool = False) -> registry_pb2.RegisterModelRequest:
+        return registry_pb2.RegisterModelRequest(
+            model=common_pb2.ModelRef(name="m2", version="1"),
+            task=common_pb2.TASK_EMBEDDING,
+            endpoint=endpoint,
+            persistent=persistent,
+        )
+
+    async def code(call: Any) -> grpc.StatusCode:
+        try:
+            await call
+        except grpc.aio.AioRpcError as error:
+            return error.code()
+        return grpc.StatusCode.OK
+
+    a, b, local, admin = (
+        as_("registrar-a"),
+        as_("registrar-b"),
+        as_("registrar-local"),
+        as_(TOKENS["admin"]),
+    )
+    denied = grpc.StatusCode.PERMISSION_DENIED
+    try:
+        granted = await registry.RegisterModel(register("127.0.0.1:7001"), metadata=a)
+        assert granted.lease_id
+        assert await code(registry.RegisterModel(register("127.0.0.1:7002"), metadata=a)) == denied
+        assert (
+            await code(registry.RegisterModel(register("127.0.0.1:7001", True), metadata=a))
+            == denied
+        )
+        assert (
+            await code(registry.RegisterModel(register("10.9.3.4:50051"), metadata=b))
+            == grpc.StatusCode.OK
+        )
+        assert await code(registry.RegisterModel(register("10.8.3.4:50051"), metadata=b)) == denied
+        assert (
+            await code(registry.RegisterModel(register("127.0.0.1:7004"), metadata=local))
+            == grpc.StatusCode.OK
+        )
+        assert (
+            await code(registry.RegisterModel(register("127.0.0.2:7004"), metadata=local)) == denied
+        )
+        await registry.RegisterModel(register("127.0.0.1:7002", True), metadata=admin)
+        other = registry_pb2.DeregisterModelRequest(
+            model=common_pb2.ModelRef(name="m2", version="1"), endpoint="127.0.0.1:7002"
+        )
+        assert await code(registry.DeregisterModel(other, metadata=a)) == denied
+        split = registry_pb2.SetTrafficSplitRequest(name="m2", weights={"1": 1})
+        assert await code(registry.SetTrafficSplit(split, metadata=a)) == denied
+        renewed = await registry.RenewLease(
+            registry_pb2.RenewLeaseRequest(lease_ids=[granted.lease_id]), metadata=b
+        )
+        assert list(renewed.unknown_lease_ids) == [granted.lease_id]  # not b's lease
+        renewed = await registry.RenewLease(
+            registry_pb2.RenewLeaseRequest(lease_ids=[granted.lease_id]), metadata=a
+        )
+        assert not renewed.unknown_lease_ids
+        unload = oip.RepositoryModelUnloadRequest(model_name="m2")
+        assert await code(oip_stub(channel).RepositoryModelUnload(unload, metadata=a)) == denied
+        embed = embedding_pb2_grpc.EmbeddingServiceStub(channel).Embed(
+            embed_request("m2"), metadata=a
+        )
+        assert await code(embed) == denied
+        for bad in (
+            "unix:/tmp/evil.sock",
+            "unix:50051",
+            "dns:///127.0.0.1:1",
+            "127.0.0.1",
+            "h:0",
+            "a b:1",
+        ):
+            assert await code(registry.RegisterModel(register(bad, True), metadata=admin)) == (
+                grpc.StatusCode.INVALID_ARGUMENT
+            ), bad
+        mine = registry_pb2.DeregisterModelRequest(
+            model=common_pb2.ModelRef(name="m2", version="1"), endpoint="127.0.0.1:7001"
+        )
+        await registry.DeregisterModel(mine, metadata=a)
+        endpoints = {r.endpoint for r in router.registry.registrations()}
+        assert endpoints == {"127.0.0.1:7002", "10.9.3.4:50051", "127.0.0.1:7004"}
+    finally:
+        await channel.close(None)
+        await router.stop(grace=0)
+    lines = [json.loads(line) for line in audit.read_text().splitlines()]
+    changes = [line for line in lines if line["kind"] == "registry"]
+    assert {
+        "who": "embed-a",
+        "what": "/modelport.v1.RegistryService/RegisterModel",
+        "endpoint": "127.0.0.1:7001",
+        "model": "m2",
+        "version": "1",
+        "outcome": "ok",
+    }.items() <= changes[0].items()
+    assert any(
+        line["what"].endswith("/DeregisterModel") and line["endpoint"] == "127.0.0.1:7001"
+        for line in changes
+    )
+    assert not [
+        line for line in lines if line["what"].endswith("/RenewLease") and line["kind"] == "admin"
+    ]
+    refused = [line for line in changes if line["outcome"] == "permission_denied"]
+    assert {(line["who"], line["endpoint"]) for line in refused} >= {
+        ("embed-a", "127.0.0.1:7002"),
+        ("local", "127.0.0.2:7004"),
+    }
+
+
+def test_unauthenticated_callers_cannot_flood_the_audit_log(
+    free_env_module: dict[str, str], tmp_path: Path
+) -> None:
+    """M2: denied-call lines are rate-limited per source and counted beyond it; a
+    `traceparent` that is not W3C never reaches the log; admin actions are always written."""
+    tokens = tokens_yaml(
+        tmp_path / "tokens.yaml",
+        {"token": TOKENS["admin"], "identity": "platform", "role": "admin"},
+    )
+    audit = tmp_path / "audit.jsonl"
+    router = ServiceProcess(
+        "modelport.router",
+        {
+            **free_env_module,
+            "MODELPORT_DATA_DIR": str(tmp_path / "data"),
+            "MODELPORT_AUTH_TOKENS_FILE": str(tokens),
+            "MODELPORT_AUDIT_LOG": str(audit),
+        },
+        free_port(),
+    ).start()
+    try:
+        router.wait_serving()
+        huge = "00-" + "A" * 7900 + "-b7ad6b7169203331-01"
+        injected = '00-injected","who":"platform","outcome":"allowed-b7ad6b7169203331-01'
+        with grpc.insecure_channel(router.address) as channel:
+            stub = registry_pb2_grpc.RegistryServiceStub(channel)
+            for i in range(300):
+                trace = huge if i % 2 else injected
+                with pytest.raises(grpc.RpcError):
+                    stub.ListModels(
+                        registry_pb2.ListModelsRequest(),
+                        timeout=5,
+                        metadata=(("traceparent", trace),),
+                    )
+            split = registry_pb2.SetTrafficSplitRequest(name="tiny", weights={})
+            stub.SetTrafficSplit(split, timeout=5, metadata=as_(TOKENS["admin"]))
+    finally:
+        router.stop()
+    text = audit.read_text()
+    lines = [json.loads(line) for line in text.splitlines()]
+    denied = [line for line in lines if line["kind"] == "denied"]
+    assert 1 <= len(denied) <= 30, len(denied)
+    assert len(text) < 20_000
+    assert all(line.get("trace_id", "") == "" for line in lines)
+    assert any(
+        line["what"].endswith("/SetTrafficSplit") and line["who"] == "platform" for line in lines
+    )
+
+
+class OipReplica:
+    """A replica stand-in serving RepositoryIndex and RepositoryModelLoad (refused with
+    PERMISSION_DENIED when `refuse`), recording the methods called."""
+
+    def __init__(self, refuse: bool = False) -> None:
+        from modelport.oip.v2 import open_inference_pb2 as oip
+
+        self.called: list[str] = []
+        self.server = grpc.aio.server()
+
+        async def index(request: Any, context: Any) -> Any:
+            self.called.append("RepositoryIndex")
+            return oip.RepositoryIndexResponse(
+                models=[oip.RepositoryIndexResponse.ModelIndex(name="m", state="READY")]
+            )
+
+        async def load(request: Any, context: Any) -> Any:
+            self.called.append("RepositoryModelLoad")
+            if refuse:
+                await context.abort(grpc.StatusCode.PERMISSION_DENIED, "not allowed")
+            return oip.RepositoryModelLoadResponse()
+
+        def handler(behaviour: Any, request: Any, response: Any) -> Any:
+            return grpc.unary_unary_rpc_method_handler(
+                behaviour,
+                request_deserializer=request.FromString,
+                response_serializer=response.SerializeToString,
+            )
+
+        handlers = {
+            "RepositoryIndex": handler(
+                index, oip.RepositoryIndexRequest, oip.RepositoryIndexResponse
+            ),
+            "RepositoryModelLoad": handler(
+                load, oip.RepositoryModelLoadRequest, oip.RepositoryModelLoadResponse
+            ),
+        }
+        self.server.add_generic_rpc_handlers(
+            (grpc.method_handlers_generic_handler("inference.GRPCInferenceService", handlers),)
+        )
+        self.address = f"127.0.0.1:{self.server.add_insecure_port('127.0.0.1:0')}"
+
+
+async def test_loads_report_each_replica_removed_ones_are_not_asked_clients_see_no_addresses(
+    tmp_path: Path,
+) -> None:
+    """L3: a load that one replica refuses is an error naming it; L2: a replica an admin
+    removed is not asked again; L6: clients see neither replica addresses nor failure
+    reasons (admins do)."""
+    from modelport.oip.v2 import open_inference_pb2 as oip
+    from modelport.router.__main__ import RouterServer
+    from modelport.router.settings import RouterSettings
+
+    tokens = tokens_yaml(
+        tmp_path / "tokens.yaml",
+        {"token": TOKENS["admin"], "identity": "platform", "role": "admin"},
+        {"token": TOKENS["client"], "identity": "app", "role": "client"},
+    )
+    willing, refusing = OipReplica(), OipReplica(refuse=True)
+    for replica in (willing, refusing):
+        await replica.server.start()
+    router = RouterServer(
+        RouterSettings(
+            host="127.0.0.1",
+            port=0,
+            metrics_port=-1,
+            data_dir=tmp_path / "data",
+            grace_period_s=0,
+            auth_tokens_file=tokens,
+        )
+    )
+    await router.start()
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{router.port}")
+    registry, inference = registry_pb2_grpc.RegistryServiceStub(channel), oip_stub(channel)
+    admin, client = as_(TOKENS["admin"]), as_(TOKENS["client"])
+    try:
+        for replica in (willing, refusing):
+            await registry.RegisterModel(
+                registry_pb2.RegisterModelRequest(
+                    model=common_pb2.ModelRef(name="m", version="1"),
+                    task=common_pb2.TASK_EMBEDDING,
+                    endpoint=replica.address,
+                    persistent=True,
+                ),
+                metadata=admin,
+            )
+        await registry.RegisterModel(
+            registry_pb2.RegisterModelRequest(
+                model=common_pb2.ModelRef(name="broken", version="1"),
+                task=common_pb2.TASK_EMBEDDING,
+                endpoint="10.0.0.9:50051",
+                state=common_pb2.MODEL_STATE_FAILED,
+                reason="OSError: no such folder /srv/secret-team/models/internal-v7",
+            ),
+            metadata=admin,
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await inference.RepositoryModelLoad(
+                oip.RepositoryModelLoadRequest(model_name="m"), metadata=admin
+            )
+        assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        assert refusing.address in (info.value.details() or "")
+        assert willing.address not in (info.value.details() or "")
+        assert willing.called == refusing.called == ["RepositoryModelLoad"]
+
+        seen = await registry.ListModels(registry_pb2.ListModelsRequest(), metadata=client)
+        replicas = [r for m in seen.models for v in m.versions for r in v.replicas]
+        assert len(replicas) == 3
+        assert {r.endpoint for r in replicas} == {""}
+        assert "secret" not in str(seen)
+        assert "10.0.0.9" not in str(seen)
+        full = await registry.ListModels(registry_pb2.ListModelsRequest(), metadata=admin)
+        assert refusing.address in str(full)
+        assert "/srv/secret-team" in str(full)
+
+        await registry.DeregisterModel(
+            registry_pb2.DeregisterModelRequest(
+                model=common_pb2.ModelRef(name="m", version="1"), endpoint=refusing.address
+            ),
+            metadata=admin,
+        )
+        index = await inference.RepositoryIndex(oip.RepositoryIndexRequest(), metadata=client)
+        assert [m.name for m in index.models] == ["m"]
+        assert willing.called[-1] == "RepositoryIndex"
+        assert refusing.called == ["RepositoryModelLoad"]  # removed: not asked again
+    finally:
+        await channel.close(None)
+        await router.stop(grace=0)
+        for replica in (willing, refusing):
+            await replica.server.stop(0)
+
+
+async def test_a_router_can_take_no_registrations_or_only_allowed_endpoints(
+    tmp_path: Path,
+) -> None:
+    """H2: `allow_registration=false` (the chart's default: discovery only) refuses every
+    registration; `endpoint_allow_list` refuses endpoints outside it, whoever asks."""
+    from modelport.router.__main__ import RouterServer
+    from modelport.router.settings import RouterSettings
+
+    def request(endpoint: str) -> registry_pb2.RegisterModelRequest:
+        return registry_pb2.RegisterModelRequest(
+            model=common_pb2.ModelRef(name="m", version="1"),
+            task=common_pb2.TASK_EMBEDDING,
+            endpoint=endpoint,
+        )
+
+    for overrides, allowed in (
+        ({"allow_registration": False}, set()),
+        ({"endpoint_allow_list": ["10.1.0.0/16", "embed.svc"]}, {"10.1.2.3:1", "embed.svc:2"}),
+    ):
+        router = RouterServer(
+            RouterSettings(
+                host="127.0.0.1",
+                port=0,
+                metrics_port=-1,
+                data_dir=tmp_path / str(len(allowed)),
+                grace_period_s=0,
+                **overrides,
+            )
+        )
+        await router.start()
+        try:
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{router.port}") as channel:
+                stub = registry_pb2_grpc.RegistryServiceStub(channel)
+                for endpoint in ("10.1.2.3:1", "embed.svc:2", "10.2.0.1:1", "other.svc:2"):
+                    code = grpc.StatusCode.OK
+                    try:
+                        await stub.RegisterModel(request(endpoint), timeout=5)
+                    except grpc.aio.AioRpcError as error:
+                        code = error.code()
+                    assert code == (
+                        grpc.StatusCode.OK
+                        if endpoint in allowed
+                        else grpc.StatusCode.PERMISSION_DENIED
+                    ), endpoint
+            assert {r.endpoint for r in router.registry.registrations()} == allowed
+        finally:
+            await router.stop(grace=0)
+
+
+def test_a_backend_serving_tls_never_sends_its_registration_token_in_plaintext(
+    pki: dict[str, Path],
+) -> None:
+    """L8: with TLS for its own clients, a backend refuses to start if its router token
+    would go to the router unencrypted."""
+    from pydantic import ValidationError
+
+    tls = {"tls_cert_file": pki["server.crt"], "tls_key_file": pki["server.key"]}
+    with pytest.raises(ValidationError, match="plaintext"):
+        loopback_settings(
+            EmbeddingSettings, router_address="127.0.0.1:1", router_token="registrar-token", **tls
+        )
+    loopback_settings(
+        EmbeddingSettings,
+        router_address="127.0.0.1:1",
+        router_token="registrar-token",
+        router_tls_ca_file=pki["ca.crt"],
+        **tls,
+    )

@@ -24,6 +24,7 @@ from modelport.v1 import common_pb2, embedding_pb2, embedding_pb2_grpc
 ROWS: list[tuple[Callable[[], errors.ModelportError], grpc.StatusCode]] = [
     (lambda: errors.InvalidArgument("inputs[2]", "is empty"), grpc.StatusCode.INVALID_ARGUMENT),
     (lambda: errors.NotFound("model 'x' is not served here"), grpc.StatusCode.NOT_FOUND),
+    (lambda: errors.PermissionDenied("not your endpoint"), grpc.StatusCode.PERMISSION_DENIED),
     (lambda: errors.ModelNotReady("model 'x' is LOADING"), grpc.StatusCode.UNAVAILABLE),
     (
         lambda: errors.ResourceExhausted("queue full", subject="model:x", retry_after_s=0.1),
@@ -136,6 +137,30 @@ async def test_unexpected_exception_is_internal_without_leaking(caplog: Any) -> 
     assert failure.code() is grpc.StatusCode.INTERNAL
     assert "secret" not in (failure.details() or "")
     assert "secret-internal-path" in caplog.text  # logged with its traceback
+
+
+async def test_an_unimplemented_generated_method_is_unimplemented_without_a_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """grpc.health.v1.Health/List is open to anyone and not implemented by grpcio-health:
+    UNIMPLEMENTED, and no ERROR line with a traceback per call."""
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    from modelport.serving.server import GrpcServer
+    from modelport.serving.settings import CommonSettings
+
+    server = GrpcServer(CommonSettings(host="127.0.0.1", port=0, metrics_port=-1), [], Metrics())
+    await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                await health_pb2_grpc.HealthStub(channel).List(
+                    health_pb2.HealthListRequest(), timeout=5
+                )
+    finally:
+        await server.stop(grace=0)
+    assert info.value.code() is grpc.StatusCode.UNIMPLEMENTED
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == []
 
 
 async def test_invalid_utf8_is_invalid_argument_naming_the_field() -> None:

@@ -125,7 +125,38 @@ def test_deregister_and_remove_endpoint_by_source() -> None:
     with pytest.raises(NotFound):
         registry.deregister("m", "1", "b:1")
     assert registry.names() == ["other"]
-    assert registry.past_endpoints("m") == {"a:1", "b:1"}  # still reachable for a reload
+    assert registry.past_endpoints("m") == set()  # removed: never contacted again
+    assert registry.past_endpoints() == {"a:1"}  # it still serves `other`
+
+
+async def test_a_replica_that_deregistered_itself_is_remembered_a_while_others_never() -> None:
+    """L2: a repository load reaches a replica that unloaded a model (it deregistered it
+    itself) for `remember_s`; an endpoint an admin removed, whose lease lapsed or that
+    left Kubernetes is never contacted again."""
+    registry = Registry(lease_ttl_s=0.1, max_lease_ttl_s=60.0, remember_s=3600)
+    registry.start()
+    watch = registry.watch()
+    try:
+        registry.register(replica("1", "self:1"))
+        registry.register(replica("2", "self:1"))
+        registry.register(replica("1", "admin:1", source=Source.PERSISTENT))
+        registry.register(replica("1", "gone:1", source=Source.KUBERNETES))
+        registry.register(replica("1", "lapsed:1"), ttl_s=0.05)
+        registry.deregister("m", "1", "self:1", forget=False)
+        registry.deregister("m", "2", "self:1", forget=False)
+        registry.deregister("m", "1", "admin:1")
+        registry.remove_endpoint("gone:1", Source.KUBERNETES)
+        async with asyncio.timeout(30):
+            while registry.find("m", "1", "lapsed:1") is not None:
+                await watch.get()  # the reaper tells when the lease expired
+        assert registry.past_endpoints("m") == {"self:1"}
+    finally:
+        await registry.close()
+    brief = Registry(lease_ttl_s=10.0, max_lease_ttl_s=60.0, remember_s=0.01)
+    brief.register(replica("1", "self:1"))
+    brief.deregister("m", "1", "self:1", forget=False)
+    await asyncio.sleep(0.05)
+    assert brief.past_endpoints("m") == set()  # remembered no longer
 
 
 # -- versions and splits -------------------------------------------------------------------

@@ -94,3 +94,8 @@ readinessProbe:
     port: 8086
   periodSeconds: 5
 {{- end -}}
+
+{{/* Name of the Secret holding the router's token towards the backends (key `token`). */}}
+{{- define "modelport.routerTokenSecret" -}}
+{{- default (printf "%s-router-token" (include "modelport.fullname" .)) .Values.security.auth.routerTokenSecret -}}
+{{- end -}}

@@ -51,6 +51,12 @@ class RouterRegistrar:
             self._channel = grpc.aio.secure_channel(router_address, credentials)
             self._metadata: tuple[tuple[str, str], ...] = ()
         else:
+            if token:
+                log.warning(
+                    "registering with %s in plaintext: the router token travels unencrypted "
+                    "(set MODELPORT_ROUTER_TLS_CA_FILE)",
+                    router_address,
+                )
             self._channel = grpc.aio.insecure_channel(router_address)
             self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self._stub = registry_pb2_grpc.RegistryServiceStub(self._channel)

@@ -274,9 +274,11 @@ class ServerSettings(CommonSettings):
     lease_ttl_s: float = Field(10.0, gt=0)
     """Lease asked of the router; renewed every third of it."""
     router_token: str | None = None
-    """Bearer token (admin role) this backend registers with when the router has auth on."""
+    """Bearer token this backend registers with when the router has auth on: a `registrar`
+    token bound to this backend's advertised endpoint (or `same_host`)."""
     router_tls_ca_file: Path | None = None
-    """PEM CA bundle to verify the router's TLS certificate; unset: plaintext to the router."""
+    """PEM CA bundle to verify the router's TLS certificate; unset: plaintext to the router
+    (refused with a `router_token` when this backend serves TLS itself)."""
 
     def text_limits(self) -> TextLimits:
         """The limits the text services check each call's texts against."""
@@ -288,6 +290,20 @@ class ServerSettings(CommonSettings):
             return self.advertise_address
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "[::]") else self.host
         return f"{host}:{port}"
+
+    @model_validator(mode="after")
+    def _token_never_in_plaintext_beside_tls(self) -> ServerSettings:
+        if (
+            self.router_address
+            and self.router_token
+            and self.tls_cert_file is not None
+            and self.router_tls_ca_file is None
+        ):
+            raise ValueError(
+                "router_token would travel to the router in plaintext while this backend "
+                "serves TLS: set router_tls_ca_file (MODELPORT_ROUTER_TLS_CA_FILE)"
+            )
+        return self
 
     @model_validator(mode="before")
     @classmethod

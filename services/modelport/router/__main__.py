@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import grpc
 
@@ -11,12 +12,16 @@ from modelport.router.oip import RouterOip
 from modelport.router.pool import ReplicaPool
 from modelport.router.proxy import RoutingProxy
 from modelport.router.registry import Registration, Registry, ReplicaState, Source
-from modelport.router.servicer import RouterRegistryServicer
+from modelport.router.servicer import EndpointPolicy, RouterRegistryServicer
 from modelport.router.settings import RouterSettings
 from modelport.router.store import RegistryStore
+from modelport.serving.auth import open_audit
+from modelport.serving.identity import REGISTRY_WRITES, TRAFFIC_SPLIT
 from modelport.serving.process import configure_logging
 from modelport.serving.server import GrpcServer, ServiceBinding
 from modelport.v1 import registry_pb2, registry_pb2_grpc
+
+log = logging.getLogger(__name__)
 
 REGISTRY_NAME = registry_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name
 
@@ -33,13 +38,38 @@ def backend_credentials(settings: RouterSettings) -> grpc.ChannelCredentials | N
     )
 
 
+def backend_token(settings: RouterSettings) -> str | None:
+    """The token the router presents to backends (read from `backend_token_file`)."""
+    if settings.backend_token_file is None:
+        return None
+    token = settings.backend_token_file.read_text().strip()
+    if not token:
+        raise ValueError(f"{settings.backend_token_file}: the backend token file is empty")
+    if settings.tls_cert_file is not None and settings.backend_tls_ca_file is None:
+        log.warning(
+            "the router serves TLS but calls backends in plaintext: its backend token "
+            "travels unencrypted (set MODELPORT_BACKEND_TLS_CA_FILE)"
+        )
+    return token
+
+
 class RouterServer(GrpcServer):
     """The router process: registry + proxy on one gRPC server."""
 
     def __init__(self, settings: RouterSettings) -> None:
         metrics = RouterMetrics()
-        self.registry = Registry(settings.lease_ttl_s, settings.max_lease_ttl_s)
+        self.registry = Registry(
+            settings.lease_ttl_s,
+            settings.max_lease_ttl_s,
+            remember_s=settings.forget_deregistered_after_s,
+        )
         self.store = RegistryStore(settings.data_dir)
+        self.policy = EndpointPolicy(
+            tuple(settings.endpoint_allow_list), settings.allow_unix_endpoints
+        )
+        audit = open_audit(
+            settings.audit_log, settings.audit_denied_per_s, settings.audit_denied_burst
+        )
         self.pool = ReplicaPool(
             settings,
             metrics,
@@ -48,9 +78,19 @@ class RouterServer(GrpcServer):
             probe_interval_s=settings.probe_interval_s,
             credentials=backend_credentials(settings),
             server_name=settings.backend_tls_server_name,
+            token=backend_token(settings),
         )
-        registry_servicer = RouterRegistryServicer(self.registry, self.store, self.pool)
-        proxy = RoutingProxy(self.registry, self.pool, metrics)
+        registry_servicer = RouterRegistryServicer(
+            self.registry,
+            self.store,
+            self.pool,
+            policy=self.policy,
+            audit=audit,
+            allow_registration=settings.allow_registration,
+        )
+        proxy = RoutingProxy(
+            self.registry, self.pool, metrics, strip_headers=frozenset(settings.strip_headers)
+        )
         services = [
             ServiceBinding(
                 REGISTRY_NAME,
@@ -61,13 +101,30 @@ class RouterServer(GrpcServer):
             *proxy.bindings(),
             RouterOip(self.registry, self.pool, proxy).binding(),
         ]
-        super().__init__(settings, services, metrics, name="modelport-router")
+        super().__init__(
+            settings,
+            services,
+            metrics,
+            name="modelport-router",
+            audit=audit,
+            self_audited=REGISTRY_WRITES | {TRAFFIC_SPLIT},  # the servicer says what changed
+        )
         self.router_settings = settings
         self.on_stop(self.registry.close)
         self.on_stop(self.pool.close)
 
     async def start(self) -> None:
         stored, splits = await asyncio.to_thread(self.store.load)
+        for registration in [r for r in stored if not self.policy.allows(r.endpoint)]:
+            log.warning(
+                "ignoring the stored registration of %s v%s at %r: the endpoint is not "
+                "allowed (host:port within the allow-list); it stays in the store until "
+                "allowed or removed from it",
+                registration.name,
+                registration.version,
+                registration.endpoint,
+            )
+            stored.remove(registration)
         static = [
             Registration(s.name, s.version, s.endpoint, s.task, ReplicaState.READY, Source.STATIC)
             for s in self.router_settings.static_replicas

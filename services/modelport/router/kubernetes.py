@@ -237,7 +237,9 @@ class KubernetesDiscovery:
         try:
             async with self._probe_slots:
                 response = await stub.ListModels(
-                    registry_pb2.ListModelsRequest(ready_only=True), timeout=LIST_MODELS_TIMEOUT_S
+                    registry_pb2.ListModelsRequest(ready_only=True),
+                    timeout=LIST_MODELS_TIMEOUT_S,
+                    metadata=self._pool.call_metadata,
                 )
         except grpc.aio.AioRpcError as exc:
             log.warning("cannot list the models of %s: %s", endpoint, exc.code())
@@ -263,4 +265,7 @@ class KubernetesDiscovery:
                 and registration.source is Source.KUBERNETES
                 and (registration.name, registration.version) not in serving
             ):
-                self._registry.deregister(registration.name, registration.version, endpoint)
+                # still there, no longer serving it (unloaded): a load may reach it again
+                self._registry.deregister(
+                    registration.name, registration.version, endpoint, forget=False
+                )

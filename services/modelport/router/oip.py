@@ -4,7 +4,9 @@ Inference (ModelInfer, ModelStreamInfer) and ModelMetadata are forwarded as raw 
 a replica of `model_name`/`model_version`, like the typed RPCs. The router answers the
 rest from its registry or by asking the replicas: ServerLive/Ready/Metadata, ModelReady,
 ModelStatistics (summed over replicas), RepositoryIndex (merged over replicas), and
-RepositoryModelLoad/Unload (sent to every replica that serves or served the model).
+RepositoryModelLoad/Unload (sent to every replica that serves the model, or deregistered
+it itself lately; OK only when every one of them succeeded, else an error naming each
+replica that failed). Every call to a replica carries the router's credential.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from modelport.oip.v2 import open_inference_pb2_grpc as pb_grpc
 from modelport.router.pool import ReplicaPool
 from modelport.router.proxy import RoutingProxy, oip_route_key
 from modelport.router.registry import Registry, ReplicaState
-from modelport.serving.errors import InvalidArgument, ModelportError, NotFound, Unavailable
+from modelport.serving.errors import InvalidArgument, ModelportError, NotFound
 from modelport.serving.server import ServiceBinding
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -113,6 +115,10 @@ class RouterOip:
         )
         return [r for r in results if not isinstance(r, BaseException)]
 
+    @property
+    def _metadata(self) -> tuple[tuple[str, str], ...]:
+        return self._pool.call_metadata
+
     # -- answered by the router -----------------------------------------------------------
     async def server_live(self, request: Any, context: Context) -> Any:
         return pb.ServerLiveResponse(live=True)
@@ -142,16 +148,21 @@ class RouterOip:
         if request.name and not endpoints:
             raise NotFound(f"model {request.name!r} is not registered")
         responses = await self._fan_out(
-            endpoints, lambda stub: stub.ModelStatistics(request, timeout=FAN_OUT_TIMEOUT_S)
+            endpoints,
+            lambda stub: stub.ModelStatistics(
+                request, timeout=FAN_OUT_TIMEOUT_S, metadata=self._metadata
+            ),
         )
         parts = [s for response in responses for s in response.model_stats]
         return pb.ModelStatisticsResponse(model_stats=merge_statistics(parts))
 
     async def repository_index(self, request: pb.RepositoryIndexRequest, context: Context) -> Any:
-        endpoints = {r.endpoint for r in self._registry.registrations()}
-        endpoints |= self._registry.past_endpoints()
+        endpoints = self._registry.past_endpoints()  # registered, or deregistered lately
         responses = await self._fan_out(
-            endpoints, lambda stub: stub.RepositoryIndex(request, timeout=FAN_OUT_TIMEOUT_S)
+            endpoints,
+            lambda stub: stub.RepositoryIndex(
+                request, timeout=FAN_OUT_TIMEOUT_S, metadata=self._metadata
+            ),
         )
         best: dict[tuple[str, str], Any] = {}
         for response in responses:
@@ -164,24 +175,33 @@ class RouterOip:
         return pb.RepositoryIndexResponse(models=[best[k] for k in sorted(best)])
 
     async def _repository_call(self, name: str, method: str, request: Any) -> None:
+        """Send a load or unload to every replica of `name`; OK only if all succeeded."""
         if not name:
             raise InvalidArgument("model_name", "is required")
-        endpoints = self._registry.past_endpoints(name)
+        endpoints = sorted(self._registry.past_endpoints(name))
         if not endpoints:
             raise NotFound(f"model {name!r} has never been registered with this router")
         results = await asyncio.gather(
             *(
-                getattr(self._stub(e), method)(request, timeout=FAN_OUT_TIMEOUT_S * 30)
-                for e in sorted(endpoints)
+                getattr(self._stub(e), method)(
+                    request, timeout=FAN_OUT_TIMEOUT_S * 30, metadata=self._metadata
+                )
+                for e in endpoints
             ),
             return_exceptions=True,
         )
-        if not any(not isinstance(r, BaseException) for r in results):
-            first = results[0]
-            detail = first.details() if isinstance(first, grpc.aio.AioRpcError) else str(first)
-            raise Unavailable(
-                f"no replica could {method[len('RepositoryModel') :].lower()} {name!r}: {detail}"
-            )
+        failed = {
+            e: r for e, r in zip(endpoints, results, strict=True) if isinstance(r, BaseException)
+        }
+        if not failed:
+            return
+        codes = {_code(error) for error in failed.values()}
+        action = method[len("RepositoryModel") :].lower()
+        raise ModelportError(
+            f"{action} of {name!r} failed on {len(failed)} of {len(endpoints)} replicas: "
+            + "; ".join(f"{e}: {_describe(error)}" for e, error in failed.items()),
+            code=codes.pop() if len(codes) == 1 else grpc.StatusCode.UNAVAILABLE,
+        )
 
     async def load(self, request: pb.RepositoryModelLoadRequest, context: Context) -> Any:
         await self._repository_call(request.model_name, "RepositoryModelLoad", request)
@@ -190,3 +210,15 @@ class RouterOip:
     async def unload(self, request: pb.RepositoryModelUnloadRequest, context: Context) -> Any:
         await self._repository_call(request.model_name, "RepositoryModelUnload", request)
         return pb.RepositoryModelUnloadResponse()
+
+
+def _code(error: BaseException) -> grpc.StatusCode:
+    if isinstance(error, grpc.aio.AioRpcError):
+        return error.code()
+    return grpc.StatusCode.UNAVAILABLE
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, grpc.aio.AioRpcError):
+        return f"{error.code().name} {error.details() or ''}".strip()
+    return f"{type(error).__name__}: {error}"

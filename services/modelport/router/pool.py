@@ -19,6 +19,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from modelport.router.metrics import RouterMetrics
 from modelport.router.registry import Registration
+from modelport.serving.endpoints import dial_target
 from modelport.serving.server import grpc_options
 from modelport.serving.settings import CommonSettings
 
@@ -61,8 +62,13 @@ class ReplicaPool:
         probe_interval_s: float,
         credentials: grpc.ChannelCredentials | None = None,
         server_name: str | None = None,
+        token: str | None = None,
     ) -> None:
         self._settings = settings
+        self.call_metadata: tuple[tuple[str, str], ...] = (
+            (("authorization", f"Bearer {token}"),) if token else ()
+        )
+        """The router's credential, sent with every call it makes to a replica."""
         self._credentials = credentials
         self._server_name = server_name
         self._metrics = metrics
@@ -78,10 +84,11 @@ class ReplicaPool:
             options: list[tuple[str, int | str]] = list(grpc_options(self._settings))
             if self._credentials is not None and self._server_name:
                 options.append(("grpc.ssl_target_name_override", self._server_name))
+            target = dial_target(endpoint)
             channel = (
-                grpc.aio.secure_channel(endpoint, self._credentials, options=options)
+                grpc.aio.secure_channel(target, self._credentials, options=options)
                 if self._credentials is not None
-                else grpc.aio.insecure_channel(endpoint, options=options)
+                else grpc.aio.insecure_channel(target, options=options)
             )
             replica = self._replicas[endpoint] = Replica(endpoint, channel)
         return replica
@@ -134,7 +141,9 @@ class ReplicaPool:
         while replica.ejected:
             await asyncio.sleep(delay)
             try:
-                response = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1.0)
+                response = await stub.Check(
+                    health_pb2.HealthCheckRequest(), timeout=1.0, metadata=self.call_metadata
+                )
             except grpc.aio.AioRpcError:
                 delay = min(delay * 2, MAX_PROBE_INTERVAL_S)
                 continue

@@ -5,6 +5,12 @@ handlers whose (de)serialisers are the identity: it reads only the `model` field
 (field 1, a ModelRef, in every typed request) to route, and never re-encodes payloads.
 Deadlines, cancellation and metadata (trace context included) travel with the call.
 
+Metadata is forwarded without the caller's credentials (`authorization` and the other
+`strip_headers`): the replica gets the router's own credential instead, and the request
+id the router logs the call under. Every message of a client stream must name the model
+(and version) its first message named, which is the one the router routed: a stream is
+never a way to reach a model the router does not route.
+
 Another replica is tried only while the call has not been sent: a replica whose
 connection is not READY within `connect_timeout_s` is skipped. Once a call is sent it is
 never retried, whatever its error says (it may have run; a client stream's messages are
@@ -13,6 +19,7 @@ consumed): the client gets the replica's status and decides.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
@@ -25,8 +32,13 @@ from opentelemetry import trace
 from modelport.router.metrics import RouterMetrics
 from modelport.router.pool import Replica, ReplicaPool
 from modelport.router.registry import Registry
-from modelport.serving.calls import record_model
-from modelport.serving.errors import DeadlineExceeded, InvalidArgument, Unavailable
+from modelport.serving.calls import call_record, record_model
+from modelport.serving.errors import (
+    DeadlineExceeded,
+    InvalidArgument,
+    ModelportError,
+    Unavailable,
+)
 from modelport.serving.server import ServiceBinding
 from modelport.serving.tracing import TRACE_HEADERS, inject
 from modelport.serving.wire import last_length_delimited
@@ -46,6 +58,7 @@ _NOT_FORWARDED = {
     "grpc-encoding",
     "grpc-timeout",
     "grpc-trace-bin-internal",
+    "x-request-id",  # replaced by the id the router logs the call under
 }
 
 
@@ -76,23 +89,83 @@ def route_key(request: bytes) -> tuple[str, str]:
     return ref.name, ref.version
 
 
-def forwarded_metadata(context: Context) -> tuple[tuple[str, str | bytes], ...]:
-    """The caller's metadata, with the trace context re-pointed at the router's span."""
+def forwarded_metadata(
+    context: Context,
+    strip: frozenset[str] = frozenset({"authorization"}),
+    credential: tuple[tuple[str, str], ...] = (),
+) -> tuple[tuple[str, str | bytes], ...]:
+    """The caller's metadata without its credentials (`strip`), with the router's own
+    `credential`, the call's request id and the trace context re-pointed at the router's
+    span."""
     kept = tuple(
         (key, value)
         for key, value in (context.invocation_metadata() or ())
-        if not key.startswith(":") and key not in _NOT_FORWARDED and key not in TRACE_HEADERS
+        if not key.startswith(":")
+        and key not in _NOT_FORWARDED
+        and key not in TRACE_HEADERS
+        and key not in strip
     )
-    return kept + tuple(inject().items())
+    record = call_record(context)
+    request_id = (("x-request-id", record.request_id),) if record is not None else ()
+    return kept + credential + request_id + tuple(inject().items())
+
+
+class _Requests:
+    """The client's stream of requests as the replica gets it: the first message (already
+    read to route the call), then the rest, each checked to name the first's model. An
+    error met while reading the client's stream (a mismatch, a spent rate limit) is kept:
+    grpc ends the replica's call as CANCELLED when a request iterator raises, and the
+    client must get this error instead."""
+
+    def __init__(
+        self, first: bytes, rest: AsyncIterator[bytes], key: RouteKey, route: tuple[str, str]
+    ) -> None:
+        self._first: bytes | None = first
+        self._rest = rest
+        self._key = key
+        self._route = route
+        self.error: ModelportError | None = None
+
+    def __aiter__(self) -> _Requests:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._first is not None:
+            first, self._first = self._first, None
+            return first
+        try:
+            request = await anext(self._rest)
+            if self._key(request) != self._route:
+                name, version = self._route
+                raise InvalidArgument(
+                    "model",
+                    f"every message of a stream must name the model of its first "
+                    f"({name!r} version {version!r})",
+                )
+        except ModelportError as exc:
+            self.error = exc
+            raise
+        return request
 
 
 class RoutingProxy:
     """Routes each typed call to a READY replica of the requested model version."""
 
-    def __init__(self, registry: Registry, pool: ReplicaPool, metrics: RouterMetrics) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        pool: ReplicaPool,
+        metrics: RouterMetrics,
+        *,
+        strip_headers: frozenset[str] = frozenset({"authorization"}),
+    ) -> None:
         self._registry = registry
         self._pool = pool
         self._metrics = metrics
+        self._strip = strip_headers | {"authorization"}
+
+    def _metadata(self, context: Context) -> tuple[tuple[str, str | bytes], ...]:
+        return forwarded_metadata(context, self._strip, self._pool.call_metadata)
 
     def bindings(self) -> list[ServiceBinding]:
         """One binding per routed service, with a raw-bytes handler for each method."""
@@ -156,8 +229,17 @@ class RoutingProxy:
         replica.outstanding -= 1
         self._metrics.outstanding.labels(replica.endpoint).set(replica.outstanding)
 
-    async def _relay(self, error: grpc.aio.AioRpcError, replica: Replica, context: Context) -> None:
-        """Answer the client with the backend's status (details and trailers included)."""
+    async def _relay(
+        self,
+        error: grpc.aio.AioRpcError,
+        replica: Replica,
+        context: Context,
+        requests: _Requests | None = None,
+    ) -> None:
+        """Answer the client with the backend's status (details and trailers included), or
+        with the error met reading the client's stream, which ended the backend's call."""
+        if requests is not None and requests.error is not None:
+            raise requests.error
         if error.code() == grpc.StatusCode.UNAVAILABLE:
             self._pool.failed(replica)
         await context.abort(
@@ -172,13 +254,17 @@ class RoutingProxy:
         version: str,
         context: Context,
         send: Callable[[Replica, float | None], Awaitable[bytes]],  # (replica, deadline_s)
+        requests: _Requests | None = None,
     ) -> bytes:
         replica = await self._acquire(name, version, context, set())
         self._begin(replica)
         try:
             response = await send(replica, context.time_remaining())
         except grpc.aio.AioRpcError as error:  # sent: never retried
-            await self._relay(error, replica, context)
+            await self._relay(error, replica, context, requests)
+            raise
+        except asyncio.CancelledError:
+            _raise_reading_error(requests)
             raise
         finally:
             self._end(replica)
@@ -190,7 +276,7 @@ class RoutingProxy:
         self, method: str, key: RouteKey, request: bytes, context: Context
     ) -> bytes:
         name, version = key(request)
-        metadata = forwarded_metadata(context)
+        metadata = self._metadata(context)
 
         async def send(replica: Replica, deadline_s: float | None) -> bytes:
             call = replica.callable("unary_unary", method)
@@ -205,15 +291,14 @@ class RoutingProxy:
         if first is None:
             raise InvalidArgument("requests", "the stream carried no request")
         name, version = key(first)
-        metadata = forwarded_metadata(context)
+        metadata = self._metadata(context)
+        stream = _Requests(first, requests, key, (name, version))
 
         async def send(replica: Replica, deadline_s: float | None) -> bytes:
             call = replica.callable("stream_unary", method)
-            return await call(  # type: ignore[no-any-return]
-                _prepend(first, requests), timeout=deadline_s, metadata=metadata
-            )
+            return await call(stream, timeout=deadline_s, metadata=metadata)  # type: ignore[no-any-return]
 
-        return await self._unary(name, version, context, send)
+        return await self._unary(name, version, context, send, stream)
 
     async def _unary_stream(
         self, method: str, key: RouteKey, request: bytes, context: Context
@@ -221,7 +306,7 @@ class RoutingProxy:
         name, version = key(request)
         replica = await self._acquire(name, version, context, set())
         call = replica.callable("unary_stream", method)(
-            request, timeout=context.time_remaining(), metadata=forwarded_metadata(context)
+            request, timeout=context.time_remaining(), metadata=self._metadata(context)
         )
         async for response in self._relay_stream(call, replica, context):
             yield response
@@ -234,16 +319,15 @@ class RoutingProxy:
             return
         name, version = key(first)
         replica = await self._acquire(name, version, context, set())
+        stream = _Requests(first, requests, key, (name, version))
         call = replica.callable("stream_stream", method)(
-            _prepend(first, requests),
-            timeout=context.time_remaining(),
-            metadata=forwarded_metadata(context),
+            stream, timeout=context.time_remaining(), metadata=self._metadata(context)
         )
-        async for response in self._relay_stream(call, replica, context):
+        async for response in self._relay_stream(call, replica, context, stream):
             yield response
 
     async def _relay_stream(
-        self, call: Any, replica: Replica, context: Context
+        self, call: Any, replica: Replica, context: Context, requests: _Requests | None = None
     ) -> AsyncIterator[bytes]:
         """Forward a response stream message by message; cancel upstream if the client
         goes away."""
@@ -256,17 +340,25 @@ class RoutingProxy:
             self._pool.succeeded(replica)
         except grpc.aio.AioRpcError as error:
             finished = True
-            await self._relay(error, replica, context)
+            await self._relay(error, replica, context, requests)
+        except asyncio.CancelledError:
+            _raise_reading_error(requests)
+            raise
         finally:
             self._end(replica)
             if not finished:
                 call.cancel()
 
 
-async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    yield first
-    async for item in rest:
-        yield item
+def _raise_reading_error(requests: _Requests | None) -> None:
+    """On a CancelledError from a replica's call: if it is grpc cancelling the call because
+    reading the client's stream failed (and not this task being cancelled), raise that
+    failure instead, for the client."""
+    if requests is None or requests.error is None:
+        return
+    task = asyncio.current_task()
+    if task is None or not task.cancelling():
+        raise requests.error
 
 
 def _add_generic(handler: grpc.GenericRpcHandler, server: grpc.aio.Server) -> None:  # type: ignore[type-arg]

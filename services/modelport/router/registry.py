@@ -15,7 +15,7 @@ import math
 import random
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -133,17 +133,27 @@ class Registry:
     """In-memory merged view with leases, traffic splits and watchers."""
 
     def __init__(
-        self, lease_ttl_s: float, max_lease_ttl_s: float, *, watch_buffer: int = 1024
+        self,
+        lease_ttl_s: float,
+        max_lease_ttl_s: float,
+        *,
+        watch_buffer: int = 1024,
+        remember_s: float = 600.0,
     ) -> None:
         self.lease_ttl_s = lease_ttl_s
         self.max_lease_ttl_s = max_lease_ttl_s
         self.watch_buffer = watch_buffer
         """Unread changes a watcher may have before it is ended (it must subscribe again)."""
+        self.remember_s = remember_s
+        """How long an endpoint that deregistered a model is still reachable for a
+        repository load of it (unless it was forgotten)."""
         self._entries: dict[tuple[str, str, str], Registration] = {}
         self._leases: dict[str, Registration] = {}
         self._splits: dict[str, dict[str, int]] = {}
-        self._past: dict[str, set[str]] = {}
-        """Endpoints that ever served each model (to reach them for a repository load)."""
+        self._past: dict[str, dict[str, float]] = {}
+        """Endpoints that serve or lately served each model, with the time.monotonic() until
+        which they are remembered (inf while registered): a repository load reaches a
+        replica that unloaded the model, never one that was removed."""
         self._watchers: set[Watch] = set()
         self._changed: asyncio.Event | None = None
         self._reaper: asyncio.Task[None] | None = None
@@ -185,7 +195,7 @@ class Registry:
             registration.lease_expires = time.monotonic() + registration.lease_ttl_s
             self._leases[registration.lease_id] = registration
         self._entries[registration.key] = registration
-        self._past.setdefault(registration.name, set()).add(registration.endpoint)
+        self._past.setdefault(registration.name, {})[registration.endpoint] = math.inf
         if old is not None and old.same_as(registration):
             return registration
         self._notify(registration.name)
@@ -199,14 +209,20 @@ class Registry:
         )
         return registration
 
-    def renew(self, lease_ids: list[str], states: list[ReplicaState] | None = None) -> list[str]:
+    def renew(
+        self,
+        lease_ids: list[str],
+        states: list[ReplicaState] | None = None,
+        allowed: Callable[[Registration], bool] | None = None,
+    ) -> list[str]:
         """Extend each lease by the TTL granted at its registration; return the ids that are
-        unknown (the caller registers again)."""
+        unknown (the caller registers again). Leases whose registration is not `allowed`
+        (not the caller's) count as unknown and are left alone."""
         unknown = []
         now = time.monotonic()
         for i, lease_id in enumerate(lease_ids):
             registration = self._leases.get(lease_id)
-            if registration is None:
+            if registration is None or (allowed is not None and not allowed(registration)):
                 unknown.append(lease_id)
                 continue
             registration.lease_expires = now + registration.lease_ttl_s
@@ -215,18 +231,37 @@ class Registry:
                 self._notify(registration.name)
         return unknown
 
-    def deregister(self, name: str, version: str, endpoint: str) -> Registration:
+    def deregister(
+        self, name: str, version: str, endpoint: str, *, forget: bool = True
+    ) -> Registration:
+        """Remove one registration. Unless `forget` is False (a replica deregistering a
+        model itself), its endpoint is never contacted about the model again; otherwise it
+        still is, for `remember_s`, so that a repository load reaches it."""
         registration = self._entries.pop((name, version, endpoint), None)
         if registration is None:
             raise NotFound(f"no registration of {name!r} version {version!r} at {endpoint!r}")
         if registration.lease_id:
             self._leases.pop(registration.lease_id, None)
+        self._left(name, endpoint, forget)
         self._notify(name)
         log.info("deregistered %s v%s at %s", name, version, endpoint)
         return registration
 
+    def _left(self, name: str, endpoint: str, forget: bool) -> None:
+        """`endpoint` lost a registration of `name`: remember it for a while, or forget it,
+        unless it still serves another version."""
+        if any(k[0] == name and k[2] == endpoint for k in self._entries):
+            return
+        past = self._past.get(name, {})
+        if forget or not self.remember_s:
+            past.pop(endpoint, None)
+        else:
+            past[endpoint] = time.monotonic() + self.remember_s
+        if not past:
+            self._past.pop(name, None)
+
     def remove_endpoint(self, endpoint: str, source: Source) -> None:
-        """Drop every registration of `endpoint` from `source`."""
+        """Drop every registration of `endpoint` from `source` (it is gone: forgotten)."""
         for key in [k for k, r in self._entries.items() if k[2] == endpoint and r.source is source]:
             self.deregister(*key)
 
@@ -249,10 +284,18 @@ class Registry:
 
     # -- reads -----------------------------------------------------------------------
     def past_endpoints(self, name: str = "") -> set[str]:
-        """Endpoints that served `name` (any model when empty) since the router started."""
-        if name:
-            return set(self._past.get(name, set()))
-        return {e for endpoints in self._past.values() for e in endpoints}
+        """Endpoints that serve `name` (any model when empty), or deregistered it
+        themselves within `remember_s`."""
+        now = time.monotonic()
+        chosen = [self._past.get(name, {})] if name else list(self._past.values())
+        return {e for past in chosen for e, until in past.items() if until > now}
+
+    def find(self, name: str, version: str, endpoint: str) -> Registration | None:
+        return self._entries.get((name, version, endpoint))
+
+    def leased(self, lease_id: str) -> Registration | None:
+        """The registration holding `lease_id`, if any."""
+        return self._leases.get(lease_id)
 
     def registrations(self) -> list[Registration]:
         return list(self._entries.values())
@@ -342,6 +385,7 @@ class Registry:
                     )
                     del self._leases[lease_id]
                     self._entries.pop(registration.key, None)
+                    self._left(registration.name, registration.endpoint, forget=True)
                     self._notify(registration.name)
             self._changed.clear()
             next_expiry = min((r.lease_expires for r in self._leases.values()), default=None)
@@ -356,5 +400,5 @@ class Registry:
         """Bulk-add stored or static entries at start-up."""
         for registration in registrations:
             self._entries[registration.key] = registration
-            self._past.setdefault(registration.name, set()).add(registration.endpoint)
+            self._past.setdefault(registration.name, {})[registration.endpoint] = math.inf
         self._splits.update(splits)

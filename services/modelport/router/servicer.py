@@ -1,9 +1,23 @@
-"""`modelport.v1.RegistryService` on the router: protobuf ⇄ registry types."""
+"""`modelport.v1.RegistryService` on the router: protobuf ⇄ registry types.
+
+Who may change what: the auth interceptor lets admins and registrars call the registry
+writes (and only admins SetTrafficSplit); here a registrar is held to its own endpoints
+(its token's binding), to leases, and to its own leases when renewing. Every endpoint
+is checked by the `EndpointPolicy` first. Each change (or refused change) is one audit
+line with the endpoint, model and version; renewals are not audited (a debug log line),
+unless they change a replica's state.
+
+Replica endpoints and failure reasons are shown to admins and the router role only: a
+client sees the models, versions and states.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -12,9 +26,16 @@ from google.protobuf import timestamp_pb2
 from modelport.router.pool import ReplicaPool
 from modelport.router.registry import Registration, Registry, ReplicaState, Source
 from modelport.router.store import RegistryStore
+from modelport.serving import endpoints
+from modelport.serving.auth import AuditLog
+from modelport.serving.calls import caller
 from modelport.serving.catalog import TASK_TO_PROTO
-from modelport.serving.errors import InvalidArgument, NotFound
+from modelport.serving.errors import InvalidArgument, ModelportError, NotFound, PermissionDenied
+from modelport.serving.identity import Principal
+from modelport.serving.tracing import trace_id
 from modelport.v1 import common_pb2, registry_pb2, registry_pb2_grpc
+
+log = logging.getLogger(__name__)
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -39,19 +60,109 @@ def task_from_proto(task: common_pb2.Task.ValueType) -> str:
     return TASK_NAME_FROM_PROTO.get(task, "")
 
 
+REDACTED_REASON = "failed (the reason is shown to admins)"
+SERVICE = "/modelport.v1.RegistryService/"
+
+
+@dataclass(frozen=True)
+class EndpointPolicy:
+    """Which endpoints may be registered: `host:port` only (`unix:` paths when
+    `allow_unix`), within `allow_list` (CIDRs, hosts, host:ports) when it is not empty."""
+
+    allow_list: tuple[str, ...] = ()
+    allow_unix: bool = False
+
+    def check(self, endpoint: str) -> None:
+        """InvalidArgument for a malformed endpoint, PermissionDenied for one not allowed."""
+        if self.allow_unix and endpoint.startswith("unix:") and len(endpoint) > len("unix:"):
+            if self.allow_list:
+                raise PermissionDenied(f"endpoint {endpoint!r} is not in the allow-list")
+            return
+        try:
+            endpoints.split_host_port(endpoint)
+        except ValueError as exc:
+            raise InvalidArgument("endpoint", f"must be host:port ({exc})") from exc
+        if self.allow_list and not any(endpoints.matches(endpoint, p) for p in self.allow_list):
+            raise PermissionDenied(f"endpoint {endpoint!r} is not in the allow-list")
+
+    def allows(self, endpoint: str) -> bool:
+        try:
+            self.check(endpoint)
+        except ModelportError:
+            return False
+        return True
+
+
 class RouterRegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
-    def __init__(self, registry: Registry, store: RegistryStore, pool: ReplicaPool) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        store: RegistryStore,
+        pool: ReplicaPool,
+        *,
+        policy: EndpointPolicy | None = None,
+        audit: AuditLog | None = None,
+        allow_registration: bool = True,
+    ) -> None:
         self._registry = registry
         self._store = store
         self._pool = pool
+        self._policy = policy or EndpointPolicy()
+        self._audit = audit
+        self._allow_registration = allow_registration
+
+    # -- who may -------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _change(self, context: Context, method: str, **what: Any) -> Iterator[None]:
+        """Audit one registry change (or its refusal) with what it was about."""
+        outcome = "ok"
+        try:
+            yield
+        except ModelportError as exc:
+            outcome = exc.code.name.lower()
+            raise
+        finally:
+            self._record(context, method, outcome, **what)
+
+    def _record(self, context: Context, method: str, outcome: str, **what: Any) -> None:
+        if self._audit is None:
+            return
+        principal = caller(context)
+        metadata = dict(context.invocation_metadata() or ())
+        self._audit.write(
+            kind="registry",
+            who=principal.identity if principal is not None else "-",
+            what=SERVICE + method,
+            **what,
+            outcome=outcome,
+            trace_id=trace_id(metadata.get("traceparent")),
+        )
+
+    def _own(self, context: Context, endpoint: str) -> Principal | None:
+        """The caller, after checking that it may register or deregister `endpoint`."""
+        principal = caller(context)
+        if principal is not None and not principal.may_register(endpoint, context.peer()):
+            raise PermissionDenied(
+                f"{principal.identity!r} may register only its own endpoints, not {endpoint!r}"
+            )
+        return principal
+
+    @staticmethod
+    def _sees_all(context: Context) -> bool:
+        """Whether the caller may see replica endpoints and failure reasons."""
+        principal = caller(context)
+        return principal is None or principal.privileged
 
     # -- conversions ------------------------------------------------------------------
-    def _replica(self, r: Registration) -> registry_pb2.Replica:
+    def _replica(self, r: Registration, redact: bool = False) -> registry_pb2.Replica:
         connection = self._pool.known(r.endpoint)
+        reason = r.reason
+        if redact and reason:
+            reason = REDACTED_REASON
         replica = registry_pb2.Replica(
-            endpoint=r.endpoint,
+            endpoint="" if redact else r.endpoint,
             state=STATE_TO_PROTO[r.state],
-            reason=r.reason,
+            reason=reason,
             source=r.source.value,
             outstanding=connection.outstanding if connection else 0,
             ejected=connection.ejected if connection else False,
@@ -62,7 +173,9 @@ class RouterRegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
             replica.lease_expires_at.CopyFrom(expires)
         return replica
 
-    def _info(self, name: str, task: int = 0, ready_only: bool = False) -> registry_pb2.ModelInfo:
+    def _info(
+        self, name: str, task: int = 0, ready_only: bool = False, redact: bool = False
+    ) -> registry_pb2.ModelInfo:
         versions = []
         for view in self._registry.versions(name):
             if task and task_to_proto(view.task) != task:
@@ -77,7 +190,7 @@ class RouterRegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
                     version=view.version,
                     task=task_to_proto(view.task),
                     state=STATE_TO_PROTO[view.state],
-                    replicas=[self._replica(r) for r in view.replicas],
+                    replicas=[self._replica(r, redact) for r in view.replicas],
                     metadata=metadata,
                     traffic_weight=view.weight,
                 )
@@ -88,6 +201,28 @@ class RouterRegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
     async def RegisterModel(
         self, request: registry_pb2.RegisterModelRequest, context: Context
     ) -> registry_pb2.RegisterModelResponse:
+        with self._change(
+            context,
+            "RegisterModel",
+            endpoint=request.endpoint,
+            model=request.model.name,
+            version=request.model.version,
+            persistent=request.persistent,
+        ):
+            return await self._register(request, context)
+
+    async def _register(
+        self, request: registry_pb2.RegisterModelRequest, context: Context
+    ) -> registry_pb2.RegisterModelResponse:
+        if not self._allow_registration:
+            raise PermissionDenied(
+                "this router takes no registrations: its replicas come from its "
+                "configuration and discovery"
+            )
+        self._policy.check(request.endpoint)
+        principal = self._own(context, request.endpoint)
+        if principal is not None and principal.role == "registrar" and request.persistent:
+            raise PermissionDenied("a registrar registers with a lease, never persistently")
         if request.task not in TASK_NAME_FROM_PROTO:
             raise InvalidArgument("task", "is required")
         state = STATE_FROM_PROTO.get(request.state, ReplicaState.READY)
@@ -113,32 +248,72 @@ class RouterRegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
     async def RenewLease(
         self, request: registry_pb2.RenewLeaseRequest, context: Context
     ) -> registry_pb2.RenewLeaseResponse:
+        principal = caller(context)
+        peer = context.peer()
+        lease_ids = list(request.lease_ids)
         states = [STATE_FROM_PROTO.get(s, ReplicaState.READY) for s in request.states]
-        unknown = self._registry.renew(list(request.lease_ids), states or None)
+        before = {i: r.state for i in lease_ids if (r := self._registry.leased(i)) is not None}
+
+        def mine(registration: Registration) -> bool:
+            return principal is None or principal.may_register(registration.endpoint, peer)
+
+        unknown = self._registry.renew(lease_ids, states or None, mine)
+        log.debug(
+            "renewed %d of %d leases for %s",
+            len(lease_ids) - len(unknown),
+            len(lease_ids),
+            principal.identity if principal is not None else "-",
+        )
+        for lease_id, state in before.items():
+            registration = self._registry.leased(lease_id)
+            if registration is not None and registration.state is not state:
+                self._record(
+                    context,
+                    "RenewLease",
+                    "ok",
+                    endpoint=registration.endpoint,
+                    model=registration.name,
+                    version=registration.version,
+                    state=registration.state.value,
+                )
         return registry_pb2.RenewLeaseResponse(unknown_lease_ids=unknown)
 
     async def DeregisterModel(
         self, request: registry_pb2.DeregisterModelRequest, context: Context
     ) -> registry_pb2.DeregisterModelResponse:
-        removed = self._registry.deregister(
-            request.model.name, request.model.version, request.endpoint
-        )
-        if removed.source is Source.PERSISTENT:
-            await self._store.delete(removed.name, removed.version, removed.endpoint)
-        if not any(r.endpoint == removed.endpoint for r in self._registry.registrations()):
-            await self._pool.drop(removed.endpoint)
+        name, version, endpoint = request.model.name, request.model.version, request.endpoint
+        with self._change(
+            context, "DeregisterModel", endpoint=endpoint, model=name, version=version
+        ):
+            principal = self._own(context, endpoint)
+            found = self._registry.find(name, version, endpoint)
+            registrar = principal is not None and principal.role == "registrar"
+            if registrar and found is not None and found.source is not Source.LEASE:
+                raise PermissionDenied("a registrar deregisters only what it registered")
+            # A replica deregistering itself (after an unload) stays reachable for a
+            # repository load a while; anything an admin removes is forgotten at once.
+            removed = self._registry.deregister(
+                name, version, endpoint, forget=found is None or found.source is not Source.LEASE
+            )
+            if removed.source is Source.PERSISTENT:
+                await self._store.delete(removed.name, removed.version, removed.endpoint)
+            if not any(r.endpoint == removed.endpoint for r in self._registry.registrations()):
+                await self._pool.drop(removed.endpoint)
         return registry_pb2.DeregisterModelResponse()
 
     async def ListModels(
         self, request: registry_pb2.ListModelsRequest, context: Context
     ) -> registry_pb2.ListModelsResponse:
-        infos = [self._info(n, request.task, request.ready_only) for n in self._registry.names()]
+        redact = not self._sees_all(context)
+        infos = [
+            self._info(n, request.task, request.ready_only, redact) for n in self._registry.names()
+        ]
         return registry_pb2.ListModelsResponse(models=[i for i in infos if i.versions])
 
     async def GetModel(
         self, request: registry_pb2.GetModelRequest, context: Context
     ) -> registry_pb2.ModelInfo:
-        info = self._info(request.name)
+        info = self._info(request.name, redact=not self._sees_all(context))
         if not info.versions:
             raise NotFound(f"model {request.name!r} is not registered")
         return info
@@ -146,15 +321,16 @@ class RouterRegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
     async def WatchModels(
         self, request: registry_pb2.WatchModelsRequest, context: Context
     ) -> AsyncIterator[registry_pb2.ModelEvent]:
+        redact = not self._sees_all(context)
         watch = self._registry.watch()
         try:
             for name in self._registry.names():
                 if not request.name or name == request.name:
-                    yield registry_pb2.ModelEvent(model=self._info(name))
+                    yield registry_pb2.ModelEvent(model=self._info(name, redact=redact))
             while True:
                 name = await watch.get()  # RESOURCE_EXHAUSTED once it fell behind
                 if not request.name or name == request.name:
-                    yield registry_pb2.ModelEvent(model=self._info(name))
+                    yield registry_pb2.ModelEvent(model=self._info(name, redact=redact))
         finally:
             self._registry.unwatch(watch)
 
@@ -162,10 +338,11 @@ class RouterRegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
         self, request: registry_pb2.SetTrafficSplitRequest, context: Context
     ) -> registry_pb2.SetTrafficSplitResponse:
         weights = dict(request.weights)
-        known = {v.version for v in self._registry.versions(request.name)}
-        for version in weights:
-            if version not in known:
-                raise InvalidArgument(f"weights[{version}]", "is not a registered version")
-        self._registry.set_split(request.name, weights)
-        await self._store.save_split(request.name, weights)
+        with self._change(context, "SetTrafficSplit", model=request.name, weights=weights):
+            known = {v.version for v in self._registry.versions(request.name)}
+            for version in weights:
+                if version not in known:
+                    raise InvalidArgument(f"weights[{version}]", "is not a registered version")
+            self._registry.set_split(request.name, weights)
+            await self._store.save_split(request.name, weights)
         return registry_pb2.SetTrafficSplitResponse()

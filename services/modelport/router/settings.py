@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from modelport.serving import endpoints
 from modelport.serving.settings import CommonSettings
+
+CREDENTIAL_HEADERS = ["authorization", "proxy-authorization", "cookie", "x-api-key"]
 
 
 class StaticReplica(BaseModel):
@@ -22,7 +25,7 @@ class StaticReplica(BaseModel):
     task: str = "embedding"
     """Task name: embedding, text-classification, text-generation, image-classification ..."""
     endpoint: str = Field(min_length=3)
-    """`host:port` of the replica."""
+    """`host:port` of the replica (a `unix:` path only with `allow_unix_endpoints`)."""
 
 
 class RouterSettings(CommonSettings):
@@ -67,3 +70,47 @@ class RouterSettings(CommonSettings):
     kubernetes_probe_concurrency: int = Field(8, ge=1)
     """Discovered endpoints asked at once which models they serve (each ask waits up to
     5 s); the others wait for a slot, while EndpointSlice events keep being applied."""
+    backend_token_file: Path | None = None
+    """File holding the token the router presents to backends on every call it makes
+    (forwarded calls, discovery, load/unload, index, statistics); backends know it as
+    their `auth_router_token_file`. Unset: the router calls backends without one."""
+    strip_headers: list[str] = Field(default_factory=lambda: list(CREDENTIAL_HEADERS))
+    """Caller metadata never forwarded to a replica (lower case). `authorization` is
+    stripped whatever this says: the router presents its own credential."""
+    allow_registration: bool = True
+    """Serve RegisterModel. False: replicas come only from static configuration, the
+    stored registrations and Kubernetes discovery (the chart's default)."""
+    endpoint_allow_list: list[str] = Field(default_factory=list)
+    """CIDRs, hosts or `host:port`s a registered endpoint must match (JSON list); empty:
+    any `host:port`."""
+    allow_unix_endpoints: bool = False
+    """Accept `unix:` endpoints (registered or static). Off: endpoints are `host:port`
+    only, never a socket on the router's machine."""
+    forget_deregistered_after_s: float = Field(600.0, ge=0)
+    """How long a replica that deregistered a model itself (after an unload, say) is still
+    sent RepositoryModelLoad/Index calls for it. Replicas removed by an admin, whose lease
+    lapsed or that left Kubernetes are never contacted again."""
+
+    @field_validator("strip_headers")
+    @classmethod
+    def _lower_case(cls, headers: list[str]) -> list[str]:
+        return sorted({h.lower() for h in headers} | {"authorization"})
+
+    @field_validator("endpoint_allow_list")
+    @classmethod
+    def _patterns(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            endpoints.check_pattern(pattern)
+        return patterns
+
+    @model_validator(mode="after")
+    def _static_endpoints(self) -> RouterSettings:
+        for replica in self.static_replicas:
+            if not endpoints.is_host_port(replica.endpoint) and not (
+                self.allow_unix_endpoints and replica.endpoint.startswith("unix:")
+            ):
+                raise ValueError(
+                    f"static replica {replica.name!r}: endpoint {replica.endpoint!r} "
+                    "is not host:port"
+                )
+        return self

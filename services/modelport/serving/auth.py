@@ -1,65 +1,135 @@
-"""Bearer-token authentication, roles, per-identity rate limits and the audit log.
+"""Bearer-token authentication, roles, per-identity rate limits and stream caps, and the
+audit log.
 
 Tokens come from a YAML file (`auth_tokens_file`):
 
     tokens:
       - {token: "...", identity: backend-team, role: client}
       - {token: "...", identity: platform, role: admin}
+      - {token: "...", identity: embed-pods, role: registrar, endpoints: ["10.0.0.0/8"]}
+      - {token: "...", identity: embed-1, role: registrar, same_host: true}
 
-`client` may call inference and read-only registry RPCs; `admin` may also register,
-deregister, split traffic and load/unload models. Health and reflection stay open for
-probes and tools. Denials say nothing about why beyond UNAUTHENTICATED or
-PERMISSION_DENIED; the audit log (one JSON line per admin action and per denied call)
+and, on a backend, from the router's token file (`auth_router_token_file`): whoever
+presents that token is identity `router` with role `router`. What each role may call is
+in `modelport.serving.identity`. Health and reflection stay open for probes and tools.
+Denials say nothing about why beyond UNAUTHENTICATED or PERMISSION_DENIED; the audit log
 says who, what and why.
+
+Tokens are held as SHA-256 digests, compared with `hmac.compare_digest`: how long a
+lookup takes says nothing about the tokens held.
+
+Rate limits charge per input, not per call: a call costs the number of inputs it carries
+(the entries of its request's repeated string or bytes field 2: the texts, prompts or
+images of the typed RPCs; 1 for any other request), and every message of a client stream
+costs the same. A bucket with at least one token left admits a request whatever its
+cost, and may go negative: a large call passes, and the identity's next calls wait until
+the bucket has refilled. A stream whose message finds the bucket empty ends with
+RESOURCE_EXHAUSTED. The router role is neither rate-limited nor stream-capped: it carries
+many callers' calls, limited at the router.
 """
 
 from __future__ import annotations
 
+import collections
+import contextlib
+import hashlib
+import hmac
 import json
 import logging
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
 import grpc
 import yaml
+from google.protobuf import descriptor_pool
+from google.protobuf.descriptor import FieldDescriptor
 
+from modelport.serving import endpoints
+from modelport.serving.calls import call_record
 from modelport.serving.errors import ResourceExhausted
-from modelport.serving.interceptors import Handler, to_status
+from modelport.serving.identity import ADMIN_METHODS, ROLES, Principal, allowed
+from modelport.serving.interceptors import Handler, around
+from modelport.serving.tracing import trace_id
+from modelport.serving.wire import count_length_delimited
 
 log = logging.getLogger(__name__)
 
 OPEN_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
-ADMIN_METHODS = {
-    "/modelport.v1.RegistryService/RegisterModel",
-    "/modelport.v1.RegistryService/RenewLease",
-    "/modelport.v1.RegistryService/DeregisterModel",
-    "/modelport.v1.RegistryService/SetTrafficSplit",
-    "/inference.GRPCInferenceService/RepositoryModelLoad",
-    "/inference.GRPCInferenceService/RepositoryModelUnload",
-}
-ROLES = {"client": 0, "admin": 1}
+ROUTER_IDENTITY = "router"
+"""Identity of whoever presents the router's token."""
 
 
-@dataclass(frozen=True)
-class Principal:
-    identity: str
-    role: str
+class TokenTable:
+    """Principals by token, held as SHA-256 digests. A lookup compares the presented
+    token's digest with every digest held, each with `hmac.compare_digest` and without
+    stopping at a match: its duration depends on the number of tokens only."""
+
+    def __init__(self, principals: dict[str, Principal]) -> None:
+        self._entries = [(_digest(token), p) for token, p in principals.items()]
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def find(self, token: str) -> Principal | None:
+        digest = _digest(token)
+        found = None
+        for known, principal in self._entries:
+            if hmac.compare_digest(known, digest):
+                found = principal
+        return found
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode("utf-8")).digest()
 
 
 def load_tokens(path: Path) -> dict[str, Principal]:
+    """Principals by token from a tokens file; ValueError naming the bad entry."""
     data = yaml.safe_load(path.read_text()) or {}
-    tokens = {}
+    tokens: dict[str, Principal] = {}
     for i, entry in enumerate(data.get("tokens", [])):
+        where = f"{path}: tokens[{i}]"
         role = entry.get("role", "client")
         if role not in ROLES or not entry.get("token") or not entry.get("identity"):
-            raise ValueError(f"{path}: tokens[{i}] needs token, identity and role client|admin")
-        tokens[str(entry["token"])] = Principal(str(entry["identity"]), role)
+            raise ValueError(f"{where} needs token, identity and role {'|'.join(ROLES)}")
+        token = str(entry["token"])
+        if token in tokens:
+            raise ValueError(f"{where}: the same token is listed twice")
+        patterns = tuple(str(p) for p in entry.get("endpoints") or ())
+        same_host = bool(entry.get("same_host", False))
+        if role == "registrar":
+            if not patterns and not same_host:
+                raise ValueError(
+                    f"{where}: a registrar is bound to `endpoints` (CIDR, host or host:port) "
+                    "or to `same_host: true`"
+                )
+            for pattern in patterns:
+                try:
+                    endpoints.check_pattern(pattern)
+                except ValueError as exc:
+                    raise ValueError(f"{where}: {exc}") from exc
+        elif patterns or same_host:
+            raise ValueError(f"{where}: only a registrar is bound to endpoints")
+        tokens[token] = Principal(str(entry["identity"]), role, patterns, same_host)
     return tokens
+
+
+def load_token_table(tokens_file: Path | None, router_token_file: Path | None) -> TokenTable:
+    """The tokens of `tokens_file`, plus the router's token (role router) when given."""
+    tokens = load_tokens(tokens_file) if tokens_file is not None else {}
+    if router_token_file is not None:
+        token = router_token_file.read_text().strip()
+        if not token:
+            raise ValueError(f"{router_token_file}: the router's token file is empty")
+        if token in tokens:
+            raise ValueError(f"{router_token_file}: the router's token is in the tokens file")
+        tokens[token] = Principal(ROUTER_IDENTITY, "router")
+    return TokenTable(tokens)
 
 
 @dataclass
@@ -69,30 +139,68 @@ class _Bucket:
 
 
 class RateLimiter:
-    """A token bucket per identity: `rate` calls per second, bursts up to `burst`."""
+    """A token bucket per key: `rate` units per second, bursts up to `burst`. A bucket
+    with at least one unit admits a request of any cost and may go negative. At most
+    `max_keys` buckets are kept (the least recently used is forgotten)."""
 
-    def __init__(self, rate: float, burst: int) -> None:
+    def __init__(
+        self,
+        rate: float,
+        burst: int,
+        *,
+        max_keys: int = 65536,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.rate, self.burst = rate, burst
-        self._buckets: dict[str, _Bucket] = {}
+        self._max_keys = max_keys
+        self._clock = clock
+        self._buckets: collections.OrderedDict[str, _Bucket] = collections.OrderedDict()
 
-    def take(self, identity: str) -> float:
-        """0 if the call may go, else the seconds until it could."""
-        now = time.monotonic()
-        bucket = self._buckets.setdefault(identity, _Bucket(float(self.burst), now))
+    def take(self, key: str, cost: float = 1.0) -> float:
+        """0 if the request may go (and `cost` is spent), else the seconds until it could."""
+        now = self._clock()
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = _Bucket(float(self.burst), now)
+            if len(self._buckets) > self._max_keys:
+                self._buckets.popitem(last=False)
+        else:
+            self._buckets.move_to_end(key)
         bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
         bucket.updated = now
         if bucket.tokens >= 1:
-            bucket.tokens -= 1
+            bucket.tokens -= cost
             return 0.0
         return (1 - bucket.tokens) / self.rate
 
 
 class AuditLog:
-    """JSON lines to a file, or stdout for "-"."""
+    """JSON lines to a file, or stdout for "-".
 
-    def __init__(self, target: str) -> None:
+    Admin actions and registry changes are always written. Denied calls are written at
+    most `denied_per_s` per source (an identity, or the peer address of a caller without
+    one) with bursts of `denied_burst`, and ten times that over all sources; the denials
+    not written are counted, and the count goes out with the source's next line
+    (`"suppressed": n`). So nobody can grow the log faster than that."""
+
+    OVERALL = 10
+    """The budget of all sources together, in multiples of one source's."""
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        denied_per_s: float = 1.0,
+        denied_burst: int = 20,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._lock = threading.Lock()
         self._out: TextIO = sys.stdout if target == "-" else open(target, "a")  # noqa: SIM115
+        self._per_source = RateLimiter(denied_per_s, denied_burst, max_keys=4096, clock=clock)
+        self._overall = RateLimiter(
+            denied_per_s * self.OVERALL, denied_burst * self.OVERALL, clock=clock
+        )
+        self._suppressed: collections.OrderedDict[str, int] = collections.OrderedDict()
 
     def write(self, **fields: Any) -> None:
         line = json.dumps({"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **fields})
@@ -100,18 +208,78 @@ class AuditLog:
             self._out.write(line + "\n")
             self._out.flush()
 
+    def denied(self, source: str, **fields: Any) -> None:
+        """Write a denied call's line unless `source` (or everyone) spent its budget."""
+        if self._per_source.take(source) or self._overall.take(""):
+            self._suppressed[source] = self._suppressed.pop(source, 0) + 1
+            if len(self._suppressed) > 4096:
+                self._suppressed.popitem(last=False)
+            return
+        suppressed = self._suppressed.pop(source, 0)
+        if suppressed:
+            fields["suppressed"] = suppressed
+        self.write(**fields)
+
+    def close(self) -> None:
+        if self._out is not sys.stdout:
+            self._out.close()
+
+
+def open_audit(target: str, denied_per_s: float, denied_burst: int) -> AuditLog | None:
+    """The audit log of a process; None when `target` is empty."""
+    if not target:
+        return None
+    return AuditLog(target, denied_per_s=denied_per_s, denied_burst=denied_burst)
+
+
+class InputCounter:
+    """How many inputs a request carries: the entries of its repeated string or bytes
+    field 2 (the texts, prompts or images of the typed RPCs), at least 1. Works on parsed
+    messages and on the raw bytes the router forwards; methods it cannot find cost 1."""
+
+    def __init__(self) -> None:
+        self._fields: dict[str, FieldDescriptor | None] = {}
+
+    def __call__(self, method: str, request: Any) -> int:
+        if method not in self._fields:
+            self._fields[method] = _inputs_field(method)
+        found = self._fields[method]
+        if found is None:
+            return 1
+        if isinstance(request, bytes):
+            return max(1, count_length_delimited(request, found.number))
+        entries = getattr(request, found.name, None)
+        return max(1, len(entries)) if entries is not None else 1
+
+
+def _inputs_field(method: str) -> FieldDescriptor | None:
+    try:
+        described = descriptor_pool.Default().FindMethodByName(method.strip("/").replace("/", "."))
+    except KeyError:
+        return None
+    found = described.input_type.fields_by_number.get(2)
+    if found is None or not found.is_repeated:
+        return None
+    if found.type not in (FieldDescriptor.TYPE_STRING, FieldDescriptor.TYPE_BYTES):
+        return None
+    return found
+
 
 def _abort_handler(
     handler: Any,
     code: grpc.StatusCode,
     message: str,
-    metadata: tuple[tuple[str, str | bytes], ...] = (),
+    record: Callable[[grpc.aio.ServicerContext[Any, Any]], None],
 ) -> Any:
+    """A handler that ends the call with `code` (after `record`ing it, with its context)."""
+
     async def deny(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-        await context.abort(code, message, metadata)
+        record(context)
+        await context.abort(code, message)
 
     async def deny_stream(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-        await context.abort(code, message, metadata)
+        record(context)
+        await context.abort(code, message)
         yield  # pragma: no cover - an async generator for streaming responses
 
     if handler.unary_unary:
@@ -123,13 +291,36 @@ def _abort_handler(
     return grpc.stream_stream_rpc_method_handler(deny_stream)
 
 
+def _peer_source(context: grpc.aio.ServicerContext[Any, Any]) -> str:
+    """The audit source of a caller without a valid token: its address."""
+    peer = context.peer() or ""
+    return f"peer:{endpoints.peer_host(peer) or peer.partition(':')[0]}"
+
+
 class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
+    """Authenticates every call but health and reflection, checks its role, charges its
+    identity's rate limit per input and per stream message, caps its concurrent streams
+    and writes the audit log: denied calls, and the admin methods it lets through (but
+    those in `self_audited`, whose servicer writes a line with what changed). The
+    caller's principal is left on the call's `CallRecord` (see `serving.calls.caller`)."""
+
     def __init__(
-        self, tokens: dict[str, Principal], limiter: RateLimiter | None, audit: AuditLog | None
+        self,
+        tokens: TokenTable,
+        limiter: RateLimiter | None,
+        audit: AuditLog | None,
+        *,
+        max_streams: int = 0,
+        self_audited: frozenset[str] = frozenset(),
     ) -> None:
         self._tokens = tokens
         self._limiter = limiter
         self._audit = audit
+        self._max_streams = max_streams
+        self._self_audited = self_audited
+        """Admin methods whose servicer writes the audit line itself, with what changed."""
+        self._streams: dict[str, int] = {}
+        self._inputs = InputCounter()
 
     async def intercept_service(
         self,
@@ -141,46 +332,111 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         if handler is None or method.startswith(OPEN_PREFIXES):
             return handler
         metadata = dict(handler_call_details.invocation_metadata or ())
-        header = str(metadata.get("authorization", ""))
-        principal = (
-            self._tokens.get(header.removeprefix("Bearer ").strip())
-            if header.startswith("Bearer ")
-            else None
-        )
-        trace = str(metadata.get("traceparent", ""))
+        header = metadata.get("authorization", "")
+        principal = None
+        if isinstance(header, str) and header.startswith("Bearer "):
+            principal = self._tokens.find(header.removeprefix("Bearer ").strip())
+        trace = trace_id(metadata.get("traceparent"))
         if principal is None:
-            self._record("denied", "-", method, "unauthenticated", trace)
+
+            def unauthenticated(context: grpc.aio.ServicerContext[Any, Any]) -> None:
+                self._denied(_peer_source(context), "-", method, "unauthenticated", trace)
+
             denied: Handler = _abort_handler(
-                handler, grpc.StatusCode.UNAUTHENTICATED, "missing or invalid credentials"
+                handler,
+                grpc.StatusCode.UNAUTHENTICATED,
+                "missing or invalid credentials",
+                unauthenticated,
             )
             return denied
-        needed = "admin" if method in ADMIN_METHODS else "client"
-        if ROLES[principal.role] < ROLES[needed]:
-            self._record("denied", principal.identity, method, "permission_denied", trace)
-            forbidden: Handler = _abort_handler(
-                handler, grpc.StatusCode.PERMISSION_DENIED, "not allowed"
-            )
-            return forbidden
-        if self._limiter is not None:
-            wait = self._limiter.take(principal.identity)
-            if wait:
-                self._record("denied", principal.identity, method, "rate_limited", trace)
-                status = to_status(
-                    ResourceExhausted(
-                        "rate limit exceeded",
-                        subject=f"identity:{principal.identity}",
-                        retry_after_s=wait,
-                    )
-                )
-                limited: Handler = _abort_handler(
-                    handler, status.code, status.details, tuple(status.trailing_metadata)
-                )
-                return limited
-        if needed == "admin":
-            self._record("admin", principal.identity, method, "allowed", trace)
-        return handler
+        if not allowed(principal.role, method):
+            who = principal.identity
 
-    def _record(self, kind: str, who: str, method: str, outcome: str, trace: str) -> None:
+            def forbidden(context: grpc.aio.ServicerContext[Any, Any]) -> None:
+                self._denied(who, who, method, "permission_denied", trace)
+
+            refused: Handler = _abort_handler(
+                handler, grpc.StatusCode.PERMISSION_DENIED, "not allowed", forbidden
+            )
+            return refused
+        if method in ADMIN_METHODS and method not in self._self_audited and self._audit:
+            self._audit.write(
+                kind="admin",
+                who=principal.identity,
+                what=method,
+                outcome="allowed",
+                trace_id=trace,
+            )
+        guarded: Handler = around(handler, self._scope(principal, method, handler, trace))
+        return guarded
+
+    def _scope(self, principal: Principal, method: str, handler: Any, trace: str) -> Any:
+        exempt = principal.role == "router"
+        limited = self._limiter is not None and not exempt
+        capped = (
+            self._max_streams > 0
+            and not exempt
+            and bool(handler.request_streaming or handler.response_streaming)
+        )
+
+        @contextlib.asynccontextmanager
+        async def guarded(
+            request: Any, context: Any, streaming: bool
+        ) -> AsyncIterator[tuple[Any, Any]]:
+            record = call_record(context)
+            if record is not None:
+                record.principal = principal
+            if limited and not streaming:
+                self._charge(principal, method, request, trace)
+            if capped:
+                self._open_stream(principal, method, trace)
+            try:
+                if limited and streaming:
+                    request = self._charged(principal, method, request, trace)
+                yield request, context
+            finally:
+                if capped:
+                    self._close_stream(principal)
+
+        return guarded
+
+    # -- rate limits and stream caps ----------------------------------------------------------
+    def _charge(self, principal: Principal, method: str, request: Any, trace: str) -> None:
+        """Spend one unit per input of `request`; ResourceExhausted when none is left."""
+        assert self._limiter is not None
+        wait = self._limiter.take(principal.identity, self._inputs(method, request))
+        if wait:
+            self._denied(principal.identity, principal.identity, method, "rate_limited", trace)
+            raise ResourceExhausted(
+                "rate limit exceeded", subject=f"identity:{principal.identity}", retry_after_s=wait
+            )
+
+    async def _charged(
+        self, principal: Principal, method: str, requests: AsyncIterator[Any], trace: str
+    ) -> AsyncIterator[Any]:
+        async for request in requests:
+            self._charge(principal, method, request, trace)
+            yield request
+
+    def _open_stream(self, principal: Principal, method: str, trace: str) -> None:
+        identity = principal.identity
+        if self._streams.get(identity, 0) >= self._max_streams:
+            self._denied(identity, identity, method, "too_many_streams", trace)
+            raise ResourceExhausted(
+                f"at most {self._max_streams} concurrent streams per identity",
+                subject=f"identity:{identity}",
+            )
+        self._streams[identity] = self._streams.get(identity, 0) + 1
+
+    def _close_stream(self, principal: Principal) -> None:
+        left = self._streams.get(principal.identity, 1) - 1
+        if left > 0:
+            self._streams[principal.identity] = left
+        else:
+            self._streams.pop(principal.identity, None)
+
+    def _denied(self, source: str, who: str, method: str, outcome: str, trace: str) -> None:
         if self._audit is not None:
-            trace_id = trace.split("-")[1] if trace.count("-") >= 3 else ""
-            self._audit.write(kind=kind, who=who, what=method, outcome=outcome, trace_id=trace_id)
+            self._audit.denied(
+                source, kind="denied", who=who, what=method, outcome=outcome, trace_id=trace
+            )

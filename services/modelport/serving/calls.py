@@ -19,6 +19,8 @@ from typing import Any
 
 import grpc
 
+from modelport.serving.identity import Principal
+
 
 @dataclass
 class CallRecord:
@@ -32,6 +34,8 @@ class CallRecord:
     """The model that answers the call; empty until a servicer records it."""
     version: str = ""
     """The version of `model` that answers the call."""
+    principal: Principal | None = None
+    """Who calls, when authentication is on (set by the auth interceptor)."""
 
 
 class CallContext:
@@ -75,3 +79,10 @@ def record_model(context: object, model: str, version: str) -> None:
     record = call_record(context)
     if record is not None:
         record.model, record.version = model, version
+
+
+def caller(context: object) -> Principal | None:
+    """The authenticated caller of the call of `context`; None when authentication is off
+    (then every caller may do everything)."""
+    record = call_record(context)
+    return record.principal if record is not None else None

@@ -49,6 +49,13 @@ class NotFound(ModelportError):
     code = grpc.StatusCode.NOT_FOUND
 
 
+class PermissionDenied(ModelportError):
+    """The caller may not do this (a registrar registering an endpoint that is not its own,
+    an endpoint outside the router's allow-list)."""
+
+    code = grpc.StatusCode.PERMISSION_DENIED
+
+
 class ModelNotReady(ModelportError):
     """The model exists but no copy of it can serve now (loading, failed, unloading)."""
 

@@ -6,7 +6,8 @@ them in one order, outermost first:
    through their context, see `serving.calls`) and observes the call's duration by
    method, model, version and status code.
 2. `ErrorInterceptor` turns a `ModelportError` into its status, with `google.rpc` details
-   in the trailers, and anything else into INTERNAL with a generic message (the
+   in the trailers, a `NotImplementedError` (a generated servicer's unimplemented method)
+   into UNIMPLEMENTED, and anything else into INTERNAL with a generic message (the
    traceback is logged).
 3. `RequestParsingInterceptor` turns a request that protobuf cannot parse into
    INVALID_ARGUMENT naming the field when it can be found (invalid UTF-8 in a string),
@@ -113,7 +114,7 @@ def _pack(message: Any) -> any_pb2.Any:
     return packed
 
 
-def _around(handler: Any, scope: Scope) -> Any:
+def around(handler: Any, scope: Scope) -> Any:
     """`handler` with its behaviour, of any cardinality, run inside `scope`."""
     if handler.unary_unary is not None:
         return handler._replace(unary_unary=_unary_response(handler.unary_unary, scope, False))
@@ -199,7 +200,7 @@ class ObservabilityInterceptor(_WrappingInterceptor):
                         time.perf_counter() - start
                     )
 
-        return _around(handler, observed)
+        return around(handler, observed)
 
 
 @contextlib.contextmanager
@@ -275,7 +276,7 @@ class ErrorInterceptor(_WrappingInterceptor):
                 await _abort(exc, context, method)
                 raise
 
-        return _around(handler, mapped)
+        return around(handler, mapped)
 
 
 async def _abort(exc: BaseException, context: Context, method: str) -> None:
@@ -289,6 +290,11 @@ async def _abort(exc: BaseException, context: Context, method: str) -> None:
         # did. Answer instead of leaving the caller waiting for its deadline.
         if not context.cancelled() and not context.done():
             await context.abort(grpc.StatusCode.CANCELLED, "cancelled on the server")
+    elif isinstance(exc, NotImplementedError):
+        # grpc's generated base servicers raise it for methods nobody implemented
+        # (grpc.health.v1.Health/List): not a bug of ours, and open to anyone.
+        log.debug("%s is not implemented", method)
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "method not implemented")
     elif isinstance(exc, Exception) and not isinstance(exc, grpc.aio.AbortError):
         log.exception("unexpected error in %s", method)
         await context.abort(grpc.StatusCode.INTERNAL, "internal error (logged on the server)")
@@ -305,7 +311,7 @@ class RequestParsingInterceptor(_WrappingInterceptor):
         safe = handler._replace(
             request_deserializer=_safe_deserializer(handler.request_deserializer)
         )
-        return _around(safe, _parsed)
+        return around(safe, _parsed)
 
 
 @contextlib.asynccontextmanager

@@ -22,7 +22,13 @@ from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 from opentelemetry import trace
 
-from modelport.serving.auth import AuditLog, AuthInterceptor, RateLimiter, load_tokens
+from modelport.serving.auth import (
+    AuditLog,
+    AuthInterceptor,
+    RateLimiter,
+    load_token_table,
+    open_audit,
+)
 from modelport.serving.interceptors import (
     ErrorInterceptor,
     ObservabilityInterceptor,
@@ -93,8 +99,16 @@ class GrpcServer:
         metrics: Metrics,
         *,
         name: str = "modelport",
+        audit: AuditLog | None = None,
+        self_audited: frozenset[str] = frozenset(),
     ) -> None:
         self.settings = settings
+        self.audit = audit or open_audit(
+            settings.audit_log, settings.audit_denied_per_s, settings.audit_denied_burst
+        )
+        """Where admin actions, registry changes and denied calls are written (None: nowhere)."""
+        self._self_audited = self_audited
+        """Admin methods whose servicers write their own audit lines."""
         self.metrics = metrics
         self.health = HealthServicer()
         self._services = list(services)
@@ -135,14 +149,20 @@ class GrpcServer:
         """Bind and start serving (health NOT_SERVING until `set_serving(True)`)."""
         settings = self.settings
         auth = None
-        if settings.auth_tokens_file is not None:
+        if settings.auth_tokens_file is not None or settings.auth_router_token_file is not None:
             limiter = (
                 RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
                 if settings.rate_limit_per_s
                 else None
             )
-            audit = AuditLog(settings.audit_log) if settings.audit_log else None
-            auth = AuthInterceptor(load_tokens(settings.auth_tokens_file), limiter, audit)
+            tokens = load_token_table(settings.auth_tokens_file, settings.auth_router_token_file)
+            auth = AuthInterceptor(
+                tokens,
+                limiter,
+                self.audit,
+                max_streams=settings.max_streams_per_identity,
+                self_audited=self._self_audited,
+            )
         server = grpc.aio.server(
             interceptors=interceptors(self.metrics, self.tracer, auth),
             options=grpc_options(settings),
@@ -214,6 +234,8 @@ class GrpcServer:
             await self._health_server.stop(0)
         for hook in self._on_stop:
             await hook()
+        if self.audit is not None:
+            self.audit.close()
         if self._metrics_server is not None:
             self._metrics_server.shutdown()  # type: ignore[attr-defined]
             self._metrics_server.server_close()  # type: ignore[attr-defined]

@@ -50,11 +50,30 @@ class CommonSettings(BaseSettings):
     """PEM CA bundle; when set, clients must present a certificate it signed (mTLS).
     Certificates are read at start: rotate them with a rolling restart."""
     auth_tokens_file: Path | None = None
-    """YAML file of bearer tokens with identity and role (client | admin); unset: no auth."""
+    """YAML file of bearer tokens with identity and role (client | registrar | router |
+    admin; a registrar is bound to `endpoints` or `same_host`); unset with
+    `auth_router_token_file` unset too: no auth."""
+    auth_router_token_file: Path | None = None
+    """A backend: file holding the router's token (the router's `backend_token_file`);
+    whoever presents it is identity `router` with role `router`. Setting it turns auth on,
+    so only the router (and the tokens of `auth_tokens_file`) gets in."""
     rate_limit_per_s: float = Field(0.0, ge=0)
-    """Calls per second per identity (token bucket); 0 turns rate limiting off."""
+    """Inputs per second per identity (token bucket): a call costs one per input it
+    carries (texts, prompts, images; 1 for other calls), and so does every message of a
+    client stream. 0 turns rate limiting off. The router role is never limited."""
     rate_limit_burst: int = Field(20, ge=1)
-    """Calls an identity may make at once before the rate applies."""
+    """Inputs an identity may send at once before the rate applies. A bucket with any
+    token left admits a call of any size and goes negative."""
+    max_streams_per_identity: int = Field(64, ge=0)
+    """Streaming calls (client, server or both) one identity may have open at once; more
+    are RESOURCE_EXHAUSTED. 0: no cap. Only with auth on; the router role is not capped."""
     audit_log: str = ""
-    """Where admin actions and denied calls are written as JSON lines: a path, "-" for
-    stdout, empty for nowhere."""
+    """Where admin actions, registry changes and denied calls are written as JSON lines: a
+    path, "-" for stdout, empty for nowhere."""
+    audit_denied_per_s: float = Field(1.0, gt=0)
+    """Denied-call lines written per second per source (identity, or peer address without
+    one; ten times that over all sources); the denials beyond it are counted, and the
+    count goes out with the source's next line."""
+    audit_denied_burst: int = Field(20, ge=1)
+    """Denied-call lines a source may have written at once before `audit_denied_per_s`
+    applies."""

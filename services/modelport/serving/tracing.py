@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import re
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -24,6 +25,11 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 PROPAGATOR = TraceContextTextMapPropagator()
 TRACE_HEADERS = ("traceparent", "tracestate")
+
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:+/=-]{1,128}")
+"""What a caller's `x-request-id` may look like to be kept (UUIDs, ULIDs, AWS-style ids);
+anything else is replaced by a made-up id."""
+TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 """The id of the call being served (from `x-request-id` metadata, or made up)."""
@@ -59,8 +65,23 @@ def inject() -> dict[str, str]:
 
 
 def new_request_id(metadata: Mapping[str, Any]) -> str:
+    """The caller's `x-request-id` when it is a plausible id (`REQUEST_ID`), else a new one:
+    a log line never carries what a caller chose beyond 128 plain characters."""
     given = metadata.get("x-request-id")
-    return given if isinstance(given, str) and given else uuid.uuid4().hex
+    if isinstance(given, str) and REQUEST_ID.fullmatch(given):
+        return given
+    return uuid.uuid4().hex
+
+
+def trace_id(traceparent: object) -> str:
+    """The trace id of a W3C `traceparent` header, or "" when it is not one (wrong shape,
+    version ff, all-zero ids): nothing else a caller sends reaches the audit log."""
+    if not isinstance(traceparent, str):
+        return ""
+    match = TRACEPARENT.fullmatch(traceparent)
+    if match is None or match[1] == "ff" or not int(match[2], 16) or not int(match[3], 16):
+        return ""
+    return match[2]
 
 
 class JsonFormatter(logging.Formatter):

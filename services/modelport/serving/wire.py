@@ -26,9 +26,9 @@ def _varint(data: bytes, pos: int) -> tuple[int, int]:
         shift += 7
 
 
-def _fields(data: bytes) -> Iterator[tuple[int, bytes | None]]:
-    """(field number, payload) of each top-level field; payload only for length-delimited
-    fields. Stops quietly at truncation or at a wire type it does not know."""
+def _spans(data: bytes) -> Iterator[tuple[int, int, int]]:
+    """(field number, start, end) of each top-level field; start == end == -1 unless it is
+    length-delimited. Stops quietly at truncation or at a wire type it does not know."""
     pos = 0
     try:
         while pos < len(data):
@@ -36,23 +36,36 @@ def _fields(data: bytes) -> Iterator[tuple[int, bytes | None]]:
             number, wire_type = key >> 3, key & 7
             if wire_type == _WIRE_VARINT:
                 _, pos = _varint(data, pos)
-                yield number, None
+                yield number, -1, -1
             elif wire_type == _WIRE_I64:
                 pos += 8
-                yield number, None
+                yield number, -1, -1
             elif wire_type == _WIRE_I32:
                 pos += 4
-                yield number, None
+                yield number, -1, -1
             elif wire_type == _WIRE_LEN:
                 length, pos = _varint(data, pos)
                 if pos + length > len(data):
                     return
-                yield number, data[pos : pos + length]
+                yield number, pos, pos + length
                 pos += length
             else:  # groups or garbage: nothing more to learn
                 return
     except IndexError:
         return
+
+
+def _fields(data: bytes) -> Iterator[tuple[int, bytes | None]]:
+    """(field number, payload) of each top-level field; payload only for length-delimited
+    fields."""
+    for number, start, end in _spans(data):
+        yield number, (data[start:end] if start >= 0 else None)
+
+
+def count_length_delimited(data: bytes, number: int) -> int:
+    """How many length-delimited fields `number` a serialized message has at its top level
+    (the entries of a repeated string or bytes field), without copying any of them."""
+    return sum(1 for found, start, _ in _spans(data) if found == number and start >= 0)
 
 
 def find_invalid_utf8(descriptor: Descriptor, data: bytes, prefix: str = "") -> str | None:
