@@ -357,7 +357,6 @@ def test_sampling_is_reproducible_with_a_seed(stub: nlp_pb2_grpc.NlpServiceStub)
         (gen_request("gpt", ["x"], repetition_penalty=-1.0), "parameters.repetition_penalty"),
         (gen_request("gpt", ["x"], stop=[""]), "parameters.stop[0]"),
         (gen_request("short", ["the cat sat on the mat " * 3], max_new_tokens=10), "prompts[0]"),
-        (gen_request("cls", ["x"]), "model.name"),
     ],
 )
 def test_bad_generation_requests_name_the_field(
@@ -389,8 +388,20 @@ def test_classify_bad_input(stub: nlp_pb2_grpc.NlpServiceStub) -> None:
     err = rpc_error(
         lambda: stub.Classify(nlp_pb2.ClassifyRequest(model=ref("gpt"), inputs=["x"]), timeout=10)
     )
-    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert "text-classification" in (err.details() or "")
+    assert err.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert err.details() == (
+        "model 'gpt' is a text-generation model: call modelport.v1.NlpService/Generate or "
+        "GenerateStream (NlpService/Classify serves text-classification models)"
+    )
+    for call in (
+        lambda: stub.Generate(gen_request("cls", ["x"]), timeout=10),
+        lambda: list(stub.GenerateStream(gen_request("cls", ["x"]), timeout=10)),
+    ):
+        err = rpc_error(call)
+        assert err.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert "'cls' is a text-classification model: call modelport.v1.NlpService/Classify" in (
+            err.details() or ""
+        )
     err = rpc_error(
         lambda: stub.ClassifyTokens(
             nlp_pb2.ClassifyTokensRequest(model=ref("ner"), inputs=["x"], min_score=2.0), timeout=10

@@ -8,9 +8,12 @@ import numpy as np
 
 from modelport.inference.repository import ModelRepository
 from modelport.inference.text import Truncation, validate_texts
-from modelport.serving.errors import InvalidArgument
+from modelport.serving.catalog import wrong_rpc
+from modelport.serving.errors import FailedPrecondition, InvalidArgument
 
 from .model import EmbedItem, SentenceEmbeddingModel
+
+EMBED = "modelport.v1.EmbeddingService/Embed"
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,9 @@ class EmbeddingHandler:
         managed = self._repository.get(call.model, call.version)
         model = managed.model
         if not isinstance(model, SentenceEmbeddingModel):
-            raise InvalidArgument("model.name", f"{call.model!r} is not an embedding model")
+            raise wrong_rpc(call.model, model.task, EMBED) or FailedPrecondition(
+                f"model {call.model!r} cannot serve {EMBED}"
+            )
         if call.dimensions > model.dimension:
             raise InvalidArgument(
                 "dimensions", f"is {call.dimensions}; the model has {model.dimension}"

@@ -11,13 +11,17 @@ from modelport.inference.decoding import Chunk, FinishReason, GenerationParams, 
 from modelport.inference.repository import ManagedModel, ModelRepository
 from modelport.inference.settings import GenerationSettings
 from modelport.inference.text import Truncation, validate_texts
-from modelport.serving.errors import InvalidArgument
+from modelport.serving.catalog import wrong_rpc
+from modelport.serving.errors import FailedPrecondition, InvalidArgument
 
 from .classify import ClassifyItem, Scores, TextClassifier
 from .generate import GenerativeModel
 from .tokens import Aggregation, Entity, TokenClassifier
 
 MAX_STOP_SEQUENCES = 8
+CLASSIFY = "modelport.v1.NlpService/Classify"
+CLASSIFY_TOKENS = "modelport.v1.NlpService/ClassifyTokens"
+GENERATE = "modelport.v1.NlpService/Generate"
 
 
 @dataclass(frozen=True)
@@ -82,10 +86,14 @@ class NlpHandler:
         self._repository = repository
         self._max_inputs = max_inputs
 
-    def _model(self, name: str, version: str, kind: Any, task: str) -> tuple[ManagedModel, Any]:
+    def _model(self, name: str, version: str, kind: Any, rpc: str) -> tuple[ManagedModel, Any]:
+        """The READY model of a call of `rpc`; FAILED_PRECONDITION naming the right RPC when
+        the model does another task."""
         managed = self._repository.get(name, version)
         if not isinstance(managed.model, kind):
-            raise InvalidArgument("model.name", f"{name!r} is not a {task} model")
+            raise wrong_rpc(name, managed.model.task, rpc) or FailedPrecondition(
+                f"model {name!r} cannot serve {rpc}"
+            )
         return managed, managed.model
 
     # -- classification -------------------------------------------------------------------
@@ -93,9 +101,7 @@ class NlpHandler:
         validate_texts(call.inputs, "inputs", self._max_inputs)
         if call.top_k < 0:
             raise InvalidArgument("top_k", "must be >= 0")
-        managed, model = self._model(
-            call.model, call.version, TextClassifier, "text-classification"
-        )
+        managed, model = self._model(call.model, call.version, TextClassifier, CLASSIFY)
         managed.batcher.admit(len(call.inputs))
         ids: list[list[int]] = await model.preprocess(model.tokenize, call.inputs, call.truncation)
         results: list[Scores] = await managed.batcher.submit(
@@ -107,9 +113,7 @@ class NlpHandler:
         validate_texts(call.inputs, "inputs", self._max_inputs)
         if not 0.0 <= call.min_score <= 1.0:
             raise InvalidArgument("min_score", "must be between 0 and 1")
-        managed, model = self._model(
-            call.model, call.version, TokenClassifier, "token-classification"
-        )
+        managed, model = self._model(call.model, call.version, TokenClassifier, CLASSIFY_TOKENS)
         managed.batcher.admit(len(call.inputs))
         items = await model.preprocess(model.prepare, call.inputs, call.aggregation, call.min_score)
         results: list[list[Entity]] = await managed.batcher.submit(items)
@@ -157,7 +161,7 @@ class NlpHandler:
         generations)."""
         validate_texts(call.prompts, "prompts", self._max_inputs)
         self._check_params(call)
-        managed, model = self._model(call.model, call.version, GenerativeModel, "text-generation")
+        managed, model = self._model(call.model, call.version, GenerativeModel, GENERATE)
         params = self._params(call, model.spec.generation)
         decoder = managed.decoder
         decoder.admit(len(call.prompts))

@@ -26,6 +26,7 @@ from modelport.router.metrics import RouterMetrics
 from modelport.router.pool import Replica, ReplicaPool
 from modelport.router.registry import Registry
 from modelport.serving.calls import record_model
+from modelport.serving.catalog import Task, wrong_rpc
 from modelport.serving.errors import DeadlineExceeded, InvalidArgument, Unavailable
 from modelport.serving.server import ServiceBinding
 from modelport.serving.tracing import TRACE_HEADERS, inject
@@ -50,6 +51,7 @@ _NOT_FORWARDED = {
 
 
 RouteKey = Callable[[bytes], tuple[str, str]]
+TASKS_BY_NAME = {task.value: task for task in Task}
 
 
 def oip_route_key(request: bytes) -> tuple[str, str]:
@@ -123,6 +125,17 @@ class RoutingProxy:
         return grpc.unary_unary_rpc_method_handler(partial(self._unary_unary, path, key))
 
     # -- replica choice ---------------------------------------------------------------
+    def _route(self, method: str, key: RouteKey, request: bytes) -> tuple[str, str]:
+        """(name, version) the call asks for; FAILED_PRECONDITION when the model is
+        registered for a task `method` does not serve (it names the right RPC)."""
+        name, version = key(request)
+        views = [v for v in self._registry.versions(name) if not version or v.version == version]
+        tasks = [TASKS_BY_NAME.get(v.task) for v in views]
+        wrong = [e for t in tasks if t is not None and (e := wrong_rpc(name, t, method))]
+        if views and len(wrong) == len(views):  # no version of it serves this RPC
+            raise wrong[0]
+        return name, version
+
     async def _acquire(self, name: str, version: str, context: Context, tried: set[str]) -> Replica:
         """A replica whose connection is READY; replicas that cannot be reached are
         skipped (the call was never sent to them, so trying another is safe). The only
@@ -189,7 +202,7 @@ class RoutingProxy:
     async def _unary_unary(
         self, method: str, key: RouteKey, request: bytes, context: Context
     ) -> bytes:
-        name, version = key(request)
+        name, version = self._route(method, key, request)
         metadata = forwarded_metadata(context)
 
         async def send(replica: Replica, deadline_s: float | None) -> bytes:
@@ -204,7 +217,7 @@ class RoutingProxy:
         first = await anext(requests, None)
         if first is None:
             raise InvalidArgument("requests", "the stream carried no request")
-        name, version = key(first)
+        name, version = self._route(method, key, first)
         metadata = forwarded_metadata(context)
 
         async def send(replica: Replica, deadline_s: float | None) -> bytes:
@@ -218,7 +231,7 @@ class RoutingProxy:
     async def _unary_stream(
         self, method: str, key: RouteKey, request: bytes, context: Context
     ) -> AsyncIterator[bytes]:
-        name, version = key(request)
+        name, version = self._route(method, key, request)
         replica = await self._acquire(name, version, context, set())
         call = replica.callable("unary_stream", method)(
             request, timeout=context.time_remaining(), metadata=forwarded_metadata(context)
@@ -232,7 +245,7 @@ class RoutingProxy:
         first = await anext(requests, None)
         if first is None:
             return
-        name, version = key(first)
+        name, version = self._route(method, key, first)
         replica = await self._acquire(name, version, context, set())
         call = replica.callable("stream_stream", method)(
             _prepend(first, requests),

@@ -25,6 +25,9 @@ class ModelportError(Exception):
     """Base of every error that maps to a gRPC status."""
 
     code: grpc.StatusCode = grpc.StatusCode.UNKNOWN
+    retry_after_s: float | None = None
+    """When set, the status carries `google.rpc.RetryInfo`: retrying after this long may
+    succeed."""
 
     def __init__(self, message: str, *, code: grpc.StatusCode | None = None) -> None:
         super().__init__(message)
@@ -50,9 +53,14 @@ class NotFound(ModelportError):
 
 
 class ModelNotReady(ModelportError):
-    """The model exists but no copy of it can serve now (loading, failed, unloading)."""
+    """The model exists but no copy of it can serve now (loading, failed, unloading). A
+    model that is loading says when to retry (`retry_after_s`, sent as `RetryInfo`)."""
 
     code = grpc.StatusCode.UNAVAILABLE
+
+    def __init__(self, message: str, *, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 @dataclass
