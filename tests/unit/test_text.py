@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from modelport.inference.text import Truncation
+from modelport.inference.text import Truncation, validate_texts
 from modelport.ml.text import CHARS_PER_TOKEN, TextEncoder, length_groups, truncate
 from modelport.serving.errors import InvalidArgument
 
@@ -22,6 +22,29 @@ def test_truncation_off_names_the_input_and_the_limit() -> None:
         truncate(list(range(10)), 4, Truncation.NONE, "inputs[3]")
     assert info.value.violations[0].field == "inputs[3]"
     assert "at most 4" in info.value.message
+
+
+@pytest.mark.parametrize(
+    ("texts", "field", "description"),
+    [
+        ([], "inputs", "must contain at least one text"),
+        (["ok", ""], "inputs[1]", "is empty"),
+        (["ok", "   "], "inputs[1]", "is only whitespace"),
+        (["\t\n\u3000"], "inputs[0]", "is only whitespace"),
+        (["x"] * 3, "inputs", "has 3 texts; at most 2 per call"),
+    ],
+)
+def test_texts_a_model_cannot_use_are_refused_naming_the_input(
+    texts: list[str], field: str, description: str
+) -> None:
+    with pytest.raises(InvalidArgument) as info:
+        validate_texts(texts, "inputs", max_inputs=2)
+    assert info.value.violations[0].field == field
+    assert info.value.violations[0].description == description
+
+
+def test_text_with_whitespace_around_words_is_accepted() -> None:
+    validate_texts([" hello ", "\nworld"], "inputs", max_inputs=2)
 
 
 def test_length_groups_cover_every_index_once_within_budget() -> None:

@@ -16,7 +16,8 @@ class Truncation(enum.Enum):
 
 
 def validate_texts(texts: list[str], field: str, max_inputs: int) -> None:
-    """At least one text, at most `max_inputs`, none empty."""
+    """At least one text, at most `max_inputs`, none empty or only whitespace (nothing a
+    model could use: it would score or embed the bare special tokens)."""
     if not texts:
         raise InvalidArgument(field, "must contain at least one text")
     if len(texts) > max_inputs:
@@ -24,3 +25,5 @@ def validate_texts(texts: list[str], field: str, max_inputs: int) -> None:
     for i, text in enumerate(texts):
         if not text:
             raise InvalidArgument(f"{field}[{i}]", "is empty")
+        if text.isspace():
+            raise InvalidArgument(f"{field}[{i}]", "is only whitespace")
