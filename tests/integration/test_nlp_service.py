@@ -3,6 +3,7 @@ built in fixtures and the real MiniLM behind the label-prototype sentiment class
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -371,13 +372,47 @@ def test_bad_generation_requests_name_the_field(
         assert (err.details() or "").startswith(f"{field}:"), err.details()
 
 
-def test_prompt_over_the_context_names_the_limit(stub: nlp_pb2_grpc.NlpServiceStub) -> None:
+def test_prompt_over_the_context_says_how_many_new_tokens_fit(
+    stub: nlp_pb2_grpc.NlpServiceStub,
+) -> None:
+    prompt = "the cat sat on the mat " * 3
     err = rpc_error(
-        lambda: stub.Generate(
-            gen_request("short", ["the cat sat on the mat " * 3], max_new_tokens=10), timeout=10
-        )
+        lambda: stub.Generate(gen_request("short", [prompt], max_new_tokens=10), timeout=10)
     )
-    assert "context of 24 tokens" in (err.details() or "")
+    found = re.fullmatch(
+        r"prompts\[0\]: has (\d+) tokens; the model's context of 24 tokens leaves room for "
+        r"(\d+) new tokens, but max_new_tokens is 10: ask for at most \2, or shorten the prompt",
+        err.details() or "",
+    )
+    assert found, err.details()
+    assert int(found[1]) + int(found[2]) == 24
+    # what the message says fits, fits
+    fits = stub.Generate(gen_request("short", [prompt], max_new_tokens=int(found[2])), timeout=30)
+    assert fits.generations[0].usage.output_tokens <= int(found[2])
+
+
+def test_new_tokens_are_limited_by_the_context_and_the_default_is_cut_to_fit(
+    stub: nlp_pb2_grpc.NlpServiceStub,
+) -> None:
+    # "short": context 24, so at most 23 new tokens (a prompt has at least one token)
+    err = rpc_error(
+        lambda: stub.Generate(gen_request("short", ["a"], max_new_tokens=24), timeout=10)
+    )
+    assert err.details() == (
+        "parameters.max_new_tokens: is 24; this model generates at most 23 new tokens "
+        "(its context of 24 tokens holds the prompt too)"
+    )
+    err = rpc_error(lambda: stub.Generate(gen_request("t5", ["a"], max_new_tokens=257), timeout=10))
+    assert err.details() == (
+        "parameters.max_new_tokens: is 257; this model generates at most 256 new tokens "
+        "(its configured limit)"
+    )
+    # max_new_tokens left unset: the model's default (64), cut to what the prompt leaves
+    prompt = "the cat sat on the mat " * 3
+    answer = stub.Generate(gen_request("short", [prompt]), timeout=30).generations[0]
+    assert answer.usage.input_tokens + answer.usage.output_tokens <= 24
+    err = rpc_error(lambda: stub.Generate(gen_request("short", [prompt * 3]), timeout=10))
+    assert "has no room for new tokens: shorten it" in (err.details() or "")
 
 
 def test_classify_bad_input(stub: nlp_pb2_grpc.NlpServiceStub) -> None:

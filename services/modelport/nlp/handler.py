@@ -4,12 +4,11 @@ No protobuf here."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from modelport.inference.decoding import Chunk, FinishReason, GenerationParams, Generations
 from modelport.inference.repository import ManagedModel, ModelRepository
-from modelport.inference.settings import GenerationSettings
 from modelport.inference.text import Truncation, validate_texts
 from modelport.serving.catalog import wrong_rpc
 from modelport.serving.errors import FailedPrecondition, InvalidArgument
@@ -138,12 +137,21 @@ class NlpHandler:
             if not stop:
                 raise InvalidArgument(f"parameters.stop[{i}]", "is empty")
 
-    def _params(self, call: GenerateCall, limits: GenerationSettings) -> GenerationParams:
-        """Decoding parameters within the model's limits (`spec.generation`)."""
-        n = call.max_new_tokens or limits.default_max_new_tokens
-        if n > limits.max_new_tokens:
+    def _params(self, call: GenerateCall, model: GenerativeModel) -> GenerationParams:
+        """Decoding parameters within the model's limits (`spec.generation`, and its
+        context: a prompt takes at least one token of it). A request that leaves
+        max_new_tokens at 0 gets the model's default (cut to fit its prompts in `_start`)."""
+        limit = model.max_new_tokens()
+        n = call.max_new_tokens or min(model.spec.generation.default_max_new_tokens, limit)
+        if n > limit:
+            why = (
+                f"its context of {model.max_context} tokens holds the prompt too"
+                if limit < model.spec.generation.max_new_tokens
+                else "its configured limit"
+            )
             raise InvalidArgument(
-                "parameters.max_new_tokens", f"is {n}; this model allows {limits.max_new_tokens}"
+                "parameters.max_new_tokens",
+                f"is {n}; this model generates at most {limit} new tokens ({why})",
             )
         return GenerationParams(
             max_new_tokens=n,
@@ -162,10 +170,13 @@ class NlpHandler:
         validate_texts(call.prompts, "prompts", self._max_inputs)
         self._check_params(call)
         managed, model = self._model(call.model, call.version, GenerativeModel, GENERATE)
-        params = self._params(call, model.spec.generation)
+        params = self._params(call, model)
         decoder = managed.decoder
         decoder.admit(len(call.prompts))
         prompts: list[list[int]] = await model.preprocess(model.encode_prompts, call.prompts)
+        if not call.max_new_tokens:  # the default, cut to what the longest prompt leaves
+            room = model.max_context - max(map(len, prompts))
+            params = replace(params, max_new_tokens=max(1, min(params.max_new_tokens, room)))
         for i, prompt in enumerate(prompts):
             model.check(prompt, params, f"prompts[{i}]")
         return managed, [len(p) for p in prompts], decoder.submit(prompts, params)
