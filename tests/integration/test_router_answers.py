@@ -1,7 +1,8 @@
 """What the router tells a caller it cannot serve, with a real router and a real backend
 process whose model load waits for a gate: a model that is still loading is listed LOADING
 and its calls are told to retry (never NOT_FOUND); a model called through another task's
-service is told which RPC serves it; an unknown name gets the names it resembles."""
+service is told which RPC serves it; an unknown name gets the names it resembles; the
+router answers per-model health checks (`model/<name>`) like a backend."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 import grpc
 import pytest
 from google.rpc import error_details_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
 from modelport.v1 import common_pb2, nlp_pb2, nlp_pb2_grpc, registry_pb2
@@ -40,6 +42,14 @@ def retry_delay(error: grpc.Call) -> float | None:
         if detail.Unpack(info):
             return float(info.retry_delay.ToNanoseconds()) / 1e9
     return None
+
+
+def model_health(router: ServiceProcess) -> int:
+    """The router's `grpc.health.v1` status of `model/<MODEL>`, as a probe asks it."""
+    with grpc.insecure_channel(router.address) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        request_ = health_pb2.HealthCheckRequest(service=f"model/{MODEL}")
+        return int(health.Check(request_, timeout=5).status)
 
 
 def test_a_loading_model_is_listed_loading_and_its_calls_are_told_to_retry(
@@ -78,6 +88,7 @@ def test_a_loading_model_is_listed_loading_and_its_calls_are_told_to_retry(
             line.split()[:1] == [MODEL] and "LOADING" in line for line in shown.stdout.splitlines()
         ), shown.stdout
 
+        assert model_health(router) == health_pb2.HealthCheckResponse.NOT_SERVING
         for _ in range(3):  # every call in the loading window, not just the first
             with pytest.raises(grpc.RpcError) as info:
                 embedding(router).Embed(request(), timeout=10)
@@ -91,6 +102,7 @@ def test_a_loading_model_is_listed_loading_and_its_calls_are_told_to_retry(
         wait_replicas(router, 1)
         response = embedding(router).Embed(request(), timeout=30)
         assert len(response.embeddings) == 1
+        assert model_health(router) == health_pb2.HealthCheckResponse.SERVING
 
         nlp = nlp_pb2_grpc.NlpServiceStub(grpc.insecure_channel(router.address))
         with pytest.raises(grpc.RpcError) as info:

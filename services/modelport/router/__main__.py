@@ -6,6 +6,7 @@ import asyncio
 
 import grpc
 
+from modelport.router.health import ModelHealth
 from modelport.router.metrics import RouterMetrics
 from modelport.router.oip import RouterOip
 from modelport.router.pool import ReplicaPool
@@ -63,6 +64,8 @@ class RouterServer(GrpcServer):
         ]
         super().__init__(settings, services, metrics, name="modelport-router")
         self.router_settings = settings
+        self.model_health = ModelHealth(self.registry, self.health)
+        self.on_stop(self.model_health.close)
         self.on_stop(self.registry.close)
         self.on_stop(self.pool.close)
 
@@ -74,6 +77,7 @@ class RouterServer(GrpcServer):
         ]
         self.registry.load([*stored, *static], splits)
         self.registry.start()
+        self.model_health.start()
         settings = self.router_settings
         if settings.discovery == "kubernetes":
             from modelport.router.kubernetes import KubernetesDiscovery

@@ -1,10 +1,11 @@
 """`inference.GRPCInferenceService` on the router.
 
-Inference (ModelInfer, ModelStreamInfer) and ModelMetadata are forwarded as raw bytes to
-a replica of `model_name`/`model_version`, like the typed RPCs. The router answers the
-rest from its registry or by asking the replicas: ServerLive/Ready/Metadata, ModelReady,
-ModelStatistics (summed over replicas), RepositoryIndex (merged over replicas), and
-RepositoryModelLoad/Unload (sent to every replica that serves or served the model).
+Inference (ModelInfer, ModelStreamInfer), ModelMetadata and ModelConfig are forwarded as
+raw bytes to a replica of the model name and version (fields 1 and 2), like the typed
+RPCs. The router answers the rest from its registry or by asking the replicas:
+ServerLive/Ready/Metadata, ModelReady, ModelStatistics (summed over replicas),
+RepositoryIndex (merged over replicas), and RepositoryModelLoad/Unload (sent to every
+replica that serves or served the model).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from modelport.serving.server import ServiceBinding
 
 Context = grpc.aio.ServicerContext[Any, Any]
 SERVICE = pb.DESCRIPTOR.services_by_name["GRPCInferenceService"]
-FORWARDED = ("ModelInfer", "ModelStreamInfer", "ModelMetadata")
+FORWARDED = ("ModelInfer", "ModelStreamInfer", "ModelMetadata", "ModelConfig")
 FAN_OUT_TIMEOUT_S = 10.0
 STATE_RANK = {"READY": 0, "LOADING": 1, "UNLOADING": 2, "UNAVAILABLE": 3}
 

@@ -1,11 +1,11 @@
 """The grpc.aio servers every Modelport process runs.
 
 `GrpcServer` carries what all processes share: the interceptors (in the one order
-`interceptors` gives), `grpc.health.v1`, reflection, message-size and keepalive options,
-the Prometheus endpoint, and graceful shutdown (SIGTERM/SIGINT → health NOT_SERVING →
-`drain_delay_s` → refuse new calls → in-flight calls finish within `grace_period_s` →
-stop). `modelport.inference.server` adds the model repository and per-model health
-(`model/<name>`).
+`interceptors` gives), `grpc.health.v1`, reflection (v1 and v1alpha), message-size and
+keepalive options, the Prometheus endpoint, and graceful shutdown (SIGTERM/SIGINT →
+health NOT_SERVING → `drain_delay_s` → refuse new calls → in-flight calls finish within
+`grace_period_s` → stop). `modelport.inference.server` adds the model repository and
+per-model health (`model/<name>`), the router its own per-model health.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from dataclasses import dataclass
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
-from grpc_reflection.v1alpha import reflection
 from opentelemetry import trace
 
 from modelport.serving.auth import AuditLog, AuthInterceptor, RateLimiter, load_tokens
@@ -29,6 +28,7 @@ from modelport.serving.interceptors import (
     RequestParsingInterceptor,
 )
 from modelport.serving.metrics import Metrics
+from modelport.serving.reflection import enable_reflection
 from modelport.serving.settings import CommonSettings
 from modelport.serving.tracing import make_tracer
 
@@ -150,11 +150,10 @@ class GrpcServer:
         for service in self._services:
             service.register(server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
-        reflection.enable_server_reflection(
-            [*self.service_names, HEALTH_SERVICE, reflection.SERVICE_NAME], server
-        )
+        enable_reflection([*self.service_names, HEALTH_SERVICE], server)
         await self.set_serving(False)
         address = f"{settings.host}:{settings.port}"
+        credentials = None
         if settings.tls_cert_file is not None and settings.tls_key_file is not None:
             client_ca = settings.tls_client_ca_file
             credentials = grpc.ssl_server_credentials(
