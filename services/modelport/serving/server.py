@@ -161,11 +161,19 @@ class GrpcServer:
                 root_certificates=client_ca.read_bytes() if client_ca else None,
                 require_client_auth=client_ca is not None,
             )
-            self.port = server.add_secure_port(address, credentials)
-        else:
-            self.port = server.add_insecure_port(address)
+        try:
+            if credentials is not None:
+                self.port = server.add_secure_port(address, credentials)
+            else:
+                self.port = server.add_insecure_port(address)
+        except RuntimeError:  # grpc's "Failed to bind ... set GRPC_VERBOSITY=debug"
+            self.port = 0
         if self.port == 0:
-            raise OSError(f"cannot bind {self.settings.host}:{self.settings.port}")
+            raise OSError(
+                f"cannot listen on {address}: port {settings.port} is in use (another "
+                "Modelport process?) or the host is not an address of this machine; set "
+                "MODELPORT_PORT (0 picks a free port) or MODELPORT_HOST"
+            )
         await server.start()
         self._server = server
         if settings.health_port >= 0:
@@ -177,7 +185,14 @@ class GrpcServer:
             await health_server.start()
             self._health_server = health_server
         if self.settings.metrics_port >= 0:
-            http_server, _ = self.metrics.serve_http(self.settings.host, self.settings.metrics_port)
+            try:
+                http_server, _ = self.metrics.serve_http(settings.host, settings.metrics_port)
+            except OSError as exc:
+                await self.stop(grace=0)
+                raise OSError(
+                    f"cannot serve metrics on {settings.host}:{settings.metrics_port}: "
+                    f"{exc.strerror or exc}; set MODELPORT_METRICS_PORT (-1 turns it off)"
+                ) from exc
             self._metrics_server = http_server
             self.metrics_port = http_server.server_port  # type: ignore[attr-defined]
         log.info("gRPC listening on %s:%d", self.settings.host, self.port)
