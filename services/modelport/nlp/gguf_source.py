@@ -23,13 +23,23 @@ def cache_dir() -> Path:
     return Path(os.environ.get("MODELPORT_CACHE_DIR", Path.home() / ".cache" / "modelport"))
 
 
+def converted_dir(package: str, cache: Path | None = None) -> Path:
+    """The Hugging Face folder `convert` makes for `package` (it may not exist yet)."""
+    return (cache or cache_dir()) / package / "hf"
+
+
+def is_converted(package: str, cache: Path | None = None) -> bool:
+    """Whether `convert` would find its folder made already (no conversion to wait for)."""
+    return (converted_dir(package, cache) / "config.json").exists()
+
+
 def convert(package: str, cache: Path | None = None) -> Path:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     cache = cache or cache_dir()
-    out = cache / package / "hf"
-    if (out / "config.json").exists():
+    out = converted_dir(package, cache)
+    if is_converted(package, cache):
         return out
     module: Any = import_module(package)
     gguf = Path(module.assemble(cache / package / module.MODEL_NAME))
