@@ -256,12 +256,13 @@ class Suite:
         timeout_s: float,
         progress: Progress | None = None,
         describe: Callable[[list[Component]], str] | None = None,
+        every_s: float = PROGRESS_EVERY_S,
     ) -> list[Component]:
         """Wait for every component at once, each until it is SERVING. `progress` gets a
         line as each becomes SERVING, with its own time since the start, and every
-        `PROGRESS_EVERY_S` a line naming the components still awaited (and what
-        `describe` says of them). Returns the components that exited or were not SERVING
-        within `timeout_s`; it stops waiting at the first that exits."""
+        `every_s` a line naming the components still awaited (and what `describe` says
+        of them). Returns the components that exited or were not SERVING within
+        `timeout_s`; it stops waiting at the first that exits."""
         say = progress or (lambda _: None)
         events: queue.Queue[tuple[Component, bool]] = queue.Queue()
 
@@ -284,7 +285,7 @@ class Suite:
             if left <= 0:
                 return pending
             try:
-                component, ok = events.get(timeout=min(PROGRESS_EVERY_S, left))
+                component, ok = events.get(timeout=min(every_s, left))
             except queue.Empty:
                 names = ", ".join(c.name for c in pending)
                 detail = describe(pending) if describe is not None else ""
