@@ -22,9 +22,6 @@ from modelport.serving.errors import FailedPrecondition, InvalidArgument, ModelN
 
 log = logging.getLogger(__name__)
 
-LOADING_RETRY_S = 1.0
-"""The retry delay (`RetryInfo`) sent with calls for a model that is loading."""
-
 
 ModelFactory = Callable[[ModelSpec], Model[Any, Any]]
 Listener = Callable[["ManagedModel"], Awaitable[None]]
@@ -175,16 +172,11 @@ class ModelRepository:
             ready = [m for m in versions if m.state is ModelState.READY]
             if not ready:
                 if any(m.state is ModelState.LOADING for m in versions):
-                    raise ModelNotReady(
-                        f"model {name!r} is loading; retry", retry_after_s=LOADING_RETRY_S
-                    )
+                    raise ModelNotReady.loading(f"model {name!r}")
                 raise ModelNotReady(f"model {name!r} has no READY version")
             managed = max(ready, key=lambda m: version_key(m.version))
         if managed.state is ModelState.LOADING:
-            raise ModelNotReady(
-                f"model {name!r} version {managed.version!r} is loading; retry",
-                retry_after_s=LOADING_RETRY_S,
-            )
+            raise ModelNotReady.loading(f"model {name!r} version {managed.version!r}")
         if managed.state is not ModelState.READY:
             raise ModelNotReady(
                 f"model {name!r} version {managed.version!r} is {managed.state.value}"

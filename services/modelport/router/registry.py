@@ -25,8 +25,6 @@ from modelport.serving.errors import InvalidArgument, ModelNotReady, NotFound, R
 
 log = logging.getLogger(__name__)
 
-LOADING_RETRY_S = 1.0
-"""The retry delay (`RetryInfo`) sent with calls for a model that is loading."""
 KNOWN_SHOWN = 5
 """Known model names an unknown model's NOT_FOUND lists."""
 
@@ -294,7 +292,7 @@ class Registry:
                 # UNAVAILABLE lets clients retry; NOT_FOUND would tell them to give up.
                 raise ModelNotReady(
                     f"model {name!r} is not registered yet (the router started moments ago)",
-                    retry_after_s=LOADING_RETRY_S,
+                    retry_after_s=ModelNotReady.LOADING_RETRY_S,
                 )
             raise NotFound(self._unknown(name))
         if version:
@@ -389,7 +387,7 @@ def _not_ready(what: str, replicas: list[Registration]) -> ModelNotReady:
     """UNAVAILABLE for `what`, none of whose `replicas` is READY: saying it is loading (with
     a retry delay) when one is, else each replica's state and the reason of a failure."""
     if any(r.state is ReplicaState.LOADING for r in replicas):
-        return ModelNotReady(f"{what} is loading; retry", retry_after_s=LOADING_RETRY_S)
+        return ModelNotReady.loading(what)
     failed = [r for r in replicas if r.state is ReplicaState.FAILED]
     if failed and len(failed) == len(replicas):
         reason = next((r.reason for r in failed if r.reason), "no reason given")

@@ -57,10 +57,18 @@ class ModelNotReady(ModelportError):
     model that is loading says when to retry (`retry_after_s`, sent as `RetryInfo`)."""
 
     code = grpc.StatusCode.UNAVAILABLE
+    LOADING_RETRY_S = 1.0
+    """The retry delay sent with calls for a model that is loading."""
 
     def __init__(self, message: str, *, retry_after_s: float | None = None) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+    @classmethod
+    def loading(cls, what: str) -> ModelNotReady:
+        """`<what> is loading; retry`, with a retry delay: the one answer, router and
+        backends alike, for a model whose load has not finished."""
+        return cls(f"{what} is loading; retry", retry_after_s=cls.LOADING_RETRY_S)
 
 
 @dataclass
