@@ -255,12 +255,16 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _command() -> str:
-    """How this shell runs `modelport`: the bare name when PATH finds this one, else its
-    path (relative below the working directory)."""
+    """How this shell runs `modelport`: the bare name when PATH finds this one, else the
+    path it was started by (`.venv/bin/modelport` under `make up`), else the script next
+    to this Python (relative below the working directory)."""
     script = Path(sys.executable).parent / "modelport"
     found = shutil.which("modelport")
     if found is not None and Path(found).resolve() == script.resolve():
         return "modelport"
+    started = Path(sys.argv[0])
+    if started.name == "modelport" and started.exists():
+        return str(started)
     if not script.exists():
         return f"{sys.executable} -m modelport.cli"
     try:
