@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 import sys
 
+from modelport.inference.settings import CacheSettings
 from modelport.nlp.gemma3_270m import get_model_path
-from modelport.nlp.settings import NlpSettings
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
-    sys.stdout.write(f"{get_model_path(NlpSettings().cache_dir)}\n")
+    sys.stdout.write(f"{get_model_path(CacheSettings().cache_dir)}\n")

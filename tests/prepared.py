@@ -98,10 +98,10 @@ def node_modules() -> Path:
 
 def gemma() -> Path:
     """gemma-3-270m converted once from its GGUF (what `modelport up` loads)."""
+    from modelport.inference.settings import CacheSettings
     from modelport.nlp.gemma3_270m import PACKAGE
-    from modelport.nlp.settings import NlpSettings
 
-    folder = NlpSettings().cache_dir / PACKAGE / "hf"
+    folder = CacheSettings().cache_dir / PACKAGE / "hf"
     if not (folder / "config.json").exists():
         missing(f"gemma-3-270m not converted yet at {folder}", "models")
     return folder

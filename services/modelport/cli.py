@@ -5,31 +5,181 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+from modelport import __version__
 from modelport.client import ClientError, ModelportClient
+from modelport.serving.catalog import PROTO_TO_TASK
 from modelport.v1 import common_pb2
 
 SERVICES = ("router", "embedding", "nlp", "vision")
 DEFAULT_TARGET = "127.0.0.1:50051"
 TOKEN_ENV = "MODELPORT_TOKEN"
 
+EXIT_ERROR = 1
+"""The server answered with an error (or `modelport up` could not start the suite)."""
+EXIT_USAGE = 2
+"""Bad arguments or unreadable input files: nothing was sent."""
+EXIT_UNREACHABLE = 3
+"""No server answered at --target (refused, unresolvable, not gRPC)."""
+EXIT_INTERRUPTED = 130
 
-def _client(args: argparse.Namespace) -> ModelportClient:
-    """The client the connection flags of a client command describe; exits with status 2
-    on flags it cannot use (a token over plaintext, a missing certificate file ...)."""
+EXIT_CODES = """\
+exit status: 0 success; 1 the server answered with an error (or `modelport up` could not
+start the suite); 2 bad arguments or unreadable input files (nothing was sent); 3 no
+server answered at --target; 130 interrupted."""
+
+GENERATE_TIMEOUT_S = (30.0, 0.25, 512)
+"""generate's default deadline: 30 s plus 0.25 s per new token asked for (512 when the
+request leaves it to the model)."""
+INPUT_FIELD = re.compile(r"^(inputs|images|prompts)\[(\d+)\]")
+RIGHT_RPC = re.compile(r"call modelport\.v1\.(\w+/\w+)")
+"""The RPC a wrong-service FAILED_PRECONDITION names (`modelport.serving.catalog`)."""
+COMMANDS = {
+    "EmbeddingService/Embed": "embed",
+    "NlpService/Classify": "classify",
+    "NlpService/Generate": "generate",
+    "VisionService/ClassifyImage": "classify-image",
+}
+
+
+class UsageError(Exception):
+    """The command line or one of its input files is wrong: exit 2, nothing was sent."""
+
+
+class Formatter(argparse.RawDescriptionHelpFormatter):
+    """Help that shows every option's default (options whose help says it themselves,
+    and on/off flags, excepted)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if (
+            not action.option_strings
+            or "default" in text
+            or action.default in (None, False, argparse.SUPPRESS)
+            or isinstance(action.default, list)
+        ):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+# -- argument types -----------------------------------------------------------------------
+def non_negative_int(text: str) -> int:
     try:
-        metadata = []
-        for header in args.header:
-            key, sep, value = header.partition("=")
-            if not sep or not key:
-                raise ValueError(f"--header {header!r}: expected KEY=VALUE")
-            metadata.append((key, value))
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
+    return value
+
+
+# -- inputs -------------------------------------------------------------------------------
+def _utf8(text: str, where: str) -> str:
+    """`text` if it is valid UTF-8 (the shell passes undecodable bytes through as lone
+    surrogates), else a usage error naming `where`."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise UsageError(f"{where} is not valid UTF-8 (at character {exc.start + 1})") from None
+    return text
+
+
+def _read(path: str) -> bytes:
+    """The bytes of file `path`, or of stdin for "-"; a usage error when unreadable."""
+    if path == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"{path}: {exc.strerror or exc}") from None
+
+
+def _decode(data: bytes, path: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        name = "stdin" if path == "-" else path
+        raise UsageError(f"{name} is not valid UTF-8 (at byte {exc.start})") from None
+
+
+def _lines(path: str) -> list[str]:
+    """The non-empty lines of file `path` (stdin for "-"), one text each."""
+    return [line for line in _decode(_read(path), path).splitlines() if line.strip()]
+
+
+def _texts(args: argparse.Namespace) -> list[str]:
+    """The texts of an embed or classify command: its arguments (a "-" stands for the
+    lines of stdin), then the lines of each --file."""
+    texts: list[str] = []
+    for i, text in enumerate(args.texts, start=1):
+        texts.extend(_lines("-") if text == "-" else [_utf8(text, f"text argument {i}")])
+    for path in args.file:
+        texts.extend(_lines(path))
+    if not texts:
+        raise UsageError("no text given: pass texts as arguments, '-' for stdin, or --file")
+    return texts
+
+
+def _prompt(args: argparse.Namespace) -> str:
+    if (args.prompt is None) == (args.file is None):
+        raise UsageError("give the prompt as an argument ('-' for stdin) or --file, not both")
+    if args.file is not None:
+        return _decode(_read(args.file), args.file)
+    if args.prompt == "-":
+        return _decode(_read("-"), "-")
+    return _utf8(args.prompt, "the prompt")
+
+
+def _short(text: str, width: int = 60) -> str:
+    """`text` as a quoted one-liner of at most `width` characters."""
+    shown = repr(text)
+    return shown if len(shown) <= width else shown[: width - 2] + "…" + shown[0]
+
+
+# -- connection ---------------------------------------------------------------------------
+def _client(args: argparse.Namespace, timeout_s: float | None = None) -> ModelportClient:
+    """The client the connection flags of a client command describe; a usage error on
+    flags it cannot use (a token over plaintext, a missing certificate file ...)."""
+    if re.match(r"^(https?|grpcs?)://", args.target):
+        raise UsageError(
+            f"--target {args.target}: give host:port (e.g. {DEFAULT_TARGET}), not a URL"
+        )
+    metadata = []
+    for header in args.header:
+        key, sep, value = header.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--header {header!r}: expected KEY=VALUE")
+        metadata.append((key, value))
+    try:
         return ModelportClient(
             args.target,
-            timeout_s=args.timeout,
+            timeout_s=timeout_s or args.timeout,
             tls=args.tls,
             root_certificates=args.tls_ca,
             certificate_chain=args.tls_cert,
@@ -39,76 +189,195 @@ def _client(args: argparse.Namespace) -> ModelportClient:
             metadata=metadata,
         )
     except (ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from exc
+        raise UsageError(str(exc)) from None
 
 
+def _with_input_names(message: str, names: Sequence[str]) -> str:
+    """`images[1]: ...` → `images[1] (README.md): ...`: the input as the user gave it."""
+    found = INPUT_FIELD.match(message)
+    if found is None or not names or int(found[2]) >= len(names):
+        return message
+    name = names[int(found[2])]
+    return f"{found[0]} ({name}){message[found.end() :]}"
+
+
+def _hint(exc: ClientError, args: argparse.Namespace) -> str:
+    if exc.unreachable:
+        return (
+            f"no Modelport server answered at {args.target}. Is the suite running? Start it "
+            "with `make up` (or `modelport up`), or point --target at a router or backend "
+            f"(host:port; default {DEFAULT_TARGET})"
+        )
+    if exc.code.name == "DEADLINE_EXCEEDED":
+        return f"the call's deadline was {args.deadline_s:g} s: give it more with --timeout"
+    right = RIGHT_RPC.search(exc.message)
+    if exc.code.name == "FAILED_PRECONDITION" and right and right[1] in COMMANDS:
+        return f"`modelport {COMMANDS[right[1]]} --model {args.model}` calls it"
+    return ""
+
+
+def _report(exc: ClientError, args: argparse.Namespace) -> int:
+    message = _with_input_names(exc.message, getattr(args, "input_names", []))
+    hint = _hint(exc, args)
+    if getattr(args, "json", False):
+        error = {"code": exc.code.name, "message": message, **({"hint": hint} if hint else {})}
+        print(json.dumps({"error": error}), file=sys.stderr)
+    else:
+        print(f"error: {exc.code.name}: {message}", file=sys.stderr)
+        if hint:
+            print(f"hint: {hint}", file=sys.stderr)
+    return EXIT_UNREACHABLE if exc.unreachable else EXIT_ERROR
+
+
+# -- commands -----------------------------------------------------------------------------
 def _serve(args: argparse.Namespace) -> int:
-    if args.service == "router":
-        from modelport.router.__main__ import main as router_main
+    try:
+        if args.service == "router":
+            from modelport.router.__main__ import main as router_main
 
-        router_main()
-    elif args.service == "embedding":
-        from modelport.embedding.__main__ import main as embedding_main
+            router_main()
+        elif args.service == "embedding":
+            from modelport.embedding.__main__ import main as embedding_main
 
-        embedding_main()
-    elif args.service == "nlp":
-        from modelport.nlp.__main__ import main as nlp_main
+            embedding_main()
+        elif args.service == "nlp":
+            from modelport.nlp.__main__ import main as nlp_main
 
-        nlp_main()
-    elif args.service == "vision":
-        from modelport.vision.__main__ import main as vision_main
+            nlp_main()
+        elif args.service == "vision":
+            from modelport.vision.__main__ import main as vision_main
 
-        vision_main()
+            vision_main()
+    except OSError as exc:  # the port is taken, a file is missing ...
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
     return 0
 
 
-def _up(args: argparse.Namespace) -> int:
-    from modelport.suite import Component, Suite, local_suite
-
-    components: list[Component] = local_suite(
-        args.host, args.port, args.metrics_port, args.data_dir
-    )
-    suite = Suite(components)
-    print(f"starting the local suite on {args.host}:{args.port} (loading models) ...", flush=True)
-    suite.start()
+def _command() -> str:
+    """How this shell runs `modelport`: the bare name when PATH finds this one, else the
+    path it was started by (`.venv/bin/modelport` under `make up`), else the script next
+    to this Python (relative below the working directory)."""
+    script = Path(sys.executable).parent / "modelport"
+    found = shutil.which("modelport")
+    if found is not None and Path(found).resolve() == script.resolve():
+        return "modelport"
+    started = Path(sys.argv[0])
+    if started.name == "modelport" and started.exists():
+        return str(started)
+    if not script.exists():
+        return f"{sys.executable} -m modelport.cli"
     try:
-        failed = suite.wait_ready(args.host, args.timeout, progress=print)
-        if failed:
-            print(f"not ready in {args.timeout:.0f}s: {', '.join(failed)}", file=sys.stderr)
-            return 1
-        target = f"{args.host}:{args.port}"
-        with ModelportClient(target) as client:
-            models = client.wait_for_models([m for c in components for m in c.models])
-        _print_models(models)
+        return str(script.relative_to(Path.cwd()))
+    except ValueError:
+        return str(script)
+
+
+def _up(args: argparse.Namespace) -> int:
+    from modelport.suite import Component, Suite, local_suite, model_states, unusable_ports
+    from modelport.suite import wait_models as wait_models_ready
+
+    def say(line: str) -> None:
+        print(line, flush=True)
+
+    components = local_suite(args.host, args.port, args.metrics_port, args.data_dir)
+    taken = unusable_ports(args.host, components)
+    if taken:
         print(
-            f"\nready: router on {target}, metrics on :{args.metrics_port}/metrics\n"
-            f'try:  modelport embed --target {target} "hello world"\n'
-            f'      modelport classify --target {target} "I love this"\n'
-            f'      modelport generate --target {target} "Once upon a time"\n'
-            f"      modelport classify-image --target {target} cat.jpg\n"
-            "stop: Ctrl-C",
-            flush=True,
+            "error: cannot start the local suite, these ports cannot be listened on:\n  "
+            + "\n  ".join(taken)
+            + "\nhint: is another `modelport up` running? Stop it, or give this one other "
+            "ports: modelport up --port PORT --metrics-port PORT (each takes four in a row)",
+            file=sys.stderr,
         )
-        return suite.run_until_signal()
+        return EXIT_ERROR
+    target = f"{args.host}:{args.port}"
+    log_dir = Path(args.data_dir) / "logs"
+    names = ", ".join(c.name for c in components)
+    say(f"starting the local suite on {target}: {names} (logs in {log_dir}/) ...")
+    for c in components:
+        if c.note:
+            say(f"  {c.name:10} {c.note}")
+
+    def describe(pending: list[Component]) -> str:
+        states = model_states(target)
+        models = [m for c in pending for m in c.models]
+        return ", ".join(f"{m} {states.get(m, 'not registered yet')}" for m in models)
+
+    suite = Suite(components)
+    suite.start(log_dir)
+    try:
+        failed = suite.wait_ready(args.host, args.timeout, progress=say, describe=describe)
+        for c in failed:
+            code = c.exit_code()
+            why = f"exited with status {code}" if code is not None else "was not ready in time"
+            print(f"error: {c.name} {why} (--timeout {args.timeout:g})", file=sys.stderr)
+            if c.log_tail():
+                print(f"last lines of {c.log}:\n{c.log_tail()}", file=sys.stderr)
+        if failed:
+            return EXIT_ERROR
+        left = max(1.0, args.timeout - suite.elapsed())
+        missing = wait_models_ready(target, [m for c in components for m in c.models], left)
+        for model, state in missing.items():
+            print(f"error: model {model} is not READY: {state}", file=sys.stderr)
+        for c in suite.exited():
+            print(f"error: {c.name} exited with status {c.exit_code()}", file=sys.stderr)
+            if c.log_tail():
+                print(f"last lines of {c.log}:\n{c.log_tail()}", file=sys.stderr)
+        if missing or suite.exited():
+            print(f"logs: {log_dir}/", file=sys.stderr)
+            return EXIT_ERROR
+        with ModelportClient(target) as client:
+            _print_models(client.list_models())
+        first, last = components[1], components[-1]  # the backends, after the router
+        command = _command()
+        to = "" if target == DEFAULT_TARGET else f" --target {target}"
+        image = "docs/examples/cat.jpg" if Path("docs/examples/cat.jpg").exists() else "PHOTO.jpg"
+        say(
+            f"\nready: router on {target} (metrics :{args.metrics_port}/metrics); backends on "
+            f":{first.port}-{last.port} (metrics :{first.metrics_port}-{last.metrics_port})\n"
+            f"logs:  {log_dir}/\n"
+            f'try:   {command} embed{to} "hello world"\n'
+            f'       {command} classify{to} "I love this"\n'
+            f'       {command} generate{to} "Once upon a time"\n'
+            f"       {command} classify-image{to} {image}\n"
+            "stop:  Ctrl-C"
+        )
+        return suite.run_until_signal(progress=say)
     finally:
         suite.stop()
+        say("stopped")
 
 
-def _print_models(response: object) -> None:
-    print(f"{'MODEL':32} {'VERSION':8} {'TASK':28} STATE")
-    for info in getattr(response, "models", []):
+def _print_models(response: Any) -> None:
+    rows = [("MODEL", "VERSION", "TASK", "STATE", "REPLICAS", "NOTE")]
+    for info in response.models:
         for v in info.versions:
-            print(
-                f"{info.name:32} {v.version:8} {common_pb2.Task.Name(v.task):28} "
-                f"{common_pb2.ModelState.Name(v.state)}"
+            task = PROTO_TO_TASK.get(v.task)
+            state = common_pb2.ModelState.Name(v.state).removeprefix("MODEL_STATE_")
+            reasons = sorted({r.reason for r in v.replicas if r.reason})
+            rows.append(
+                (
+                    info.name,
+                    v.version,
+                    task.value if task is not None else "unknown",
+                    state,
+                    str(len(v.replicas)),
+                    "; ".join(reasons),
+                )
             )
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        print("  ".join([*cells, row[5]]).rstrip())
 
 
 def _embed(args: argparse.Namespace) -> int:
+    texts = _texts(args)
+    args.input_names = [_short(t, 40) for t in texts]
     with _client(args) as client:
         result = client.embed(
-            args.texts, model=args.model, version=args.version, dimensions=args.dimensions
+            texts, model=args.model, version=args.version, dimensions=args.dimensions
         )
     if args.json:
         print(
@@ -116,68 +385,108 @@ def _embed(args: argparse.Namespace) -> int:
                 {
                     "model": result.model,
                     "version": result.version,
-                    "embeddings": result.vectors,
                     "input_tokens": result.input_tokens,
+                    "embeddings": result.vectors,
                 }
             )
         )
     else:
-        for text, vector in zip(args.texts, result.vectors, strict=True):
+        for text, vector in zip(texts, result.vectors, strict=True):
             head = ", ".join(f"{x:+.4f}" for x in vector[:4])
-            print(f"{text[:40]!r:44} dim={len(vector)} [{head}, ...]")
+            print(f"{_short(text)}  dim={len(vector)} [{head}, ...]")
         print(f"model {result.model} v{result.version}, {result.input_tokens} tokens")
     return 0
 
 
 def _print_labels(
-    names: Sequence[str], results: list[list[tuple[str, float]]], as_json: bool
+    key: str, names: Sequence[str], results: Any, as_json: bool, input_tokens: bool = False
 ) -> None:
     if as_json:
-        print(
-            json.dumps(
-                {
-                    name: [{"label": lbl, "score": s} for lbl, s in labels]
-                    for name, labels in zip(names, results, strict=True)
-                }
-            )
-        )
+        out: dict[str, Any] = {"model": results.model, "version": results.version}
+        if input_tokens:
+            out["input_tokens"] = results.input_tokens
+        out["results"] = [
+            {key: name, "labels": [{"label": label, "score": s} for label, s in labels]}
+            for name, labels in zip(names, results, strict=True)
+        ]
+        print(json.dumps(out))
         return
-    for name, labels in zip(names, results, strict=True):
-        shown = "  ".join(f"{label} {score:.3f}" for label, score in labels)
-        print(f"{name[:40]!r:44} {shown}")
+    shown = [_short(name) if key == "input" else name for name in names]
+    width = max(map(len, shown))
+    for name, labels in zip(shown, results, strict=True):
+        scores = "  ".join(f"{label} {score:.3f}" for label, score in labels)
+        print(f"{name.ljust(width)}  {scores}")
 
 
 def _classify(args: argparse.Namespace) -> int:
+    texts = _texts(args)
+    args.input_names = [_short(t, 40) for t in texts]
     with _client(args) as client:
-        results = client.classify(args.texts, model=args.model, top_k=args.top_k)
-    _print_labels(args.texts, results, args.json)
+        results = client.classify(texts, model=args.model, version=args.version, top_k=args.top_k)
+    _print_labels("input", texts, results, args.json, input_tokens=True)
     return 0
 
 
 def _classify_image(args: argparse.Namespace) -> int:
-    images = [Path(f).read_bytes() for f in args.files]
+    images = [_read(f) for f in args.files]
+    args.input_names = list(args.files)
     with _client(args) as client:
-        results = client.classify_images(images, model=args.model, top_k=args.top_k)
-    _print_labels(args.files, results, args.json)
+        results = client.classify_images(
+            images, model=args.model, version=args.version, top_k=args.top_k
+        )
+    _print_labels("file", args.files, results, args.json)
     return 0
 
 
+def generate_timeout(max_new_tokens: int) -> float:
+    """generate's default deadline for a request of `max_new_tokens` (0: the model's)."""
+    base, per_token, unset = GENERATE_TIMEOUT_S
+    return base + per_token * (max_new_tokens or unset)
+
+
 def _generate(args: argparse.Namespace) -> int:
-    with _client(args) as client:
-        chunks = client.generate_stream(
-            args.prompt,
+    prompt = _prompt(args)
+    args.input_names = [_short(prompt, 40)]
+    args.deadline_s = args.timeout or generate_timeout(args.max_new_tokens)
+    texts: list[str] = []
+    last = None
+    with _client(args, args.deadline_s) as client:
+        chunks = client.generate_chunks(
+            prompt,
             model=args.model,
+            version=args.version,
             max_new_tokens=args.max_new_tokens,
-            temperature=args.temperature,
+            temperature=args.temperature or None,  # 0: greedy
             seed=args.seed,
         )
-        if args.json:
-            print(json.dumps({"prompt": args.prompt, "text": "".join(chunks)}))
-            return 0
-        print(args.prompt, end="", flush=True)
-        for chunk in chunks:
-            print(chunk, end="", flush=True)
-        print()
+        try:
+            for last in chunks:
+                if not args.json:
+                    if not texts:  # the call is under way: now the prompt is worth showing
+                        print(prompt, end="")
+                    print(last.text, end="", flush=True)
+                texts.append(last.text)
+        finally:
+            if texts and not args.json:
+                print(flush=True)  # an error goes on a line of its own
+    if args.json and last is not None:
+        usage = {
+            "input_tokens": last.input_tokens,
+            "output_tokens": last.output_tokens,
+            "total_tokens": last.input_tokens + last.output_tokens,
+        }
+        print(
+            json.dumps(
+                {
+                    "model": last.model,
+                    "version": last.version,
+                    "prompt": prompt,
+                    "text": "".join(texts),
+                    "finish_reason": last.finish_reason,
+                    "usage": usage,
+                }
+            )
+        )
     return 0
 
 
@@ -187,99 +496,183 @@ def _models(args: argparse.Namespace) -> int:
     with _client(args) as client:
         response = client.list_models()
     if args.json:
-        print(json.dumps(MessageToDict(response)))
+        print(json.dumps(MessageToDict(response, preserving_proto_field_name=True)))
     else:
         _print_models(response)
     return 0
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="modelport", description=__doc__)
-    sub = p.add_subparsers(dest="command", required=True)
+# -- the parser ---------------------------------------------------------------------------
+def _client_args(cmd: argparse.ArgumentParser, timeout: str | None = None) -> None:
+    cmd.add_argument(
+        "--target", default=DEFAULT_TARGET, help="the router's (or a backend's) host:port"
+    )
+    if timeout is None:
+        cmd.add_argument(
+            "--timeout", type=positive_float, default=30.0, help="deadline of the call, seconds"
+        )
+    else:
+        cmd.add_argument("--timeout", type=positive_float, default=None, help=timeout)
+    cmd.add_argument("--json", action="store_true", help="print the result (and errors) as JSON")
+    secure = cmd.add_argument_group("TLS and authentication")
+    secure.add_argument(
+        "--tls", action="store_true", help="TLS, verifying the server with system roots"
+    )
+    secure.add_argument("--tls-ca", metavar="FILE", help="PEM CA bundle (implies --tls)")
+    secure.add_argument("--tls-cert", metavar="FILE", help="PEM client certificate (mTLS)")
+    secure.add_argument("--tls-key", metavar="FILE", help="PEM client key (mTLS)")
+    secure.add_argument(
+        "--token", help=f"bearer token (default: ${TOKEN_ENV}, which keeps it out of ps)"
+    )
+    secure.add_argument(
+        "--insecure-token",
+        action="store_true",
+        help="allow sending the token over plaintext (local development only)",
+    )
+    secure.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra metadata sent with the call (repeatable)",
+    )
 
-    serve = sub.add_parser("serve", help="run one service (settings from MODELPORT_* env)")
+
+def _texts_args(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument("texts", nargs="*", metavar="TEXT", help="texts; '-' reads lines of stdin")
+    cmd.add_argument(
+        "--file",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="read texts from FILE, one per line (repeatable; '-' is stdin)",
+    )
+
+
+def _version_arg(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument(
+        "--version", default="", help="model version to call (default: the newest READY)"
+    )
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="modelport", description=__doc__, epilog=EXIT_CODES, formatter_class=Formatter
+    )
+    p.add_argument("--version", action="version", version=f"modelport {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_: str) -> argparse.ArgumentParser:
+        return sub.add_parser(
+            name, help=help_, description=help_, epilog=EXIT_CODES, formatter_class=Formatter
+        )
+
+    serve = command("serve", "run one service (settings from MODELPORT_* environment variables)")
     serve.add_argument("service", choices=SERVICES)
     serve.set_defaults(func=_serve)
 
-    up = sub.add_parser("up", help="run the local suite with the packaged models")
-    up.add_argument("--host", default="127.0.0.1")
-    up.add_argument("--port", type=int, default=50051)
-    up.add_argument("--metrics-port", type=int, default=9090)
-    up.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for models")
-    up.add_argument("--data-dir", default=".modelport", help="router registry directory")
+    up = command("up", "run the local suite: the router and the embedding, NLP and vision services")
+    up.add_argument("--host", default="127.0.0.1", help="address every component listens on")
+    up.add_argument(
+        "--port", type=int, default=50051, help="the router's port; the backends take the next 3"
+    )
+    up.add_argument(
+        "--metrics-port",
+        type=int,
+        default=9090,
+        help="the router's /metrics port; the backends take the next 3",
+    )
+    up.add_argument(
+        "--timeout",
+        type=positive_float,
+        default=600.0,
+        help="seconds to wait for every model to be READY",
+    )
+    up.add_argument(
+        "--data-dir", default=".modelport", help="the router's registry and the suite's logs"
+    )
     up.set_defaults(func=_up)
 
-    def client_args(cmd: argparse.ArgumentParser) -> None:
-        cmd.add_argument("--target", default=DEFAULT_TARGET, help="router or backend host:port")
-        cmd.add_argument("--timeout", type=float, default=30.0, help="deadline in seconds")
-        cmd.add_argument("--json", action="store_true", help="print JSON")
-        secure = cmd.add_argument_group("TLS and authentication")
-        secure.add_argument(
-            "--tls", action="store_true", help="TLS, verifying the server with system roots"
-        )
-        secure.add_argument("--tls-ca", metavar="FILE", help="PEM CA bundle (implies --tls)")
-        secure.add_argument("--tls-cert", metavar="FILE", help="PEM client certificate (mTLS)")
-        secure.add_argument("--tls-key", metavar="FILE", help="PEM client key (mTLS)")
-        secure.add_argument(
-            "--token", help=f"bearer token (default: ${TOKEN_ENV}, which keeps it out of ps)"
-        )
-        secure.add_argument(
-            "--insecure-token",
-            action="store_true",
-            help="allow sending the token over plaintext (local development only)",
-        )
-        secure.add_argument(
-            "--header",
-            action="append",
-            default=[],
-            metavar="KEY=VALUE",
-            help="extra metadata sent with the call (repeatable)",
-        )
-
-    embed = sub.add_parser("embed", help="embed texts")
-    embed.add_argument("texts", nargs="+")
-    embed.add_argument("--model", default="all-MiniLM-L6-v2")
-    embed.add_argument("--version", default="")
-    embed.add_argument("--dimensions", type=int, default=0)
-    client_args(embed)
+    embed = command("embed", "embed texts")
+    _texts_args(embed)
+    embed.add_argument("--model", default="all-MiniLM-L6-v2", help="model to call")
+    _version_arg(embed)
+    embed.add_argument(
+        "--dimensions",
+        type=non_negative_int,
+        default=0,
+        help="keep the first N components (Matryoshka); 0: all",
+    )
+    _client_args(embed)
     embed.set_defaults(func=_embed)
 
-    classify = sub.add_parser("classify", help="classify texts (sentiment by default)")
-    classify.add_argument("texts", nargs="+")
-    classify.add_argument("--model", default="sentiment")
-    classify.add_argument("--top-k", type=int, default=0)
-    client_args(classify)
+    classify = command("classify", "classify texts (sentiment by default)")
+    _texts_args(classify)
+    classify.add_argument("--model", default="sentiment", help="model to call")
+    _version_arg(classify)
+    classify.add_argument(
+        "--top-k", type=non_negative_int, default=0, help="labels per text; 0: all"
+    )
+    _client_args(classify)
     classify.set_defaults(func=_classify)
 
-    classify_image = sub.add_parser("classify-image", help="classify image files")
-    classify_image.add_argument("files", nargs="+")
-    classify_image.add_argument("--model", default="efficientnet-lite0")
-    classify_image.add_argument("--top-k", type=int, default=3)
-    client_args(classify_image)
+    classify_image = command("classify-image", "classify image files (JPEG, PNG, WebP, GIF, BMP)")
+    classify_image.add_argument("files", nargs="+", metavar="FILE", help="image files")
+    classify_image.add_argument("--model", default="efficientnet-lite0", help="model to call")
+    _version_arg(classify_image)
+    classify_image.add_argument(
+        "--top-k", type=non_negative_int, default=3, help="labels per image; 0: the server's 5"
+    )
+    _client_args(classify_image)
     classify_image.set_defaults(func=_classify_image)
 
-    generate = sub.add_parser("generate", help="generate text, streamed as it is produced")
-    generate.add_argument("prompt")
-    generate.add_argument("--model", default="gemma-3-270m")
-    generate.add_argument("--max-new-tokens", type=int, default=64)
-    generate.add_argument("--temperature", type=float, default=None, help="sample (else greedy)")
-    generate.add_argument("--seed", type=int, default=None)
-    client_args(generate)
+    generate = command("generate", "generate text, streamed as it is produced")
+    generate.add_argument("prompt", nargs="?", metavar="PROMPT", help="the prompt; '-' reads stdin")
+    generate.add_argument("--file", metavar="FILE", help="read the prompt from FILE")
+    generate.add_argument("--model", default="gemma-3-270m", help="model to call")
+    _version_arg(generate)
+    generate.add_argument(
+        "--max-new-tokens",
+        type=non_negative_int,
+        default=0,
+        help="most tokens to generate; 0: the model's default (64 for the suite's gemma), "
+        "cut to what the prompt leaves of the context (gemma: 512 tokens, prompt included)",
+    )
+    generate.add_argument(
+        "--temperature",
+        type=non_negative_float,
+        default=0.0,
+        help="sampling temperature; 0: greedy decoding",
+    )
+    generate.add_argument(
+        "--seed", type=int, help="seed for reproducible sampling (default: a random one)"
+    )
+    _client_args(
+        generate,
+        timeout="deadline of the call, seconds (default: 30 + 0.25 per new token asked for; "
+        "158 when --max-new-tokens is 0)",
+    )
     generate.set_defaults(func=_generate)
 
-    models = sub.add_parser("models", help="list models and their state")
-    client_args(models)
+    models = command("models", "list models: versions, tasks, states, replicas")
+    _client_args(models)
     models.set_defaults(func=_models)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    args.deadline_s = getattr(args, "timeout", None)
     try:
         return int(args.func(args))
+    except UsageError as exc:
+        print(f"modelport {args.command}: error: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE) from None
     except ClientError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return _report(exc, args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -33,18 +33,32 @@ from modelport.v1 import (
 DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_OPTIONS: tuple[tuple[str, Any], ...] = (("grpc.max_send_message_length", 64 * 1024 * 1024),)
 
+STATUS_DETAILS = "grpc-status-details-bin"
+"""The trailer with `google.rpc.Status` details that every Modelport server error carries."""
+FINISH_REASONS = {
+    nlp_pb2.FINISH_REASON_LENGTH: "length",
+    nlp_pb2.FINISH_REASON_EOS: "eos",
+    nlp_pb2.FINISH_REASON_STOP_SEQUENCE: "stop_sequence",
+}
+
 Pem: TypeAlias = "bytes | str | os.PathLike[str]"
 """PEM data as bytes, or the path of a PEM file."""
 Response = TypeVar("Response")
 
 
 class ClientError(Exception):
-    """A call failed; `code` is the gRPC status code, `message` its details."""
+    """A call failed; `code` is the gRPC status code, `message` its details.
 
-    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+    `unreachable` is True when no server answered: the connection was refused, the name
+    did not resolve, the handshake failed, or what answered does not speak gRPC (grpc's
+    own UNAVAILABLE, without the status details every Modelport server sends).
+    """
+
+    def __init__(self, code: grpc.StatusCode, message: str, *, unreachable: bool = False) -> None:
         super().__init__(f"{code.name}: {message}")
         self.code = code
         self.message = message
+        self.unreachable = unreachable
 
 
 @dataclass(frozen=True)
@@ -53,6 +67,36 @@ class Embeddings:
     version: str
     vectors: list[list[float]]
     input_tokens: int
+
+
+class Classifications(list[list[tuple[str, float]]]):
+    """Labels with scores, best first, for each input in order; also says which model
+    version answered (`model`, `version`) and, for texts, the tokens it read."""
+
+    def __init__(
+        self,
+        results: Sequence[list[tuple[str, float]]],
+        model: str,
+        version: str,
+        input_tokens: int = 0,
+    ) -> None:
+        super().__init__(results)
+        self.model = model
+        self.version = version
+        self.input_tokens = input_tokens
+
+
+@dataclass(frozen=True)
+class GenerationChunk:
+    """New text of a generation as the model produces it. The last chunk has
+    `finish_reason` (`length`, `eos`, `stop_sequence`) and the token counts."""
+
+    text: str
+    model: str
+    version: str
+    finish_reason: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
 
 
 def _read(pem: Pem | None) -> bytes | None:
@@ -67,9 +111,12 @@ def _client_errors() -> Iterator[None]:
     try:
         yield
     except grpc.RpcError as exc:
-        code = exc.code() if isinstance(exc, grpc.Call) else grpc.StatusCode.UNKNOWN
-        details = exc.details() if isinstance(exc, grpc.Call) else str(exc)
-        raise ClientError(code, details or "") from exc
+        if not isinstance(exc, grpc.Call):
+            raise ClientError(grpc.StatusCode.UNKNOWN, str(exc)) from exc
+        code, details = exc.code(), exc.details() or ""
+        answered = any(key == STATUS_DETAILS for key, _ in exc.trailing_metadata() or ())
+        unreachable = code == grpc.StatusCode.UNAVAILABLE and not answered
+        raise ClientError(code, details, unreachable=unreachable) from exc
 
 
 class ModelportClient:
@@ -191,25 +238,41 @@ class ModelportClient:
 
     def classify(
         self, texts: Sequence[str], *, model: str = "sentiment", version: str = "", top_k: int = 0
-    ) -> list[list[tuple[str, float]]]:
-        """Labels with scores, best first, for each text."""
+    ) -> Classifications:
+        """Labels with scores, best first, for each text (`top_k` 0: every label)."""
         request = nlp_pb2.ClassifyRequest(
             model=common_pb2.ModelRef(name=model, version=version),
             inputs=list(texts),
             top_k=top_k,
         )
         response = self._call(self._nlp.Classify, request)
-        return [[(s.label, s.score) for s in r.labels] for r in response.results]
+        return Classifications(
+            [[(s.label, s.score) for s in r.labels] for r in response.results],
+            response.model.name,
+            response.model.version,
+            response.usage.input_tokens,
+        )
 
     def classify_images(
-        self, images: Sequence[bytes], *, model: str = "efficientnet-lite0", top_k: int = 5
-    ) -> list[list[tuple[str, float]]]:
+        self,
+        images: Sequence[bytes],
+        *,
+        model: str = "efficientnet-lite0",
+        version: str = "",
+        top_k: int = 5,
+    ) -> Classifications:
         """Labels with scores, best first, for each encoded image (JPEG, PNG, WebP ...)."""
         request = vision_pb2.ClassifyImageRequest(
-            model=common_pb2.ModelRef(name=model), images=list(images), top_k=top_k
+            model=common_pb2.ModelRef(name=model, version=version),
+            images=list(images),
+            top_k=top_k,
         )
         response = self._call(self._vision.ClassifyImage, request)
-        return [[(s.label, s.score) for s in r.labels] for r in response.results]
+        return Classifications(
+            [[(s.label, s.score) for s in r.labels] for r in response.results],
+            response.model.name,
+            response.model.version,
+        )
 
     def generate_stream(
         self,
@@ -222,6 +285,29 @@ class ModelportClient:
         seed: int | None = None,
     ) -> Iterator[str]:
         """Text chunks as the model produces them."""
+        for chunk in self.generate_chunks(
+            prompt,
+            model=model,
+            version=version,
+            max_new_tokens=max_new_tokens,
+            temperature=temperature,
+            seed=seed,
+        ):
+            yield chunk.text
+
+    def generate_chunks(
+        self,
+        prompt: str,
+        *,
+        model: str = "gemma-3-270m",
+        version: str = "",
+        max_new_tokens: int = 0,
+        temperature: float | None = None,
+        seed: int | None = None,
+    ) -> Iterator[GenerationChunk]:
+        """The generation as it is produced, with the model version that answered; the
+        last chunk carries the finish reason and token counts. `max_new_tokens` 0: the
+        model's default, cut to fit its context; `temperature` None: greedy."""
         parameters = nlp_pb2.GenerationParameters(max_new_tokens=max_new_tokens)
         if temperature is not None:
             parameters.do_sample = True
@@ -234,7 +320,14 @@ class ModelportClient:
             parameters=parameters,
         )
         for chunk in self._stream(self._nlp.GenerateStream, request):
-            yield chunk.text
+            yield GenerationChunk(
+                chunk.text,
+                chunk.model.name,
+                chunk.model.version,
+                FINISH_REASONS.get(chunk.finish_reason),
+                chunk.usage.input_tokens,
+                chunk.usage.output_tokens,
+            )
 
     def wait_for_models(self, names: Sequence[str]) -> registry_pb2.ListModelsResponse:
         """Watch the registry until every named model has a READY version, then list."""

@@ -51,6 +51,10 @@ def main() -> None:
             for name in ("all-MiniLM-L6-v2", "sentiment", "efficientnet-lite0", "gemma-3-270m")
         },
     }
+    out["config"] = {
+        name: client.get_model_config(name, as_json=True)["config"]
+        for name in ("all-MiniLM-L6-v2", "sentiment", "efficientnet-lite0", "gemma-3-270m")
+    }
     before = stats(client, "all-MiniLM-L6-v2")
     result = client.infer("all-MiniLM-L6-v2", [bytes_input("text", [b"hello", b"world"])])
     out["embedding_shape"] = list(result.as_numpy("embedding").shape)

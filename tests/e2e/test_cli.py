@@ -1,9 +1,14 @@
-"""`modelport up` then `modelport embed`: the README's promise, through the command line."""
+"""`modelport up` then the client commands: the README's promise, through the command line.
+
+One suite per run of this module (a start loads every real model): the test walks what a
+new user does, in order, and what they would check at each step.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -16,6 +21,9 @@ from tests import prepared
 from tests.helpers import free_port
 
 MODELPORT = [sys.executable, "-m", "modelport.cli"]
+ROOT = Path(__file__).resolve().parents[2]
+CAT = ROOT / "docs" / "examples" / "cat.jpg"
+"""The README's example image (Chelsea the cat, from scikit-image's sample data, CC0)."""
 
 
 def children_of(pid: int) -> list[int]:
@@ -41,20 +49,41 @@ def alive(pid: int) -> bool:
 
 @pytest.mark.slow
 @pytest.mark.e2e
-def test_up_then_embed_then_clean_stop(free_env: dict[str, str], tmp_path: Path) -> None:
-    from PIL import Image
-    from skimage import data as photos
-
+def test_up_then_every_command_then_a_second_up_then_a_clean_stop(
+    free_env: dict[str, str], tmp_path: Path
+) -> None:
     prepared.gemma()  # else `modelport up` would convert it inside the test's timeout
-    cat = tmp_path / "cat.jpg"
-    Image.fromarray(photos.chelsea()).save(cat)  # type: ignore[no-untyped-call]
     port, metrics_port = free_port(), free_port()
+    target = f"127.0.0.1:{port}"
+    data = tmp_path / "data"
     up = subprocess.Popen(
-        [*MODELPORT, "up", "--port", str(port), "--metrics-port", str(metrics_port)],
+        [
+            *MODELPORT,
+            "up",
+            "--port",
+            str(port),
+            "--metrics-port",
+            str(metrics_port),
+            "--data-dir",
+            str(data),
+        ],
         env=free_env,
+        cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
     )
+
+    def modelport(*argv: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*MODELPORT, *argv],
+            env=free_env,
+            cwd=ROOT,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
     try:
         assert up.stdout is not None
         lines = []
@@ -62,75 +91,98 @@ def test_up_then_embed_then_clean_stop(free_env: dict[str, str], tmp_path: Path)
             lines.append(line)
             if line.startswith("ready:"):
                 break
+        assert lines[-1].startswith("ready:"), lines
         for model in ("all-MiniLM-L6-v2", "sentiment", "gemma-3-270m", "efficientnet-lite0"):
             assert any(model in line and "READY" in line for line in lines), lines
-        out = subprocess.run(
-            [*MODELPORT, "embed", "--target", f"127.0.0.1:{port}", "--json", "hello", "world"],
-            env=free_env,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
+        # each component says when it is serving, in its own time; no library noise
+        serving = [re.match(r"  (\w+) +SERVING on ", line) for line in lines]
+        assert sorted(m[1] for m in serving if m) == ["embedding", "nlp", "router", "vision"]
+        for noise in ("%|", "Warning", "Loading weights", "Traceback"):
+            assert not any(noise in line for line in lines), (noise, lines)
+        assert {p.name for p in (data / "logs").iterdir()} == {
+            "router.log",
+            "embedding.log",
+            "nlp.log",
+            "vision.log",
+        }
+
+        # a second suite on the same ports refuses to start, and never says ready
+        second = modelport("up", "--port", str(port), "--data-dir", str(tmp_path / "second"))
+        assert second.returncode == 1, second
+        assert f"127.0.0.1:{port} (router gRPC)" in second.stderr
+        assert "another `modelport up`" in second.stderr
+        assert "ready:" not in second.stdout
+
+        out = modelport("embed", "--target", target, "--json", "hello", "world")
+        assert out.returncode == 0, out.stderr
         result = json.loads(out.stdout)
         assert result["model"] == "all-MiniLM-L6-v2"
         assert [len(v) for v in result["embeddings"]] == [384, 384]
-        classified = subprocess.run(
-            [
-                *MODELPORT,
-                "classify",
-                "--target",
-                f"127.0.0.1:{port}",
-                "--json",
-                "I love this",
-                "This is terrible",
-            ],
-            env=free_env,
-            capture_output=True,
-            text=True,
-            check=True,
+
+        # duplicates keep their place; texts can come from stdin
+        texts = ["I love this", "-", "I love this"]  # "-": the lines of stdin
+        classified = modelport(
+            "classify", "--target", target, "--json", *texts, stdin="This is terrible\n"
         )
+        assert classified.returncode == 0, classified.stderr
         labels = json.loads(classified.stdout)
-        assert labels["I love this"][0]["label"] == "positive"
-        assert labels["This is terrible"][0]["label"] == "negative"
-        assert labels["I love this"][0]["score"] > 0.5
-        generated = subprocess.run(
-            [
-                *MODELPORT,
-                "generate",
-                "--target",
-                f"127.0.0.1:{port}",
-                "--max-new-tokens",
-                "12",
-                "Once upon a time",
-            ],
-            env=free_env,
-            capture_output=True,
-            text=True,
-            check=True,
+        assert labels["model"] == "sentiment"
+        assert [r["input"] for r in labels["results"]] == [
+            "I love this",
+            "This is terrible",
+            "I love this",
+        ]
+        tops = [r["labels"][0]["label"] for r in labels["results"]]
+        assert tops == ["positive", "negative", "positive"]
+
+        generated = modelport(
+            "generate", "--target", target, "--max-new-tokens", "12", "Once upon a time"
         )
+        assert generated.returncode == 0, generated.stderr
         assert generated.stdout.startswith("Once upon a time")
         assert len(generated.stdout.strip()) > len("Once upon a time") + 5
-        labelled = subprocess.run(
-            [*MODELPORT, "classify-image", "--target", f"127.0.0.1:{port}", "--json", str(cat)],
-            env=free_env,
-            capture_output=True,
-            text=True,
-            check=True,
+        as_json = modelport(
+            "generate", "--target", target, "--json", "--max-new-tokens", "5", "Hello"
         )
-        cat_labels = [r["label"] for r in json.loads(labelled.stdout)[str(cat)]]
+        assert as_json.returncode == 0, as_json.stderr
+        generation = json.loads(as_json.stdout)
+        assert generation["model"] == "gemma-3-270m"
+        assert generation["finish_reason"] in ("length", "eos")
+        assert generation["usage"]["output_tokens"] <= 5
+        assert generation["usage"]["total_tokens"] == (
+            generation["usage"]["input_tokens"] + generation["usage"]["output_tokens"]
+        )
+
+        labelled = modelport("classify-image", "--target", target, "--json", str(CAT))
+        assert labelled.returncode == 0, labelled.stderr
+        (picture,) = json.loads(labelled.stdout)["results"]
+        assert picture["file"] == str(CAT)
+        cat_labels = [r["label"] for r in picture["labels"]]
         assert any("cat" in label or "tabby" in label for label in cat_labels), cat_labels
-        missing = subprocess.run(
-            [*MODELPORT, "embed", "--target", f"127.0.0.1:{port}", "--model", "nope", "x"],
-            env=free_env,
-            capture_output=True,
-            text=True,
-        )
-        assert missing.returncode == 2
+
+        # errors that say what to do, with distinct exit codes
+        missing = modelport("embed", "--target", target, "--model", "nope", "x")
+        assert missing.returncode == 1
         assert "NOT_FOUND" in missing.stderr
+        assert "`modelport models`" in missing.stderr
+        wrong = modelport("embed", "--target", target, "--model", "sentiment", "hi")
+        assert wrong.returncode == 1
+        assert wrong.stderr.startswith(
+            "error: FAILED_PRECONDITION: model 'sentiment' is a text-classification model: "
+            "call modelport.v1.NlpService/Classify"
+        )
+        assert "`modelport classify --model sentiment` calls it" in wrong.stderr
+        failed = modelport("generate", "--target", target, "--model", "nope", "hi")
+        assert failed.stdout == ""  # the prompt is shown only once the call is under way
+        refused = modelport("models", "--target", f"127.0.0.1:{free_port()}")
+        assert refused.returncode == 3
+        assert "`make up`" in refused.stderr
+
         children = children_of(up.pid)
         assert children, "the suite runs its services as child processes"
         up.send_signal(signal.SIGTERM)
         assert up.wait(60) == 0
+        assert up.stdout.read().splitlines()[-1] == "stopped"
         deadline = time.monotonic() + 10
         while any(alive(c) for c in children) and time.monotonic() < deadline:
             time.sleep(0.1)

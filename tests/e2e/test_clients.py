@@ -9,10 +9,11 @@ import json
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
-from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2
 
 from tests import prepared
 from tests.e2e.conftest import ROOT
@@ -59,6 +60,28 @@ def test_triton_server_and_model_metadata(triton_results: dict[str, object]) -> 
     assert meta["sentiment"]["inputs"][0]["datatype"] == "BYTES"  # type: ignore[index]
     assert meta["efficientnet-lite0"]["inputs"][0]["name"] == "image"  # type: ignore[index]
     assert meta["gemma-3-270m"]["outputs"][0]["name"] == "text"  # type: ignore[index]
+
+
+def test_triton_model_config_describes_each_model(triton_results: dict[str, object]) -> None:
+    """`get_model_config` (perf_analyzer and many tools call it) through the router."""
+    config: Any = triton_results["config"]
+    minilm = config["all-MiniLM-L6-v2"]
+    assert minilm["name"] == "all-MiniLM-L6-v2"
+    assert minilm["platform"] == "modelport/sentence-embedding"
+    assert minilm["backend"] == "modelport"
+    assert minilm["max_batch_size"] == 32
+    assert minilm["dynamic_batching"]["preferred_batch_size"] == [32]
+    assert minilm["input"] == [
+        {"name": "text", "data_type": "TYPE_STRING", "dims": ["1"], "reshape": {}}
+    ]
+    assert minilm["output"] == [{"name": "embedding", "data_type": "TYPE_FP32", "dims": ["384"]}]
+    assert [o["name"] for o in config["sentiment"]["output"]] == ["label", "score"]
+    assert config["efficientnet-lite0"]["input"][0]["name"] == "image"
+    gemma = config["gemma-3-270m"]
+    assert gemma["max_batch_size"] > 0
+    assert "dynamic_batching" not in gemma  # a decoding loop runs it
+    assert gemma["parameters"]["max_context"] == {"string_value": "512"}
+    assert gemma["parameters"]["max_new_tokens"] == {"string_value": "511"}
 
 
 def test_triton_infer_for_each_task(triton_results: dict[str, object]) -> None:
@@ -139,11 +162,16 @@ def test_node_types_match_the_protos(tmp_path: Path) -> None:
     assert not drift, f"Node types drifted from protos/, run `make node-stubs`: {drift}"
 
 
-def test_reflection_lists_every_service_on_the_router(suite: str) -> None:
+@pytest.mark.parametrize("version", ["v1", "v1alpha"])
+def test_reflection_lists_every_service_on_the_router(suite: str, version: str) -> None:
     with grpc.insecure_channel(suite) as channel:
-        stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+        info = channel.stream_stream(  # v1 and v1alpha share their messages
+            f"/grpc.reflection.{version}.ServerReflection/ServerReflectionInfo",
+            request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
+            response_deserializer=reflection_pb2.ServerReflectionResponse.FromString,
+        )
         request = reflection_pb2.ServerReflectionRequest(list_services="")
-        response = next(iter(stub.ServerReflectionInfo(iter([request]), timeout=10)))
+        response = next(iter(info(iter([request]), timeout=10)))
     names = {s.name for s in response.list_services_response.service}
     assert {
         "inference.GRPCInferenceService",
@@ -152,4 +180,6 @@ def test_reflection_lists_every_service_on_the_router(suite: str) -> None:
         "modelport.v1.VisionService",
         "modelport.v1.RegistryService",
         "grpc.health.v1.Health",
+        "grpc.reflection.v1.ServerReflection",
+        "grpc.reflection.v1alpha.ServerReflection",
     } <= names

@@ -277,6 +277,65 @@ def test_reflection_lists_the_services(channel: grpc.Channel) -> None:
     } <= names
 
 
+def test_reflection_v1_answers_like_v1alpha_and_describes_itself(channel: grpc.Channel) -> None:
+    """grpcurl and grpc_cli ask `grpc.reflection.v1` first; its messages are v1alpha's."""
+    info = channel.stream_stream(
+        "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+        request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
+        response_deserializer=reflection_pb2.ServerReflectionResponse.FromString,
+    )
+    requests = [
+        reflection_pb2.ServerReflectionRequest(list_services=""),
+        reflection_pb2.ServerReflectionRequest(
+            file_containing_symbol="grpc.reflection.v1.ServerReflection"
+        ),
+        reflection_pb2.ServerReflectionRequest(
+            file_containing_symbol="modelport.v1.EmbeddingService"
+        ),
+    ]
+    listed, v1, embedding = list(info(iter(requests), timeout=5))
+    names = {s.name for s in listed.list_services_response.service}
+    assert {
+        "grpc.reflection.v1.ServerReflection",
+        "grpc.reflection.v1alpha.ServerReflection",
+        "modelport.v1.EmbeddingService",
+    } <= names
+    for response in (v1, embedding):
+        assert not response.HasField("error_response"), response.error_response
+        assert response.file_descriptor_response.file_descriptor_proto
+
+
+def test_model_config_describes_batching_and_tensors(channel: grpc.Channel) -> None:
+    """Triton's ModelConfig: dims leave out the batch dimension; a tensor that is the batch
+    alone is dims [1] reshaped to []."""
+    from modelport.oip.v2 import open_inference_pb2 as oip
+    from modelport.oip.v2 import open_inference_pb2_grpc as oip_grpc
+
+    inference = oip_grpc.GRPCInferenceServiceStub(channel)
+    config = inference.ModelConfig(oip.ModelConfigRequest(name="minilm"), timeout=5).config
+    assert (config.name, config.platform, config.backend, config.runtime) == (
+        "minilm",
+        "modelport/sentence-embedding",
+        "modelport",
+        "sentence-embedding",
+    )
+    assert config.max_batch_size == 32
+    assert list(config.dynamic_batching.preferred_batch_size) == [32]
+    (text,) = config.input
+    assert (text.name, text.data_type, list(text.dims)) == ("text", oip.TYPE_STRING, [1])
+    assert text.HasField("reshape")
+    assert not text.reshape.shape
+    (embedding,) = config.output
+    assert (embedding.name, embedding.data_type, list(embedding.dims)) == (
+        "embedding",
+        oip.TYPE_FP32,
+        [384],
+    )
+    assert config.parameters["dimensions"].string_value == "384"
+    err = rpc_error(lambda: inference.ModelConfig(oip.ModelConfigRequest(name="nope"), timeout=5))
+    assert err.code() == grpc.StatusCode.NOT_FOUND
+
+
 def test_metrics_endpoint_exports_histograms(
     server: InferenceServer, stub: embedding_pb2_grpc.EmbeddingServiceStub
 ) -> None:

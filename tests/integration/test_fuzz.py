@@ -119,8 +119,9 @@ REGISTRY_WRITES = {"RegisterModel", "RenewLease", "DeregisterModel", "SetTraffic
 WEIGHTS = {
     "Embed": 500, "EmbedStream": 300, "Classify": 400, "ClassifyTokens": 400,
     "Generate": 400, "GenerateStream": 300, "ClassifyImage": 400, "DetectObjects": 300,
-    "ModelInfer": 600, "ModelStreamInfer": 300, "ModelMetadata": 80, "ModelReady": 80,
-    "ModelStatistics": 60, "RepositoryModelLoad": 60, "RepositoryModelUnload": 60,
+    "ModelInfer": 600, "ModelStreamInfer": 300, "ModelMetadata": 80, "ModelConfig": 80,
+    "ModelReady": 80, "ModelStatistics": 60, "RepositoryModelLoad": 60,
+    "RepositoryModelUnload": 60,
     "RepositoryIndex": 40, "ServerLive": 30, "ServerReady": 30, "ServerMetadata": 30,
     "ListModels": 80, "GetModel": 80, "WatchModels": 40, "RegisterModel": 300,
     "RenewLease": 200, "DeregisterModel": 200, "SetTrafficSplit": 200,
@@ -213,7 +214,7 @@ def seeds(target: Target) -> dict[str, list[bytes]]:
                 found[path] += messages
             found[f"/{OIP}/ModelInfer"] += infer_seeds(model)
             found[f"/{OIP}/ModelStreamInfer"] += infer_seeds(model)
-        for method in ("ModelReady", "ModelMetadata", "ModelStatistics"):
+        for method in ("ModelReady", "ModelMetadata", "ModelConfig", "ModelStatistics"):
             found[f"/{OIP}/{method}"].append(_named(method, model))
         found[f"/{OIP}/RepositoryModelLoad"].append(
             oip.RepositoryModelLoadRequest(model_name=model)
@@ -280,6 +281,7 @@ def hints(target: Target) -> Hints:
     for field in (
         "inference.ModelReadyRequest.name",
         "inference.ModelMetadataRequest.name",
+        "inference.ModelConfigRequest.name",
         "inference.ModelStatisticsRequest.name",
         "inference.RepositoryModelLoadRequest.model_name",
         "modelport.v1.GetModelRequest.name",

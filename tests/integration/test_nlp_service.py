@@ -3,6 +3,7 @@ built in fixtures and the real MiniLM behind the label-prototype sentiment class
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -344,7 +345,6 @@ def test_sampling_is_reproducible_with_a_seed(stub: nlp_pb2_grpc.NlpServiceStub)
         (gen_request("gpt", ["x"], repetition_penalty=-1.0), "parameters.repetition_penalty"),
         (gen_request("gpt", ["x"], stop=[""]), "parameters.stop[0]"),
         (gen_request("short", ["the cat sat on the mat " * 3], max_new_tokens=10), "prompts[0]"),
-        (gen_request("cls", ["x"]), "model.name"),
     ],
 )
 def test_bad_generation_requests_name_the_field(
@@ -359,13 +359,47 @@ def test_bad_generation_requests_name_the_field(
         assert (err.details() or "").startswith(f"{field}:"), err.details()
 
 
-def test_prompt_over_the_context_names_the_limit(stub: nlp_pb2_grpc.NlpServiceStub) -> None:
+def test_prompt_over_the_context_says_how_many_new_tokens_fit(
+    stub: nlp_pb2_grpc.NlpServiceStub,
+) -> None:
+    prompt = "the cat sat on the mat " * 3
     err = rpc_error(
-        lambda: stub.Generate(
-            gen_request("short", ["the cat sat on the mat " * 3], max_new_tokens=10), timeout=10
-        )
+        lambda: stub.Generate(gen_request("short", [prompt], max_new_tokens=10), timeout=10)
     )
-    assert "context of 24 tokens" in (err.details() or "")
+    found = re.fullmatch(
+        r"prompts\[0\]: has (\d+) tokens; the model's context of 24 tokens leaves room for "
+        r"(\d+) new tokens, but max_new_tokens is 10: ask for at most \2, or shorten the prompt",
+        err.details() or "",
+    )
+    assert found, err.details()
+    assert int(found[1]) + int(found[2]) == 24
+    # what the message says fits, fits
+    fits = stub.Generate(gen_request("short", [prompt], max_new_tokens=int(found[2])), timeout=30)
+    assert fits.generations[0].usage.output_tokens <= int(found[2])
+
+
+def test_new_tokens_are_limited_by_the_context_and_the_default_is_cut_to_fit(
+    stub: nlp_pb2_grpc.NlpServiceStub,
+) -> None:
+    # "short": context 24, so at most 23 new tokens (a prompt has at least one token)
+    err = rpc_error(
+        lambda: stub.Generate(gen_request("short", ["a"], max_new_tokens=24), timeout=10)
+    )
+    assert err.details() == (
+        "parameters.max_new_tokens: is 24; this model generates at most 23 new tokens "
+        "(its context of 24 tokens holds the prompt too)"
+    )
+    err = rpc_error(lambda: stub.Generate(gen_request("t5", ["a"], max_new_tokens=257), timeout=10))
+    assert err.details() == (
+        "parameters.max_new_tokens: is 257; this model generates at most 256 new tokens "
+        "(its configured limit)"
+    )
+    # max_new_tokens left unset: the model's default (64), cut to what the prompt leaves
+    prompt = "the cat sat on the mat " * 3
+    answer = stub.Generate(gen_request("short", [prompt]), timeout=30).generations[0]
+    assert answer.usage.input_tokens + answer.usage.output_tokens <= 24
+    err = rpc_error(lambda: stub.Generate(gen_request("short", [prompt * 3]), timeout=10))
+    assert "has no room for new tokens: shorten it" in (err.details() or "")
 
 
 def test_classify_bad_input(stub: nlp_pb2_grpc.NlpServiceStub) -> None:
@@ -376,8 +410,20 @@ def test_classify_bad_input(stub: nlp_pb2_grpc.NlpServiceStub) -> None:
     err = rpc_error(
         lambda: stub.Classify(nlp_pb2.ClassifyRequest(model=ref("gpt"), inputs=["x"]), timeout=10)
     )
-    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert "text-classification" in (err.details() or "")
+    assert err.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert err.details() == (
+        "model 'gpt' is a text-generation model: call modelport.v1.NlpService/Generate or "
+        "GenerateStream (NlpService/Classify serves text-classification models)"
+    )
+    for call in (
+        lambda: stub.Generate(gen_request("cls", ["x"]), timeout=10),
+        lambda: list(stub.GenerateStream(gen_request("cls", ["x"]), timeout=10)),
+    ):
+        err = rpc_error(call)
+        assert err.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert "'cls' is a text-classification model: call modelport.v1.NlpService/Classify" in (
+            err.details() or ""
+        )
     err = rpc_error(
         lambda: stub.ClassifyTokens(
             nlp_pb2.ClassifyTokensRequest(model=ref("ner"), inputs=["x"], min_score=2.0), timeout=10

@@ -515,7 +515,7 @@ def test_cli_with_tls_flags_and_token_from_the_environment(
         "hello",
     ]
     monkeypatch.delenv("MODELPORT_TOKEN", raising=False)
-    assert main(command) == 2
+    assert main(command) == 1  # the server answered with an error
     assert "UNAUTHENTICATED" in capsys.readouterr().err
     monkeypatch.setenv("MODELPORT_TOKEN", TOKENS["client"])
     assert main(command) == 0

@@ -188,7 +188,11 @@ def test_request_level_errors(stub: vision_pb2_grpc.VisionServiceStub) -> None:
     err = rpc_error(lambda: classify(stub, []))
     assert (err.details() or "").startswith("images:")
     err = rpc_error(lambda: classify(stub, [encode(COFFEE)], model="detector"))
-    assert (err.details() or "").startswith("model.name:")
+    assert err.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert (err.details() or "").startswith(
+        "model 'detector' is an object-detection model: call "
+        "modelport.v1.VisionService/DetectObjects"
+    )
     err = rpc_error(lambda: classify(stub, [encode(COFFEE)], model="nope"))
     assert err.code() == grpc.StatusCode.NOT_FOUND
 

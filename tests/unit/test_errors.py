@@ -17,6 +17,7 @@ from grpc_status import rpc_status
 
 from modelport.serving import errors
 from modelport.serving.calls import record_model
+from modelport.serving.catalog import Task, wrong_rpc
 from modelport.serving.metrics import Metrics
 from modelport.serving.server import interceptors
 from modelport.v1 import common_pb2, embedding_pb2, embedding_pb2_grpc
@@ -130,6 +131,30 @@ async def test_resource_exhausted_carries_quota_failure_and_retry_info() -> None
     assert status.details[1].Unpack(retry)
     assert quota.violations[0].subject == "model:x"
     assert retry.retry_delay.ToMilliseconds() == 250
+
+
+async def test_a_model_that_is_loading_carries_retry_info() -> None:
+    failure = await call(errors.ModelNotReady("model 'x' is loading; retry", retry_after_s=1.0))
+    assert failure.code() is grpc.StatusCode.UNAVAILABLE
+    status = rpc_status.from_call(failure)  # type: ignore[arg-type]
+    assert status is not None
+    retry = error_details_pb2.RetryInfo()
+    assert status.details[0].Unpack(retry)
+    assert retry.retry_delay.ToMilliseconds() == 1000
+
+
+def test_a_wrong_rpc_names_the_task_and_the_rpc_that_serves_it() -> None:
+    error = wrong_rpc("sentiment", Task.TEXT_CLASSIFICATION, "/modelport.v1.EmbeddingService/Embed")
+    assert isinstance(error, errors.FailedPrecondition)
+    assert error.message == (
+        "model 'sentiment' is a text-classification model: call "
+        "modelport.v1.NlpService/Classify (EmbeddingService/Embed serves embedding models)"
+    )
+    assert (
+        wrong_rpc("sentiment", Task.TEXT_CLASSIFICATION, "modelport.v1.NlpService/Classify") is None
+    )
+    oip = "/inference.GRPCInferenceService/ModelInfer"
+    assert wrong_rpc("sentiment", Task.TEXT_CLASSIFICATION, oip) is None  # every task
 
 
 async def test_unexpected_exception_is_internal_without_leaking(caplog: Any) -> None:

@@ -34,6 +34,44 @@ async def test_unknown_model_is_unavailable_for_one_lease_after_start_then_not_f
     await registry.close()
 
 
+def test_an_unknown_model_is_not_found_with_the_closest_names_or_a_few_known_ones() -> None:
+    registry = Registry(lease_ttl_s=10.0, max_lease_ttl_s=300.0)
+    with pytest.raises(NotFound, match="no model is"):
+        registry.ready_replicas("m", "")
+    for name in ("all-MiniLM-L6-v2", "sentiment", "gemma-3-270m", "a", "b", "c", "d"):
+        registry.register(replica(name=name, source=Source.STATIC))
+    with pytest.raises(NotFound) as info:
+        registry.ready_replicas("all-minilm-l6-v2", "")  # case differs
+    assert "did you mean 'all-MiniLM-L6-v2'?" in info.value.message
+    assert "`modelport models`" in info.value.message
+    with pytest.raises(NotFound) as info:
+        registry.ready_replicas("zzz", "")
+    assert "known models: a, all-MiniLM-L6-v2, b, c, d and 2 more" in info.value.message
+    with pytest.raises(NotFound, match="has no version '2'; it has '1'"):
+        registry.ready_replicas("sentiment", "2")
+
+
+@pytest.mark.parametrize("pinned", ["", "1"])
+def test_a_loading_model_is_unavailable_with_a_retry_delay(pinned: str) -> None:
+    registry = Registry(lease_ttl_s=10.0, max_lease_ttl_s=300.0)
+    registry.register(replica(state=ReplicaState.LOADING))
+    with pytest.raises(ModelNotReady) as info:
+        registry.ready_replicas("m", pinned)
+    assert info.value.message.endswith("is loading; retry")
+    assert info.value.retry_after_s is not None
+
+
+def test_a_model_that_failed_everywhere_says_why_and_offers_no_retry() -> None:
+    registry = Registry(lease_ttl_s=10.0, max_lease_ttl_s=300.0)
+    failed = replica(state=ReplicaState.FAILED)
+    failed.reason = "OSError: no weights"
+    registry.register(failed)
+    with pytest.raises(ModelNotReady) as info:
+        registry.ready_replicas("m", "")
+    assert info.value.message == "model 'm' failed to load: OSError: no weights"
+    assert info.value.retry_after_s is None
+
+
 # -- leases --------------------------------------------------------------------------------
 
 

@@ -24,6 +24,29 @@ def test_truncation_off_names_the_input_and_the_limit() -> None:
     assert "at most 4" in info.value.message
 
 
+@pytest.mark.parametrize(
+    ("texts", "field", "description"),
+    [
+        ([], "inputs", "must contain at least one text"),
+        (["ok", ""], "inputs[1]", "is empty"),
+        (["ok", "   "], "inputs[1]", "is only whitespace"),
+        (["\t\n\u3000"], "inputs[0]", "is only whitespace"),
+        (["x"] * 3, "inputs", "has 3 texts; at most 2 per call"),
+    ],
+)
+def test_texts_a_model_cannot_use_are_refused_naming_the_input(
+    texts: list[str], field: str, description: str
+) -> None:
+    with pytest.raises(InvalidArgument) as info:
+        validate_texts(texts, "inputs", TextLimits(max_inputs=2))
+    assert info.value.violations[0].field == field
+    assert info.value.violations[0].description == description
+
+
+def test_text_with_whitespace_around_words_is_accepted() -> None:
+    validate_texts([" hello ", "\nworld"], "inputs", TextLimits(max_inputs=2))
+
+
 def test_length_groups_cover_every_index_once_within_budget() -> None:
     lengths = [3, 100, 4, 90, 5, 2, 95]
     groups = length_groups(lengths, max_padded_tokens=200)

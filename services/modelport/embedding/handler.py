@@ -9,9 +9,12 @@ import numpy as np
 from modelport.inference.repository import ModelRepository
 from modelport.inference.text import TextLimits, Truncation, validate_texts
 from modelport.serving.calls import ModelListener, ignore_model
-from modelport.serving.errors import InvalidArgument
+from modelport.serving.catalog import wrong_rpc
+from modelport.serving.errors import FailedPrecondition, InvalidArgument
 
 from .model import EmbedItem, SentenceEmbeddingModel
+
+EMBED = "modelport.v1.EmbeddingService/Embed"
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,9 @@ class EmbeddingHandler:
         call.on_model(managed.name, managed.version)
         model = managed.model
         if not isinstance(model, SentenceEmbeddingModel):
-            raise InvalidArgument("model.name", f"{call.model!r} is not an embedding model")
+            raise wrong_rpc(call.model, model.task, EMBED) or FailedPrecondition(
+                f"model {call.model!r} cannot serve {EMBED}"
+            )
         if call.dimensions > model.dimension:
             raise InvalidArgument(
                 "dimensions", f"is {call.dimensions}; the model has {model.dimension}"

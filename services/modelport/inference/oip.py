@@ -15,6 +15,8 @@ from typing import Any
 import grpc
 
 from modelport import __version__
+from modelport.inference.batching import DynamicBatcher
+from modelport.inference.model import TensorSpec
 from modelport.inference.repository import ManagedModel, ModelRepository
 from modelport.inference.stats import Duration, ModelStats
 from modelport.inference.tensors import Output, Tensor, decode_input, encode_output, parameter_value
@@ -72,6 +74,48 @@ def statistics(name: str, version: str, stats: ModelStats, calls: ModelStats) ->
     )
 
 
+def _tensor_config(spec: TensorSpec, message: Any) -> None:
+    """Datatype and dims of one tensor in Triton's terms: dims leave out the batch (the
+    first dimension of every Modelport tensor); a tensor that is the batch alone is dims
+    [1] reshaped to [] inside the model, as Triton writes it."""
+    message.name = spec.name
+    message.data_type = (
+        pb.TYPE_STRING if spec.datatype == "BYTES" else pb.DataType.Value(f"TYPE_{spec.datatype}")
+    )
+    if len(spec.shape) > 1:
+        message.dims.extend(spec.shape[1:])
+    else:
+        message.dims.append(1)
+        message.reshape.SetInParent()
+
+
+def model_config(managed: ManagedModel) -> pb.ModelConfig:
+    """Triton's ModelConfig of a loaded model: platform, batching and tensors."""
+    metadata = managed.model.metadata()
+    config = pb.ModelConfig(
+        name=managed.name,
+        platform=f"modelport/{managed.spec.runtime}",
+        backend="modelport",
+        runtime=managed.spec.runtime,
+    )
+    if isinstance(managed.scheduler, DynamicBatcher):
+        batching = managed.spec.batching
+        config.max_batch_size = batching.max_batch_size
+        config.dynamic_batching.preferred_batch_size.append(batching.max_batch_size)
+        config.dynamic_batching.max_queue_delay_microseconds = int(
+            batching.max_queue_delay_ms * 1000
+        )
+    else:  # a decoding loop: the sequences it decodes together
+        config.max_batch_size = managed.spec.generation.max_running
+    for spec in metadata.inputs:
+        _tensor_config(spec, config.input.add())
+    for spec in metadata.outputs:
+        _tensor_config(spec, config.output.add())
+    for key, value in metadata.properties.items():
+        config.parameters[key].string_value = value
+    return config
+
+
 class OipServicer(pb_grpc.GRPCInferenceServiceServicer):
     def __init__(
         self,
@@ -123,6 +167,10 @@ class OipServicer(pb_grpc.GRPCInferenceServiceServicer):
             inputs=tensors(metadata.inputs),
             outputs=tensors(metadata.outputs),
         )
+
+    async def ModelConfig(self, request: pb.ModelConfigRequest, context: Context) -> Any:
+        managed = self._repository.get(request.name, request.version)
+        return pb.ModelConfigResponse(config=model_config(managed))
 
     # -- inference --------------------------------------------------------------------------
     def _prepare(

@@ -1,11 +1,12 @@
 """Self-registration of a backend's models with the router, kept alive by leases.
 
-A model that becomes READY is registered; one that FAILED to load is registered as
-FAILED with its reason (the router lists it but never routes to it); every third of the
-shortest lease the router granted (it may grant less than asked) all leases are renewed in
-one call; leases the router does not know (it restarted, or a lease lapsed) are registered
-again; on shutdown every model is deregistered before draining, so the router stops
-sending first. If the router is down, the next tick tries again.
+A model is registered as soon as it starts loading (LOADING: the router lists it and
+answers its calls UNAVAILABLE "loading; retry" instead of NOT_FOUND), again when it is
+READY, and as FAILED with its reason if its load fails (listed, never routed to); every
+third of the shortest lease the router granted (it may grant less than asked) all leases
+are renewed in one call; leases the router does not know (it restarted, or a lease
+lapsed) are registered again; on shutdown every model is deregistered before draining,
+so the router stops sending first. If the router is down, the next tick tries again.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from modelport.v1 import common_pb2, registry_pb2, registry_pb2_grpc
 log = logging.getLogger(__name__)
 
 RPC_TIMEOUT_S = 5.0
-REPORTED = (ModelState.READY, ModelState.FAILED)
+REPORTED = (ModelState.LOADING, ModelState.READY, ModelState.FAILED)
 """States a backend tells the router about; it deregisters a model in any other state."""
 
 

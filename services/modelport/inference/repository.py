@@ -171,20 +171,27 @@ class ModelRepository:
             raise InvalidArgument("model.name", "is required")
         versions = [m for (n, _), m in self._models.items() if n == name]
         if not versions:
-            raise NotFound(f"model {name!r} is not served here")
+            served = ", ".join(sorted({n for n, _ in self._models})) or "none"
+            raise NotFound(f"model {name!r} is not served here; this server serves: {served}")
         if version:
             match = [m for m in versions if m.version == version]
             if not match:
-                raise NotFound(f"model {name!r} has no version {version!r}")
+                known = ", ".join(repr(m.version) for m in versions)
+                raise NotFound(f"model {name!r} has no version {version!r}; it has {known}")
             managed = match[0]
         else:
             ready = [m for m in versions if m.state is ModelState.READY]
             if not ready:
+                if any(m.state is ModelState.LOADING for m in versions):
+                    raise ModelNotReady.loading(f"model {name!r}")
                 raise ModelNotReady(f"model {name!r} has no READY version")
             managed = max(ready, key=lambda m: version_key(m.version))
+        if managed.state is ModelState.LOADING:
+            raise ModelNotReady.loading(f"model {name!r} version {managed.version!r}")
         if managed.state is not ModelState.READY:
             raise ModelNotReady(
                 f"model {name!r} version {managed.version!r} is {managed.state.value}"
+                + (f": {managed.reason}" if managed.reason else "")
             )
         return managed
 

@@ -19,6 +19,7 @@ from typing import Annotated, Any, ClassVar, Literal, Union, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from modelport.inference.text import TextLimits
 from modelport.serving.errors import ConfigError
@@ -240,6 +241,20 @@ def describe(error: ValidationError, skip: object = None) -> str:
     return "; ".join(parts)
 
 
+class CacheSettings(BaseSettings):
+    """`MODELPORT_CACHE_DIR` alone, for tools that only need to find the cache (the suite
+    saying whether gemma will be converted, `make models`)."""
+
+    model_config = SettingsConfigDict(env_prefix="MODELPORT_", extra="ignore")
+
+    cache_dir: Path = Field(default_factory=lambda: default_cache_dir())
+    """As `ServerSettings.cache_dir`."""
+
+
+def default_cache_dir() -> Path:
+    return Path.home() / ".cache" / "modelport"
+
+
 class ServerSettings(CommonSettings):
     """Settings of one inference process. Each service subclasses it with its `runtimes`."""
 
@@ -251,7 +266,7 @@ class ServerSettings(CommonSettings):
     Set it or `models`, not both."""
     models: list[ModelSpec] = Field(default_factory=list)
     """Model specs (read from `models_file` when that is set)."""
-    cache_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "modelport")
+    cache_dir: Path = Field(default_factory=lambda: default_cache_dir())
     """Where model folders built on first use are kept (gemma's, converted once from its
     GGUF package, ~1.1 GB); it must be writable."""
     max_inputs_per_request: int = Field(1024, ge=1)

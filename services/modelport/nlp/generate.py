@@ -63,8 +63,17 @@ class GenerativeModel(Model[Prompt, Chunk]):
             task=self.task,
             inputs=(TensorSpec("prompt", "BYTES", (-1,)),),
             outputs=(TensorSpec("text", "BYTES", (-1,)),),
-            properties={"max_context": str(self.max_context)},
+            properties={
+                "max_context": str(self.max_context),
+                "max_new_tokens": str(self.max_new_tokens()),
+                "default_max_new_tokens": str(self.spec.generation.default_max_new_tokens),
+            },
         )
+
+    def max_new_tokens(self) -> int:
+        """Most new tokens a request may ask for: the spec's `generation.max_new_tokens`,
+        within the context (which holds the prompt, at least one token, too)."""
+        return max(1, min(self.spec.generation.max_new_tokens, self.max_context - 1))
 
     def scheduler(self, metrics: InferenceMetrics, tracer: trace.Tracer | None) -> DecodeLoop:
         return DecodeLoop(self.name, self, self.spec.generation, metrics)
@@ -80,13 +89,19 @@ class GenerativeModel(Model[Prompt, Chunk]):
 
     def check(self, prompt: list[int], params: GenerationParams, field: str) -> None:
         """INVALID_ARGUMENT naming `field` if the prompt and its new tokens overflow the
-        model's context."""
-        if len(prompt) + params.max_new_tokens > self.max_context:
-            raise InvalidArgument(
-                field,
-                f"has {len(prompt)} tokens; with max_new_tokens={params.max_new_tokens} that "
-                f"exceeds the model's context of {self.max_context} tokens",
-            )
+        model's context: a prompt of N tokens leaves room for context - N new tokens, and
+        the message says so with the request's numbers."""
+        room = self.max_context - len(prompt)
+        if params.max_new_tokens <= room:
+            return
+        head = f"has {len(prompt)} tokens; the model's context of {self.max_context} tokens"
+        if room <= 0:
+            raise InvalidArgument(field, f"{head} has no room for new tokens: shorten it")
+        raise InvalidArgument(
+            field,
+            f"{head} leaves room for {room} new tokens, but max_new_tokens is "
+            f"{params.max_new_tokens}: ask for at most {room}, or shorten the prompt",
+        )
 
     # -- work done on the model thread --------------------------------------------------
     def detokenize(self, ids: Sequence[int]) -> str:

@@ -17,14 +17,24 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
+def converted_dir(package: str, cache: Path) -> Path:
+    """The Hugging Face folder `convert` makes for `package` (it may not exist yet)."""
+    return cache / package / "hf"
+
+
+def is_converted(package: str, cache: Path) -> bool:
+    """Whether `convert` would find its folder made already (no conversion to wait for)."""
+    return (converted_dir(package, cache) / "config.json").exists()
+
+
 def convert(package: str, cache: Path) -> Path:
     """The Hugging Face folder of `package`'s GGUF under `cache` (the `cache_dir` setting),
     made on first use."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    out = cache / package / "hf"
-    if (out / "config.json").exists():
+    out = converted_dir(package, cache)
+    if is_converted(package, cache):
         return out
     module: Any = import_module(package)
     gguf = Path(module.assemble(cache / package / module.MODEL_NAME))

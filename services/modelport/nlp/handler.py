@@ -4,21 +4,24 @@ No protobuf here."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from modelport.inference.decoding import Chunk, FinishReason, GenerationParams, Generations
 from modelport.inference.repository import ManagedModel, ModelRepository
-from modelport.inference.settings import GenerationSettings
 from modelport.inference.text import TextLimits, Truncation, validate_texts
 from modelport.serving.calls import ModelListener, ignore_model
-from modelport.serving.errors import InvalidArgument
+from modelport.serving.catalog import wrong_rpc
+from modelport.serving.errors import FailedPrecondition, InvalidArgument
 
 from .classify import ClassifyItem, Scores, TextClassifier
 from .generate import GenerativeModel
 from .tokens import Aggregation, Entity, TokenClassifier
 
 MAX_STOP_SEQUENCES = 8
+CLASSIFY = "modelport.v1.NlpService/Classify"
+CLASSIFY_TOKENS = "modelport.v1.NlpService/ClassifyTokens"
+GENERATE = "modelport.v1.NlpService/Generate"
 
 
 @dataclass(frozen=True)
@@ -90,12 +93,16 @@ class NlpHandler:
         self._limits = limits
 
     def _model(
-        self, name: str, version: str, kind: Any, task: str, on_model: ModelListener
+        self, name: str, version: str, kind: Any, rpc: str, on_model: ModelListener
     ) -> tuple[ManagedModel, Any]:
+        """The READY model of a call of `rpc`; FAILED_PRECONDITION naming the right RPC when
+        the model does another task."""
         managed = self._repository.get(name, version)
         on_model(managed.name, managed.version)
         if not isinstance(managed.model, kind):
-            raise InvalidArgument("model.name", f"{name!r} is not a {task} model")
+            raise wrong_rpc(name, managed.model.task, rpc) or FailedPrecondition(
+                f"model {name!r} cannot serve {rpc}"
+            )
         return managed, managed.model
 
     # -- classification -------------------------------------------------------------------
@@ -104,7 +111,7 @@ class NlpHandler:
         if call.top_k < 0:
             raise InvalidArgument("top_k", "must be >= 0")
         managed, model = self._model(
-            call.model, call.version, TextClassifier, "text-classification", call.on_model
+            call.model, call.version, TextClassifier, CLASSIFY, call.on_model
         )
         managed.batcher.admit(len(call.inputs))
         ids: list[list[int]] = await model.preprocess(model.tokenize, call.inputs, call.truncation)
@@ -118,7 +125,7 @@ class NlpHandler:
         if not 0.0 <= call.min_score <= 1.0:
             raise InvalidArgument("min_score", "must be between 0 and 1")
         managed, model = self._model(
-            call.model, call.version, TokenClassifier, "token-classification", call.on_model
+            call.model, call.version, TokenClassifier, CLASSIFY_TOKENS, call.on_model
         )
         managed.batcher.admit(len(call.inputs))
         items = await model.preprocess(model.prepare, call.inputs, call.aggregation, call.min_score)
@@ -144,12 +151,21 @@ class NlpHandler:
             if not stop:
                 raise InvalidArgument(f"parameters.stop[{i}]", "is empty")
 
-    def _params(self, call: GenerateCall, limits: GenerationSettings) -> GenerationParams:
-        """Decoding parameters within the model's limits (`spec.generation`)."""
-        n = call.max_new_tokens or limits.default_max_new_tokens
-        if n > limits.max_new_tokens:
+    def _params(self, call: GenerateCall, model: GenerativeModel) -> GenerationParams:
+        """Decoding parameters within the model's limits (`spec.generation`, and its
+        context: a prompt takes at least one token of it). A request that leaves
+        max_new_tokens at 0 gets the model's default (cut to fit its prompts in `_start`)."""
+        limit = model.max_new_tokens()
+        n = call.max_new_tokens or min(model.spec.generation.default_max_new_tokens, limit)
+        if n > limit:
+            why = (
+                f"its context of {model.max_context} tokens holds the prompt too"
+                if limit < model.spec.generation.max_new_tokens
+                else "its configured limit"
+            )
             raise InvalidArgument(
-                "parameters.max_new_tokens", f"is {n}; this model allows {limits.max_new_tokens}"
+                "parameters.max_new_tokens",
+                f"is {n}; this model generates at most {limit} new tokens ({why})",
             )
         return GenerationParams(
             max_new_tokens=n,
@@ -168,12 +184,15 @@ class NlpHandler:
         validate_texts(call.prompts, "prompts", self._limits)
         self._check_params(call)
         managed, model = self._model(
-            call.model, call.version, GenerativeModel, "text-generation", call.on_model
+            call.model, call.version, GenerativeModel, GENERATE, call.on_model
         )
-        params = self._params(call, model.spec.generation)
+        params = self._params(call, model)
         decoder = managed.decoder
         decoder.admit(len(call.prompts))
         prompts: list[list[int]] = await model.preprocess(model.encode_prompts, call.prompts)
+        if not call.max_new_tokens:  # the default, cut to what the longest prompt leaves
+            room = model.max_context - max(map(len, prompts))
+            params = replace(params, max_new_tokens=max(1, min(params.max_new_tokens, room)))
         for i, prompt in enumerate(prompts):
             model.check(prompt, params, f"prompts[{i}]")
         return managed, [len(p) for p in prompts], decoder.submit(prompts, params)

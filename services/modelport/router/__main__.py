@@ -7,6 +7,7 @@ import logging
 
 import grpc
 
+from modelport.router.health import ModelHealth
 from modelport.router.metrics import RouterMetrics
 from modelport.router.oip import RouterOip
 from modelport.router.pool import ReplicaPool
@@ -110,6 +111,8 @@ class RouterServer(GrpcServer):
             self_audited=REGISTRY_WRITES | {TRAFFIC_SPLIT},  # the servicer says what changed
         )
         self.router_settings = settings
+        self.model_health = ModelHealth(self.registry, self.health)
+        self.on_stop(self.model_health.close)
         self.on_stop(self.registry.close)
         self.on_stop(self.pool.close)
 
@@ -131,6 +134,7 @@ class RouterServer(GrpcServer):
         ]
         self.registry.load([*stored, *static], splits)
         self.registry.start()
+        self.model_health.start()
         settings = self.router_settings
         if settings.discovery == "kubernetes":
             from modelport.router.kubernetes import KubernetesDiscovery

@@ -1,12 +1,13 @@
 """`inference.GRPCInferenceService` on the router.
 
-Inference (ModelInfer, ModelStreamInfer) and ModelMetadata are forwarded as raw bytes to
-a replica of `model_name`/`model_version`, like the typed RPCs. The router answers the
-rest from its registry or by asking the replicas: ServerLive/Ready/Metadata, ModelReady,
-ModelStatistics (summed over replicas), RepositoryIndex (merged over replicas), and
-RepositoryModelLoad/Unload (sent to every replica that serves the model, or deregistered
-it itself lately; OK only when every one of them succeeded, else an error naming each
-replica that failed). Every call to a replica carries the router's credential.
+Inference (ModelInfer, ModelStreamInfer), ModelMetadata and ModelConfig are forwarded as
+raw bytes to a replica of the model name and version (fields 1 and 2), like the typed
+RPCs. The router answers the rest from its registry or by asking the replicas:
+ServerLive/Ready/Metadata, ModelReady, ModelStatistics (summed over replicas),
+RepositoryIndex (merged over replicas), and RepositoryModelLoad/Unload (sent to every
+replica that serves the model, or deregistered it itself lately; OK only when every one
+of them succeeded, else an error naming each replica that failed). Every call to a
+replica carries the router's credential.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from modelport.serving.server import ServiceBinding
 
 Context = grpc.aio.ServicerContext[Any, Any]
 SERVICE = pb.DESCRIPTOR.services_by_name["GRPCInferenceService"]
-FORWARDED = ("ModelInfer", "ModelStreamInfer", "ModelMetadata")
+FORWARDED = ("ModelInfer", "ModelStreamInfer", "ModelMetadata", "ModelConfig")
 FAN_OUT_TIMEOUT_S = 10.0
 STATE_RANK = {"READY": 0, "LOADING": 1, "UNLOADING": 2, "UNAVAILABLE": 3}
 

@@ -33,6 +33,7 @@ from modelport.router.metrics import RouterMetrics
 from modelport.router.pool import Replica, ReplicaPool
 from modelport.router.registry import Registry
 from modelport.serving.calls import call_record, record_model
+from modelport.serving.catalog import Task, wrong_rpc
 from modelport.serving.errors import (
     DeadlineExceeded,
     InvalidArgument,
@@ -63,6 +64,7 @@ _NOT_FORWARDED = {
 
 
 RouteKey = Callable[[bytes], tuple[str, str]]
+TASKS_BY_NAME = {task.value: task for task in Task}
 
 
 def oip_route_key(request: bytes) -> tuple[str, str]:
@@ -196,6 +198,17 @@ class RoutingProxy:
         return grpc.unary_unary_rpc_method_handler(partial(self._unary_unary, path, key))
 
     # -- replica choice ---------------------------------------------------------------
+    def _route(self, method: str, key: RouteKey, request: bytes) -> tuple[str, str]:
+        """(name, version) the call asks for; FAILED_PRECONDITION when the model is
+        registered for a task `method` does not serve (it names the right RPC)."""
+        name, version = key(request)
+        views = [v for v in self._registry.versions(name) if not version or v.version == version]
+        tasks = [TASKS_BY_NAME.get(v.task) for v in views]
+        wrong = [e for t in tasks if t is not None and (e := wrong_rpc(name, t, method))]
+        if views and len(wrong) == len(views):  # no version of it serves this RPC
+            raise wrong[0]
+        return name, version
+
     async def _acquire(self, name: str, version: str, context: Context, tried: set[str]) -> Replica:
         """A replica whose connection is READY; replicas that cannot be reached are
         skipped (the call was never sent to them, so trying another is safe). The only
@@ -275,7 +288,7 @@ class RoutingProxy:
     async def _unary_unary(
         self, method: str, key: RouteKey, request: bytes, context: Context
     ) -> bytes:
-        name, version = key(request)
+        name, version = self._route(method, key, request)
         metadata = self._metadata(context)
 
         async def send(replica: Replica, deadline_s: float | None) -> bytes:
@@ -290,7 +303,7 @@ class RoutingProxy:
         first = await anext(requests, None)
         if first is None:
             raise InvalidArgument("requests", "the stream carried no request")
-        name, version = key(first)
+        name, version = self._route(method, key, first)
         metadata = self._metadata(context)
         stream = _Requests(first, requests, key, (name, version))
 
@@ -303,7 +316,7 @@ class RoutingProxy:
     async def _unary_stream(
         self, method: str, key: RouteKey, request: bytes, context: Context
     ) -> AsyncIterator[bytes]:
-        name, version = key(request)
+        name, version = self._route(method, key, request)
         replica = await self._acquire(name, version, context, set())
         call = replica.callable("unary_stream", method)(
             request, timeout=context.time_remaining(), metadata=self._metadata(context)
@@ -317,7 +330,7 @@ class RoutingProxy:
         first = await anext(requests, None)
         if first is None:
             return
-        name, version = key(first)
+        name, version = self._route(method, key, first)
         replica = await self._acquire(name, version, context, set())
         stream = _Requests(first, requests, key, (name, version))
         call = replica.callable("stream_stream", method)(

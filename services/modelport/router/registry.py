@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import difflib
 import enum
 import logging
 import math
@@ -23,6 +24,9 @@ from modelport.serving.catalog import version_key
 from modelport.serving.errors import InvalidArgument, ModelNotReady, NotFound, ResourceExhausted
 
 log = logging.getLogger(__name__)
+
+KNOWN_SHOWN = 5
+"""Known model names an unknown model's NOT_FOUND lists."""
 
 
 class ReplicaState(enum.Enum):
@@ -318,8 +322,9 @@ class Registry:
     def ready_replicas(self, name: str, version: str) -> list[Registration]:
         """READY replicas of the version a call should go to (resolving empty versions).
 
-        Unknown model or version → NOT_FOUND (UNAVAILABLE for an unknown model during the
-        first lease after start); known but none READY → UNAVAILABLE.
+        Unknown model or version → NOT_FOUND naming what is known (UNAVAILABLE for an
+        unknown model during the first lease after start); known but none READY →
+        UNAVAILABLE, with `RetryInfo` while a replica is loading.
         """
         if not name:
             raise InvalidArgument("model.name", "is required")
@@ -329,28 +334,46 @@ class Registry:
                 # Restarted: backends that hold leases register again within one lease.
                 # UNAVAILABLE lets clients retry; NOT_FOUND would tell them to give up.
                 raise ModelNotReady(
-                    f"model {name!r} is not registered yet (the router started moments ago)"
+                    f"model {name!r} is not registered yet (the router started moments ago)",
+                    retry_after_s=ModelNotReady.LOADING_RETRY_S,
                 )
-            raise NotFound(f"model {name!r} is not registered")
+            raise NotFound(self._unknown(name))
         if version:
             match = [v for v in versions if v.version == version]
             if not match:
-                raise NotFound(f"model {name!r} has no version {version!r}")
+                known = ", ".join(repr(v.version) for v in versions)
+                raise NotFound(f"model {name!r} has no version {version!r}; it has {known}")
             ready = [r for r in match[0].replicas if r.state is ReplicaState.READY]
             if not ready:
-                raise ModelNotReady(f"model {name!r} version {version!r} has no READY replica")
+                raise _not_ready(f"model {name!r} version {version!r}", match[0].replicas)
             return ready
         candidates = [
             (v, [r for r in v.replicas if r.state is ReplicaState.READY]) for v in versions
         ]
         candidates = [(v, rs) for v, rs in candidates if rs]
         if not candidates:
-            raise ModelNotReady(f"model {name!r} has no READY replica")
+            raise _not_ready(f"model {name!r}", [r for v in versions for r in v.replicas])
         weighted = [(v, rs) for v, rs in candidates if v.weight > 0]
         if weighted:
             chosen = random.choices(weighted, weights=[v.weight for v, _ in weighted])[0]
             return chosen[1]
         return candidates[0][1]
+
+    def _unknown(self, name: str) -> str:
+        """Why `name` is NOT_FOUND: the closest known names, else a few of them."""
+        names = self.names()
+        if not names:
+            return f"model {name!r} is not registered; no model is (is any backend running?)"
+        by_case = {n.lower(): n for n in names}
+        close = [by_case[name.lower()]] if name.lower() in by_case else []
+        close = close or difflib.get_close_matches(name, names, n=3, cutoff=0.6)
+        if close:
+            hint = f"did you mean {' or '.join(repr(n) for n in close)}?"
+        else:
+            shown = ", ".join(names[:KNOWN_SHOWN])
+            more = f" and {len(names) - KNOWN_SHOWN} more" if len(names) > KNOWN_SHOWN else ""
+            hint = f"known models: {shown}{more}"
+        return f"model {name!r} is not registered; {hint} (`modelport models` lists them all)"
 
     # -- watching ---------------------------------------------------------------------
     def watch(self) -> Watch:
@@ -402,3 +425,16 @@ class Registry:
             self._entries[registration.key] = registration
             self._past.setdefault(registration.name, {})[registration.endpoint] = math.inf
         self._splits.update(splits)
+
+
+def _not_ready(what: str, replicas: list[Registration]) -> ModelNotReady:
+    """UNAVAILABLE for `what`, none of whose `replicas` is READY: saying it is loading (with
+    a retry delay) when one is, else each replica's state and the reason of a failure."""
+    if any(r.state is ReplicaState.LOADING for r in replicas):
+        return ModelNotReady.loading(what)
+    failed = [r for r in replicas if r.state is ReplicaState.FAILED]
+    if failed and len(failed) == len(replicas):
+        reason = next((r.reason for r in failed if r.reason), "no reason given")
+        return ModelNotReady(f"{what} failed to load: {reason}")
+    states = ", ".join(sorted({r.state.value for r in replicas}))
+    return ModelNotReady(f"{what} has no READY replica ({states})")

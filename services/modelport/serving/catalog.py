@@ -6,6 +6,7 @@ from __future__ import annotations
 import enum
 import re
 
+from modelport.serving.errors import FailedPrecondition
 from modelport.v1 import common_pb2
 
 
@@ -53,3 +54,38 @@ STATE_TO_PROTO: dict[ModelState, common_pb2.ModelState.ValueType] = {
 }
 
 PROTO_TO_TASK: dict[common_pb2.Task.ValueType, Task] = {v: k for k, v in TASK_TO_PROTO.items()}
+
+
+_GENERATION = frozenset({Task.TEXT_GENERATION, Task.TEXT2TEXT_GENERATION})
+RPC_TASKS: dict[str, frozenset[Task]] = {
+    "modelport.v1.EmbeddingService/Embed": frozenset({Task.EMBEDDING}),
+    "modelport.v1.EmbeddingService/EmbedStream": frozenset({Task.EMBEDDING}),
+    "modelport.v1.NlpService/Classify": frozenset({Task.TEXT_CLASSIFICATION}),
+    "modelport.v1.NlpService/ClassifyTokens": frozenset({Task.TOKEN_CLASSIFICATION}),
+    "modelport.v1.NlpService/Generate": _GENERATION,
+    "modelport.v1.NlpService/GenerateStream": _GENERATION,
+    "modelport.v1.VisionService/ClassifyImage": frozenset({Task.IMAGE_CLASSIFICATION}),
+    "modelport.v1.VisionService/DetectObjects": frozenset({Task.OBJECT_DETECTION}),
+}
+"""The tasks each typed RPC serves (`service/method`, no leading slash). The Open Inference
+Protocol serves every task."""
+
+
+def wrong_rpc(name: str, task: Task, rpc: str) -> FailedPrecondition | None:
+    """FAILED_PRECONDITION naming the task of model `name` and the RPCs that serve it, when
+    `rpc` (`service/method`, a leading slash allowed) does not serve that task; None when it
+    does, or when `rpc` is not a typed RPC."""
+    rpc = rpc.lstrip("/")
+    tasks = RPC_TASKS.get(rpc)
+    if tasks is None or task in tasks:
+        return None
+    right = [r for r, served in RPC_TASKS.items() if task in served]
+    service = right[0].split("/")[0] if right else ""
+    methods = " or ".join(r.split("/")[1] for r in right)
+    where = f"{service}/{methods}" if right else "ModelInfer (Open Inference Protocol)"
+    served = " or ".join(sorted(t.value for t in tasks))
+    article = "an" if task.value[0] in "aeiou" else "a"
+    return FailedPrecondition(
+        f"model {name!r} is {article} {task.value} model: call {where} "
+        f"({rpc.removeprefix('modelport.v1.')} serves {served} models)"
+    )

@@ -25,6 +25,9 @@ class ModelportError(Exception):
     """Base of every error that maps to a gRPC status."""
 
     code: grpc.StatusCode = grpc.StatusCode.UNKNOWN
+    retry_after_s: float | None = None
+    """When set, the status carries `google.rpc.RetryInfo`: retrying after this long may
+    succeed."""
 
     def __init__(self, message: str, *, code: grpc.StatusCode | None = None) -> None:
         super().__init__(message)
@@ -57,9 +60,22 @@ class PermissionDenied(ModelportError):
 
 
 class ModelNotReady(ModelportError):
-    """The model exists but no copy of it can serve now (loading, failed, unloading)."""
+    """The model exists but no copy of it can serve now (loading, failed, unloading). A
+    model that is loading says when to retry (`retry_after_s`, sent as `RetryInfo`)."""
 
     code = grpc.StatusCode.UNAVAILABLE
+    LOADING_RETRY_S = 1.0
+    """The retry delay sent with calls for a model that is loading."""
+
+    def __init__(self, message: str, *, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+    @classmethod
+    def loading(cls, what: str) -> ModelNotReady:
+        """`<what> is loading; retry`, with a retry delay: the one answer, router and
+        backends alike, for a model whose load has not finished."""
+        return cls(f"{what} is loading; retry", retry_after_s=cls.LOADING_RETRY_S)
 
 
 @dataclass

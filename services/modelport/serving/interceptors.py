@@ -87,21 +87,20 @@ def to_status(error: ModelportError) -> grpc.Status:
             ]
         )
         details.append(_pack(bad))
-    if isinstance(error, ResourceExhausted):
-        if error.violations:
-            quota = error_details_pb2.QuotaFailure(
-                violations=[
-                    error_details_pb2.QuotaFailure.Violation(
-                        subject=v.subject, description=v.description
-                    )
-                    for v in error.violations
-                ]
-            )
-            details.append(_pack(quota))
-        if error.retry_after_s is not None:
-            delay = duration_pb2.Duration()
-            delay.FromNanoseconds(int(error.retry_after_s * 1e9))
-            details.append(_pack(error_details_pb2.RetryInfo(retry_delay=delay)))
+    if isinstance(error, ResourceExhausted) and error.violations:
+        quota = error_details_pb2.QuotaFailure(
+            violations=[
+                error_details_pb2.QuotaFailure.Violation(
+                    subject=v.subject, description=v.description
+                )
+                for v in error.violations
+            ]
+        )
+        details.append(_pack(quota))
+    if error.retry_after_s is not None:
+        delay = duration_pb2.Duration()
+        delay.FromNanoseconds(int(error.retry_after_s * 1e9))
+        details.append(_pack(error_details_pb2.RetryInfo(retry_delay=delay)))
     status = status_pb2.Status(
         code=getattr(code_pb2, error.code.name), message=error.message, details=details
     )

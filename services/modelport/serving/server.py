@@ -1,11 +1,11 @@
 """The grpc.aio servers every Modelport process runs.
 
 `GrpcServer` carries what all processes share: the interceptors (in the one order
-`interceptors` gives), `grpc.health.v1`, reflection, message-size and keepalive options,
-the Prometheus endpoint, and graceful shutdown (SIGTERM/SIGINT → health NOT_SERVING →
-`drain_delay_s` → refuse new calls → in-flight calls finish within `grace_period_s` →
-stop). `modelport.inference.server` adds the model repository and per-model health
-(`model/<name>`).
+`interceptors` gives), `grpc.health.v1`, reflection (v1 and v1alpha), message-size and
+keepalive options, the Prometheus endpoint, and graceful shutdown (SIGTERM/SIGINT →
+health NOT_SERVING → `drain_delay_s` → refuse new calls → in-flight calls finish within
+`grace_period_s` → stop). `modelport.inference.server` adds the model repository and
+per-model health (`model/<name>`), the router its own per-model health.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from dataclasses import dataclass
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
-from grpc_reflection.v1alpha import reflection
 from opentelemetry import trace
 
 from modelport.serving.auth import (
@@ -35,6 +34,7 @@ from modelport.serving.interceptors import (
     RequestParsingInterceptor,
 )
 from modelport.serving.metrics import Metrics
+from modelport.serving.reflection import enable_reflection
 from modelport.serving.settings import CommonSettings
 from modelport.serving.tracing import make_tracer
 
@@ -170,11 +170,10 @@ class GrpcServer:
         for service in self._services:
             service.register(server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
-        reflection.enable_server_reflection(
-            [*self.service_names, HEALTH_SERVICE, reflection.SERVICE_NAME], server
-        )
+        enable_reflection([*self.service_names, HEALTH_SERVICE], server)
         await self.set_serving(False)
         address = f"{settings.host}:{settings.port}"
+        credentials = None
         if settings.tls_cert_file is not None and settings.tls_key_file is not None:
             client_ca = settings.tls_client_ca_file
             credentials = grpc.ssl_server_credentials(
@@ -182,11 +181,19 @@ class GrpcServer:
                 root_certificates=client_ca.read_bytes() if client_ca else None,
                 require_client_auth=client_ca is not None,
             )
-            self.port = server.add_secure_port(address, credentials)
-        else:
-            self.port = server.add_insecure_port(address)
+        try:
+            if credentials is not None:
+                self.port = server.add_secure_port(address, credentials)
+            else:
+                self.port = server.add_insecure_port(address)
+        except RuntimeError:  # grpc's "Failed to bind ... set GRPC_VERBOSITY=debug"
+            self.port = 0
         if self.port == 0:
-            raise OSError(f"cannot bind {self.settings.host}:{self.settings.port}")
+            raise OSError(
+                f"cannot listen on {address}: port {settings.port} is in use (another "
+                "Modelport process?) or the host is not an address of this machine; set "
+                "MODELPORT_PORT (0 picks a free port) or MODELPORT_HOST"
+            )
         await server.start()
         self._server = server
         if settings.health_port >= 0:
@@ -198,7 +205,14 @@ class GrpcServer:
             await health_server.start()
             self._health_server = health_server
         if self.settings.metrics_port >= 0:
-            http_server, _ = self.metrics.serve_http(self.settings.host, self.settings.metrics_port)
+            try:
+                http_server, _ = self.metrics.serve_http(settings.host, settings.metrics_port)
+            except OSError as exc:
+                await self.stop(grace=0)
+                raise OSError(
+                    f"cannot serve metrics on {settings.host}:{settings.metrics_port}: "
+                    f"{exc.strerror or exc}; set MODELPORT_METRICS_PORT (-1 turns it off)"
+                ) from exc
             self._metrics_server = http_server
             self.metrics_port = http_server.server_port  # type: ignore[attr-defined]
         log.info("gRPC listening on %s:%d", self.settings.host, self.port)

@@ -11,7 +11,8 @@ from PIL import Image
 
 from modelport.inference.repository import ManagedModel, ModelRepository
 from modelport.serving.calls import ModelListener, ignore_model
-from modelport.serving.errors import InvalidArgument
+from modelport.serving.catalog import wrong_rpc
+from modelport.serving.errors import FailedPrecondition, InvalidArgument
 
 from .images import ImageLimits, decode
 from .models import Box, HFObjectDetector, ImageClassifier, ImageItem, Scores
@@ -45,7 +46,7 @@ class VisionHandler:
         self._limits = limits
         self._max_inputs = max_inputs
 
-    def _model(self, call: ImagesCall, kind: Any, task: str) -> ManagedModel:
+    def _model(self, call: ImagesCall, kind: Any, rpc: str) -> ManagedModel:
         if not call.images:
             raise InvalidArgument("images", "must contain at least one image")
         if len(call.images) > self._max_inputs:
@@ -55,14 +56,16 @@ class VisionHandler:
         managed = self._repository.get(call.model, call.version)
         call.on_model(managed.name, managed.version)
         if not isinstance(managed.model, kind):
-            raise InvalidArgument("model.name", f"{call.model!r} is not an {task} model")
+            raise wrong_rpc(call.model, managed.model.task, rpc) or FailedPrecondition(
+                f"model {call.model!r} cannot serve {rpc}"
+            )
         return managed
 
     def _decode(self, data: bytes, index: int) -> Image.Image:
         return decode(data, self._limits, f"images[{index}]")
 
     async def classify(self, call: ImagesCall) -> VisionAnswer:
-        managed = self._model(call, ImageClassifier, "image-classification")
+        managed = self._model(call, ImageClassifier, "modelport.v1.VisionService/ClassifyImage")
         model: ImageClassifier = managed.model  # type: ignore[assignment]  # checked
         top_k = call.top_k or DEFAULT_TOP_K
 
@@ -79,7 +82,7 @@ class VisionHandler:
     async def detect(self, call: ImagesCall) -> VisionAnswer:
         if not 0.0 <= call.threshold <= 1.0:
             raise InvalidArgument("threshold", "must be between 0 and 1")
-        managed = self._model(call, HFObjectDetector, "object-detection")
+        managed = self._model(call, HFObjectDetector, "modelport.v1.VisionService/DetectObjects")
         model: HFObjectDetector = managed.model  # type: ignore[assignment]  # checked
         threshold = call.threshold or DEFAULT_THRESHOLD
 

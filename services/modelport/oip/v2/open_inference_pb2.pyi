@@ -9,6 +9,7 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -19,6 +20,80 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _DataType:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _DataTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DataType.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    TYPE_INVALID: _DataType.ValueType  # 0
+    """/ Not set."""
+    TYPE_BOOL: _DataType.ValueType  # 1
+    """/ Boolean."""
+    TYPE_UINT8: _DataType.ValueType  # 2
+    """/ Unsigned 8-bit integer."""
+    TYPE_UINT16: _DataType.ValueType  # 3
+    """/ Unsigned 16-bit integer."""
+    TYPE_UINT32: _DataType.ValueType  # 4
+    """/ Unsigned 32-bit integer."""
+    TYPE_UINT64: _DataType.ValueType  # 5
+    """/ Unsigned 64-bit integer."""
+    TYPE_INT8: _DataType.ValueType  # 6
+    """/ Signed 8-bit integer."""
+    TYPE_INT16: _DataType.ValueType  # 7
+    """/ Signed 16-bit integer."""
+    TYPE_INT32: _DataType.ValueType  # 8
+    """/ Signed 32-bit integer."""
+    TYPE_INT64: _DataType.ValueType  # 9
+    """/ Signed 64-bit integer."""
+    TYPE_FP16: _DataType.ValueType  # 10
+    """/ IEEE half precision."""
+    TYPE_FP32: _DataType.ValueType  # 11
+    """/ IEEE single precision."""
+    TYPE_FP64: _DataType.ValueType  # 12
+    """/ IEEE double precision."""
+    TYPE_STRING: _DataType.ValueType  # 13
+    """/ Variable-length bytes (BYTES)."""
+    TYPE_BF16: _DataType.ValueType  # 14
+    """/ bfloat16."""
+
+class DataType(_DataType, metaclass=_DataTypeEnumTypeWrapper):
+    """/ Datatype of a tensor in a model configuration (Triton's `DataType`; `TYPE_STRING` is
+    / the protocol's BYTES).
+    """
+
+TYPE_INVALID: DataType.ValueType  # 0
+"""/ Not set."""
+TYPE_BOOL: DataType.ValueType  # 1
+"""/ Boolean."""
+TYPE_UINT8: DataType.ValueType  # 2
+"""/ Unsigned 8-bit integer."""
+TYPE_UINT16: DataType.ValueType  # 3
+"""/ Unsigned 16-bit integer."""
+TYPE_UINT32: DataType.ValueType  # 4
+"""/ Unsigned 32-bit integer."""
+TYPE_UINT64: DataType.ValueType  # 5
+"""/ Unsigned 64-bit integer."""
+TYPE_INT8: DataType.ValueType  # 6
+"""/ Signed 8-bit integer."""
+TYPE_INT16: DataType.ValueType  # 7
+"""/ Signed 16-bit integer."""
+TYPE_INT32: DataType.ValueType  # 8
+"""/ Signed 32-bit integer."""
+TYPE_INT64: DataType.ValueType  # 9
+"""/ Signed 64-bit integer."""
+TYPE_FP16: DataType.ValueType  # 10
+"""/ IEEE half precision."""
+TYPE_FP32: DataType.ValueType  # 11
+"""/ IEEE single precision."""
+TYPE_FP64: DataType.ValueType  # 12
+"""/ IEEE double precision."""
+TYPE_STRING: DataType.ValueType  # 13
+"""/ Variable-length bytes (BYTES)."""
+TYPE_BF16: DataType.ValueType  # 14
+"""/ bfloat16."""
+Global___DataType: _TypeAlias = DataType  # noqa: Y015
 
 @_typing.final
 class ServerLiveRequest(_message.Message):
@@ -294,6 +369,295 @@ class ModelMetadataResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ModelMetadataResponse: _TypeAlias = ModelMetadataResponse  # noqa: Y015
+
+@_typing.final
+class ModelConfigRequest(_message.Message):
+    """/ ModelConfig request."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """/ Model name."""
+    version: _builtins.str
+    """/ Model version; empty = the server's choice."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        version: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ModelConfigRequest: _TypeAlias = ModelConfigRequest  # noqa: Y015
+
+@_typing.final
+class ModelConfigResponse(_message.Message):
+    """/ ModelConfig response."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONFIG_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def config(self) -> Global___ModelConfig:
+        """/ The model's configuration."""
+
+    def __init__(
+        self,
+        *,
+        config: Global___ModelConfig | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["config", b"config"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["config", b"config"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ModelConfigResponse: _TypeAlias = ModelConfigResponse  # noqa: Y015
+
+@_typing.final
+class ModelTensorReshape(_message.Message):
+    """/ The shape a tensor has inside the model when it differs from `dims`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SHAPE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def shape(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """/ Shape without the batch dimension; empty: the tensor is the batch dimension alone."""
+
+    def __init__(
+        self,
+        *,
+        shape: _abc.Iterable[_builtins.int] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["shape", b"shape"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ModelTensorReshape: _TypeAlias = ModelTensorReshape  # noqa: Y015
+
+@_typing.final
+class ModelInput(_message.Message):
+    """/ One input of a model configuration."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    DATA_TYPE_FIELD_NUMBER: _builtins.int
+    DIMS_FIELD_NUMBER: _builtins.int
+    RESHAPE_FIELD_NUMBER: _builtins.int
+    OPTIONAL_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """/ Tensor name."""
+    data_type: Global___DataType.ValueType
+    """/ Datatype."""
+    optional: _builtins.bool
+    """/ True when requests may leave this input out."""
+    @_builtins.property
+    def dims(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """/ Shape without the batch dimension (when `max_batch_size` > 0); -1 is variable."""
+
+    @_builtins.property
+    def reshape(self) -> Global___ModelTensorReshape:
+        """/ Shape inside the model, when it differs from `dims`."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        data_type: Global___DataType.ValueType = ...,
+        dims: _abc.Iterable[_builtins.int] | None = ...,
+        reshape: Global___ModelTensorReshape | None = ...,
+        optional: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["reshape", b"reshape"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["data_type", b"data_type", "dims", b"dims", "name", b"name", "optional", b"optional", "reshape", b"reshape"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ModelInput: _TypeAlias = ModelInput  # noqa: Y015
+
+@_typing.final
+class ModelOutput(_message.Message):
+    """/ One output of a model configuration."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    DATA_TYPE_FIELD_NUMBER: _builtins.int
+    DIMS_FIELD_NUMBER: _builtins.int
+    RESHAPE_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """/ Tensor name."""
+    data_type: Global___DataType.ValueType
+    """/ Datatype."""
+    @_builtins.property
+    def dims(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """/ Shape without the batch dimension (when `max_batch_size` > 0); -1 is variable."""
+
+    @_builtins.property
+    def reshape(self) -> Global___ModelTensorReshape:
+        """/ Shape inside the model, when it differs from `dims`."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        data_type: Global___DataType.ValueType = ...,
+        dims: _abc.Iterable[_builtins.int] | None = ...,
+        reshape: Global___ModelTensorReshape | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["reshape", b"reshape"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["data_type", b"data_type", "dims", b"dims", "name", b"name", "reshape", b"reshape"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ModelOutput: _TypeAlias = ModelOutput  # noqa: Y015
+
+@_typing.final
+class ModelDynamicBatching(_message.Message):
+    """/ How the server batches a model's requests together."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PREFERRED_BATCH_SIZE_FIELD_NUMBER: _builtins.int
+    MAX_QUEUE_DELAY_MICROSECONDS_FIELD_NUMBER: _builtins.int
+    max_queue_delay_microseconds: _builtins.int
+    """/ Longest a request waits for a fuller batch when the model is idle."""
+    @_builtins.property
+    def preferred_batch_size(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """/ Batch sizes the batcher aims for (Modelport: its largest batch)."""
+
+    def __init__(
+        self,
+        *,
+        preferred_batch_size: _abc.Iterable[_builtins.int] | None = ...,
+        max_queue_delay_microseconds: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["max_queue_delay_microseconds", b"max_queue_delay_microseconds", "preferred_batch_size", b"preferred_batch_size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ModelDynamicBatching: _TypeAlias = ModelDynamicBatching  # noqa: Y015
+
+@_typing.final
+class ModelParameter(_message.Message):
+    """/ A string parameter of a model configuration."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STRING_VALUE_FIELD_NUMBER: _builtins.int
+    string_value: _builtins.str
+    """/ The value."""
+    def __init__(
+        self,
+        *,
+        string_value: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["string_value", b"string_value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ModelParameter: _TypeAlias = ModelParameter  # noqa: Y015
+
+@_typing.final
+class ModelConfig(_message.Message):
+    """/ A model's configuration: the fields of Triton's `ModelConfig` that describe a Modelport
+    / model, with Triton's field numbers (the others are left unset).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class ParametersEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        @_builtins.property
+        def value(self) -> Global___ModelParameter: ...
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: Global___ModelParameter | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    NAME_FIELD_NUMBER: _builtins.int
+    PLATFORM_FIELD_NUMBER: _builtins.int
+    MAX_BATCH_SIZE_FIELD_NUMBER: _builtins.int
+    INPUT_FIELD_NUMBER: _builtins.int
+    OUTPUT_FIELD_NUMBER: _builtins.int
+    DYNAMIC_BATCHING_FIELD_NUMBER: _builtins.int
+    PARAMETERS_FIELD_NUMBER: _builtins.int
+    BACKEND_FIELD_NUMBER: _builtins.int
+    RUNTIME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """/ Model name."""
+    platform: _builtins.str
+    """/ Platform, as in ModelMetadata (`modelport/<runtime>`)."""
+    max_batch_size: _builtins.int
+    """/ Most inputs one execution takes; the first dimension of every tensor is the batch."""
+    backend: _builtins.str
+    """/ Backend: `modelport`."""
+    runtime: _builtins.str
+    """/ The Modelport runtime that loads the model."""
+    @_builtins.property
+    def input(self) -> _containers.RepeatedCompositeFieldContainer[Global___ModelInput]:
+        """/ Inputs."""
+
+    @_builtins.property
+    def output(self) -> _containers.RepeatedCompositeFieldContainer[Global___ModelOutput]:
+        """/ Outputs."""
+
+    @_builtins.property
+    def dynamic_batching(self) -> Global___ModelDynamicBatching:
+        """/ Dynamic batching, for models a dynamic batcher runs (not generation)."""
+
+    @_builtins.property
+    def parameters(self) -> _containers.MessageMap[_builtins.str, Global___ModelParameter]:
+        """/ The model's properties (dimensions, max_context ...)."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        platform: _builtins.str = ...,
+        max_batch_size: _builtins.int = ...,
+        input: _abc.Iterable[Global___ModelInput] | None = ...,
+        output: _abc.Iterable[Global___ModelOutput] | None = ...,
+        dynamic_batching: Global___ModelDynamicBatching | None = ...,
+        parameters: _abc.Mapping[_builtins.str, Global___ModelParameter] | None = ...,
+        backend: _builtins.str = ...,
+        runtime: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["dynamic_batching", b"dynamic_batching"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["backend", b"backend", "dynamic_batching", b"dynamic_batching", "input", b"input", "max_batch_size", b"max_batch_size", "name", b"name", "output", b"output", "parameters", b"parameters", "platform", b"platform", "runtime", b"runtime"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ModelConfig: _TypeAlias = ModelConfig  # noqa: Y015
 
 @_typing.final
 class InferParameter(_message.Message):

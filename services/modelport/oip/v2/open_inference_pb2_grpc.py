@@ -70,6 +70,11 @@ class GRPCInferenceServiceStub:
                 request_serializer=modelport_dot_oip_dot_v2_dot_open__inference__pb2.ModelInferRequest.SerializeToString,
                 response_deserializer=modelport_dot_oip_dot_v2_dot_open__inference__pb2.ModelStreamInferResponse.FromString,
                 _registered_method=True)
+        self.ModelConfig = channel.unary_unary(
+                '/inference.GRPCInferenceService/ModelConfig',
+                request_serializer=modelport_dot_oip_dot_v2_dot_open__inference__pb2.ModelConfigRequest.SerializeToString,
+                response_deserializer=modelport_dot_oip_dot_v2_dot_open__inference__pb2.ModelConfigResponse.FromString,
+                _registered_method=True)
         self.ModelStatistics = channel.unary_unary(
                 '/inference.GRPCInferenceService/ModelStatistics',
                 request_serializer=modelport_dot_oip_dot_v2_dot_open__inference__pb2.ModelStatisticsRequest.SerializeToString,
@@ -145,6 +150,14 @@ class GRPCInferenceServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ModelConfig(self, request, context):
+        """/ Triton extension: a model's configuration (platform, batching, tensors), as Triton's
+        / `get_model_config` and perf_analyzer read it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ModelStatistics(self, request, context):
         """/ Triton extension: per-model statistics.
         """
@@ -210,6 +223,11 @@ def add_GRPCInferenceServiceServicer_to_server(servicer, server):
                     servicer.ModelStreamInfer,
                     request_deserializer=modelport_dot_oip_dot_v2_dot_open__inference__pb2.ModelInferRequest.FromString,
                     response_serializer=modelport_dot_oip_dot_v2_dot_open__inference__pb2.ModelStreamInferResponse.SerializeToString,
+            ),
+            'ModelConfig': grpc.unary_unary_rpc_method_handler(
+                    servicer.ModelConfig,
+                    request_deserializer=modelport_dot_oip_dot_v2_dot_open__inference__pb2.ModelConfigRequest.FromString,
+                    response_serializer=modelport_dot_oip_dot_v2_dot_open__inference__pb2.ModelConfigResponse.SerializeToString,
             ),
             'ModelStatistics': grpc.unary_unary_rpc_method_handler(
                     servicer.ModelStatistics,
@@ -422,6 +440,33 @@ class GRPCInferenceService:
             '/inference.GRPCInferenceService/ModelStreamInfer',
             modelport_dot_oip_dot_v2_dot_open__inference__pb2.ModelInferRequest.SerializeToString,
             modelport_dot_oip_dot_v2_dot_open__inference__pb2.ModelStreamInferResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ModelConfig(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/inference.GRPCInferenceService/ModelConfig',
+            modelport_dot_oip_dot_v2_dot_open__inference__pb2.ModelConfigRequest.SerializeToString,
+            modelport_dot_oip_dot_v2_dot_open__inference__pb2.ModelConfigResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -49,6 +49,10 @@ class GRPCInferenceServiceStub:
     """/ Runs one inference."""
     ModelStreamInfer: _grpc.StreamStreamMultiCallable[_open_inference_pb2.ModelInferRequest, _open_inference_pb2.ModelStreamInferResponse]
     """/ Triton extension: inferences over a stream; generation models stream partial outputs."""
+    ModelConfig: _grpc.UnaryUnaryMultiCallable[_open_inference_pb2.ModelConfigRequest, _open_inference_pb2.ModelConfigResponse]
+    """/ Triton extension: a model's configuration (platform, batching, tensors), as Triton's
+    / `get_model_config` and perf_analyzer read it.
+    """
     ModelStatistics: _grpc.UnaryUnaryMultiCallable[_open_inference_pb2.ModelStatisticsRequest, _open_inference_pb2.ModelStatisticsResponse]
     """/ Triton extension: per-model statistics."""
     RepositoryIndex: _grpc.UnaryUnaryMultiCallable[_open_inference_pb2.RepositoryIndexRequest, _open_inference_pb2.RepositoryIndexResponse]
@@ -77,6 +81,10 @@ class GRPCInferenceServiceAsyncStub(GRPCInferenceServiceStub):
     """/ Runs one inference."""
     ModelStreamInfer: _aio.StreamStreamMultiCallable[_open_inference_pb2.ModelInferRequest, _open_inference_pb2.ModelStreamInferResponse]  # type: ignore[assignment]
     """/ Triton extension: inferences over a stream; generation models stream partial outputs."""
+    ModelConfig: _aio.UnaryUnaryMultiCallable[_open_inference_pb2.ModelConfigRequest, _open_inference_pb2.ModelConfigResponse]  # type: ignore[assignment]
+    """/ Triton extension: a model's configuration (platform, batching, tensors), as Triton's
+    / `get_model_config` and perf_analyzer read it.
+    """
     ModelStatistics: _aio.UnaryUnaryMultiCallable[_open_inference_pb2.ModelStatisticsRequest, _open_inference_pb2.ModelStatisticsResponse]  # type: ignore[assignment]
     """/ Triton extension: per-model statistics."""
     RepositoryIndex: _aio.UnaryUnaryMultiCallable[_open_inference_pb2.RepositoryIndexRequest, _open_inference_pb2.RepositoryIndexResponse]  # type: ignore[assignment]
@@ -144,6 +152,16 @@ class GRPCInferenceServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_open_inference_pb2.ModelStreamInferResponse], _abc.AsyncIterator[_open_inference_pb2.ModelStreamInferResponse]]:
         """/ Triton extension: inferences over a stream; generation models stream partial outputs."""
+
+    @_abc_1.abstractmethod
+    def ModelConfig(
+        self,
+        request: _open_inference_pb2.ModelConfigRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_open_inference_pb2.ModelConfigResponse, _abc.Awaitable[_open_inference_pb2.ModelConfigResponse]]:
+        """/ Triton extension: a model's configuration (platform, batching, tensors), as Triton's
+        / `get_model_config` and perf_analyzer read it.
+        """
 
     @_abc_1.abstractmethod
     def ModelStatistics(
