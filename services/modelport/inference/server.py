@@ -3,6 +3,7 @@ health (`model/<name>`) and registration with the router."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 from modelport.inference.metrics import InferenceMetrics
@@ -45,10 +46,18 @@ class InferenceServer(GrpcServer):
                 tls_ca_file=self.settings.router_tls_ca_file,
             )
             self.repository.add_listener(registrar.on_model_change)
-            self.before_drain(registrar.deregister_all)
+            self.before_drain(self._leave_router)
             self.on_stop(registrar.close)
             registrar.start()
             self.registrar = registrar
+
+    async def _leave_router(self) -> None:
+        """Deregister, then keep accepting calls for `deregistration_grace_s`: a call the
+        router routed here just before it removed this replica still arrives after the
+        deregistration, and must be served, not refused by a closing server."""
+        assert self.registrar is not None
+        await self.registrar.deregister_all()
+        await asyncio.sleep(self.settings.deregistration_grace_s)
 
     async def load_models(self, specs: Sequence[ModelSpec]) -> None:
         """Load (and warm up) every model concurrently, then report SERVING."""

@@ -288,6 +288,10 @@ class ServerSettings(CommonSettings):
     127.0.0.1 for a wildcard host). In Kubernetes set it to the pod IP and port."""
     lease_ttl_s: float = Field(10.0, gt=0)
     """Lease asked of the router; renewed every third of it."""
+    deregistration_grace_s: float = Field(0.5, ge=0)
+    """On SIGTERM, after deregistering from the router: keep accepting calls this long, so
+    calls the router sent just before it removed this replica are served (then
+    `drain_delay_s`, then in-flight calls finish)."""
     router_token: str | None = None
     """Bearer token this backend registers with when the router has auth on: a `registrar`
     token bound to this backend's advertised endpoint (or `same_host`)."""
