@@ -13,7 +13,9 @@ import numpy as np
 
 from modelport.inference.model import Model, ModelMetadata, TensorSpec
 from modelport.inference.text import Truncation
+from modelport.ml.cache import cache_dir
 from modelport.ml.device import select_device
+from modelport.ml.engines import EngineChoice
 from modelport.ml.sentence import SentenceEncoder, normalized
 from modelport.serving.catalog import Task
 from modelport.serving.errors import ModelportError
@@ -40,12 +42,16 @@ class SentenceEmbeddingModel(Model[EmbedItem, np.ndarray]):
         root = self.spec.resolve_path()
         device, dtype = select_device(self.spec)
         self.encoder = SentenceEncoder(
-            root, device, dtype, int(self.spec.options.get("max_batch_tokens", 16384))
+            root,
+            device,
+            dtype,
+            int(self.spec.options.get("max_batch_tokens", 16384)),
+            EngineChoice.of(self.spec, device, dtype, cache_dir()),
         )
         self.config = self.encoder.config
         self.dimension = self.encoder.dimension
         log.info(
-            "loaded %s from %s: dim=%d pooling=%s normalize=%s max_length=%d device=%s",
+            "loaded %s from %s: dim=%d pooling=%s normalize=%s max_length=%d device=%s engine=%s",
             self.name,
             root,
             self.dimension,
@@ -53,6 +59,7 @@ class SentenceEmbeddingModel(Model[EmbedItem, np.ndarray]):
             self.config.normalize,
             self.encoder.max_length,
             device,
+            self.encoder.engine.kind,
         )
 
     def metadata(self) -> ModelMetadata:
@@ -65,6 +72,7 @@ class SentenceEmbeddingModel(Model[EmbedItem, np.ndarray]):
                 "max_sequence_length": str(self.encoder.max_length),
                 "pooling": self.config.pooling,
                 "normalize": str(self.config.normalize).lower(),
+                **self.encoder.engine.describe(),
             },
         )
 

@@ -21,7 +21,9 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from modelport.inference.model import Model, ModelMetadata, TensorSpec
 from modelport.inference.text import Truncation
+from modelport.ml.cache import cache_dir
 from modelport.ml.device import select_device
+from modelport.ml.engines import EngineChoice
 from modelport.ml.sentence import SentenceEncoder, normalized
 from modelport.ml.text import TextEncoder
 from modelport.serving.catalog import Task
@@ -131,6 +133,7 @@ class PrototypeClassifier(TextClassifier):
             device,
             dtype,
             int(self.spec.options.get("max_batch_tokens", 16384)),
+            EngineChoice.of(self.spec, device, dtype, cache_dir()),
         )
         self.temperature = float(self.spec.options.get("temperature", 0.05))
         if self.temperature <= 0:
@@ -153,6 +156,11 @@ class PrototypeClassifier(TextClassifier):
 
     def tokenize(self, texts: Sequence[str], policy: Truncation) -> list[list[int]]:
         return self.encoder.tokenize_texts(texts, policy)
+
+    def metadata(self) -> ModelMetadata:
+        base = super().metadata()
+        properties = {**base.properties, **self.encoder.engine.describe()}
+        return ModelMetadata(base.task, base.inputs, base.outputs, properties)
 
     def predict_batch(self, batch: Sequence[ClassifyItem]) -> list[Scores | ModelportError]:
         vectors = normalized(np.stack(self.encoder.encode([item.ids for item in batch])))

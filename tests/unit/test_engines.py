@@ -1,0 +1,133 @@
+"""Engines behind the sentence encoder: the ONNX export is made once and reused, its
+vectors equal eager torch's, and where it cannot serve (a failed check, an unsupported
+dtype) the model serves with torch and says why."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from modelport.inference.settings import EngineOptions
+from modelport.ml.engines import EngineChoice
+from modelport.ml.sentence import SentenceEncoder
+
+TEXTS = ["a short one", "a somewhat longer sentence with more words in it", "x", "the cat"]
+
+
+def encoder(
+    root: Path,
+    cache: Path,
+    kind: str = "onnxruntime",
+    dtype: torch.dtype = torch.float32,
+    **options: Any,
+) -> SentenceEncoder:
+    choice = EngineChoice(
+        kind,  # type: ignore[arg-type]
+        EngineOptions(**options),
+        cache,
+        torch.device("cpu"),
+        dtype,
+    )
+    return SentenceEncoder(root, torch.device("cpu"), dtype, 16384, choice)
+
+
+def vectors(enc: SentenceEncoder, texts: list[str] = TEXTS) -> np.ndarray:
+    return np.stack(enc.encode(enc.tokenize_texts(texts)))
+
+
+def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    dot = (a64 * b64).sum(axis=1)
+    result: np.ndarray = dot / (np.linalg.norm(a64, axis=1) * np.linalg.norm(b64, axis=1))
+    return result
+
+
+def exports(cache: Path) -> list[Path]:
+    return sorted((cache / "onnx").glob("*/model.onnx"))
+
+
+def test_export_is_made_once_and_reused(
+    tiny_bert_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="modelport.ml.engines")
+    first = encoder(tiny_bert_dir, tmp_path)
+    assert first.engine.kind == "onnxruntime"
+    [path] = exports(tmp_path)
+    before = path.stat()
+    record = json.loads((path.parent / "export.json").read_text())
+    assert len(record["weights_sha256"]) == 64
+    assert record["exporter"].startswith(f"torch {torch.__version__}")
+    assert record["onnxruntime"]
+    assert "exporting to ONNX once" in caplog.text
+
+    caplog.clear()
+    second = encoder(tiny_bert_dir, tmp_path)
+    assert second.engine.kind == "onnxruntime"
+    assert exports(tmp_path) == [path]
+    after = path.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert "using the cached ONNX export" in caplog.text
+    assert "exporting" not in caplog.text
+    np.testing.assert_array_equal(vectors(first), vectors(second))
+
+
+def test_other_weights_get_their_own_export(tiny_bert_dir: Path, tmp_path: Path) -> None:
+    from transformers import BertModel
+
+    changed = tmp_path / "changed"
+    shutil.copytree(tiny_bert_dir, changed)
+    model = BertModel.from_pretrained(changed)
+    with torch.no_grad():
+        model.embeddings.word_embeddings.weight.add_(0.5)
+    model.save_pretrained(changed)
+    cache = tmp_path / "cache"
+    encoder(tiny_bert_dir, cache)
+    encoder(changed, cache)
+    assert len(exports(cache)) == 2
+
+
+def test_onnx_vectors_equal_eager_vectors(tiny_bert_dir: Path, tmp_path: Path) -> None:
+    onnx = encoder(tiny_bert_dir, tmp_path)
+    eager = encoder(tiny_bert_dir, tmp_path, kind="torch")
+    assert eager.engine.kind == "torch"
+    long_text = "embeddings map text to vectors " * 20
+    texts = [*TEXTS, long_text]
+    assert cosines(vectors(onnx, texts), vectors(eager, texts)).min() >= 0.99999
+    described = onnx.engine.describe()
+    assert described["engine"] == "onnxruntime"
+    assert described["engine_precision"] == "fp32"
+    assert float(described["engine_probe_min_cosine"]) >= 0.99999
+
+
+def test_a_failed_check_serves_with_torch_and_says_why(tiny_bert_dir: Path, tmp_path: Path) -> None:
+    strict = encoder(tiny_bert_dir, tmp_path, min_cosine=1.0)
+    described = strict.engine.describe()
+    assert described["engine"] == "torch"
+    assert described["engine_requested"] == "onnxruntime"
+    assert "disagrees with torch" in described["engine_reason"]
+    assert "min_cosine 1.0" in described["engine_reason"]
+    eager = encoder(tiny_bert_dir, tmp_path, kind="torch")
+    np.testing.assert_array_equal(vectors(strict), vectors(eager))
+
+
+def test_unsupported_dtype_serves_with_torch_and_says_why(
+    tiny_bert_dir: Path, tmp_path: Path
+) -> None:
+    enc = encoder(tiny_bert_dir, tmp_path, kind="auto", dtype=torch.bfloat16)
+    assert enc.engine.kind == "torch"
+    assert "float32" in enc.engine.describe()["engine_reason"]
+    assert exports(tmp_path) == []
+
+
+def test_torch_engine_exports_nothing(tiny_bert_dir: Path, tmp_path: Path) -> None:
+    enc = encoder(tiny_bert_dir, tmp_path, kind="torch")
+    assert enc.engine.describe()["engine"] == "torch"
+    assert "engine_reason" not in enc.engine.describe()
+    assert not (tmp_path / "onnx").exists()
