@@ -78,6 +78,7 @@ def export(graph: Graph, folder: Path, record: dict[str, Any]) -> None:
     """Export `graph` to `folder/model.onnx` (built aside, renamed into place)."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    staging.chmod(0o755)  # mkdtemp's 0700 would hide the export from other users
     try:
         raw = staging / "raw.onnx"
         example = tuple(graph.probe[0][name] for name in graph.inputs)
