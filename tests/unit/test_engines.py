@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import torch
 from modelport.inference.settings import EngineOptions
 from modelport.ml.engines import EngineChoice
 from modelport.ml.sentence import SentenceEncoder
+from modelport.serving.errors import ConfigError
 
 TEXTS = ["a short one", "a somewhat longer sentence with more words in it", "x", "the cat"]
 
@@ -131,3 +133,64 @@ def test_torch_engine_exports_nothing(tiny_bert_dir: Path, tmp_path: Path) -> No
     assert enc.engine.describe()["engine"] == "torch"
     assert "engine_reason" not in enc.engine.describe()
     assert not (tmp_path / "onnx").exists()
+
+
+@pytest.mark.parametrize("kind", ["torch", "onnxruntime"])
+def test_buckets_pad_every_batch_and_are_warmed_at_load(
+    kind: str, tiny_bert_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plain = encoder(tiny_bert_dir, tmp_path, kind=kind)
+    bucketed = encoder(
+        tiny_bert_dir, tmp_path, kind=kind, batch_buckets=[2, 4], sequence_buckets=[8, 16]
+    )
+    assert bucketed.engine.kind == kind
+    assert bucketed.engine.describe()["engine_buckets"] == (
+        "batch 2,4 x sequence 8,16; 4 shapes warmed at load"
+    )
+    seen: list[tuple[int, ...]] = []
+    forward = bucketed.engine.forward
+
+    def recording(inputs: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        seen.append(tuple(inputs["input_ids"].shape))
+        return forward(inputs)
+
+    monkeypatch.setattr(bucketed.engine, "forward", recording)
+    texts = [*TEXTS[:3], "embeddings map text to vectors " * 10]
+    assert cosines(vectors(bucketed, texts), vectors(plain, texts)).min() >= 0.99999
+    assert seen
+    assert set(seen) <= {(2, 8), (2, 16), (4, 8), (4, 16)}
+
+
+def test_sequence_buckets_stay_within_the_model(tiny_bert_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="longer than the 16 tokens"):
+        encoder(tiny_bert_dir, tmp_path, kind="torch", sequence_buckets=[8, 32])
+
+
+def test_int8_serves_only_where_its_gate_passes(tiny_bert_dir: Path, tmp_path: Path) -> None:
+    lenient = encoder(
+        tiny_bert_dir,
+        tmp_path,
+        quantize="int8",
+        int8_min_mean_cosine=0.0,
+        int8_min_neighbour_agreement=0.0,
+    )
+    described = lenient.engine.describe()
+    assert described["engine_precision"] == "int8"
+    assert 0 < float(described["engine_int8_mean_cosine"]) <= 1
+    assert "nearest-neighbour agreement" in described["engine_int8_agreement"]
+    assert float(described["engine_probe_min_cosine"]) >= 0.99999  # the fp32 check, first
+    [path] = exports(tmp_path)
+    assert (path.parent / "model.int8.onnx").exists()
+
+    strict = encoder(
+        tiny_bert_dir,
+        tmp_path,
+        quantize="int8",
+        int8_min_mean_cosine=1.0,
+        int8_min_neighbour_agreement=1.0,
+    )
+    described = strict.engine.describe()
+    assert described["engine"] == "onnxruntime"
+    assert described["engine_precision"] == "fp32"
+    assert described["engine_int8_reason"].startswith("int8 failed its gate")
+    assert "engine_int8_mean_cosine" in described

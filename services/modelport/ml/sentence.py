@@ -184,6 +184,7 @@ class SentenceEncoder:
             fusion=transformer_shape(model.config),
             export_mode=lambda: eager_attention(model),
             pad_values={"input_ids": self.text.pad_id},
+            max_sequence=self.max_length,
         )
 
     def tokenize_texts(

@@ -20,6 +20,7 @@ from modelport.ml.engines.base import (
     EngineChoice,
     Forward,
     Graph,
+    ShapeBuckets,
     TransformerShape,
     row_cosines,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "Forward",
     "Graph",
     "OnnxRuntimeEngine",
+    "ShapeBuckets",
     "TorchEngine",
     "TransformerShape",
     "load_engine",
@@ -41,7 +43,18 @@ log = logging.getLogger(__name__)
 
 
 def load_engine(graph: Graph, choice: EngineChoice, name: str) -> Engine:
-    """The engine `choice` asks for where it agrees with torch, else torch with a reason."""
+    """The engine `choice` asks for where it agrees with torch, else torch with a reason;
+    with shape buckets configured, every bucket warmed."""
+    engine = _select(graph, choice, name)
+    options = choice.options
+    if options.batch_buckets or options.sequence_buckets:
+        buckets = ShapeBuckets(graph, options.batch_buckets, options.sequence_buckets)
+        engine.use_buckets(buckets, graph.probe[0])
+        log.info("%s: %s", name, engine.notes["engine_buckets"])
+    return engine
+
+
+def _select(graph: Graph, choice: EngineChoice, name: str) -> Engine:
     reference = TorchEngine.load(graph, choice)
     reference.notes["engine_requested"] = choice.kind
     if choice.kind == "torch":

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from modelport.inference.settings import EngineOptions, ModelSpec
+from modelport.serving.errors import ConfigError
 
 Inputs = Mapping[str, torch.Tensor]
 Rows = Callable[[torch.Tensor, Inputs], torch.Tensor]
@@ -79,7 +80,9 @@ class Graph:
     export_mode: Callable[[], AbstractContextManager[object]] = nullcontext
     """Entered around the export (e.g. eager attention, which the fusions recognise)."""
     pad_values: dict[str, int] = field(default_factory=dict)
-    """Value that pads each input along its dynamic axes (shape buckets); default 0."""
+    """Value that pads each input along its `sequence` axis (shape buckets); default 0."""
+    max_sequence: int | None = None
+    """Longest `sequence` axis the model takes (shape buckets stay within it)."""
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -108,6 +111,82 @@ class EngineChoice:
         return cls("torch", EngineOptions(), Path(), device, dtype)
 
 
+class ShapeBuckets:
+    """Batches padded up to a few sizes, so an engine meets few distinct shapes.
+
+    Along axes a graph labels `batch`, the first row is repeated; along `sequence` axes,
+    the input's pad value (attention masks pad with 0, so padded positions change
+    nothing). The output is cut back to the batch's own rows and width.
+    """
+
+    def __init__(self, graph: Graph, batch: Sequence[int], sequence: Sequence[int]) -> None:
+        if sequence and graph.max_sequence is not None and sequence[-1] > graph.max_sequence:
+            raise ConfigError(
+                f"engine_options.sequence_buckets: {sequence[-1]} is longer than the "
+                f"{graph.max_sequence} tokens the model takes"
+            )
+        self.axes = graph.dynamic_axes
+        self.pad_values = graph.pad_values
+        self.batch = list(batch)
+        self.sequence = list(sequence)
+
+    @staticmethod
+    def up(size: int, buckets: Sequence[int]) -> int:
+        """The smallest bucket that holds `size` (`size` itself past the last one)."""
+        return next((b for b in buckets if b >= size), size)
+
+    def _sizes(self, inputs: Inputs) -> tuple[int, int]:
+        name = next(iter(self.axes.keys() & inputs.keys()))
+        sizes = {label: inputs[name].shape[axis] for axis, label in self.axes[name].items()}
+        return sizes.get("batch", 0), sizes.get("sequence", 0)
+
+    def _resize(self, inputs: Inputs, rows: int, width: int) -> dict[str, torch.Tensor]:
+        out = {}
+        for name, tensor in inputs.items():
+            for axis, label in self.axes.get(name, {}).items():
+                have = tensor.shape[axis]
+                if label == "batch" and rows != have:
+                    if rows < have:
+                        tensor = tensor.narrow(axis, 0, rows)
+                    else:
+                        extra = tensor.narrow(axis, 0, 1).repeat_interleave(rows - have, axis)
+                        tensor = torch.cat([tensor, extra], axis)
+                elif label == "sequence" and width != have:
+                    if width < have:
+                        tensor = tensor.narrow(axis, 0, width)
+                    else:
+                        shape = list(tensor.shape)
+                        shape[axis] = width - have
+                        pad = torch.full(shape, self.pad_values.get(name, 0), dtype=tensor.dtype)
+                        tensor = torch.cat([tensor, pad], axis)
+            out[name] = tensor
+        return out
+
+    def pad(self, inputs: Inputs) -> tuple[dict[str, torch.Tensor], int, int]:
+        """`inputs` padded up to their buckets, with their own batch size and width."""
+        rows, width = self._sizes(inputs)
+        target = (self.up(rows, self.batch), self.up(width, self.sequence))
+        return self._resize(inputs, *target), rows, width
+
+    def cut(self, output: torch.Tensor, rows: int, width: int) -> torch.Tensor:
+        for axis, label in self.axes.get("output", {}).items():
+            if label == "batch":
+                output = output.narrow(axis, 0, rows)
+            elif label == "sequence":
+                output = output.narrow(axis, 0, width)
+        return output
+
+    def shapes(self, example: Inputs) -> list[tuple[int, int]]:
+        """Every (batch, sequence) bucket pair; the example's own size where none is set."""
+        rows, width = self._sizes(example)
+        return [(b, s) for b in self.batch or [rows] for s in self.sequence or [width]]
+
+    def warm_inputs(self, example: Inputs, rows: int, width: int) -> dict[str, torch.Tensor]:
+        """The example's first row, resized to `rows` by `width`."""
+        first = self._resize(example, 1, self._sizes(example)[1])
+        return self._resize(first, rows, width)
+
+
 class Engine(ABC):
     """Runs batches of one `Graph`. `run` is called from one compute thread at a time."""
 
@@ -116,6 +195,7 @@ class Engine(ABC):
     def __init__(self) -> None:
         self.notes: dict[str, str] = {}
         """What selection found (why this engine, the measured agreement)."""
+        self.buckets: ShapeBuckets | None = None
 
     @classmethod
     @abstractmethod
@@ -123,8 +203,28 @@ class Engine(ABC):
         """Build the engine for `graph` (in the model's load thread)."""
 
     @abstractmethod
+    def forward(self, inputs: Inputs) -> torch.Tensor:
+        """The graph's output for `inputs` as they are (CPU or the model's device)."""
+
     def run(self, inputs: Inputs) -> torch.Tensor:
-        """The graph's output for one batch (CPU or the model's device)."""
+        """The graph's output for one batch, padded to its shape buckets if any."""
+        if self.buckets is None:
+            return self.forward(inputs)
+        padded, rows, width = self.buckets.pad(inputs)
+        return self.buckets.cut(self.forward(padded), rows, width)
+
+    def use_buckets(self, buckets: ShapeBuckets, example: Inputs) -> None:
+        """Pad every later batch to `buckets`; run each bucket shape once now (load)."""
+        shapes = buckets.shapes(example)
+        with torch.inference_mode():
+            for rows, width in shapes:
+                self.forward(buckets.warm_inputs(example, rows, width))
+        self.buckets = buckets
+        self.notes["engine_buckets"] = (
+            f"batch {','.join(map(str, buckets.batch)) or 'as is'} x sequence "
+            f"{','.join(map(str, buckets.sequence)) or 'as is'}; "
+            f"{len(shapes)} shapes warmed at load"
+        )
 
     @abstractmethod
     def details(self) -> dict[str, str]:

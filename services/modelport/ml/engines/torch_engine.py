@@ -21,7 +21,7 @@ class TorchEngine(Engine):
     def load(cls, graph: Graph, choice: EngineChoice) -> TorchEngine:
         return cls(graph.module, choice.device)
 
-    def run(self, inputs: Inputs) -> torch.Tensor:
+    def forward(self, inputs: Inputs) -> torch.Tensor:
         args = [inputs[name].to(self.device) for name in self.module.input_names]
         with torch.inference_mode():
             output: torch.Tensor = self.module(*args)
