@@ -6,9 +6,11 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from modelport.ml.engines import TransformerShape
+from modelport.ml.engines import Forward, Graph, TransformerShape
+from modelport.ml.engines.base import Rows
+from modelport.ml.text import TextEncoder
 
 log = logging.getLogger(__name__)
 
@@ -50,3 +52,29 @@ def eager_attention(model: Any) -> Iterator[None]:
     finally:
         if before is not None:
             model.set_attn_implementation(before)
+
+
+def text_graph(
+    model: Any,
+    text: TextEncoder,
+    weights_dir: Path,
+    output: str,
+    output_axes: dict[int, str],
+    rows: Rows,
+    compare: Literal["vectors", "logits"],
+) -> Graph:
+    """The forward pass of a transformers text model (`input_ids`, `attention_mask` in,
+    `output` out) as engines run it, probed with `text`'s probe batches."""
+    axes = {0: "batch", 1: "sequence"}
+    return Graph(
+        module=Forward(model, ("input_ids", "attention_mask"), output),
+        dynamic_axes={"input_ids": axes, "attention_mask": axes, "output": output_axes},
+        weights=weight_files(weights_dir),
+        probe=text.probe_batches(),
+        rows=rows,
+        compare=compare,
+        fusion=transformer_shape(model.config),
+        export_mode=lambda: eager_attention(model),
+        pad_values={"input_ids": text.pad_id},
+        max_sequence=text.max_length,
+    )

@@ -21,8 +21,8 @@ import torch
 from transformers import AutoModel, AutoTokenizer
 
 from modelport.inference.text import Truncation
-from modelport.ml.engines import EngineChoice, Forward, Graph, load_engine
-from modelport.ml.hf import eager_attention, transformer_shape, weight_files
+from modelport.ml.engines import EngineChoice, Graph, load_engine
+from modelport.ml.hf import text_graph
 from modelport.ml.text import TextEncoder
 from modelport.serving.errors import ConfigError
 
@@ -170,21 +170,17 @@ class SentenceEncoder:
         )
 
     def _graph(self, model: Any) -> Graph:
-        axes = {0: "batch", 1: "sequence"}
         pooling = self.config.pooling
-        return Graph(
-            module=Forward(model, ("input_ids", "attention_mask"), "last_hidden_state"),
-            dynamic_axes={"input_ids": axes, "attention_mask": axes, "output": axes},
-            weights=weight_files(self.config.transformer_dir),
-            probe=self.text.probe_batches(),
-            rows=lambda hidden, inputs: pool(
+        return text_graph(
+            model,
+            self.text,
+            self.config.transformer_dir,
+            "last_hidden_state",
+            {0: "batch", 1: "sequence"},
+            lambda hidden, inputs: pool(
                 hidden, inputs["attention_mask"].to(hidden.device), pooling
             ),
-            compare="vectors",
-            fusion=transformer_shape(model.config),
-            export_mode=lambda: eager_attention(model),
-            pad_values={"input_ids": self.text.pad_id},
-            max_sequence=self.max_length,
+            "vectors",
         )
 
     def tokenize_texts(
