@@ -66,7 +66,8 @@ class Graph:
     dynamic_axes: dict[str, dict[int, str]]
     """Axes of each input and of `output` whose size varies, e.g. `{0: "batch"}`."""
     weights: tuple[Path, ...]
-    """Files whose bytes decide the outputs (their hash keys the exported graph)."""
+    """Files whose bytes decide the outputs (their hash keys the exported graph); empty
+    for a model built in code: then its class and state are hashed."""
     probe: tuple[dict[str, torch.Tensor], ...]
     """Input batches (CPU) the engines must agree on at load; the first is the export
     example, so it should be padded (mixed lengths) and have more than one row."""

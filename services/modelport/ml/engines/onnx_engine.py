@@ -48,6 +48,17 @@ def fingerprint(paths: tuple[Path, ...]) -> str:
     return digest.hexdigest()
 
 
+def module_fingerprint(module: torch.nn.Module) -> str:
+    """SHA-256 over a module's class and state (for models built in code, not files)."""
+    digest = hashlib.sha256(f"{type(module).__module__}.{type(module).__qualname__}".encode())
+    for name, tensor in module.state_dict().items():
+        digest.update(f"\0{name}:{tensor.dtype}:{tuple(tensor.shape)}\0".encode())
+        digest.update(
+            tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes()
+        )
+    return digest.hexdigest()
+
+
 def export_recipe(graph: Graph) -> dict[str, Any]:
     """Everything besides the weights that decides the exported file."""
     import onnxruntime
@@ -69,7 +80,11 @@ def export_recipe(graph: Graph) -> dict[str, Any]:
 
 def cache_folder(graph: Graph, cache_dir: Path) -> tuple[Path, dict[str, Any]]:
     """Where this graph's export lives, and what it records."""
-    record = {"weights_sha256": fingerprint(graph.weights), **export_recipe(graph)}
+    if graph.weights:
+        weights = fingerprint(graph.weights)
+    else:
+        weights = module_fingerprint(graph.module.model)
+    record = {"weights_sha256": weights, **export_recipe(graph)}
     key = hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:32]
     return cache_dir / "onnx" / key, record
 
