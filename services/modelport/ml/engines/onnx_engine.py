@@ -245,6 +245,8 @@ class OnnxRuntimeEngine(Engine):
         session_options.add_session_config_entry(
             "session.intra_op.allow_spinning", "1" if options.allow_spinning else "0"
         )
+        for key, value in options.session_config.items():
+            session_options.add_session_config_entry(key, value)
         session = ort.InferenceSession(
             str(path),
             session_options,
