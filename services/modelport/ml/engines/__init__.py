@@ -71,7 +71,7 @@ def _select(graph: Graph, choice: EngineChoice, name: str) -> Engine:
     expected = _rows(reference, graph)
     worst = float(np.min(_cosines(expected, _rows(candidate, graph))))
     minimum = choice.options.min_cosine
-    if worst < minimum:
+    if not worst >= minimum:  # NaN (a broken graph) fails too
         return _fallback(
             reference,
             choice,
