@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from modelport.inference.settings import EngineOptions
-from modelport.ml.engines import EngineChoice
+from modelport.ml.engines import EngineChoice, Forward, Graph, load_engine
 from modelport.ml.sentence import SentenceEncoder
 from modelport.serving.errors import ConfigError
 
@@ -194,3 +194,62 @@ def test_int8_serves_only_where_its_gate_passes(tiny_bert_dir: Path, tmp_path: P
     assert described["engine_precision"] == "fp32"
     assert described["engine_int8_reason"].startswith("int8 failed its gate")
     assert "engine_int8_mean_cosine" in described
+
+
+class _LeavesTorch(torch.nn.Module):
+    """Leaves torch for numpy in its forward: the tracer records the example's result as
+    a constant, so the exported graph does not generalise."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.ones(4))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(np.tanh(x.detach().numpy())) * self.scale
+
+
+class _CustomOp(torch.nn.Module):
+    """Stands for a model with an operator no exporter knows."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.jit.is_tracing():  # type: ignore[attr-defined,no-untyped-call]
+            raise RuntimeError("no symbolic for modelport::custom")
+        return torch.tanh(x)
+
+
+def _graph(module: torch.nn.Module) -> Graph:
+    return Graph(
+        module=Forward(module, ("x",), None),
+        dynamic_axes={"x": {0: "batch"}, "output": {0: "batch"}},
+        weights=(),
+        probe=({"x": torch.randn(3, 4)}, {"x": torch.randn(5, 4)}),
+        rows=lambda out, _: out,
+        compare="logits",
+    )
+
+
+@pytest.mark.parametrize(
+    ("module", "reason"),
+    [
+        (_CustomOp, "ONNX export failed: RuntimeError: no symbolic for modelport::custom"),
+        (_LeavesTorch, "ONNX Runtime failed on the probe batches"),
+    ],
+)
+def test_a_graph_onnx_runtime_cannot_serve_stays_on_torch_and_says_why(
+    module: type[torch.nn.Module], reason: str, tmp_path: Path
+) -> None:
+    cpu = torch.device("cpu")
+    choice = EngineChoice("onnxruntime", EngineOptions(), tmp_path, cpu, torch.float32)
+    engine = load_engine(_graph(module()), choice, module.__name__)
+    assert engine.kind == "torch"
+    assert engine.describe()["engine_reason"].startswith(reason)
+    x = torch.randn(2, 4)
+    torch.testing.assert_close(engine.run({"x": x}), torch.tanh(x))
+
+
+def test_auto_on_a_gpu_stays_on_torch_and_says_why(tmp_path: Path) -> None:
+    choice = EngineChoice("auto", EngineOptions(), tmp_path, torch.device("cuda"), torch.float16)
+    engine = load_engine(_graph(torch.nn.Linear(4, 4)), choice, "on-gpu")  # nothing runs
+    assert engine.kind == "torch"
+    assert "runs on CPU here" in engine.describe()["engine_reason"]
+    assert not (tmp_path / "onnx").exists()

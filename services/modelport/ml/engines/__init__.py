@@ -69,7 +69,20 @@ def _select(graph: Graph, choice: EngineChoice, name: str) -> Engine:
             reference, choice, name, f"ONNX export failed: {type(exc).__name__}: {exc}"
         )
     expected = _rows(reference, graph)
-    worst = float(np.min(_cosines(expected, _rows(candidate, graph))))
+    try:
+        got = _rows(candidate, graph)
+        for want, have in zip(expected, got, strict=True):
+            if want.shape != have.shape:
+                raise ValueError(f"output shape {tuple(have.shape)}, torch's {tuple(want.shape)}")
+    except Exception as exc:  # e.g. a graph that baked in the export example's shapes
+        log.debug("ONNX Runtime failed on the probe batches of %s", name, exc_info=True)
+        return _fallback(
+            reference,
+            choice,
+            name,
+            f"ONNX Runtime failed on the probe batches: {type(exc).__name__}: {exc}",
+        )
+    worst = float(np.min(_cosines(expected, got)))
     minimum = choice.options.min_cosine
     if not worst >= minimum:  # NaN (a broken graph) fails too
         return _fallback(

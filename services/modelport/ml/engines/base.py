@@ -69,8 +69,10 @@ class Graph:
     """Files whose bytes decide the outputs (their hash keys the exported graph); empty
     for a model built in code: then its class and state are hashed."""
     probe: tuple[dict[str, torch.Tensor], ...]
-    """Input batches (CPU) the engines must agree on at load; the first is the export
-    example, so it should be padded (mixed lengths) and have more than one row."""
+    """Input batches (CPU) the engines must agree on at load. The first is the export
+    example, so it should be padded (mixed lengths) and have more than one row; the
+    others should differ from it in shape and values, so a graph that baked in the
+    example's shapes or values (a traced Python branch) fails the check."""
     rows: Rows
     """What is compared per input: the rows the runtime reads from the output (pooled
     vectors, logits), `[inputs, features]`."""
