@@ -1,7 +1,8 @@
 """NLP service figures, same run, same inputs.
 
 Classification: the sentiment model (label prototypes on all-MiniLM-L6-v2) in-process at
-batch 32 (the limit) vs the gRPC service at concurrency 32 with one text per call.
+batch 32 on eager torch (the old limit) and on the ONNX Runtime engine (the new one) vs
+the gRPC service (its default engine, auto) at concurrency 32 with one text per call.
 Generation (gemma-3-270m, bf16, greedy): aggregate tokens/s with 1, 4 and 8 concurrent
 streams and time to first token; the ratio to one stream shows what batched decoding
 buys. Writes benchmarks/results/nlp.json.
@@ -42,8 +43,8 @@ PROMPTS = [
 ]
 
 
-def classify_limit(sentences: list[str]) -> float:
-    """Sentences/s of the sentiment model called in-process at batch 32."""
+def classify_limit(sentences: list[str], engine: str) -> float:
+    """Sentences/s of the sentiment model called in-process at batch 32 on `engine`."""
     import torch
 
     from modelport.inference.text import Truncation
@@ -52,8 +53,11 @@ def classify_limit(sentences: list[str]) -> float:
     from modelport.nlp.settings import NlpSettings
 
     torch.set_num_threads(THREADS)
-    model = PrototypeClassifier(default_models()[0], NlpSettings().cache_dir)
+    model = PrototypeClassifier(
+        default_models()[0].model_copy(update={"engine": engine}), NlpSettings().cache_dir
+    )
     model.load_weights()
+    assert model.metadata().properties["engine"] == engine
     ids = model.tokenize(sentences, Truncation.END)
     model.predict_batch([ClassifyItem(i, 1) for i in ids[:32]])
     start = time.perf_counter()
@@ -116,13 +120,19 @@ def main() -> None:
     try:
         sentences = make_sentences(1000)
         grpc_rate = asyncio.run(classify_grpc(server.address, sentences, 32))
-        limit = classify_limit(sentences)
+        limit = classify_limit(sentences, "torch")
+        engine_limit = classify_limit(sentences, "onnxruntime")
         results.update(
-            classify_limit=limit, classify_grpc_c32=grpc_rate, classify_ratio=grpc_rate / limit
+            classify_limit=limit,
+            classify_engine_limit=engine_limit,
+            classify_grpc_c32=grpc_rate,
+            classify_ratio=grpc_rate / limit,
+            classify_engine_ratio=grpc_rate / engine_limit,
         )
         print(
-            f"classify: in-process batch 32 {limit:.1f}/s, gRPC c=32 {grpc_rate:.1f}/s, "
-            f"ratio {grpc_rate / limit:.2f}"
+            f"classify: in-process batch 32 eager {limit:.1f}/s, ONNX Runtime "
+            f"{engine_limit:.1f}/s; gRPC c=32 (default engine) {grpc_rate:.1f}/s = "
+            f"{grpc_rate / limit:.2f}x eager, {grpc_rate / engine_limit:.2f}x engine"
         )
         base = 0.0
         for streams in (1, 4, 8):

@@ -1,9 +1,10 @@
 """Vision throughput: the gRPC service against the in-process model, same images.
 
-The in-process limit runs EfficientNet-Lite0 on already-preprocessed images at batch 16
-(the service's batch size); decode + preprocess cost per image is measured separately.
-The service (child process, same thread settings) is called at concurrency 1 and 16 with
-one JPEG per call. Writes benchmarks/results/vision.json.
+The in-process limits run EfficientNet-Lite0 on already-preprocessed images at batch 16
+(the service's batch size), on eager torch (the old limit) and on the ONNX Runtime engine
+(the new one); decode + preprocess cost per image is measured separately. The service
+(child process, same thread settings, its default engine: auto) is called at concurrency
+1 and 16 with one JPEG per call. Writes benchmarks/results/vision.json.
 
     .venv/bin/python benchmarks/vision.py [--images 320]
 """
@@ -48,8 +49,9 @@ def jpegs(count: int) -> list[bytes]:
     return out
 
 
-def in_process(images: list[bytes]) -> tuple[float, float]:
-    """(images/s of the model alone at batch 16, ms to decode + preprocess one image)."""
+def in_process(images: list[bytes], engine: str) -> tuple[float, float]:
+    """(images/s of the model alone at batch 16 on `engine`, ms to decode + preprocess one
+    image)."""
     import torch
 
     from modelport.vision.__main__ import default_models
@@ -58,8 +60,11 @@ def in_process(images: list[bytes]) -> tuple[float, float]:
     from modelport.vision.settings import VisionSettings
 
     torch.set_num_threads(THREADS)
-    model = TorchImageClassifier(default_models()[0], VisionSettings().cache_dir)
+    model = TorchImageClassifier(
+        default_models()[0].model_copy(update={"engine": engine}), VisionSettings().cache_dir
+    )
     model.load_weights()
+    assert model.metadata().properties["engine"] == engine
     limits = ImageLimits(20 << 20, 40_000_000)
     start = time.perf_counter()
     items = [ImageItem(model.prepare(decode(data, limits, "x")), 5) for data in images]
@@ -108,22 +113,29 @@ def main() -> None:
         c16, c16_p50 = asyncio.run(load(server.address, images, 16))
     finally:
         server.stop()
-    limit, prepare_ms = in_process(images)
+    limit, prepare_ms = in_process(images, "torch")
+    engine_limit, _ = in_process(images, "onnxruntime")
     results = {
         "limit_images_per_s": limit,
+        "engine_limit_images_per_s": engine_limit,
         "decode_preprocess_ms": prepare_ms,
         "grpc_c1_images_per_s": c1,
         "grpc_c1_p50_ms": c1_p50,
         "grpc_c16_images_per_s": c16,
         "grpc_c16_p50_ms": c16_p50,
         "ratio_c16": c16 / limit,
+        "engine_ratio_c16": c16 / engine_limit,
     }
     print(
-        f"in-process model at batch 16: {limit:.1f} images/s "
-        f"(decode + preprocess: {prepare_ms:.1f} ms per image, not included)"
+        f"in-process model at batch 16: eager {limit:.1f} images/s, ONNX Runtime "
+        f"{engine_limit:.1f} images/s (decode + preprocess: {prepare_ms:.1f} ms per image, "
+        "not included)"
     )
     print(f"gRPC concurrency 1: {c1:.1f} images/s, p50 {c1_p50:.1f} ms ({c1 / limit:.2f}x)")
-    print(f"gRPC concurrency 16: {c16:.1f} images/s, p50 {c16_p50:.1f} ms ({c16 / limit:.2f}x)")
+    print(
+        f"gRPC concurrency 16: {c16:.1f} images/s, p50 {c16_p50:.1f} ms ({c16 / limit:.2f}x "
+        f"eager, {c16 / engine_limit:.2f}x engine)"
+    )
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
     (out / "vision.json").write_text(json.dumps(results, indent=2))

@@ -15,6 +15,7 @@ import grpc
 import pytest
 from grpc_reflection.v1alpha import reflection_pb2
 
+from modelport.v1 import registry_pb2, registry_pb2_grpc
 from tests import prepared
 from tests.e2e.conftest import ROOT
 
@@ -183,3 +184,16 @@ def test_reflection_lists_every_service_on_the_router(suite: str, version: str) 
         "grpc.reflection.v1.ServerReflection",
         "grpc.reflection.v1alpha.ServerReflection",
     } <= names
+
+
+def test_the_default_suite_encodes_text_on_onnx_runtime(suite: str) -> None:
+    """The default models that ONNX Runtime can run (MiniLM embeddings, the sentiment
+    prototypes on it) load on it, checked against torch, before the suite is ready."""
+    with grpc.insecure_channel(suite) as channel:
+        registry = registry_pb2_grpc.RegistryServiceStub(channel)
+        models = registry.ListModels(registry_pb2.ListModelsRequest(), timeout=10).models
+    metadata = {m.name: m.versions[0].metadata for m in models}
+    for name in ("all-MiniLM-L6-v2", "sentiment"):
+        assert metadata[name]["engine"] == "onnxruntime", metadata[name]
+        assert float(metadata[name]["engine_probe_min_cosine"]) >= 0.99999
+    assert metadata["gemma-3-270m"].get("engine", "torch") == "torch"

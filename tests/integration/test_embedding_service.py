@@ -18,7 +18,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from modelport.embedding.__main__ import build
 from modelport.embedding.settings import EmbeddingSettings
 from modelport.inference.server import InferenceServer
-from modelport.inference.settings import ModelSpec
+from modelport.inference.settings import EngineOptions, ModelSpec
 from modelport.v1 import (
     common_pb2,
     embedding_pb2,
@@ -37,14 +37,31 @@ TEXTS = [
 
 
 @pytest.fixture(scope="module")
-def server(tiny_bert_dir: Path, minilm_dir: Path) -> Iterator[InferenceServer]:
+def server(
+    tiny_bert_dir: Path, minilm_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[InferenceServer]:
     models = [
         ModelSpec(name="tiny", version="1", runtime="sentence-embedding", path=tiny_bert_dir),
         ModelSpec(name="tiny", version="2", runtime="sentence-embedding", path=tiny_bert_dir),
         ModelSpec(name="minilm", runtime="sentence-embedding", path=minilm_dir),
+        ModelSpec(
+            name="minilm-torch", runtime="sentence-embedding", path=minilm_dir, engine="torch"
+        ),
+        ModelSpec(
+            name="tiny-strict",
+            runtime="sentence-embedding",
+            path=tiny_bert_dir,
+            engine="onnxruntime",
+            engine_options=EngineOptions(min_cosine=1.0),
+        ),
         ModelSpec(name="broken", runtime="sentence-embedding", path=tiny_bert_dir / "missing"),
     ]
-    settings = loopback_settings(EmbeddingSettings, max_inputs_per_request=64, metrics_port=0)
+    settings = loopback_settings(
+        EmbeddingSettings,
+        max_inputs_per_request=64,
+        metrics_port=0,
+        cache_dir=tmp_path_factory.mktemp("cache"),  # exports go to a cache of this module's
+    )
     with running_server(build, settings, models) as srv:
         yield srv
 
@@ -95,6 +112,41 @@ def test_minilm_matches_sentence_transformers(
     assert response.model.name == "minilm"
     assert response.model.version == "1"
     assert response.usage.input_tokens == response.usage.total_tokens > len(TEXTS) * 3
+
+
+def test_each_engine_serves_the_eager_vectors(
+    stub: embedding_pb2_grpc.EmbeddingServiceStub, channel: grpc.Channel, minilm_dir: Path
+) -> None:
+    texts = [*TEXTS, "tokens " * 400, "ok"]
+    eager = reference(minilm_dir, texts)
+    registry = registry_pb2_grpc.RegistryServiceStub(channel)
+    listed = {
+        m.name: m.versions[0].metadata
+        for m in registry.ListModels(registry_pb2.ListModelsRequest(), timeout=5).models
+    }
+    for name, engine in (("minilm", "onnxruntime"), ("minilm-torch", "torch")):
+        assert listed[name]["engine"] == engine
+        got = vectors(embed(stub, texts, model=name)).astype(np.float64)
+        cosine = (
+            (got * eager).sum(axis=1) / np.linalg.norm(got, axis=1) / np.linalg.norm(eager, axis=1)
+        )
+        assert cosine.min() >= 0.99999, (name, cosine)
+    assert listed["minilm"]["engine_requested"] == "auto"
+    assert float(listed["minilm"]["engine_probe_min_cosine"]) >= 0.99999
+
+
+def test_a_failed_engine_check_serves_with_torch_and_says_why(
+    stub: embedding_pb2_grpc.EmbeddingServiceStub, channel: grpc.Channel, tiny_bert_dir: Path
+) -> None:
+    registry = registry_pb2_grpc.RegistryServiceStub(channel)
+    models = registry.ListModels(registry_pb2.ListModelsRequest(), timeout=5).models
+    [version] = next(m for m in models if m.name == "tiny-strict").versions
+    assert version.state == common_pb2.MODEL_STATE_READY
+    assert version.metadata["engine"] == "torch"
+    assert version.metadata["engine_requested"] == "onnxruntime"
+    assert "disagrees with torch" in version.metadata["engine_reason"]
+    got = vectors(embed(stub, TEXTS, model="tiny-strict"))
+    np.testing.assert_allclose(got, reference(tiny_bert_dir, TEXTS), atol=1e-5)
 
 
 def test_tiny_model_honours_its_pooling_and_normalize_config(

@@ -27,7 +27,7 @@ from modelport.nlp.settings import (
     PrototypeSpec,
 )
 from modelport.oip.v2 import open_inference_pb2, open_inference_pb2_grpc
-from modelport.v1 import common_pb2, nlp_pb2, nlp_pb2_grpc
+from modelport.v1 import common_pb2, nlp_pb2, nlp_pb2_grpc, registry_pb2, registry_pb2_grpc
 from tests.helpers import rpc_error, running_server
 
 PROMPTS = ["the cat sat", "kubernetes schedules pods on nodes and the dog runs", "a"]
@@ -40,6 +40,7 @@ def server(
     tiny_classifier_dir: Path,
     tiny_ner_dir: Path,
     minilm_dir: Path,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[InferenceServer]:
     generation = GenerationSettings(max_new_tokens=256, max_running=4)
     models = [
@@ -57,8 +58,22 @@ def server(
         PrototypeSpec(
             name="sentiment", path=minilm_dir, options=PrototypeOptions(labels=SENTIMENT_EXAMPLES)
         ),
+        ModelSpec(
+            name="cls-torch",
+            runtime="hf-sequence-classification",
+            path=tiny_classifier_dir,
+            engine="torch",
+        ),
+        ModelSpec(
+            name="ner-torch", runtime="hf-token-classification", path=tiny_ner_dir, engine="torch"
+        ),
     ]
-    settings = NlpSettings(host="127.0.0.1", port=0, metrics_port=-1)
+    settings = NlpSettings(
+        host="127.0.0.1",
+        port=0,
+        metrics_port=-1,
+        cache_dir=tmp_path_factory.mktemp("cache"),  # exports go to a cache of this module's
+    )
     with running_server(build, settings, models) as srv:
         yield srv
 
@@ -151,6 +166,39 @@ def test_token_classification_offsets_index_the_input(
         nlp_pb2.ClassifyTokensRequest(model=ref("ner"), inputs=texts, min_score=0.99), timeout=30
     )
     assert all(e.score >= 0.99 for r in strict.results for e in r.entities)
+
+
+def test_encoders_run_on_onnx_runtime_and_score_as_torch_does(
+    server: InferenceServer, stub: nlp_pb2_grpc.NlpServiceStub
+) -> None:
+    with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        registry = registry_pb2_grpc.RegistryServiceStub(channel)
+        listed = registry.ListModels(registry_pb2.ListModelsRequest(), timeout=5).models
+    engines = {m.name: m.versions[0].metadata.get("engine") for m in listed}
+    assert engines["cls"] == engines["ner"] == engines["sentiment"] == "onnxruntime"
+    assert engines["cls-torch"] == engines["ner-torch"] == "torch"
+    assert engines["gpt"] is None  # generation has no engine choice (torch)
+
+    def scores(model: str) -> list[dict[str, float]]:
+        request = nlp_pb2.ClassifyRequest(model=ref(model), inputs=PROMPTS)
+        results = stub.Classify(request, timeout=30).results
+        return [{label.label: label.score for label in r.labels} for r in results]
+
+    for onnx, eager in zip(scores("cls"), scores("cls-torch"), strict=True):
+        assert onnx.keys() == eager.keys()
+        for label, score in onnx.items():
+            assert score == pytest.approx(eager[label], abs=1e-5)
+
+    def entities(model: str) -> list[list[tuple[str, int, int, float]]]:
+        request = nlp_pb2.ClassifyTokensRequest(
+            model=ref(model), inputs=PROMPTS, aggregation=nlp_pb2.AGGREGATION_NONE
+        )
+        results = stub.ClassifyTokens(request, timeout=30).results
+        return [[(e.label, e.start, e.end, e.score) for e in r.entities] for r in results]
+
+    for onnx_row, eager_row in zip(entities("ner"), entities("ner-torch"), strict=True):
+        assert [e[:3] for e in onnx_row] == [e[:3] for e in eager_row]
+        assert [e[3] for e in onnx_row] == pytest.approx([e[3] for e in eager_row], abs=1e-5)
 
 
 # -- generation ---------------------------------------------------------------------------

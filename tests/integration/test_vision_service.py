@@ -45,10 +45,17 @@ FLOWER = load_sample_images().images[1]
 
 
 @pytest.fixture(scope="module")
-def server(tiny_vit_dir: Path, tiny_detector_dir: Path) -> Iterator[InferenceServer]:
+def server(
+    tiny_vit_dir: Path, tiny_detector_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[InferenceServer]:
+    [efficientnet] = default_models()
     models = [
-        *default_models(),
+        efficientnet,
+        efficientnet.model_copy(update={"name": "efficientnet-torch", "engine": "torch"}),
         ModelSpec(name="vit", runtime="hf-image-classification", path=tiny_vit_dir),
+        ModelSpec(
+            name="vit-torch", runtime="hf-image-classification", path=tiny_vit_dir, engine="torch"
+        ),
         ModelSpec(name="detector", runtime="hf-object-detection", path=tiny_detector_dir),
         TorchImageClassificationSpec(
             name="bad-factory",
@@ -61,6 +68,7 @@ def server(tiny_vit_dir: Path, tiny_detector_dir: Path) -> Iterator[InferenceSer
         metrics_port=-1,
         max_image_bytes=MAX_BYTES,
         max_image_pixels=30_000_000,
+        cache_dir=tmp_path_factory.mktemp("cache"),  # exports go to a cache of this module's
     )
     with running_server(build, settings, models) as srv:
         yield srv
@@ -94,6 +102,31 @@ def test_efficientnet_names_real_photos(stub: vision_pb2_grpc.VisionServiceStub)
     assert any("cat" in label or "tabby" in label for label in cat), cat
     assert coffee[0] == "espresso", coffee
     assert "daisy" in flower, flower
+
+
+def test_classifiers_run_on_onnx_runtime_and_score_as_torch_does(
+    server: InferenceServer, stub: vision_pb2_grpc.VisionServiceStub
+) -> None:
+    with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        registry = registry_pb2_grpc.RegistryServiceStub(channel)
+        listed = registry.ListModels(registry_pb2.ListModelsRequest(), timeout=5).models
+    engines = {m.name: m.versions[0].metadata.get("engine") for m in listed}
+    assert engines["efficientnet-lite0"] == engines["vit"] == "onnxruntime"
+    assert engines["efficientnet-torch"] == engines["vit-torch"] == "torch"
+    images = [encode(CAT), encode(COFFEE), encode(FLOWER)]
+    for onnx, eager in (("efficientnet-lite0", "efficientnet-torch"), ("vit", "vit-torch")):
+        results = []
+        for model in (onnx, eager):
+            request = vision_pb2.ClassifyImageRequest(
+                model=common_pb2.ModelRef(name=model), images=images, top_k=5
+            )
+            response = stub.ClassifyImage(request, timeout=60)
+            results.append([[(x.label, x.score) for x in r.labels] for r in response.results])
+        for got, want in zip(*results, strict=True):
+            assert [label for label, _ in got] == [label for label, _ in want]
+            assert [score for _, score in got] == pytest.approx(
+                [score for _, score in want], abs=1e-5
+            )
 
 
 def test_default_top_k_and_sorted_scores(stub: vision_pb2_grpc.VisionServiceStub) -> None:

@@ -1,16 +1,20 @@
 """Pooling as the folder's own sentence-transformers config says, for every mode
-sentence-transformers writes; configurations Modelport cannot honour are refused."""
+sentence-transformers writes and with every engine; configurations Modelport cannot
+honour are refused."""
 
 from __future__ import annotations
 
 import json
 import shutil
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pytest
 import torch
 
+from modelport.inference.settings import EngineOptions
+from modelport.ml.engines import EngineChoice
 from modelport.ml.sentence import SentenceConfig, SentenceEncoder
 from modelport.serving.errors import ConfigError
 
@@ -48,17 +52,34 @@ def current_config(mode: str) -> dict[str, object]:
     return dict(Pooling(32, pooling_mode=mode).get_config_dict())
 
 
+@pytest.fixture(scope="module")
+def engine_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One export of the tiny model serves every pooling mode (pooling runs after it)."""
+    return tmp_path_factory.mktemp("engine-cache")
+
+
+@pytest.mark.parametrize("engine", ["torch", "onnxruntime"])
 @pytest.mark.parametrize("form", ["legacy", "current"])
 @pytest.mark.parametrize(("legacy", "current", "ours"), MODES)
 def test_every_sentence_transformers_mode_gives_its_vectors(
-    form: str, legacy: str, current: str, ours: str, tiny_bert_dir: Path, tmp_path: Path
+    engine: Literal["torch", "onnxruntime"],
+    form: str,
+    legacy: str,
+    current: str,
+    ours: str,
+    tiny_bert_dir: Path,
+    tmp_path: Path,
+    engine_cache: Path,
 ) -> None:
     from sentence_transformers import SentenceTransformer
 
     config = legacy_config(legacy) if form == "legacy" else current_config(current)
     root = with_pooling(tiny_bert_dir, tmp_path, config)
     assert SentenceConfig.read(root).pooling == ours
-    encoder = SentenceEncoder(root, torch.device("cpu"), torch.float32, 16384)
+    cpu = torch.device("cpu")
+    choice = EngineChoice(engine, EngineOptions(), engine_cache, cpu, torch.float32)
+    encoder = SentenceEncoder(root, cpu, torch.float32, 16384, choice)
+    assert encoder.engine.kind == engine
     got = np.stack(encoder.encode(encoder.tokenize_texts(TEXTS)))
     got /= np.linalg.norm(got, axis=1, keepdims=True)
     expected = SentenceTransformer(str(root), device="cpu").encode(TEXTS)

@@ -14,6 +14,7 @@ import numpy as np
 from modelport.inference.model import BatchedModel, ModelMetadata, TensorSpec
 from modelport.inference.text import Truncation
 from modelport.ml.device import select_device
+from modelport.ml.engines import EngineChoice
 from modelport.ml.sentence import SentenceEncoder, normalized
 from modelport.serving.catalog import Task
 from modelport.serving.errors import ModelportError
@@ -41,11 +42,17 @@ class SentenceEmbeddingModel(BatchedModel[EmbedItem, np.ndarray]):
     def load_weights(self) -> None:
         root = self.model_path()
         device, dtype = select_device(self.spec)
-        self.encoder = SentenceEncoder(root, device, dtype, self.options.max_padded_tokens)
+        self.encoder = SentenceEncoder(
+            root,
+            device,
+            dtype,
+            self.options.max_padded_tokens,
+            EngineChoice.of(self.spec, device, dtype, self.cache_dir),
+        )
         self.config = self.encoder.config
         self.dimension = self.encoder.dimension
         log.info(
-            "loaded %s from %s: dim=%d pooling=%s normalize=%s max_length=%d device=%s",
+            "loaded %s from %s: dim=%d pooling=%s normalize=%s max_length=%d device=%s engine=%s",
             self.name,
             root,
             self.dimension,
@@ -53,6 +60,7 @@ class SentenceEmbeddingModel(BatchedModel[EmbedItem, np.ndarray]):
             self.config.normalize,
             self.encoder.max_length,
             device,
+            self.encoder.engine.kind,
         )
 
     def metadata(self) -> ModelMetadata:
@@ -65,6 +73,7 @@ class SentenceEmbeddingModel(BatchedModel[EmbedItem, np.ndarray]):
                 "max_sequence_length": str(self.encoder.max_length),
                 "pooling": self.config.pooling,
                 "normalize": str(self.config.normalize).lower(),
+                **self.encoder.engine.describe(),
             },
         )
 

@@ -90,6 +90,54 @@ class TextOptions(RuntimeOptions):
     a batch is split into groups of similar length under it, bounding activation memory."""
 
 
+class EngineOptions(BaseModel):
+    """How the chosen engine runs a model (`ModelSpec.engine_options`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_cosine: float = Field(0.99999, ge=0, le=1)
+    """Agreement the ONNX Runtime engine must reach with the torch model at load: the worst
+    cosine similarity, over a probe batch, between the rows each engine produces (pooled
+    vectors for embeddings, logits for classifiers). Below it the model serves with torch
+    and says why in `ListModels` metadata and the log. 1 demands identical outputs."""
+    quantize: Literal["none", "int8"] = "none"
+    """`int8`: dynamic int8 quantisation of the ONNX graph's weights (faster on CPU, less
+    exact). Served only when the probe set passes `int8_min_mean_cosine` and
+    `int8_min_neighbour_agreement`; otherwise the fp32 graph serves and the metadata says
+    why. Never the default: one measured embedding drifted to a cosine of 0.95."""
+    int8_min_mean_cosine: float = Field(0.99, ge=0, le=1)
+    """int8 gate: least mean cosine between int8 and fp32 rows over the probe set."""
+    int8_min_neighbour_agreement: float = Field(0.9, ge=0, le=1)
+    """int8 gate: least share of probe rows whose nearest other row (embeddings) or top-1
+    label (classifiers) is the same with int8 as with fp32."""
+    threads: int = Field(0, ge=0)
+    """Intra-op threads of the ONNX Runtime session; 0: as many as torch uses in this
+    process (`MODELPORT_TORCH_THREADS`, default one per core)."""
+    allow_spinning: bool = False
+    """Let ONNX Runtime's idle intra-op threads spin waiting for work (lower latency on
+    cores of its own; on shared cores spinning threads steal time from the rest)."""
+    batch_buckets: list[int] = Field(default_factory=list)
+    """Batch sizes a batch is padded up to (ascending; empty: no padding). Fewer shapes
+    mean fewer one-off kernel setups; every bucket is run once at load."""
+    sequence_buckets: list[int] = Field(default_factory=list)
+    """Sequence lengths a padded batch is widened to (ascending; empty: the longest input
+    of each group). Lengths past the last bucket keep their own width."""
+    session_config: dict[str, str] = Field(default_factory=dict)
+    """Extra ONNX Runtime session config entries, by ONNX Runtime's key names (e.g.
+    `session.dynamic_block_base`); applied after Modelport's own."""
+    provider_options: dict[str, str] = Field(default_factory=dict)
+    """Options of the execution provider (ONNX Runtime's names, e.g. for CUDA
+    `{"device_id": "0"}`)."""
+
+    @model_validator(mode="after")
+    def _ascending(self) -> EngineOptions:
+        for name in ("batch_buckets", "sequence_buckets"):
+            values = getattr(self, name)
+            if any(v < 1 for v in values) or values != sorted(set(values)):
+                raise ValueError(f"{name} must be distinct positive sizes in ascending order")
+        return self
+
+
 class ModelSpec(BaseModel):
     """One model to serve (an entry of the YAML model config). Each runtime subclasses it
     with `runtime: Literal["<its name>"]` and `options: <its RuntimeOptions>`."""
@@ -117,6 +165,14 @@ class ModelSpec(BaseModel):
     """Dynamic batching of this model (batched runtimes)."""
     generation: GenerationSettings = Field(default_factory=GenerationSettings)
     """Batched decoding of this model (generative runtimes)."""
+    engine: Literal["auto", "torch", "onnxruntime"] = "auto"
+    """What runs the model's forward pass. `torch`: eager PyTorch. `onnxruntime`: the
+    model exported once to ONNX (cached under the cache directory), run by ONNX Runtime
+    and checked against torch at load; if the export fails or disagrees, the model serves
+    with torch and its metadata says why. `auto`: ONNX Runtime where the runtime has an
+    ONNX path and the check passes, torch otherwise."""
+    engine_options: EngineOptions = Field(default_factory=EngineOptions)
+    """How the engine runs (thresholds, threads, quantisation, shape buckets)."""
     options: RuntimeOptions = Field(default_factory=RuntimeOptions)
     """The runtime's options, typed and documented by each runtime."""
 

@@ -21,6 +21,8 @@ import torch
 from transformers import AutoModel, AutoTokenizer
 
 from modelport.inference.text import Truncation
+from modelport.ml.engines import EngineChoice, Graph, load_engine
+from modelport.ml.hf import text_graph
 from modelport.ml.text import TextEncoder
 from modelport.serving.errors import ConfigError
 
@@ -131,27 +133,55 @@ class SentenceConfig:
 
 class SentenceEncoder:
     """Tokenise and encode texts as a sentence-transformers folder says (thread-safe for
-    one compute thread plus one preprocessing thread)."""
+    one compute thread plus one preprocessing thread).
+
+    The transformer's forward pass runs on the engine `engine` picks (eager torch when
+    none is given); tokenising, pooling and normalising are the same for every engine.
+    """
 
     def __init__(
-        self, root: Path, device: torch.device, dtype: torch.dtype, max_padded_tokens: int
+        self,
+        root: Path,
+        device: torch.device,
+        dtype: torch.dtype,
+        max_padded_tokens: int,
+        engine: EngineChoice | None = None,
     ) -> None:
         self.config = SentenceConfig.read(root)
         self.device = device
         tokenizer = AutoTokenizer.from_pretrained(
             self.config.transformer_dir, local_files_only=True
         )
-        self.model = (
+        model = (
             AutoModel.from_pretrained(
                 self.config.transformer_dir, local_files_only=True, dtype=dtype
             )
             .to(device)
             .eval()
         )
-        positions = getattr(self.model.config, "max_position_embeddings", None) or 512
+        positions = getattr(model.config, "max_position_embeddings", None) or 512
         self.max_length = min(self.config.max_seq_length or positions, positions)
-        self.dimension = int(self.model.config.hidden_size)
+        self.dimension = int(model.config.hidden_size)
         self.text = TextEncoder(tokenizer, self.max_length, max_padded_tokens)
+        self.engine = load_engine(
+            self._graph(model),
+            engine or EngineChoice.eager(device, dtype),
+            str(root),
+        )
+
+    def _graph(self, model: Any) -> Graph:
+        pooling = self.config.pooling
+        return text_graph(
+            model,
+            self.text,
+            self.config.transformer_dir,
+            "last_hidden_state",
+            {0: "batch", 1: "sequence"},
+            lambda hidden, inputs: pool(
+                hidden, inputs["attention_mask"].to(hidden.device), pooling
+            ),
+            "vectors",
+        )
 
     def tokenize_texts(
         self, texts: Sequence[str], policy: Truncation = Truncation.END, field: str = "inputs"
@@ -164,10 +194,8 @@ class SentenceEncoder:
         out: list[np.ndarray] = [np.empty(0, np.float32)] * len(batch)
         for group, ids, mask in self.text.padded_groups(batch):
             with torch.inference_mode():
-                mask = mask.to(self.device)
-                hidden = self.model(
-                    input_ids=ids.to(self.device), attention_mask=mask
-                ).last_hidden_state
+                hidden = self.engine.run({"input_ids": ids, "attention_mask": mask})
+                mask = mask.to(hidden.device)
                 vectors = pool(hidden, mask, self.config.pooling).float().cpu()
             for row, i in enumerate(group):
                 out[i] = vectors[row].numpy()

@@ -21,6 +21,29 @@ MAX_CHARS_PER_TOKEN = 512
 """The window stops widening at this many characters per token the model reads: a text
 that long with so few tokens (one huge unknown word) is cut there, not tokenised whole."""
 
+PROBE_TEXTS = (
+    "The cat sat on the warm mat by the door.",
+    "A cat was sitting on the mat near the door.",
+    "Interest rates rose again this quarter.",
+    "The central bank raised rates once more.",
+    "Kubernetes schedules pods onto nodes.",
+    "Pods are placed on nodes by the Kubernetes scheduler.",
+    "I love this phone, the battery lasts for days!",
+    "This phone is terrible and the battery dies by noon.",
+    "How do I reset my password?",
+    "What are the steps to change a forgotten password?",
+    "Heavy rain is expected over the weekend.",
+    "The forecast says it will pour on Saturday and Sunday.",
+    "Le chat dort sur le canapé.",
+    "Der Zug nach Berlin hat Verspätung.",
+    "ok",
+    "🙂 emoji, numbers 3.14159 and CAPITALS",
+)
+"""Texts every text engine must agree on at load: pairs of paraphrases (so the nearest
+neighbour of each has a right answer), other languages, a one-word text, symbols."""
+LONG_PROBE = "serving models over many cores with dynamic batching and shape buckets " * 64
+"""Longer than any model reads: checks positions up to the model's maximum length."""
+
 
 def window_of(text: str, window: int, policy: Truncation) -> str:
     """The part of `text` tokenised first: its start, or its end for START."""
@@ -179,16 +202,30 @@ class TextEncoder:
             todo, size = short, size * 4
         return [w for w in windows if w is not None]
 
+    def padded(self, batch: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Input ids and attention mask of `batch`, right-padded to its longest row."""
+        width = max(len(ids) for ids in batch)
+        ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, seq in enumerate(batch):
+            ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
+            mask[row, : len(seq)] = 1
+        return ids, mask
+
+    def probe_batches(self) -> tuple[dict[str, torch.Tensor], ...]:
+        """Batches an engine is checked on at load: `PROBE_TEXTS` padded together, one
+        text at the model's maximum length beside a short one, and a lone text."""
+        texts = self.tokenize(PROBE_TEXTS, Truncation.END)
+        long_text = self.tokenize([LONG_PROBE], Truncation.END)[0]
+        batches = (texts, [texts[0], long_text], [texts[2]])
+        return tuple(
+            dict(zip(("input_ids", "attention_mask"), self.padded(b), strict=True)) for b in batches
+        )
+
     def padded_groups(
         self, batch: Sequence[Sequence[int]]
     ) -> Iterator[tuple[list[int], torch.Tensor, torch.Tensor]]:
         """(indices into `batch`, input ids, attention mask) per length group, right-padded."""
         for group in length_groups([len(ids) for ids in batch], self.max_padded_tokens):
-            width = max(len(batch[i]) for i in group)
-            ids = torch.full((len(group), width), self.pad_id, dtype=torch.long)
-            mask = torch.zeros((len(group), width), dtype=torch.long)
-            for row, i in enumerate(group):
-                n = len(batch[i])
-                ids[row, :n] = torch.tensor(batch[i], dtype=torch.long)
-                mask[row, :n] = 1
+            ids, mask = self.padded([batch[i] for i in group])
             yield group, ids, mask

@@ -24,6 +24,8 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 from modelport.inference.model import BatchedModel, ModelMetadata, TensorSpec
 from modelport.inference.text import Truncation
 from modelport.ml.device import select_device
+from modelport.ml.engines import EngineChoice, load_engine
+from modelport.ml.hf import text_graph
 from modelport.ml.sentence import SentenceEncoder, normalized
 from modelport.ml.text import TextEncoder
 from modelport.serving.catalog import Task
@@ -82,21 +84,32 @@ class SequenceClassifier(TextClassifier):
 
     def load_weights(self) -> None:
         root = self.model_path()
-        self.device, dtype = select_device(self.spec)
+        device, dtype = select_device(self.spec)
         tokenizer = AutoTokenizer.from_pretrained(root, local_files_only=True)
-        self.model = (
+        model = (
             AutoModelForSequenceClassification.from_pretrained(
                 root, local_files_only=True, dtype=dtype
             )
-            .to(self.device)
+            .to(device)
             .eval()
         )
-        config = self.model.config
+        config = model.config
         self.labels = [config.id2label[i] for i in range(config.num_labels)]
         self.multi_label = config.problem_type == "multi_label_classification"
         positions = getattr(config, "max_position_embeddings", None) or 512
         max_length = min(positions, tokenizer.model_max_length or positions)
         self.text = TextEncoder(tokenizer, max_length, self.options.max_padded_tokens)
+        graph = text_graph(
+            model, self.text, root, "logits", {0: "batch"}, lambda logits, _: logits, "logits"
+        )
+        self.engine = load_engine(
+            graph, EngineChoice.of(self.spec, device, dtype, self.cache_dir), self.name
+        )
+
+    def metadata(self) -> ModelMetadata:
+        base = super().metadata()
+        properties = {**base.properties, **self.engine.describe()}
+        return ModelMetadata(base.task, base.inputs, base.outputs, properties)
 
     def tokenize(self, texts: Sequence[str], policy: Truncation) -> list[list[int]]:
         return self.text.tokenize(texts, policy)
@@ -105,13 +118,15 @@ class SequenceClassifier(TextClassifier):
         out: list[Scores | ModelportError] = [[] for _ in batch]
         for group, ids, mask in self.text.padded_groups([item.ids for item in batch]):
             with torch.inference_mode():
-                logits = self.model(
-                    input_ids=ids.to(self.device), attention_mask=mask.to(self.device)
-                ).logits.float()
+                logits = self.engine.run({"input_ids": ids, "attention_mask": mask}).float()
                 probs = logits.sigmoid() if self.multi_label else logits.softmax(-1)
             for row, i in enumerate(group):
                 out[i] = top(self.labels, probs[row].cpu().numpy(), batch[i].top_k)
         return out
+
+    async def unload(self) -> None:
+        vars(self).pop("engine", None)  # absent when loading failed
+        await super().unload()
 
 
 class PrototypeClassifier(TextClassifier):
@@ -123,7 +138,11 @@ class PrototypeClassifier(TextClassifier):
         examples = self.options.labels
         device, dtype = select_device(self.spec)
         self.encoder = SentenceEncoder(
-            self.model_path(), device, dtype, self.options.max_padded_tokens
+            self.model_path(),
+            device,
+            dtype,
+            self.options.max_padded_tokens,
+            EngineChoice.of(self.spec, device, dtype, self.cache_dir),
         )
         self.temperature = self.options.temperature
         self.labels = list(examples)
@@ -144,6 +163,11 @@ class PrototypeClassifier(TextClassifier):
 
     def tokenize(self, texts: Sequence[str], policy: Truncation) -> list[list[int]]:
         return self.encoder.tokenize_texts(texts, policy)
+
+    def metadata(self) -> ModelMetadata:
+        base = super().metadata()
+        properties = {**base.properties, **self.encoder.engine.describe()}
+        return ModelMetadata(base.task, base.inputs, base.outputs, properties)
 
     def predict_batch(self, batch: Sequence[ClassifyItem]) -> list[Scores | ModelportError]:
         vectors = normalized(np.stack(self.encoder.encode([item.ids for item in batch])))

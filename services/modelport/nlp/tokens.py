@@ -18,6 +18,8 @@ from transformers import AutoModelForTokenClassification, AutoTokenizer
 from modelport.inference.model import BatchedModel, ModelMetadata, TensorSpec
 from modelport.inference.text import Truncation
 from modelport.ml.device import select_device
+from modelport.ml.engines import EngineChoice, load_engine
+from modelport.ml.hf import text_graph
 from modelport.ml.text import TextEncoder, truncate
 from modelport.serving.catalog import Task
 from modelport.serving.errors import ConfigError, ModelportError
@@ -131,29 +133,42 @@ class TokenClassifier(BatchedModel[TokenItem, list[Entity]]):
 
     def load_weights(self) -> None:
         root = self.model_path()
-        self.device, dtype = select_device(self.spec)
+        device, dtype = select_device(self.spec)
         tokenizer = AutoTokenizer.from_pretrained(root, local_files_only=True)
         if not tokenizer.is_fast:
             raise ConfigError("token classification needs a fast tokenizer (character offsets)")
-        self.model = (
+        model = (
             AutoModelForTokenClassification.from_pretrained(
                 root, local_files_only=True, dtype=dtype
             )
-            .to(self.device)
+            .to(device)
             .eval()
         )
-        config = self.model.config
+        config = model.config
         self.labels = [config.id2label[i] for i in range(config.num_labels)]
         positions = getattr(config, "max_position_embeddings", None) or 512
         max_length = min(positions, tokenizer.model_max_length or positions)
         self.text = TextEncoder(tokenizer, max_length, self.options.max_padded_tokens)
+        graph = text_graph(
+            model,
+            self.text,
+            root,
+            "logits",
+            {0: "batch", 1: "sequence"},
+            # each real token's label logits (padding left out)
+            lambda logits, inputs: logits[inputs["attention_mask"].to(logits.device).bool()],
+            "logits",
+        )
+        self.engine = load_engine(
+            graph, EngineChoice.of(self.spec, device, dtype, self.cache_dir), self.name
+        )
 
     def metadata(self) -> ModelMetadata:
         return ModelMetadata(
             task=self.task,
             inputs=(TensorSpec("text", "BYTES", (-1,)),),
             outputs=(TensorSpec("entities", "BYTES", (-1,)),),
-            properties={"labels": ",".join(self.labels)},
+            properties={"labels": ",".join(self.labels), **self.engine.describe()},
         )
 
     def prepare(
@@ -183,13 +198,8 @@ class TokenClassifier(BatchedModel[TokenItem, list[Entity]]):
         wrapped = [self.text.wrap(item.ids) for item in batch]
         for group, ids, mask in self.text.padded_groups(wrapped):
             with torch.inference_mode():
-                probs = (
-                    self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device))
-                    .logits.float()
-                    .softmax(-1)
-                    .cpu()
-                    .numpy()
-                )
+                logits = self.engine.run({"input_ids": ids, "attention_mask": mask})
+                probs = logits.float().softmax(-1).cpu().numpy()
             for row, i in enumerate(group):
                 item = batch[i]
                 out[i] = aggregate(item, probs[row, start : start + len(item.ids)], self.labels)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,8 @@ from transformers import (
 
 from modelport.inference.model import BatchedModel, ModelMetadata, TensorSpec
 from modelport.ml.device import select_device
+from modelport.ml.engines import Engine, EngineChoice, Forward, Graph, load_engine
+from modelport.ml.hf import weight_files
 from modelport.serving.catalog import Task
 from modelport.serving.errors import ConfigError, ModelportError
 
@@ -75,20 +78,55 @@ def _top(labels: Sequence[str], probs: np.ndarray, k: int) -> Scores:
     return [(labels[i], float(probs[i])) for i in order]
 
 
+def probe_images() -> list[Image.Image]:
+    """Images an engine is checked on at load: noise, gradients, stripes, flat colour, in
+    landscape, portrait and square shapes."""
+    rng = np.random.default_rng(0)
+    ramp = np.tile(np.linspace(0, 255, 320, dtype=np.float32), (240, 1))
+    gradient = np.stack([ramp, ramp[:, ::-1], np.full_like(ramp, 128)], -1)
+    stripes = np.zeros((224, 224, 3), np.uint8)
+    stripes[::16] = (250, 200, 20)
+    arrays = [
+        rng.integers(0, 256, (240, 320, 3), dtype=np.uint8),
+        rng.integers(0, 256, (320, 240, 3), dtype=np.uint8),
+        gradient.astype(np.uint8),
+        stripes,
+        np.full((300, 300, 3), (30, 120, 200), np.uint8),
+        rng.normal(128, 40, (256, 384, 3)).clip(0, 255).astype(np.uint8),
+    ]
+    return [Image.fromarray(a) for a in arrays]
+
+
 class ImageClassifier(BatchedModel[ImageItem, Scores]):
-    """What the vision handler needs of any image classifier."""
+    """What the vision handler needs of any image classifier: a forward pass from
+    `pixel_values` to logits, run on the engine the spec picks."""
 
     task = Task.IMAGE_CLASSIFICATION
     labels: list[str]
     device: torch.device
     dtype: torch.dtype
+    engine: Engine
 
     def prepare(self, image: Image.Image) -> np.ndarray:
         """Model input for one decoded image (preprocess thread)."""
         raise NotImplementedError
 
-    def logits(self, pixels: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+    def load_engine(self, module: Forward, weights: tuple[Path, ...]) -> None:
+        """Check `module` on each engine the spec allows; serve on the one picked."""
+        pixels = [torch.from_numpy(self.prepare(image)) for image in probe_images()]
+        graph = Graph(
+            module=module,
+            dynamic_axes={"pixel_values": {0: "batch"}, "output": {0: "batch"}},
+            weights=weights,
+            probe=(
+                {"pixel_values": torch.stack(pixels).to(self.dtype)},
+                {"pixel_values": pixels[0][None].to(self.dtype)},
+            ),
+            rows=lambda logits, _: logits,
+            compare="logits",
+        )
+        choice = EngineChoice.of(self.spec, self.device, self.dtype, self.cache_dir)
+        self.engine = load_engine(graph, choice, self.name)
 
     def metadata(self) -> ModelMetadata:
         return ModelMetadata(
@@ -98,17 +136,21 @@ class ImageClassifier(BatchedModel[ImageItem, Scores]):
                 TensorSpec("label", "BYTES", (-1, -1)),
                 TensorSpec("score", "FP32", (-1, -1)),
             ),
-            properties={"labels": str(len(self.labels))},
+            properties={"labels": str(len(self.labels)), **self.engine.describe()},
         )
 
     def warmup_batch(self) -> list[ImageItem]:
         return [ImageItem(self.prepare(Image.new("RGB", (320, 240), (120, 90, 60))), 1)]
 
     def predict_batch(self, batch: Sequence[ImageItem]) -> list[Scores | ModelportError]:
-        pixels = torch.from_numpy(np.stack([item.pixels for item in batch]))
+        pixels = torch.from_numpy(np.stack([item.pixels for item in batch])).to(self.dtype)
         with torch.inference_mode():
-            probs = self.logits(pixels.to(self.device, self.dtype)).float().softmax(-1).cpu()
+            probs = self.engine.run({"pixel_values": pixels}).float().softmax(-1).cpu()
         return [_top(self.labels, probs[i].numpy(), item.top_k) for i, item in enumerate(batch)]
+
+    async def unload(self) -> None:
+        vars(self).pop("engine", None)  # absent when loading failed
+        await super().unload()
 
 
 class TorchImageClassifier(ImageClassifier):
@@ -120,14 +162,14 @@ class TorchImageClassifier(ImageClassifier):
         options = self.options
         self.device, self.dtype = select_device(self.spec)
         factory: Callable[[], torch.nn.Module] = load_object(options.factory, "options.factory")
-        self.module = factory().to(self.device, self.dtype).eval()
+        module = factory().to(self.device, self.dtype).eval()
         labels = options.labels
         if isinstance(labels, str):
             labels = load_object(labels, "options.labels")()
         self.labels = list(labels or [])
         self.recipe = Recipe(options.preprocess)
         with torch.inference_mode():
-            classes = self.module(
+            classes = module(
                 torch.zeros(
                     1, 3, self.recipe.crop, self.recipe.crop, device=self.device, dtype=self.dtype
                 )
@@ -138,17 +180,10 @@ class TorchImageClassifier(ImageClassifier):
             raise ConfigError(
                 f"options.labels: {len(self.labels)} labels for a model with {classes} outputs"
             )
+        self.load_engine(Forward(module, ("pixel_values",), None), ())
 
     def prepare(self, image: Image.Image) -> np.ndarray:
         return self.recipe.apply(image)
-
-    def logits(self, pixels: torch.Tensor) -> torch.Tensor:
-        out: torch.Tensor = self.module(pixels)
-        return out
-
-    async def unload(self) -> None:
-        vars(self).pop("module", None)
-        await super().unload()
 
 
 class HFImageClassifier(ImageClassifier):
@@ -163,17 +198,14 @@ class HFImageClassifier(ImageClassifier):
         model: Any = AutoModelForImageClassification.from_pretrained(
             root, local_files_only=True, dtype=self.dtype
         )
-        self.model = model.to(self.device).eval()
-        config = self.model.config
+        model = model.to(self.device).eval()
+        config = model.config
         self.labels = [config.id2label[i] for i in range(config.num_labels)]
+        self.load_engine(Forward(model, ("pixel_values",), "logits"), weight_files(root))
 
     def prepare(self, image: Image.Image) -> np.ndarray:
         pixels: np.ndarray = self.processor(images=[image], return_tensors="np")["pixel_values"][0]
         return pixels.astype(np.float32, copy=False)
-
-    def logits(self, pixels: torch.Tensor) -> torch.Tensor:
-        out: torch.Tensor = self.model(pixel_values=pixels).logits
-        return out
 
 
 class HFObjectDetector(BatchedModel[DetectItem, list[Box]]):
