@@ -524,3 +524,26 @@ def test_an_input_over_the_byte_limit_is_refused_and_others_are_served(
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert error.details() == f"inputs[1]: has {len(huge)} bytes; at most 1048576 per input"
     assert len(vectors(embed(stub, ["still serving"]))) == 1
+
+
+def test_a_small_call_is_not_held_behind_a_huge_one(
+    server: InferenceServer, stub: embedding_pb2_grpc.EmbeddingServiceStub
+) -> None:
+    """One caller's 64-input call (two full batches and a bit, batches of 32) and another's
+    one-input call that arrives while the first batch computes: the small call rides in
+    the next batch and is answered first, not after all 64 inputs (ordering, not time)."""
+    batcher = server.repository.get("minilm").batcher
+    before = batcher.batches_run
+    text = "serving models over grpc keeps latency low while batching raises throughput " * 5
+    huge = stub.Embed.future(
+        embedding_pb2.EmbedRequest(model=common_pb2.ModelRef(name="minilm"), inputs=[text] * 64),
+        timeout=300,
+    )
+    wait_until(lambda: batcher.batches_run > before)  # its first batch is on the model
+    small = stub.Embed(
+        embedding_pb2.EmbedRequest(model=common_pb2.ModelRef(name="minilm"), inputs=["hi"]),
+        timeout=300,
+    )
+    assert len(small.embeddings) == 1
+    assert not huge.done(), "the huge call finished first: the small one waited behind it"
+    assert len(huge.result().embeddings) == 64

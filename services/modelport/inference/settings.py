@@ -42,8 +42,10 @@ class BatchingSettings(BaseModel):
     before cutting the next batch (the callers just answered usually come straight back).
     Keeps batches full under load; a lone call arriving right after such a batch may wait
     up to half that compute time. A call that finds the model idle is never delayed."""
-    max_queue_size: int = Field(1024, ge=1)
-    """Most inputs waiting; beyond it calls get RESOURCE_EXHAUSTED at once."""
+    max_queue_size: int = Field(4096, ge=1)
+    """Most inputs waiting; beyond it calls get RESOURCE_EXHAUSTED at once. Keep it well
+    above `max_inputs_per_request` (1024): when they were equal, one allowed call filled
+    the queue and every other caller was refused until it finished."""
 
 
 class GenerationSettings(BaseModel):
