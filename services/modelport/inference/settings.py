@@ -299,18 +299,19 @@ def describe(error: ValidationError, skip: object = None) -> str:
     return "; ".join(parts)
 
 
+def default_cache_dir() -> Path:
+    """`~/.cache/modelport`: where `cache_dir` points unless set."""
+    return Path.home() / ".cache" / "modelport"
+
+
 class CacheSettings(BaseSettings):
     """`MODELPORT_CACHE_DIR` alone, for tools that only need to find the cache (the suite
     saying whether gemma will be converted, `make models`)."""
 
     model_config = SettingsConfigDict(env_prefix="MODELPORT_", extra="ignore")
 
-    cache_dir: Path = Field(default_factory=lambda: default_cache_dir())
+    cache_dir: Path = Field(default_factory=default_cache_dir)
     """As `ServerSettings.cache_dir`."""
-
-
-def default_cache_dir() -> Path:
-    return Path.home() / ".cache" / "modelport"
 
 
 class ServerSettings(CommonSettings):
@@ -324,7 +325,7 @@ class ServerSettings(CommonSettings):
     Set it or `models`, not both."""
     models: list[ModelSpec] = Field(default_factory=list)
     """Model specs (read from `models_file` when that is set)."""
-    cache_dir: Path = Field(default_factory=lambda: default_cache_dir())
+    cache_dir: Path = Field(default_factory=default_cache_dir)
     """Where model folders built on first use are kept (gemma's, converted once from its
     GGUF package, ~1.1 GB); it must be writable."""
     max_inputs_per_request: int = Field(1024, ge=1)
