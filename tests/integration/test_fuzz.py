@@ -118,7 +118,8 @@ TARGETS = [
 REGISTRY_WRITES = {"RegisterModel", "RenewLease", "DeregisterModel", "SetTrafficSplit"}
 WEIGHTS = {
     "Embed": 500, "EmbedStream": 300, "Classify": 400, "ClassifyTokens": 400,
-    "Generate": 400, "GenerateStream": 300, "ClassifyImage": 400, "DetectObjects": 300,
+    "Generate": 400, "GenerateStream": 300, "Chat": 200, "ChatStream": 200,
+    "ClassifyImage": 400, "DetectObjects": 300,
     "ModelInfer": 600, "ModelStreamInfer": 300, "ModelMetadata": 80, "ModelConfig": 80,
     "ModelReady": 80, "ModelStatistics": 60, "RepositoryModelLoad": 60,
     "RepositoryModelUnload": 60,
@@ -195,7 +196,17 @@ def typed_seeds(model: str) -> dict[str, list[Message]]:
         )
         parameters.stop.append("dog")
         generate = nlp_pb2.GenerateRequest(model=ref, prompts=["the cat"], parameters=parameters)
-        return {f"/{NLP}/Generate": [generate], f"/{NLP}/GenerateStream": [generate]}
+        chat = nlp_pb2.ChatRequest(
+            model=ref,
+            messages=[nlp_pb2.ChatMessage(role="user", content="the cat")],
+            parameters=parameters,
+        )
+        return {
+            f"/{NLP}/Generate": [generate],
+            f"/{NLP}/GenerateStream": [generate],
+            f"/{NLP}/Chat": [chat],
+            f"/{NLP}/ChatStream": [chat],
+        }
     if task == "image-classification":
         classify = vision_pb2.ClassifyImageRequest(model=ref, images=[small_image("PNG")], top_k=2)
         return {f"/{VISION}/ClassifyImage": [classify]}

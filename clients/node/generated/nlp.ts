@@ -1,6 +1,10 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-loader';
 
+import type { ChatMessage as _modelport_v1_ChatMessage, ChatMessage__Output as _modelport_v1_ChatMessage__Output } from './modelport/v1/ChatMessage.js';
+import type { ChatRequest as _modelport_v1_ChatRequest, ChatRequest__Output as _modelport_v1_ChatRequest__Output } from './modelport/v1/ChatRequest.js';
+import type { ChatResponse as _modelport_v1_ChatResponse, ChatResponse__Output as _modelport_v1_ChatResponse__Output } from './modelport/v1/ChatResponse.js';
+import type { ChatStreamResponse as _modelport_v1_ChatStreamResponse, ChatStreamResponse__Output as _modelport_v1_ChatStreamResponse__Output } from './modelport/v1/ChatStreamResponse.js';
 import type { Classification as _modelport_v1_Classification, Classification__Output as _modelport_v1_Classification__Output } from './modelport/v1/Classification.js';
 import type { ClassifyRequest as _modelport_v1_ClassifyRequest, ClassifyRequest__Output as _modelport_v1_ClassifyRequest__Output } from './modelport/v1/ClassifyRequest.js';
 import type { ClassifyResponse as _modelport_v1_ClassifyResponse, ClassifyResponse__Output as _modelport_v1_ClassifyResponse__Output } from './modelport/v1/ClassifyResponse.js';
@@ -26,6 +30,10 @@ export interface ProtoGrpcType {
   modelport: {
     v1: {
       Aggregation: EnumTypeDefinition
+      ChatMessage: MessageTypeDefinition<_modelport_v1_ChatMessage, _modelport_v1_ChatMessage__Output>
+      ChatRequest: MessageTypeDefinition<_modelport_v1_ChatRequest, _modelport_v1_ChatRequest__Output>
+      ChatResponse: MessageTypeDefinition<_modelport_v1_ChatResponse, _modelport_v1_ChatResponse__Output>
+      ChatStreamResponse: MessageTypeDefinition<_modelport_v1_ChatStreamResponse, _modelport_v1_ChatStreamResponse__Output>
       Classification: MessageTypeDefinition<_modelport_v1_Classification, _modelport_v1_Classification__Output>
       ClassifyRequest: MessageTypeDefinition<_modelport_v1_ClassifyRequest, _modelport_v1_ClassifyRequest__Output>
       ClassifyResponse: MessageTypeDefinition<_modelport_v1_ClassifyResponse, _modelport_v1_ClassifyResponse__Output>

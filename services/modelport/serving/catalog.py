@@ -64,6 +64,8 @@ RPC_TASKS: dict[str, frozenset[Task]] = {
     "modelport.v1.NlpService/ClassifyTokens": frozenset({Task.TOKEN_CLASSIFICATION}),
     "modelport.v1.NlpService/Generate": _GENERATION,
     "modelport.v1.NlpService/GenerateStream": _GENERATION,
+    "modelport.v1.NlpService/Chat": _GENERATION,
+    "modelport.v1.NlpService/ChatStream": _GENERATION,
     "modelport.v1.VisionService/ClassifyImage": frozenset({Task.IMAGE_CLASSIFICATION}),
     "modelport.v1.VisionService/DetectObjects": frozenset({Task.OBJECT_DETECTION}),
 }

@@ -510,3 +510,149 @@ class GenerateStreamResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GenerateStreamResponse: _TypeAlias = GenerateStreamResponse  # noqa: Y015
+
+@_typing.final
+class ChatMessage(_message.Message):
+    """/ One message of a conversation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ROLE_FIELD_NUMBER: _builtins.int
+    CONTENT_FIELD_NUMBER: _builtins.int
+    role: _builtins.str
+    """/ "system", "user" or "assistant" (as the model's chat template knows them). Required."""
+    content: _builtins.str
+    """/ The message text (UTF-8). Required, except that an assistant message may be empty."""
+    def __init__(
+        self,
+        *,
+        role: _builtins.str = ...,
+        content: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "role", b"role"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChatMessage: _TypeAlias = ChatMessage  # noqa: Y015
+
+@_typing.final
+class ChatRequest(_message.Message):
+    """/ One conversation to answer with a chat model (a generation model with a chat template)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODEL_FIELD_NUMBER: _builtins.int
+    MESSAGES_FIELD_NUMBER: _builtins.int
+    PARAMETERS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def model(self) -> _common_pb2.ModelRef:
+        """/ The chat model. Required."""
+
+    @_builtins.property
+    def messages(self) -> _containers.RepeatedCompositeFieldContainer[Global___ChatMessage]:
+        """/ The conversation so far, oldest first; the last message is usually the user's. At
+        / least one.
+        """
+
+    @_builtins.property
+    def parameters(self) -> Global___GenerationParameters:
+        """/ Decoding parameters."""
+
+    def __init__(
+        self,
+        *,
+        model: _common_pb2.ModelRef | None = ...,
+        messages: _abc.Iterable[Global___ChatMessage] | None = ...,
+        parameters: Global___GenerationParameters | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["model", b"model", "parameters", b"parameters"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["messages", b"messages", "model", b"model", "parameters", b"parameters"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChatRequest: _TypeAlias = ChatRequest  # noqa: Y015
+
+@_typing.final
+class ChatResponse(_message.Message):
+    """/ The answer to a ChatRequest."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODEL_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    FINISH_REASON_FIELD_NUMBER: _builtins.int
+    USAGE_FIELD_NUMBER: _builtins.int
+    finish_reason: Global___FinishReason.ValueType
+    """/ Why generation stopped."""
+    @_builtins.property
+    def model(self) -> _common_pb2.ModelRef:
+        """/ The model (with its concrete version) that answered."""
+
+    @_builtins.property
+    def message(self) -> Global___ChatMessage:
+        """/ The reply, with role "assistant"."""
+
+    @_builtins.property
+    def usage(self) -> _common_pb2.Usage:
+        """/ Tokens of the templated conversation and of the reply."""
+
+    def __init__(
+        self,
+        *,
+        model: _common_pb2.ModelRef | None = ...,
+        message: Global___ChatMessage | None = ...,
+        finish_reason: Global___FinishReason.ValueType = ...,
+        usage: _common_pb2.Usage | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["message", b"message", "model", b"model", "usage", b"usage"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["finish_reason", b"finish_reason", "message", b"message", "model", b"model", "usage", b"usage"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChatResponse: _TypeAlias = ChatResponse  # noqa: Y015
+
+@_typing.final
+class ChatStreamResponse(_message.Message):
+    """/ One chunk of a streamed chat reply."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODEL_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    TEXT_FIELD_NUMBER: _builtins.int
+    FINISH_REASON_FIELD_NUMBER: _builtins.int
+    USAGE_FIELD_NUMBER: _builtins.int
+    role: _builtins.str
+    """/ "assistant" on the first chunk, empty on the others."""
+    text: _builtins.str
+    """/ New text since the previous chunk (whole UTF-8 characters)."""
+    finish_reason: Global___FinishReason.ValueType
+    """/ Set on the last chunk."""
+    @_builtins.property
+    def model(self) -> _common_pb2.ModelRef:
+        """/ The model (with its concrete version) that answers; set on every chunk."""
+
+    @_builtins.property
+    def usage(self) -> _common_pb2.Usage:
+        """/ Set on the last chunk."""
+
+    def __init__(
+        self,
+        *,
+        model: _common_pb2.ModelRef | None = ...,
+        role: _builtins.str = ...,
+        text: _builtins.str = ...,
+        finish_reason: Global___FinishReason.ValueType = ...,
+        usage: _common_pb2.Usage | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["model", b"model", "usage", b"usage"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["finish_reason", b"finish_reason", "model", b"model", "role", b"role", "text", b"text", "usage", b"usage"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChatStreamResponse: _TypeAlias = ChatStreamResponse  # noqa: Y015

@@ -55,6 +55,16 @@ class NlpServiceStub:
                 request_serializer=modelport_dot_v1_dot_nlp__pb2.GenerateRequest.SerializeToString,
                 response_deserializer=modelport_dot_v1_dot_nlp__pb2.GenerateStreamResponse.FromString,
                 _registered_method=True)
+        self.Chat = channel.unary_unary(
+                '/modelport.v1.NlpService/Chat',
+                request_serializer=modelport_dot_v1_dot_nlp__pb2.ChatRequest.SerializeToString,
+                response_deserializer=modelport_dot_v1_dot_nlp__pb2.ChatResponse.FromString,
+                _registered_method=True)
+        self.ChatStream = channel.unary_stream(
+                '/modelport.v1.NlpService/ChatStream',
+                request_serializer=modelport_dot_v1_dot_nlp__pb2.ChatRequest.SerializeToString,
+                response_deserializer=modelport_dot_v1_dot_nlp__pb2.ChatStreamResponse.FromString,
+                _registered_method=True)
 
 
 class NlpServiceServicer:
@@ -90,6 +100,21 @@ class NlpServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Chat(self, request, context):
+        """/ Answers one conversation with a chat model (its own chat template is applied).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ChatStream(self, request, context):
+        """/ Answers one conversation and streams the reply as it is produced; the first chunk
+        / carries the role. Cancelling the call frees the model's decoding slot.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NlpServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -112,6 +137,16 @@ def add_NlpServiceServicer_to_server(servicer, server):
                     servicer.GenerateStream,
                     request_deserializer=modelport_dot_v1_dot_nlp__pb2.GenerateRequest.FromString,
                     response_serializer=modelport_dot_v1_dot_nlp__pb2.GenerateStreamResponse.SerializeToString,
+            ),
+            'Chat': grpc.unary_unary_rpc_method_handler(
+                    servicer.Chat,
+                    request_deserializer=modelport_dot_v1_dot_nlp__pb2.ChatRequest.FromString,
+                    response_serializer=modelport_dot_v1_dot_nlp__pb2.ChatResponse.SerializeToString,
+            ),
+            'ChatStream': grpc.unary_stream_rpc_method_handler(
+                    servicer.ChatStream,
+                    request_deserializer=modelport_dot_v1_dot_nlp__pb2.ChatRequest.FromString,
+                    response_serializer=modelport_dot_v1_dot_nlp__pb2.ChatStreamResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -223,6 +258,60 @@ class NlpService:
             '/modelport.v1.NlpService/GenerateStream',
             modelport_dot_v1_dot_nlp__pb2.GenerateRequest.SerializeToString,
             modelport_dot_v1_dot_nlp__pb2.GenerateStreamResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Chat(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelport.v1.NlpService/Chat',
+            modelport_dot_v1_dot_nlp__pb2.ChatRequest.SerializeToString,
+            modelport_dot_v1_dot_nlp__pb2.ChatResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ChatStream(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/modelport.v1.NlpService/ChatStream',
+            modelport_dot_v1_dot_nlp__pb2.ChatRequest.SerializeToString,
+            modelport_dot_v1_dot_nlp__pb2.ChatStreamResponse.FromString,
             options,
             channel_credentials,
             insecure,

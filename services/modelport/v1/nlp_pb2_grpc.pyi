@@ -43,6 +43,12 @@ class NlpServiceStub:
     """/ Generates completions and streams text chunks as tokens are produced.
     / Cancelling the call frees the model's decoding slots at the next step.
     """
+    Chat: _grpc.UnaryUnaryMultiCallable[_nlp_pb2.ChatRequest, _nlp_pb2.ChatResponse]
+    """/ Answers one conversation with a chat model (its own chat template is applied)."""
+    ChatStream: _grpc.UnaryStreamMultiCallable[_nlp_pb2.ChatRequest, _nlp_pb2.ChatStreamResponse]
+    """/ Answers one conversation and streams the reply as it is produced; the first chunk
+    / carries the role. Cancelling the call frees the model's decoding slot.
+    """
 
 @_typing.type_check_only
 class NlpServiceAsyncStub(NlpServiceStub):
@@ -58,6 +64,12 @@ class NlpServiceAsyncStub(NlpServiceStub):
     GenerateStream: _aio.UnaryStreamMultiCallable[_nlp_pb2.GenerateRequest, _nlp_pb2.GenerateStreamResponse]  # type: ignore[assignment]
     """/ Generates completions and streams text chunks as tokens are produced.
     / Cancelling the call frees the model's decoding slots at the next step.
+    """
+    Chat: _aio.UnaryUnaryMultiCallable[_nlp_pb2.ChatRequest, _nlp_pb2.ChatResponse]  # type: ignore[assignment]
+    """/ Answers one conversation with a chat model (its own chat template is applied)."""
+    ChatStream: _aio.UnaryStreamMultiCallable[_nlp_pb2.ChatRequest, _nlp_pb2.ChatStreamResponse]  # type: ignore[assignment]
+    """/ Answers one conversation and streams the reply as it is produced; the first chunk
+    / carries the role. Cancelling the call frees the model's decoding slot.
     """
 
 class NlpServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -95,6 +107,24 @@ class NlpServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_abc.Iterator[_nlp_pb2.GenerateStreamResponse], _abc.AsyncIterator[_nlp_pb2.GenerateStreamResponse]]:
         """/ Generates completions and streams text chunks as tokens are produced.
         / Cancelling the call frees the model's decoding slots at the next step.
+        """
+
+    @_abc_1.abstractmethod
+    def Chat(
+        self,
+        request: _nlp_pb2.ChatRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_nlp_pb2.ChatResponse, _abc.Awaitable[_nlp_pb2.ChatResponse]]:
+        """/ Answers one conversation with a chat model (its own chat template is applied)."""
+
+    @_abc_1.abstractmethod
+    def ChatStream(
+        self,
+        request: _nlp_pb2.ChatRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_nlp_pb2.ChatStreamResponse], _abc.AsyncIterator[_nlp_pb2.ChatStreamResponse]]:
+        """/ Answers one conversation and streams the reply as it is produced; the first chunk
+        / carries the role. Cancelling the call frees the model's decoding slot.
         """
 
 def add_NlpServiceServicer_to_server(servicer: NlpServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -2,6 +2,9 @@
 
 import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
+import type { ChatRequest as _modelport_v1_ChatRequest, ChatRequest__Output as _modelport_v1_ChatRequest__Output } from '../../modelport/v1/ChatRequest.js';
+import type { ChatResponse as _modelport_v1_ChatResponse, ChatResponse__Output as _modelport_v1_ChatResponse__Output } from '../../modelport/v1/ChatResponse.js';
+import type { ChatStreamResponse as _modelport_v1_ChatStreamResponse, ChatStreamResponse__Output as _modelport_v1_ChatStreamResponse__Output } from '../../modelport/v1/ChatStreamResponse.js';
 import type { ClassifyRequest as _modelport_v1_ClassifyRequest, ClassifyRequest__Output as _modelport_v1_ClassifyRequest__Output } from '../../modelport/v1/ClassifyRequest.js';
 import type { ClassifyResponse as _modelport_v1_ClassifyResponse, ClassifyResponse__Output as _modelport_v1_ClassifyResponse__Output } from '../../modelport/v1/ClassifyResponse.js';
 import type { ClassifyTokensRequest as _modelport_v1_ClassifyTokensRequest, ClassifyTokensRequest__Output as _modelport_v1_ClassifyTokensRequest__Output } from '../../modelport/v1/ClassifyTokensRequest.js';
@@ -14,6 +17,34 @@ import type { GenerateStreamResponse as _modelport_v1_GenerateStreamResponse, Ge
  * Text classification, entity extraction and text generation.
  */
 export interface NlpServiceClient extends grpc.Client {
+  /**
+   * Answers one conversation with a chat model (its own chat template is applied).
+   */
+  Chat(argument: _modelport_v1_ChatRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_modelport_v1_ChatResponse__Output>): grpc.ClientUnaryCall;
+  Chat(argument: _modelport_v1_ChatRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_modelport_v1_ChatResponse__Output>): grpc.ClientUnaryCall;
+  Chat(argument: _modelport_v1_ChatRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_modelport_v1_ChatResponse__Output>): grpc.ClientUnaryCall;
+  Chat(argument: _modelport_v1_ChatRequest, callback: grpc.requestCallback<_modelport_v1_ChatResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Answers one conversation with a chat model (its own chat template is applied).
+   */
+  chat(argument: _modelport_v1_ChatRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_modelport_v1_ChatResponse__Output>): grpc.ClientUnaryCall;
+  chat(argument: _modelport_v1_ChatRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_modelport_v1_ChatResponse__Output>): grpc.ClientUnaryCall;
+  chat(argument: _modelport_v1_ChatRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_modelport_v1_ChatResponse__Output>): grpc.ClientUnaryCall;
+  chat(argument: _modelport_v1_ChatRequest, callback: grpc.requestCallback<_modelport_v1_ChatResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Answers one conversation and streams the reply as it is produced; the first chunk
+   * carries the role. Cancelling the call frees the model's decoding slot.
+   */
+  ChatStream(argument: _modelport_v1_ChatRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_modelport_v1_ChatStreamResponse__Output>;
+  ChatStream(argument: _modelport_v1_ChatRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_modelport_v1_ChatStreamResponse__Output>;
+  /**
+   * Answers one conversation and streams the reply as it is produced; the first chunk
+   * carries the role. Cancelling the call frees the model's decoding slot.
+   */
+  chatStream(argument: _modelport_v1_ChatRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_modelport_v1_ChatStreamResponse__Output>;
+  chatStream(argument: _modelport_v1_ChatRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_modelport_v1_ChatStreamResponse__Output>;
+  
   /**
    * Classifies every input (sentiment, intent, topic ...).
    */
@@ -79,6 +110,17 @@ export interface NlpServiceClient extends grpc.Client {
  */
 export interface NlpServiceHandlers extends grpc.UntypedServiceImplementation {
   /**
+   * Answers one conversation with a chat model (its own chat template is applied).
+   */
+  Chat: grpc.handleUnaryCall<_modelport_v1_ChatRequest__Output, _modelport_v1_ChatResponse>;
+  
+  /**
+   * Answers one conversation and streams the reply as it is produced; the first chunk
+   * carries the role. Cancelling the call frees the model's decoding slot.
+   */
+  ChatStream: grpc.handleServerStreamingCall<_modelport_v1_ChatRequest__Output, _modelport_v1_ChatStreamResponse>;
+  
+  /**
    * Classifies every input (sentiment, intent, topic ...).
    */
   Classify: grpc.handleUnaryCall<_modelport_v1_ClassifyRequest__Output, _modelport_v1_ClassifyResponse>;
@@ -102,6 +144,8 @@ export interface NlpServiceHandlers extends grpc.UntypedServiceImplementation {
 }
 
 export interface NlpServiceDefinition extends grpc.ServiceDefinition {
+  Chat: MethodDefinition<_modelport_v1_ChatRequest, _modelport_v1_ChatResponse, _modelport_v1_ChatRequest__Output, _modelport_v1_ChatResponse__Output>
+  ChatStream: MethodDefinition<_modelport_v1_ChatRequest, _modelport_v1_ChatStreamResponse, _modelport_v1_ChatRequest__Output, _modelport_v1_ChatStreamResponse__Output>
   Classify: MethodDefinition<_modelport_v1_ClassifyRequest, _modelport_v1_ClassifyResponse, _modelport_v1_ClassifyRequest__Output, _modelport_v1_ClassifyResponse__Output>
   ClassifyTokens: MethodDefinition<_modelport_v1_ClassifyTokensRequest, _modelport_v1_ClassifyTokensResponse, _modelport_v1_ClassifyTokensRequest__Output, _modelport_v1_ClassifyTokensResponse__Output>
   Generate: MethodDefinition<_modelport_v1_GenerateRequest, _modelport_v1_GenerateResponse, _modelport_v1_GenerateRequest__Output, _modelport_v1_GenerateResponse__Output>
