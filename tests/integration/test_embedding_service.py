@@ -547,3 +547,53 @@ def test_a_small_call_is_not_held_behind_a_huge_one(
     assert len(small.embeddings) == 1
     assert not huge.done(), "the huge call finished first: the small one waited behind it"
     assert len(huge.result().embeddings) == 64
+
+
+def test_model_statistics_count_every_request_of_the_model_on_any_protocol(
+    channel: grpc.Channel, stub: embedding_pb2_grpc.EmbeddingServiceStub
+) -> None:
+    """Triton's ModelStatistics: `success` and `fail` count the model's requests whatever
+    the protocol (typed Embed and EmbedStream, OIP ModelInfer), each with its time;
+    `inference_count` the inputs computed. A request for an unknown model is nobody's."""
+    from modelport.oip.v2 import open_inference_pb2 as oip
+    from modelport.oip.v2 import open_inference_pb2_grpc as oip_grpc
+
+    inference = oip_grpc.GRPCInferenceServiceStub(channel)
+
+    def stats() -> Any:
+        request = oip.ModelStatisticsRequest(name="tiny", version="2")
+        (model,) = inference.ModelStatistics(request, timeout=10).model_stats
+        return model
+
+    def typed(**fields: object) -> embedding_pb2.EmbedRequest:
+        ref = common_pb2.ModelRef(name="tiny", version="2")
+        return embedding_pb2.EmbedRequest(model=ref, **fields)  # type: ignore[arg-type]
+
+    before = stats()
+    stub.Embed(typed(inputs=["one", "two"]), timeout=30)
+    list(stub.EmbedStream(iter([typed(inputs=["three"])]), timeout=30))
+    inference.ModelInfer(
+        oip.ModelInferRequest(
+            model_name="tiny",
+            model_version="2",
+            inputs=[
+                oip.ModelInferRequest.InferInputTensor(
+                    name="text",
+                    datatype="BYTES",
+                    shape=[1],
+                    contents=oip.InferTensorContents(bytes_contents=[b"four"]),
+                )
+            ],
+        ),
+        timeout=30,
+    )
+    failed = rpc_error(lambda: stub.Embed(typed(inputs=["x"], dimensions=9999), timeout=30))
+    assert failed.code() == grpc.StatusCode.INVALID_ARGUMENT
+    rpc_error(lambda: embed(stub, ["x"], model="no-such-model"))
+    after = stats()
+    success, fail = after.inference_stats.success, after.inference_stats.fail
+    assert success.count - before.inference_stats.success.count == 3
+    assert fail.count - before.inference_stats.fail.count == 1
+    assert success.ns > before.inference_stats.success.ns
+    assert fail.ns > before.inference_stats.fail.ns
+    assert after.inference_count - before.inference_count == 4

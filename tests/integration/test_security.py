@@ -702,7 +702,9 @@ def test_a_replica_never_sees_a_callers_credentials(
     router_token_file: Path, free_env_module: dict[str, str], tmp_path: Path
 ) -> None:
     """H2: the router strips the caller's `authorization` (and other credential headers)
-    and calls the replica with its own credential."""
+    and calls the replica with its own credential. It tells the replica whose work the
+    call is (`x-modelport-caller`, the caller's identity): a caller claiming another
+    identity there is not believed."""
     replica = RecordingReplica()
     tokens = tokens_yaml(
         tmp_path / "tokens.yaml",
@@ -723,7 +725,12 @@ def test_a_replica_never_sees_a_callers_credentials(
     ).start()
     try:
         router.wait_serving()
-        sent = (*as_(TOKENS["client"]), ("x-api-key", "api-key-secret"), ("cookie", "s=secret"))
+        sent = (
+            *as_(TOKENS["client"]),
+            ("x-api-key", "api-key-secret"),
+            ("cookie", "s=secret"),
+            ("x-modelport-caller", "id:someone-else"),
+        )
         with grpc.insecure_channel(router.address) as channel:
             stub = embedding_pb2_grpc.EmbeddingServiceStub(channel)
             stub.Embed(embed_request(), timeout=10, metadata=sent)
@@ -737,6 +744,7 @@ def test_a_replica_never_sees_a_callers_credentials(
         for secret in (TOKENS["client"], "api-key-secret", "s=secret"):
             assert secret not in text, received
         assert received["authorization"] == f"Bearer {ROUTER_TOKEN}"
+        assert received["x-modelport-caller"] == "id:backend-team"
 
 
 async def test_a_registrar_registers_only_its_own_endpoint_and_endpoints_are_host_port(
@@ -1139,3 +1147,87 @@ def test_a_backend_serving_tls_never_sends_its_registration_token_in_plaintext(
         router_tls_ca_file=pki["ca.crt"],
         **tls,
     )
+
+
+def test_one_identitys_many_calls_do_not_crowd_out_anothers_through_the_router(
+    router_token_file: Path,
+    minilm_dir: Path,
+    free_env_module: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    """M3, per identity: alice's eight concurrent calls of long texts and bob's one call
+    of four, through the router to a backend that trusts the router's token. The backend
+    queues work by the identity the router forwards, so batches alternate between alice
+    and bob: bob's four inputs ride in two batches beside two of alice's each. (Queued per
+    call, bob had one turn in nine; queued as the router, the same.) Read from the
+    batches the model ran, not from times."""
+    from modelport.inference.settings import BatchingSettings
+    from modelport.inference.text import Truncation
+
+    settings = loopback_settings(EmbeddingSettings, auth_router_token_file=router_token_file)
+    batching = BatchingSettings(max_batch_size=4, adaptive=False, max_batch_tokens=0)
+    models = [
+        ModelSpec(name="minilm", runtime="sentence-embedding", path=minilm_dir, batching=batching)
+    ]
+    tokens = tokens_yaml(
+        tmp_path / "tokens.yaml",
+        {"token": "alice-token", "identity": "alice", "role": "client"},
+        {"token": "bob-token", "identity": "bob", "role": "client"},
+    )
+    long_text = "serving models over grpc keeps latency low while batching raises throughput " * 4
+    bob_texts = [f"bob asks question number {i}" for i in range(4)]
+    ran: list[list[tuple[int, ...]]] = []
+    with running_server(build, settings, models) as backend:
+        managed = backend.repository.get("minilm")
+        batcher = managed.batcher
+        predict = batcher._predict
+
+        def recording(batch: Any) -> Any:  # the real model, its batches written down
+            ran.append([tuple(item.ids) for item in batch])
+            return predict(batch)
+
+        batcher._predict = recording
+        bob_ids = {tuple(ids) for ids in managed.model.tokenize(bob_texts, Truncation.END)}
+        router = ServiceProcess(
+            "modelport.router",
+            {
+                **free_env_module,
+                "MODELPORT_DATA_DIR": str(tmp_path / "data"),
+                "MODELPORT_AUTH_TOKENS_FILE": str(tokens),
+                "MODELPORT_BACKEND_TOKEN_FILE": str(router_token_file),
+                "MODELPORT_STATIC_REPLICAS": json.dumps(
+                    [{"name": "minilm", "version": "1", "endpoint": f"127.0.0.1:{backend.port}"}]
+                ),
+            },
+            free_port(),
+        ).start()
+        try:
+            router.wait_serving()
+            with grpc.insecure_channel(router.address) as channel:
+                stub = embedding_pb2_grpc.EmbeddingServiceStub(channel)
+
+                def request(inputs: list[str]) -> embedding_pb2.EmbedRequest:
+                    return embedding_pb2.EmbedRequest(
+                        model=common_pb2.ModelRef(name="minilm"), inputs=inputs
+                    )
+
+                alice = [
+                    stub.Embed.future(
+                        request([f"{i} {long_text}"] * 16), timeout=300, metadata=as_("alice-token")
+                    )
+                    for i in range(8)
+                ]
+                deadline = time.monotonic() + 120
+                while batcher.queue_depth < 8 * 16 - 8:  # alice's calls are all queued
+                    assert time.monotonic() < deadline, "alice's calls never queued"
+                    time.sleep(0.002)
+                answer = stub.Embed(request(bob_texts), timeout=300, metadata=as_("bob-token"))
+                assert len(answer.embeddings) == 4
+                assert all(len(f.result().embeddings) == 16 for f in alice)
+        finally:
+            router.stop()
+    with_bob = [i for i, batch in enumerate(ran) if bob_ids & set(batch)]
+    span = ran[with_bob[0] : with_bob[-1] + 1]
+    assert sum(len(bob_ids & set(batch)) for batch in span) == 4
+    alice_beside = sum(1 for batch in span for ids in batch if ids not in bob_ids)
+    assert alice_beside <= len(bob_texts), span

@@ -238,3 +238,23 @@ def test_only_a_w3c_traceparent_yields_a_trace_id() -> None:
         None,
     ):
         assert trace_id(bad) == ""
+
+
+def test_the_fair_share_key_is_the_identity_and_a_forwarded_one_only_from_the_router() -> None:
+    """Whose work a call is: an authenticated caller's identity; the key the router forwards
+    counts only from the router's (or an admin's) credential, or with authentication off;
+    anyone else claiming one is queued as themselves."""
+    from modelport.serving.calls import CALLER_HEADER, MAX_KEY_CHARS, fair_share_key
+
+    claim = {CALLER_HEADER: "id:alice"}
+    peer = "ipv4:10.0.0.7:51234"
+    router, admin = Principal("router", "router"), Principal("platform", "admin")
+    client = Principal("mallory", "client")
+    assert fair_share_key(claim, peer, router) == "id:alice"
+    assert fair_share_key(claim, peer, admin) == "id:alice"
+    assert fair_share_key(claim, peer, client) == "id:mallory"
+    assert fair_share_key({}, peer, client) == "id:mallory"
+    assert fair_share_key({}, peer, router) == "id:router"
+    assert fair_share_key({}, peer, None) == f"peer:{peer}"
+    assert fair_share_key(claim, peer, None) == "id:alice"  # authentication off: trusted
+    assert fair_share_key({CALLER_HEADER: "x" * 10_000}, peer, router) == "x" * MAX_KEY_CHARS

@@ -214,3 +214,110 @@ async def test_a_cancelled_call_leaves_the_queue_and_others_are_served() -> None
     assert await kept == [60]
     assert all(x < 10 or x >= 20 for b in fn.batches for x in b), fn.batches
     await batcher.close()
+
+
+def weighed(
+    fn: Recorder, tokens: Callable[[int], int], **settings: float
+) -> DynamicBatcher[int, int]:
+    batcher: DynamicBatcher[int, int] = DynamicBatcher(
+        "m", fn, BatchingSettings(**settings), InferenceMetrics(), tokens=tokens
+    )
+    batcher.start()
+    return batcher
+
+
+async def test_batches_stay_within_the_token_budget_and_long_inputs_run_alone() -> None:
+    """Padded tokens (inputs x the longest) never exceed `max_batch_tokens`; an input over
+    the budget still runs, alone; a call's short inputs share batches, shortest first."""
+    fn = Recorder()
+    lengths = {i: 10 * (i % 7 + 1) for i in range(40)}  # 10..70 tokens
+    lengths[99] = 500
+    batcher = weighed(fn, lengths.__getitem__, max_batch_size=32, max_batch_tokens=160)
+    inputs = [*range(40), 99]
+    assert await batcher.submit(inputs) == [2 * i for i in inputs]
+    for batch in fn.batches:
+        padded = len(batch) * max(lengths[x] for x in batch)
+        assert padded <= 160 or batch == [99], fn.batches
+    assert [99] in fn.batches
+    firsts = [max(lengths[x] for x in b) for b in fn.batches]
+    assert firsts == sorted(firsts), fn.batches  # shortest first: long ones run together
+    assert len(fn.batches[0]) == 8  # its six 10-token inputs and two of 20: 8 x 20 = 160
+    await batcher.close()
+
+
+async def test_without_a_budget_batches_are_bounded_by_count_only() -> None:
+    fn = Recorder()
+    batcher = weighed(fn, lambda x: 100, max_batch_size=8, max_batch_tokens=0)
+    await batcher.submit(list(range(16)))
+    assert [len(b) for b in fn.batches] == [8, 8]
+    await batcher.close()
+
+
+async def test_a_newcomer_starts_the_next_batch_beside_a_budgeted_huge_call() -> None:
+    """With a budget the huge call's batches are small; another caller's input starts the
+    very next batch (new callers go first). A short one runs alone rather than padded to
+    the huge call's length; one of similar length shares the batch."""
+    fn = Recorder()
+    fn.gate.clear()
+    batcher = weighed(fn, lambda x: 4 if x >= 2000 else 60, max_batch_tokens=240)
+    huge = asyncio.create_task(batcher.submit(list(range(100)), caller="id:a"))
+    await until(lambda: batcher.batches_run == 1)
+    short = asyncio.create_task(batcher.submit([2000], caller="id:b"))
+    similar = asyncio.create_task(batcher.submit([1000], caller="id:c"))
+    await until(lambda: batcher.queue_depth == 96 + 2)
+    fn.gate.set()
+    assert await short == [4000]
+    assert await similar == [2000]
+    await huge
+    assert fn.batches[:3] == [[0, 1, 2, 3], [2000], [1000, 4, 5, 6]], fn.batches[:3]
+    await batcher.close()
+
+
+async def test_turns_go_by_caller_not_by_call() -> None:
+    """One caller's four concurrent calls get no more of a batch than another caller's
+    one call: turns alternate between callers (per call, caller a had 4 of every 5)."""
+    fn = Recorder()
+    fn.gate.clear()
+    batcher = make(fn, max_batch_size=4, adaptive=False)
+    first = asyncio.create_task(batcher.submit([-1000], caller="id:a"))
+    await until(lambda: batcher.batches_run == 1)
+    many = [
+        asyncio.create_task(batcher.submit(list(range(10 * c, 10 * c + 8)), caller="id:a"))
+        for c in range(1, 5)
+    ]
+    other = asyncio.create_task(batcher.submit([500, 501, 502, 503], caller="id:b"))
+    await until(lambda: batcher.queue_depth == 4 * 8 + 4)
+    fn.gate.set()
+    with contextlib.suppress(InvalidArgument):
+        await first
+    assert await other == [1000, 1002, 1004, 1006]
+    await asyncio.gather(*many)
+    second, third = fn.batches[1], fn.batches[2]
+    assert sorted(x >= 500 for x in second) == [False, False, True, True], fn.batches[:3]
+    assert sorted(x >= 500 for x in third) == [False, False, True, True], fn.batches[:3]
+    # caller a's own turns go round its calls
+    assert {x // 10 for x in [*second, *third] if x < 500} == {1, 2, 3, 4}, fn.batches[:3]
+    await batcher.close()
+
+
+async def test_the_fair_share_key_of_the_call_served_is_the_default() -> None:
+    from modelport.serving.calls import fair_share
+
+    fn = Recorder()
+    fn.gate.clear()
+    batcher = make(fn, max_batch_size=2, adaptive=False)
+    first = asyncio.create_task(batcher.submit([1]))
+    await until(lambda: batcher.batches_run == 1)
+
+    async def as_caller(key: str, items: list[int]) -> list[int]:
+        fair_share.set(key)  # what the interceptors do for each call
+        return await batcher.submit(items)
+
+    a = asyncio.create_task(as_caller("id:a", [10, 11, 12]))
+    await until(lambda: batcher.queue_depth == 3)
+    b = asyncio.create_task(as_caller("id:b", [20]))
+    await until(lambda: batcher.queue_depth == 4)
+    fn.gate.set()
+    await asyncio.gather(first, a, b)
+    assert sorted(fn.batches[1]) == [10, 20], fn.batches
+    await batcher.close()

@@ -41,6 +41,7 @@ def build(settings: EmbeddingSettings) -> InferenceServer:
         lambda server: embedding_pb2_grpc.add_EmbeddingServiceServicer_to_server(embedding, server),
         repository,
         {Task.EMBEDDING: oip.adapter(handler)},
+        metrics.requests,
     )
     return InferenceServer(settings, repository, services, metrics, name="modelport-embedding")
 

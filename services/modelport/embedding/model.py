@@ -85,6 +85,9 @@ class SentenceEmbeddingModel(BatchedModel[EmbedItem, np.ndarray]):
         ids = self.tokenize(["Modelport warms this model up."], Truncation.END)[0]
         return [EmbedItem(ids, self.config.normalize, 0)]
 
+    def input_tokens(self, item: EmbedItem) -> int:
+        return len(item.ids)
+
     def predict_batch(self, batch: Sequence[EmbedItem]) -> list[np.ndarray | ModelportError]:
         vectors = self.encoder.encode([item.ids for item in batch])
         return [_finish(v, item) for v, item in zip(vectors, batch, strict=True)]

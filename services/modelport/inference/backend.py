@@ -9,6 +9,7 @@ import grpc
 from modelport.inference.oip import TaskAdapter, oip_binding
 from modelport.inference.registry_servicer import BackendRegistryServicer
 from modelport.inference.repository import ModelRepository
+from modelport.inference.stats import RequestStats
 from modelport.serving.catalog import Task
 from modelport.serving.server import ServiceBinding
 from modelport.v1 import registry_pb2, registry_pb2_grpc
@@ -21,6 +22,7 @@ def backend_bindings(
     register: Callable[[grpc.aio.Server], None],
     repository: ModelRepository,
     adapters: dict[Task, TaskAdapter],
+    requests: RequestStats,
 ) -> list[ServiceBinding]:
     """The typed service, the read side of the registry, and the Open Inference Protocol."""
     registry = BackendRegistryServicer(repository)
@@ -32,5 +34,5 @@ def backend_bindings(
                 registry, server
             ),
         ),
-        oip_binding(repository, adapters),
+        oip_binding(repository, adapters, requests),
     ]

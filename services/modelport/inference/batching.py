@@ -10,10 +10,26 @@ callers just answered come straight back; without it a busy model alternates bet
 full batches and batches of the one or two inputs that arrived first.
 `max_queue_delay_ms` optionally waits a fixed time for a fuller batch when idle.
 
-Batches are cut fairly: each call's inputs wait in a queue of their own, and a batch
-takes one input from each waiting call in turn, so one call of 1,024 inputs shares every
-batch with the small calls that arrive after it instead of holding them for its whole
-length (a single input behind such a call used to wait 16 s).
+Batches are cut fairly, by caller and by work:
+
+- Each caller (its fair-share key, `serving.calls.fair_share`: the authenticated identity,
+  or the connection of an unauthenticated caller, as the router forwards it) has a flow,
+  and within it each call has a queue. A batch takes one input from each waiting caller
+  in turn, and a caller's turns go round its calls, so one identity's 1,024-input call
+  (or its hundred concurrent calls) shares every batch with another identity's one
+  sentence instead of holding it for its whole length (a single input behind such a
+  call used to wait 16 s).
+  Callers with nothing served yet go before the others (FQ-CoDel's "new flows"), so a
+  newcomer's input starts the very next batch.
+- A batch is bounded by work, not only by count: `max_batch_tokens` bounds its padded
+  tokens (inputs x the longest of them, as the model pads it), and its inputs are of
+  similar length (the longest at most `LENGTH_SPREAD` times the shortest). A long input
+  therefore runs in a small batch and short ones in big batches, and a batch already
+  running never holds a newcomer for long: it waits for that batch, then its short
+  input runs without a document's padding. A call's inputs are queued shortest first,
+  so its short inputs share batches and its long ones run together. An input longer
+  than the budget runs alone. `max_batch_tokens: 0` turns all of this off (batches
+  bounded by count only).
 
 Each input has its own future; a failing batch fails every future in it; a cancelled
 call takes its inputs out of the queue; a full queue refuses a call at once with
@@ -39,6 +55,7 @@ from modelport.inference.metrics import InferenceMetrics
 from modelport.inference.scheduling import refuse_if_full
 from modelport.inference.settings import BatchingSettings
 from modelport.inference.stats import ModelStats
+from modelport.serving.calls import fair_share
 from modelport.serving.errors import ModelportError, Unavailable
 
 In = TypeVar("In")
@@ -46,6 +63,10 @@ Out = TypeVar("Out")
 
 log = logging.getLogger(__name__)
 
+LENGTH_SPREAD = 4
+"""Under a token budget, an input joins a batch only if the batch's longest input is at
+most this many times its shortest: a one-sentence call is not padded to the length of a
+document and does not wait for the document's compute (it runs in a batch of its own)."""
 QUEUE_FULL_RETRY_AFTER_S = 0.1
 """RetryInfo hint of a call shed because the queue was full: a batch or two drains it."""
 
@@ -57,6 +78,38 @@ class _Entry(Generic[In, Out]):
     enqueued: float
     context: otel_context.Context | None = None
     enqueued_ns: int = 0
+    tokens: int = 0
+    """What the input weighs against `max_batch_tokens` (0: not counted)."""
+
+
+class _Flow(Generic[In, Out]):
+    """The waiting inputs of one caller: a queue per call, served round robin."""
+
+    def __init__(self) -> None:
+        self.calls: OrderedDict[int, deque[_Entry[In, Out]]] = OrderedDict()
+
+    def peek(self) -> _Entry[In, Out]:
+        return next(iter(self.calls.values()))[0]
+
+    def pop(self) -> _Entry[In, Out]:
+        """The next input of the call whose turn it is; that call goes to the back."""
+        call, waiting = next(iter(self.calls.items()))
+        entry = waiting.popleft()
+        if waiting:
+            self.calls.move_to_end(call)
+        else:
+            del self.calls[call]
+        return entry
+
+
+def _fits(count: int, shortest: int, longest: int, tokens: int, budget: int) -> bool:
+    """Whether an input of `tokens` may join a batch of `count` inputs of `shortest` to
+    `longest` tokens under a padded-token `budget`."""
+    if (count + 1) * max(longest, tokens) > budget:
+        return False
+    if not tokens or not shortest:  # inputs without tokens are not compared
+        return True
+    return max(longest, tokens) <= LENGTH_SPREAD * min(shortest, tokens)
 
 
 class DynamicBatcher(Generic[In, Out]):
@@ -70,16 +123,21 @@ class DynamicBatcher(Generic[In, Out]):
         metrics: InferenceMetrics,
         *,
         tracer: trace.Tracer | None = None,
+        tokens: Callable[[In], int] | None = None,
     ) -> None:
         self.name = name
         self._tracer = tracer
         self._predict = predict
         self._settings = settings
         self._metrics = metrics
-        self._flows: OrderedDict[int, deque[_Entry[In, Out]]] = OrderedDict()
-        """The waiting inputs of each call (by submission), served round robin."""
+        self._tokens = tokens
+        """An input's tokens (what `max_batch_tokens` counts); None: inputs are not counted."""
+        self._new: OrderedDict[str, _Flow[In, Out]] = OrderedDict()
+        """Callers with inputs waiting and none served yet, by fair-share key, by arrival."""
+        self._old: OrderedDict[str, _Flow[In, Out]] = OrderedDict()
+        """The other callers with inputs waiting, served round robin after the new ones."""
         self._queued = 0
-        self._next_flow = 0
+        self._next_call = 0
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"model-{name}")
         self._wakeup: asyncio.Event | None = None
         self._collector: asyncio.Task[None] | None = None
@@ -114,8 +172,9 @@ class DynamicBatcher(Generic[In, Out]):
             retry_after_s=QUEUE_FULL_RETRY_AFTER_S,
         )
 
-    async def submit(self, items: Sequence[In]) -> list[Out]:
-        """Queue `items`, wait for their outputs (in order). Raises the first item error."""
+    async def submit(self, items: Sequence[In], caller: str | None = None) -> list[Out]:
+        """Queue `items`, wait for their outputs (in order). Raises the first item error.
+        `caller`: whose work it is (default: the fair-share key of the call served)."""
         if self._collector is None or self._wakeup is None:
             raise Unavailable(f"model {self.name!r} is not accepting requests")
         self.admit(len(items))
@@ -123,20 +182,28 @@ class DynamicBatcher(Generic[In, Out]):
         now = time.perf_counter()
         context = otel_context.get_current() if self._tracer else None
         now_ns = time.time_ns()
+        weigh = self._tokens
         entries = [
-            _Entry[In, Out](item, loop.create_future(), now, context, now_ns) for item in items
+            _Entry[In, Out](
+                item, loop.create_future(), now, context, now_ns, weigh(item) if weigh else 0
+            )
+            for item in items
         ]
-        flow = self._next_flow
-        self._next_flow += 1
+        key = fair_share.get() if caller is None else caller
+        call = self._next_call
+        self._next_call += 1
         if entries:
-            self._flows[flow] = deque(entries)
+            flow = self._new.get(key) or self._old.get(key)
+            if flow is None:
+                flow = self._new[key] = _Flow()
+            flow.calls[call] = deque(sorted(entries, key=lambda e: e.tokens))
             self._queued += len(entries)
         self._metrics.queue_depth.labels(self.name).set(self._queued)
         self._wakeup.set()
         try:
             results = await asyncio.gather(*(e.future for e in entries), return_exceptions=True)
         except asyncio.CancelledError:
-            self._withdraw(flow)
+            self._withdraw(key, call)
             raise
         for result in results:
             if isinstance(result, BaseException):
@@ -148,9 +215,13 @@ class DynamicBatcher(Generic[In, Out]):
         if items:
             await self.submit(items)
 
-    def _withdraw(self, flow: int) -> None:
+    def _withdraw(self, key: str, call: int) -> None:
         """Take a cancelled call's waiting inputs out of the queue."""
-        waiting = self._flows.pop(flow, None)
+        line = self._new if key in self._new else self._old
+        flow = line.get(key)
+        waiting = flow.calls.pop(call, None) if flow is not None else None
+        if flow is not None and not flow.calls:
+            del line[key]
         if waiting:
             self._queued -= len(waiting)
             for entry in waiting:
@@ -158,25 +229,39 @@ class DynamicBatcher(Generic[In, Out]):
         self._metrics.queue_depth.labels(self.name).set(self._queued)
 
     def _oldest(self) -> float:
-        return min(waiting[0].enqueued for waiting in self._flows.values())
+        flows = [*self._new.values(), *self._old.values()]
+        return min(w[0].enqueued for flow in flows for w in flow.calls.values())
 
-    def _cut(self, size: int) -> list[_Entry[In, Out]]:
-        """Up to `size` inputs, one from each waiting call in turn; calls served go to the
-        back of the line, so the next batch starts with the calls this one did not reach."""
+    def _cut(self, size: int, budget: int) -> list[_Entry[In, Out]]:
+        """Up to `size` inputs, one from each waiting caller in turn: first the callers
+        not yet served (in arrival order), then the others; a caller served goes to the
+        back of the line. With a `budget`, the batch's padded tokens (count x longest)
+        stay within it (the first input always goes) and its inputs are of similar length
+        (within `LENGTH_SPREAD`); a caller whose next input does not fit keeps its place,
+        so a later batch starts with it."""
         batch: list[_Entry[In, Out]] = []
-        while self._flows and len(batch) < size:
-            for flow in list(self._flows):
+        shortest, longest = 0, 0
+        taken = True
+        while (self._new or self._old) and len(batch) < size and taken:
+            taken = False
+            for key in [*self._new, *self._old]:
                 if len(batch) == size:
                     break
-                waiting = self._flows[flow]
-                entry = waiting.popleft()
+                flow = self._new.get(key) or self._old[key]
+                tokens = flow.peek().tokens
+                if batch and budget and not _fits(len(batch), shortest, longest, tokens, budget):
+                    continue
+                entry = flow.pop()
+                taken = True
                 self._queued -= 1
-                if not entry.future.done():
+                self._new.pop(key, None)
+                self._old.pop(key, None)
+                if flow.calls:
+                    self._old[key] = flow
+                if not entry.future.done():  # a cancelled call's input is dropped
                     batch.append(entry)
-                if waiting:
-                    self._flows.move_to_end(flow)
-                else:
-                    del self._flows[flow]
+                    longest = max(longest, tokens)
+                    shortest = min(shortest, tokens) if shortest else tokens
         return batch
 
     async def _collect(self) -> None:
@@ -194,7 +279,7 @@ class DynamicBatcher(Generic[In, Out]):
                 # The callers of the last batch were just answered and usually come straight
                 # back: wait briefly for as many inputs rather than run a tiny batch first.
                 await self._fill(min(last_size, max_batch), last_end + last_compute / 2)
-            batch = self._cut(max_batch)
+            batch = self._cut(max_batch, self._settings.max_batch_tokens)
             self._metrics.queue_depth.labels(self.name).set(self._queued)
             if batch:
                 start = time.perf_counter()
@@ -276,10 +361,12 @@ class DynamicBatcher(Generic[In, Out]):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._collector
             self._collector = None
-        waiting = [entry for flow in self._flows.values() for entry in flow]
+        flows = [*self._new.values(), *self._old.values()]
+        waiting = [e for flow in flows for w in flow.calls.values() for e in w]
         for entry in [*self._running, *waiting]:
             if not entry.future.done():
                 entry.future.set_exception(Unavailable(f"model {self.name!r} was unloaded"))
-        self._flows.clear()
+        self._new.clear()
+        self._old.clear()
         self._queued = 0
         self._executor.shutdown(wait=False)

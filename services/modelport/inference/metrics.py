@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import grpc
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from modelport.inference.stats import RequestStats
 from modelport.serving.metrics import LATENCY_BUCKETS, Metrics
 
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+SELF_COUNTED = frozenset({"/inference.GRPCInferenceService/ModelStreamInfer"})
+"""Streams whose servicer counts each message as a request (`RequestStats`)."""
 
 
 class InferenceMetrics(Metrics):
@@ -14,6 +18,8 @@ class InferenceMetrics(Metrics):
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         super().__init__(registry)
+        self.requests = RequestStats()
+        """How each model version's requests ended (Triton's ModelStatistics)."""
         r = self.registry
         self.queue_duration = Histogram(
             "modelport_queue_duration_seconds",
@@ -73,3 +79,10 @@ class InferenceMetrics(Metrics):
             ["model", "version", "state"],
             registry=r,
         )
+
+    def observe_call(
+        self, method: str, model: str, version: str, code: grpc.StatusCode, seconds: float
+    ) -> None:
+        super().observe_call(method, model, version, code, seconds)
+        if model and method not in SELF_COUNTED:
+            self.requests.ended(model, version, code is grpc.StatusCode.OK, seconds)

@@ -138,9 +138,20 @@ class BatchedModel(Model[In, Out]):
     def predict_batch(self, batch: Sequence[In]) -> Sequence[Out | ModelportError]:
         """Run one batch (on the model's worker thread)."""
 
+    def input_tokens(self, item: In) -> int:
+        """Tokens of one prepared input, as the model pads them: what
+        `batching.max_batch_tokens` counts. 0 (the default) for inputs without tokens
+        (images), which the budget does not bound."""
+        return 0
+
     def scheduler(
         self, metrics: InferenceMetrics, tracer: trace.Tracer | None
     ) -> DynamicBatcher[In, Out]:
         return DynamicBatcher(
-            self.name, self.predict_batch, self.spec.batching, metrics, tracer=tracer
+            self.name,
+            self.predict_batch,
+            self.spec.batching,
+            metrics,
+            tracer=tracer,
+            tokens=self.input_tokens,
         )

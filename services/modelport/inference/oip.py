@@ -18,7 +18,7 @@ from modelport import __version__
 from modelport.inference.batching import DynamicBatcher
 from modelport.inference.model import TensorSpec
 from modelport.inference.repository import ManagedModel, ModelRepository
-from modelport.inference.stats import Duration, ModelStats
+from modelport.inference.stats import Duration, ModelStats, RequestStats
 from modelport.inference.tensors import Output, Tensor, decode_input, encode_output, parameter_value
 from modelport.oip import EXTENSIONS
 from modelport.oip.v2 import open_inference_pb2 as pb
@@ -54,7 +54,11 @@ def _duration(d: Duration) -> pb.StatisticDuration:
     return pb.StatisticDuration(count=d.count, ns=d.ns)
 
 
-def statistics(name: str, version: str, stats: ModelStats, calls: ModelStats) -> pb.ModelStatistics:
+def statistics(
+    name: str, version: str, stats: ModelStats, requests: ModelStats
+) -> pb.ModelStatistics:
+    """Triton's statistics of one model version: what its scheduler ran (`stats`) and how
+    its requests ended (`requests`, any protocol)."""
     return pb.ModelStatistics(
         name=name,
         version=version,
@@ -62,8 +66,8 @@ def statistics(name: str, version: str, stats: ModelStats, calls: ModelStats) ->
         inference_count=stats.inference_count,
         execution_count=stats.execution_count,
         inference_stats=pb.InferStatistics(
-            success=_duration(calls.success),
-            fail=_duration(calls.fail),
+            success=_duration(requests.success),
+            fail=_duration(requests.fail),
             queue=_duration(stats.queue),
             compute_infer=_duration(stats.compute_infer),
         ),
@@ -122,11 +126,14 @@ class OipServicer(pb_grpc.GRPCInferenceServiceServicer):
         repository: ModelRepository,
         adapters: dict[Task, TaskAdapter],
         ready: Callable[[], bool],
+        requests: RequestStats,
     ) -> None:
         self._repository = repository
         self._adapters = adapters
         self._ready = ready
-        self._calls: dict[tuple[str, str], ModelStats] = {}
+        self._requests = requests
+        """How requests ended, any protocol: ModelInfer is counted by the observability
+        interceptor like every unary call; each ModelStreamInfer message here."""
 
     # -- server and model state ---------------------------------------------------------
     async def ServerLive(self, request: pb.ServerLiveRequest, context: Context) -> Any:
@@ -219,45 +226,33 @@ class OipServicer(pb_grpc.GRPCInferenceServiceServicer):
         return response
 
     def _count(self, managed: ManagedModel, ok: bool, start: float) -> None:
-        calls = self._calls.setdefault((managed.name, managed.version), ModelStats())
-        (calls.success if ok else calls.fail).add(time.perf_counter() - start)
-
-    async def _infer(
-        self, request: pb.ModelInferRequest, context: Context
-    ) -> pb.ModelInferResponse:
-        start = time.perf_counter()
-        managed, adapter, inputs, params = self._prepare(request, context)
-        try:
-            outputs = await adapter.infer(managed, inputs, params)
-            response = self._response(request, managed, outputs)
-        except BaseException:
-            self._count(managed, False, start)
-            raise
-        self._count(managed, True, start)
-        return response
+        self._requests.ended(managed.name, managed.version, ok, time.perf_counter() - start)
 
     async def ModelInfer(self, request: pb.ModelInferRequest, context: Context) -> Any:
-        return await self._infer(request, context)
+        managed, adapter, inputs, params = self._prepare(request, context)
+        outputs = await adapter.infer(managed, inputs, params)
+        return self._response(request, managed, outputs)
 
     async def ModelStreamInfer(
         self, request_iterator: AsyncIterator[pb.ModelInferRequest], context: Context
     ) -> AsyncIterator[pb.ModelStreamInferResponse]:
         async for request in request_iterator:
             try:
-                managed, adapter, inputs, params = self._prepare(request, context)
-                if adapter.stream is None:
-                    response = await self._infer(request, context)
-                    yield pb.ModelStreamInferResponse(infer_response=response)
-                    continue
                 start = time.perf_counter()
+                managed, adapter, inputs, params = self._prepare(request, context)
                 try:
-                    async for outputs in adapter.stream(managed, inputs, params):
+                    if adapter.stream is None:
+                        outputs = await adapter.infer(managed, inputs, params)
+                        response = self._response(request, managed, outputs)
+                        yield pb.ModelStreamInferResponse(infer_response=response)
+                    else:
+                        async for outputs in adapter.stream(managed, inputs, params):
+                            yield pb.ModelStreamInferResponse(
+                                infer_response=self._response(request, managed, outputs, False)
+                            )
                         yield pb.ModelStreamInferResponse(
-                            infer_response=self._response(request, managed, outputs, False)
+                            infer_response=self._response(request, managed, [], True)
                         )
-                    yield pb.ModelStreamInferResponse(
-                        infer_response=self._response(request, managed, [], True)
-                    )
                 except BaseException:
                     self._count(managed, False, start)
                     raise
@@ -284,7 +279,7 @@ class OipServicer(pb_grpc.GRPCInferenceServiceServicer):
                     m.name,
                     m.version,
                     m.stats,
-                    self._calls.get((m.name, m.version), ModelStats()),
+                    self._requests.of(m.name, m.version),
                 )
                 for m in models
             ]
@@ -325,7 +320,9 @@ class OipServicer(pb_grpc.GRPCInferenceServiceServicer):
         return pb.RepositoryModelUnloadResponse()
 
 
-def oip_binding(repository: ModelRepository, adapters: dict[Task, TaskAdapter]) -> Any:
+def oip_binding(
+    repository: ModelRepository, adapters: dict[Task, TaskAdapter], requests: RequestStats
+) -> Any:
     """The ServiceBinding of the OIP service for a backend's composition root."""
     from modelport.serving.server import ServiceBinding
 
@@ -333,6 +330,7 @@ def oip_binding(repository: ModelRepository, adapters: dict[Task, TaskAdapter]) 
         repository,
         adapters,
         ready=lambda: any(m.state is ModelState.READY for m in repository.models()),
+        requests=requests,
     )
     name = pb.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name
     return ServiceBinding(

@@ -25,6 +25,9 @@ from modelport.inference.text import TextLimits
 from modelport.serving.errors import ConfigError
 from modelport.serving.settings import CommonSettings
 
+TOKEN_BUDGET = 512
+"""The default `max_batch_tokens`, chosen by benchmarks/fairness.py on 2 CPU cores."""
+
 
 class BatchingSettings(BaseModel):
     """How a model's dynamic batcher forms batches."""
@@ -42,6 +45,12 @@ class BatchingSettings(BaseModel):
     before cutting the next batch (the callers just answered usually come straight back).
     Keeps batches full under load; a lone call arriving right after such a batch may wait
     up to half that compute time. A call that finds the model idle is never delayed."""
+    max_batch_tokens: int = Field(TOKEN_BUDGET, ge=0)
+    """Most padded tokens in one batch (inputs x the longest of them) for models whose
+    inputs have tokens (text); 0: no bound. A batch's compute grows with it, and a call
+    that arrives while a batch runs waits for that batch and rides in the next, so it
+    bounds how long one caller's long inputs can hold another's short one. An input over
+    it runs alone. Raise it where bigger batches pay (a GPU); see docs/benchmarks.md."""
     max_queue_size: int = Field(4096, ge=1)
     """Most inputs waiting; beyond it calls get RESOURCE_EXHAUSTED at once. Keep it well
     above `max_inputs_per_request` (1024): when they were equal, one allowed call filled

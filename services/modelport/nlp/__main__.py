@@ -72,6 +72,7 @@ def build(settings: NlpSettings) -> InferenceServer:
         lambda server: nlp_pb2_grpc.add_NlpServiceServicer_to_server(servicer, server),
         repository,
         oip.adapters(handler),
+        metrics.requests,
     )
     return InferenceServer(settings, repository, services, metrics, name="modelport-nlp")
 

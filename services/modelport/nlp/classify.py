@@ -59,6 +59,9 @@ class TextClassifier(BatchedModel[ClassifyItem, Scores]):
     task = Task.TEXT_CLASSIFICATION
     labels: list[str]
 
+    def input_tokens(self, item: ClassifyItem) -> int:
+        return len(item.ids)
+
     def tokenize(self, texts: Sequence[str], policy: Truncation) -> list[list[int]]:
         raise NotImplementedError
 

@@ -192,6 +192,9 @@ class TokenClassifier(BatchedModel[TokenItem, list[Entity]]):
     def warmup_batch(self) -> list[TokenItem]:
         return self.prepare(["Modelport warms up in Paris."], Aggregation.SIMPLE, 0.0)
 
+    def input_tokens(self, item: TokenItem) -> int:
+        return len(item.ids) + len(self.text.prefix) + len(self.text.suffix)
+
     def predict_batch(self, batch: Sequence[TokenItem]) -> list[list[Entity] | ModelportError]:
         out: list[list[Entity] | ModelportError] = [[] for _ in batch]
         start = len(self.text.prefix)

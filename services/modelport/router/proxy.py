@@ -6,10 +6,14 @@ handlers whose (de)serialisers are the identity: it reads only the `model` field
 Deadlines, cancellation and metadata (trace context included) travel with the call.
 
 Metadata is forwarded without the caller's credentials (`authorization` and the other
-`strip_headers`): the replica gets the router's own credential instead, and the request
-id the router logs the call under. Every message of a client stream must name the model
-(and version) its first message named, which is the one the router routed: a stream is
-never a way to reach a model the router does not route.
+`strip_headers`): the replica gets the router's own credential instead, the request id
+the router logs the call under, and the call's fair-share key (`x-modelport-caller`: the
+caller's identity, or its connection), which the replica trusts from the router's
+credential only, so it queues each caller's work as that caller's.
+
+Every message of a client stream must name the model (and version) its first message
+named, which is the one the router routed: a stream is never a way to reach a model the
+router does not route.
 
 Another replica is tried only while the call has not been sent: a replica whose
 connection is not READY within `connect_timeout_s` is skipped. Once a call is sent it is
@@ -32,7 +36,7 @@ from opentelemetry import trace
 from modelport.router.metrics import RouterMetrics
 from modelport.router.pool import Replica, ReplicaPool
 from modelport.router.registry import Registry
-from modelport.serving.calls import call_record, record_model
+from modelport.serving.calls import CALLER_HEADER, call_record, fair_share, record_model
 from modelport.serving.catalog import Task, wrong_rpc
 from modelport.serving.errors import (
     DeadlineExceeded,
@@ -60,6 +64,7 @@ _NOT_FORWARDED = {
     "grpc-timeout",
     "grpc-trace-bin-internal",
     "x-request-id",  # replaced by the id the router logs the call under
+    CALLER_HEADER,  # replaced by the router's own key for the call
 }
 
 
@@ -97,8 +102,8 @@ def forwarded_metadata(
     credential: tuple[tuple[str, str], ...] = (),
 ) -> tuple[tuple[str, str | bytes], ...]:
     """The caller's metadata without its credentials (`strip`), with the router's own
-    `credential`, the call's request id and the trace context re-pointed at the router's
-    span."""
+    `credential`, the call's request id and fair-share key, and the trace context
+    re-pointed at the router's span."""
     kept = tuple(
         (key, value)
         for key, value in (context.invocation_metadata() or ())
@@ -109,7 +114,8 @@ def forwarded_metadata(
     )
     record = call_record(context)
     request_id = (("x-request-id", record.request_id),) if record is not None else ()
-    return kept + credential + request_id + tuple(inject().items())
+    share = ((CALLER_HEADER, key),) if (key := fair_share.get()) else ()
+    return kept + credential + request_id + share + tuple(inject().items())
 
 
 class _Requests:

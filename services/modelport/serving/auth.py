@@ -50,7 +50,7 @@ from google.protobuf import descriptor_pool
 from google.protobuf.descriptor import FieldDescriptor
 
 from modelport.serving import endpoints
-from modelport.serving.calls import call_record
+from modelport.serving.calls import call_record, fair_share, fair_share_key
 from modelport.serving.errors import ResourceExhausted
 from modelport.serving.identity import ADMIN_METHODS, ROLES, Principal, allowed
 from modelport.serving.interceptors import Handler, around
@@ -299,10 +299,12 @@ def _peer_source(context: grpc.aio.ServicerContext[Any, Any]) -> str:
 
 class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     """Authenticates every call but health and reflection, checks its role, charges its
-    identity's rate limit per input and per stream message, caps its concurrent streams
-    and writes the audit log: denied calls, and the admin methods it lets through (but
-    those in `self_audited`, whose servicer writes a line with what changed). The
-    caller's principal is left on the call's `CallRecord` (see `serving.calls.caller`)."""
+        identity's rate limit per input and per stream message, caps its concurrent streams
+        and writes the audit log: denied calls, and the admin methods it lets through (but
+        those in `self_audited`, whose servicer writes a line with what changed). The
+        caller's principal is left on the call's `CallRecord` (see `serving.calls.caller`), and
+    its identity is the call's fair-share key (or, from the router, the key the router
+    forwards: `serving.calls.fair_share_key`)."""
 
     def __init__(
         self,
@@ -367,10 +369,13 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
                 outcome="allowed",
                 trace_id=trace,
             )
-        guarded: Handler = around(handler, self._scope(principal, method, handler, trace))
+        share = fair_share_key(metadata, "", principal)
+        guarded: Handler = around(handler, self._scope(principal, method, handler, trace, share))
         return guarded
 
-    def _scope(self, principal: Principal, method: str, handler: Any, trace: str) -> Any:
+    def _scope(
+        self, principal: Principal, method: str, handler: Any, trace: str, share: str
+    ) -> Any:
         exempt = principal.role == "router"
         limited = self._limiter is not None and not exempt
         capped = (
@@ -386,6 +391,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             record = call_record(context)
             if record is not None:
                 record.principal = principal
+            fair_share.set(share)
             if limited and not streaming:
                 self._charge(principal, method, request, trace)
             if capped:

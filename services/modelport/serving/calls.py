@@ -8,12 +8,17 @@ interceptor labels the call's metrics with it when the call ends.
 The record is an object reached through the context, not a context variable, so a write
 from a child task (EmbedStream works on each request in a task of its own) is seen by
 the interceptor.
+
+Whose work a call is, for fair queueing, is the one value set for a call and read deep
+below it (by a model's scheduler, beside the request id): `fair_share`, a context
+variable the interceptors set before the servicer runs (see `fair_share_key`).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,3 +91,30 @@ def caller(context: object) -> Principal | None:
     (then every caller may do everything)."""
     record = call_record(context)
     return record.principal if record is not None else None
+
+
+CALLER_HEADER = "x-modelport-caller"
+"""Metadata the router sends with each call it forwards: the fair-share key it gave the
+call, so a backend queues the caller's work as the caller's, not as the router's."""
+MAX_KEY_CHARS = 256
+"""A forwarded key is cut to this many characters."""
+
+fair_share: ContextVar[str] = ContextVar("modelport_fair_share", default="")
+"""The fair-share key of the call being served (see `fair_share_key`); schedulers queue
+work by it, round robin between keys."""
+
+
+def fair_share_key(
+    metadata: Mapping[str, str | bytes], peer: str, principal: Principal | None
+) -> str:
+    """Whose work a call is: `id:<identity>` for an authenticated caller, else its
+    connection (`peer:<gRPC peer>`). The key the router forwards (`CALLER_HEADER`) is
+    taken only from the router's (or an admin's) credential, or when authentication is
+    off (every caller is trusted then); from anyone else it is ignored."""
+    forwarded = metadata.get(CALLER_HEADER)
+    trusted = principal is None or principal.role in ("router", "admin")
+    if trusted and isinstance(forwarded, str) and forwarded:
+        return forwarded[:MAX_KEY_CHARS]
+    if principal is not None:
+        return f"id:{principal.identity}"
+    return f"peer:{peer}"

@@ -2,7 +2,8 @@
 them in one order, outermost first:
 
 1. `ObservabilityInterceptor` opens the server span (with the caller's W3C trace
-   context), sets the request id, makes the call's `CallRecord` (servicers reach it
+   context), sets the request id and the fair-share key (`serving.calls.fair_share`; the
+   auth interceptor refines it), makes the call's `CallRecord` (servicers reach it
    through their context, see `serving.calls`) and observes the call's duration by
    method, model, version and status code.
 2. `ErrorInterceptor` turns a `ModelportError` into its status, with `google.rpc` details
@@ -33,7 +34,7 @@ from grpc_status import rpc_status
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
-from modelport.serving.calls import CallContext, CallRecord
+from modelport.serving.calls import CallContext, CallRecord, fair_share, fair_share_key
 from modelport.serving.errors import InvalidArgument, ModelportError, ResourceExhausted
 from modelport.serving.metrics import Metrics
 from modelport.serving.tracing import extract, new_request_id, request_id
@@ -176,7 +177,7 @@ class ObservabilityInterceptor(_WrappingInterceptor):
     def wrap(self, handler: Any, details: grpc.HandlerCallDetails) -> Any:
         method = details.method
         metadata = tuple(details.invocation_metadata or ())
-        histogram = self._metrics.request_duration
+        metrics = self._metrics
         tracer = self._tracer
 
         @contextlib.asynccontextmanager
@@ -184,8 +185,10 @@ class ObservabilityInterceptor(_WrappingInterceptor):
             request: Any, context: Context, streaming: bool
         ) -> AsyncIterator[tuple[Any, Any]]:
             start = time.perf_counter()
-            record = CallRecord(method, new_request_id(dict(metadata)))
+            headers = dict(metadata)
+            record = CallRecord(method, new_request_id(headers))
             request_id.set(record.request_id)
+            fair_share.set(fair_share_key(headers, context.peer() or "", None))
             code = grpc.StatusCode.OK
             with _server_span(tracer, method, metadata) as span:
                 try:
@@ -195,8 +198,8 @@ class ObservabilityInterceptor(_WrappingInterceptor):
                     raise
                 finally:
                     span.set_attribute("rpc.grpc.status_code", code.value[0])
-                    histogram.labels(method, record.model, record.version, code.name).observe(
-                        time.perf_counter() - start
+                    metrics.observe_call(
+                        method, record.model, record.version, code, time.perf_counter() - start
                     )
 
         return around(handler, observed)

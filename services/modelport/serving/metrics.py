@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import grpc
 from prometheus_client import CollectorRegistry, Histogram, start_http_server
 
 LATENCY_BUCKETS = (
@@ -37,6 +38,13 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+
+    def observe_call(
+        self, method: str, model: str, version: str, code: grpc.StatusCode, seconds: float
+    ) -> None:
+        """One call ended (the observability interceptor tells every call): `model` and
+        `version` are those that answered it, empty when none did."""
+        self.request_duration.labels(method, model, version, code.name).observe(seconds)
 
     def serve_http(self, host: str, port: int) -> tuple[object, object]:
         """Expose `/metrics` over HTTP; returns the server and its thread."""

@@ -63,6 +63,7 @@ def build(settings: VisionSettings) -> InferenceServer:
         lambda server: vision_pb2_grpc.add_VisionServiceServicer_to_server(servicer, server),
         repository,
         oip.adapters(handler),
+        metrics.requests,
     )
     return InferenceServer(settings, repository, services, metrics, name="modelport-vision")
 
