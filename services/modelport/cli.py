@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from modelport import __version__
-from modelport.client import ClientError, ModelportClient
+from modelport.client import AGGREGATIONS, ClientError, ModelportClient
 from modelport.serving.catalog import PROTO_TO_TASK
 from modelport.v1 import common_pb2
 
@@ -43,8 +43,10 @@ RIGHT_RPC = re.compile(r"call modelport\.v1\.(\w+/\w+)")
 COMMANDS = {
     "EmbeddingService/Embed": "embed",
     "NlpService/Classify": "classify",
+    "NlpService/ClassifyTokens": "entities",
     "NlpService/Generate": "generate",
     "VisionService/ClassifyImage": "classify-image",
+    "VisionService/DetectObjects": "detect",
 }
 
 
@@ -438,6 +440,69 @@ def _classify_image(args: argparse.Namespace) -> int:
     return 0
 
 
+def _entities(args: argparse.Namespace) -> int:
+    texts = _texts(args)
+    args.input_names = [_short(t, 40) for t in texts]
+    with _client(args) as client:
+        results = client.classify_tokens(
+            texts,
+            model=args.model,
+            version=args.version,
+            aggregation=args.aggregation,
+            min_score=args.min_score,
+        )
+    if args.json:
+        out = {
+            "model": results.model,
+            "version": results.version,
+            "input_tokens": results.input_tokens,
+            "results": [
+                {"input": text, "entities": [vars(e) for e in entities]}
+                for text, entities in zip(texts, results, strict=True)
+            ],
+        }
+        print(json.dumps(out))
+        return 0
+    shown = [_short(text) for text in texts]
+    width = max(map(len, shown))
+    for name, entities in zip(shown, results, strict=True):
+        spans = "  ".join(f"{e.label} {e.text!r} {e.start}:{e.end} {e.score:.3f}" for e in entities)
+        print(f"{name.ljust(width)}  {spans or '(none)'}")
+    return 0
+
+
+def _detect(args: argparse.Namespace) -> int:
+    images = [_read(f) for f in args.files]
+    args.input_names = list(args.files)
+    with _client(args) as client:
+        results = client.detect_objects(
+            images,
+            model=args.model,
+            version=args.version,
+            threshold=args.threshold,
+            max_detections=args.max_detections,
+        )
+    if args.json:
+        out = {
+            "model": results.model,
+            "version": results.version,
+            "results": [
+                {"file": name, "detections": [vars(d) for d in detections]}
+                for name, detections in zip(args.files, results, strict=True)
+            ],
+        }
+        print(json.dumps(out))
+        return 0
+    width = max(map(len, args.files))
+    for name, detections in zip(args.files, results, strict=True):
+        boxes = "  ".join(
+            f"{d.label} {d.score:.3f} [{d.x_min:.0f},{d.y_min:.0f},{d.x_max:.0f},{d.y_max:.0f}]"
+            for d in detections
+        )
+        print(f"{name.ljust(width)}  {boxes or '(none)'}")
+    return 0
+
+
 def generate_timeout(max_new_tokens: int) -> float:
     """generate's default deadline for a request of `max_new_tokens` (0: the model's)."""
     base, per_token, unset = GENERATE_TIMEOUT_S
@@ -625,6 +690,42 @@ def parser() -> argparse.ArgumentParser:
     )
     _client_args(classify_image)
     classify_image.set_defaults(func=_classify_image)
+
+    entities = command("entities", "find named entities (token classification) in texts")
+    _texts_args(entities)
+    entities.add_argument(
+        "--model", required=True, help="token-classification model to call (see `models`)"
+    )
+    _version_arg(entities)
+    entities.add_argument(
+        "--aggregation",
+        choices=list(AGGREGATIONS),
+        default="simple",
+        help="how tokens merge into entities",
+    )
+    entities.add_argument(
+        "--min-score", type=non_negative_float, default=0.0, help="drop entities scoring below"
+    )
+    _client_args(entities)
+    entities.set_defaults(func=_entities)
+
+    detect = command("detect", "detect objects in image files (JPEG, PNG, WebP, GIF, BMP)")
+    detect.add_argument("files", nargs="+", metavar="FILE", help="image files ('-' is stdin)")
+    detect.add_argument(
+        "--model", required=True, help="object-detection model to call (see `models`)"
+    )
+    _version_arg(detect)
+    detect.add_argument(
+        "--threshold",
+        type=non_negative_float,
+        default=0.0,
+        help="drop detections scoring below; 0: the server's 0.5",
+    )
+    detect.add_argument(
+        "--max-detections", type=non_negative_int, default=0, help="per image, best first; 0: all"
+    )
+    _client_args(detect)
+    detect.set_defaults(func=_detect)
 
     generate = command("generate", "generate text, streamed as it is produced")
     generate.add_argument("prompt", nargs="?", metavar="PROMPT", help="the prompt; '-' reads stdin")

@@ -14,7 +14,7 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeAlias, TypeVar
+from typing import Any, Generic, TypeAlias, TypeVar
 
 import grpc
 
@@ -44,6 +44,14 @@ FINISH_REASONS = {
 Pem: TypeAlias = "bytes | str | os.PathLike[str]"
 """PEM data as bytes, or the path of a PEM file."""
 Response = TypeVar("Response")
+T = TypeVar("T")
+AGGREGATIONS = {
+    "simple": nlp_pb2.AGGREGATION_SIMPLE,
+    "none": nlp_pb2.AGGREGATION_NONE,
+    "first": nlp_pb2.AGGREGATION_FIRST,
+    "average": nlp_pb2.AGGREGATION_AVERAGE,
+}
+"""How ClassifyTokens merges tokens into entities, by the names the client takes."""
 
 
 class ClientError(Exception):
@@ -69,21 +77,44 @@ class Embeddings:
     input_tokens: int
 
 
-class Classifications(list[list[tuple[str, float]]]):
-    """Labels with scores, best first, for each input in order; also says which model
-    version answered (`model`, `version`) and, for texts, the tokens it read."""
+class PerInput(list[list[T]], Generic[T]):
+    """One list of results for each input, in input order; also says which model version
+    answered (`model`, `version`) and, for texts, the tokens it read."""
 
     def __init__(
-        self,
-        results: Sequence[list[tuple[str, float]]],
-        model: str,
-        version: str,
-        input_tokens: int = 0,
+        self, results: Sequence[list[T]], model: str, version: str, input_tokens: int = 0
     ) -> None:
         super().__init__(results)
         self.model = model
         self.version = version
         self.input_tokens = input_tokens
+
+
+class Classifications(PerInput[tuple[str, float]]):
+    """Labels with scores, best first, for each input."""
+
+
+@dataclass(frozen=True)
+class Entity:
+    """A labelled span of a text: `text` is `input[start:end]` (code points)."""
+
+    label: str
+    score: float
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Detection:
+    """An object found in an image; the box in the original image's pixels."""
+
+    label: str
+    score: float
+    x_min: float
+    y_min: float
+    x_max: float
+    y_max: float
 
 
 @dataclass(frozen=True)
@@ -270,6 +301,64 @@ class ModelportClient:
         response = self._call(self._vision.ClassifyImage, request)
         return Classifications(
             [[(s.label, s.score) for s in r.labels] for r in response.results],
+            response.model.name,
+            response.model.version,
+        )
+
+    def classify_tokens(
+        self,
+        texts: Sequence[str],
+        *,
+        model: str,
+        version: str = "",
+        aggregation: str = "simple",
+        min_score: float = 0.0,
+    ) -> PerInput[Entity]:
+        """The entities of each text, in order of appearance (`aggregation`: simple,
+        none, first or average; entities scoring below `min_score` are dropped)."""
+        request = nlp_pb2.ClassifyTokensRequest(
+            model=common_pb2.ModelRef(name=model, version=version),
+            inputs=list(texts),
+            aggregation=AGGREGATIONS[aggregation],
+            min_score=min_score,
+        )
+        response = self._call(self._nlp.ClassifyTokens, request)
+        return PerInput(
+            [
+                [Entity(e.label, e.score, e.text, e.start, e.end) for e in r.entities]
+                for r in response.results
+            ],
+            response.model.name,
+            response.model.version,
+            response.usage.input_tokens,
+        )
+
+    def detect_objects(
+        self,
+        images: Sequence[bytes],
+        *,
+        model: str,
+        version: str = "",
+        threshold: float = 0.0,
+        max_detections: int = 0,
+    ) -> PerInput[Detection]:
+        """The objects in each encoded image, best first (`threshold` 0: the server's
+        0.5; `max_detections` 0: all)."""
+        request = vision_pb2.DetectObjectsRequest(
+            model=common_pb2.ModelRef(name=model, version=version),
+            images=list(images),
+            threshold=threshold,
+            max_detections=max_detections,
+        )
+        response = self._call(self._vision.DetectObjects, request)
+        return PerInput(
+            [
+                [
+                    Detection(d.label, d.score, d.box.x_min, d.box.y_min, d.box.x_max, d.box.y_max)
+                    for d in r.detections
+                ]
+                for r in response.results
+            ],
             response.model.name,
             response.model.version,
         )

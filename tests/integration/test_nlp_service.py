@@ -3,6 +3,7 @@ built in fixtures and the real MiniLM behind the label-prototype sentiment class
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -529,3 +530,40 @@ def test_a_tiny_temperature_samples_like_greedy(stub: nlp_pb2_grpc.NlpServiceStu
         timeout=60,
     )
     assert plain.generations[0].text == greedy.generations[0].text
+
+
+def test_cli_entities_prints_spans_and_json_by_position(
+    server: InferenceServer,
+    stub: nlp_pb2_grpc.NlpServiceStub,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    """`modelport entities`: texts from arguments and files, the same entities the RPC
+    gives, `--json` a list in input order (a repeated text keeps both places), and the
+    wrong model named with the command that calls it."""
+    from modelport.cli import EXIT_ERROR, main
+
+    target = f"127.0.0.1:{server.port}"
+    texts = ["Ada Lovelace visited Zürich and the park", "the dog runs"]
+    (tmp_path / "more.txt").write_text(texts[0] + "\n")
+    expected = stub.ClassifyTokens(
+        nlp_pb2.ClassifyTokensRequest(model=ref("ner"), inputs=texts), timeout=30
+    ).results
+    common = ["--model", "ner", "--target", target]
+    assert main(["entities", *texts, "--file", str(tmp_path / "more.txt"), *common, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [r["input"] for r in out["results"]] == [*texts, texts[0]]
+    assert out["model"] == "ner"
+    assert out["input_tokens"] > 0
+    for got, want in zip(out["results"], [*expected, expected[0]], strict=True):
+        assert [(e["label"], e["text"], e["start"], e["end"]) for e in got["entities"]] == [
+            (e.label, e.text, e.start, e.end) for e in want.entities
+        ]
+    assert main(["entities", *texts, *common]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2
+    for line, want in zip(lines, expected, strict=True):
+        assert all(f"{e.label} {e.text!r} {e.start}:{e.end}" in line for e in want.entities)
+        assert want.entities or line.endswith("(none)")
+    assert main(["classify", "hello", "--model", "ner", "--target", target]) == EXIT_ERROR
+    assert "hint: `modelport entities --model ner` calls it" in capsys.readouterr().err
