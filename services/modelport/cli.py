@@ -8,12 +8,12 @@ import os
 import re
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from modelport import __version__
-from modelport.client import AGGREGATIONS, ClientError, ModelportClient
+from modelport.client import AGGREGATIONS, ClientError, ModelportClient, PerInput
 from modelport.serving.catalog import PROTO_TO_TASK
 from modelport.v1 import common_pb2
 
@@ -400,24 +400,49 @@ def _embed(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_labels(
-    key: str, names: Sequence[str], results: Any, as_json: bool, input_tokens: bool = False
+def _print_results(
+    key: str,
+    names: Sequence[str],
+    results: PerInput[Any],
+    as_json: bool,
+    field: str,
+    to_json: Callable[[Any], dict[str, Any]],
+    to_text: Callable[[Any], str],
+    *,
+    input_tokens: bool = False,
+    none: str = "",
 ) -> None:
+    """Each input's results: JSON `{model, version, [input_tokens,] results: [{key: name,
+    field: [...]}]}` in input order, or a line per input (`none` when it has none)."""
     if as_json:
         out: dict[str, Any] = {"model": results.model, "version": results.version}
         if input_tokens:
             out["input_tokens"] = results.input_tokens
         out["results"] = [
-            {key: name, "labels": [{"label": label, "score": s} for label, s in labels]}
-            for name, labels in zip(names, results, strict=True)
+            {key: name, field: [to_json(r) for r in found]}
+            for name, found in zip(names, results, strict=True)
         ]
         print(json.dumps(out))
         return
     shown = [_short(name) if key == "input" else name for name in names]
     width = max(map(len, shown))
-    for name, labels in zip(shown, results, strict=True):
-        scores = "  ".join(f"{label} {score:.3f}" for label, score in labels)
-        print(f"{name.ljust(width)}  {scores}")
+    for name, found in zip(shown, results, strict=True):
+        print(f"{name.ljust(width)}  {'  '.join(map(to_text, found)) or none}")
+
+
+def _print_labels(
+    key: str, names: Sequence[str], results: Any, as_json: bool, input_tokens: bool = False
+) -> None:
+    _print_results(
+        key,
+        names,
+        results,
+        as_json,
+        "labels",
+        lambda ls: {"label": ls[0], "score": ls[1]},
+        lambda ls: f"{ls[0]} {ls[1]:.3f}",
+        input_tokens=input_tokens,
+    )
 
 
 def _classify(args: argparse.Namespace) -> int:
@@ -451,23 +476,17 @@ def _entities(args: argparse.Namespace) -> int:
             aggregation=args.aggregation,
             min_score=args.min_score,
         )
-    if args.json:
-        out = {
-            "model": results.model,
-            "version": results.version,
-            "input_tokens": results.input_tokens,
-            "results": [
-                {"input": text, "entities": [vars(e) for e in entities]}
-                for text, entities in zip(texts, results, strict=True)
-            ],
-        }
-        print(json.dumps(out))
-        return 0
-    shown = [_short(text) for text in texts]
-    width = max(map(len, shown))
-    for name, entities in zip(shown, results, strict=True):
-        spans = "  ".join(f"{e.label} {e.text!r} {e.start}:{e.end} {e.score:.3f}" for e in entities)
-        print(f"{name.ljust(width)}  {spans or '(none)'}")
+    _print_results(
+        "input",
+        texts,
+        results,
+        args.json,
+        "entities",
+        vars,
+        lambda e: f"{e.label} {e.text!r} {e.start}:{e.end} {e.score:.3f}",
+        input_tokens=True,
+        none="(none)",
+    )
     return 0
 
 
@@ -482,24 +501,18 @@ def _detect(args: argparse.Namespace) -> int:
             threshold=args.threshold,
             max_detections=args.max_detections,
         )
-    if args.json:
-        out = {
-            "model": results.model,
-            "version": results.version,
-            "results": [
-                {"file": name, "detections": [vars(d) for d in detections]}
-                for name, detections in zip(args.files, results, strict=True)
-            ],
-        }
-        print(json.dumps(out))
-        return 0
-    width = max(map(len, args.files))
-    for name, detections in zip(args.files, results, strict=True):
-        boxes = "  ".join(
+    _print_results(
+        "file",
+        args.files,
+        results,
+        args.json,
+        "detections",
+        vars,
+        lambda d: (
             f"{d.label} {d.score:.3f} [{d.x_min:.0f},{d.y_min:.0f},{d.x_max:.0f},{d.y_max:.0f}]"
-            for d in detections
-        )
-        print(f"{name.ljust(width)}  {boxes or '(none)'}")
+        ),
+        none="(none)",
+    )
     return 0
 
 

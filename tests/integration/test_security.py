@@ -566,6 +566,26 @@ def guarded_backend(
         yield server
 
 
+def router_to(
+    env: dict[str, str], work: Path, tokens: Path, router_token: Path, model: str, endpoint: str
+) -> ServiceProcess:
+    """A started router with client `tokens` and the router's token for backends, that
+    routes `model` (version 1) to the backend at `endpoint`."""
+    return ServiceProcess(
+        "modelport.router",
+        {
+            **env,
+            "MODELPORT_DATA_DIR": str(work / "data"),
+            "MODELPORT_AUTH_TOKENS_FILE": str(tokens),
+            "MODELPORT_BACKEND_TOKEN_FILE": str(router_token),
+            "MODELPORT_STATIC_REPLICAS": json.dumps(
+                [{"name": model, "version": "1", "endpoint": endpoint}]
+            ),
+        },
+        free_port(),
+    ).start()
+
+
 @pytest.fixture(scope="module")
 def guarded_router(
     guarded_backend: InferenceServer,
@@ -580,19 +600,14 @@ def guarded_router(
         {"token": TOKENS["client"], "identity": "backend-team", "role": "client"},
         {"token": TOKENS["admin"], "identity": "platform", "role": "admin"},
     )
-    process = ServiceProcess(
-        "modelport.router",
-        {
-            **free_env_module,
-            "MODELPORT_DATA_DIR": str(work / "data"),
-            "MODELPORT_AUTH_TOKENS_FILE": str(tokens),
-            "MODELPORT_BACKEND_TOKEN_FILE": str(router_token_file),
-            "MODELPORT_STATIC_REPLICAS": json.dumps(
-                [{"name": "tiny", "version": "1", "endpoint": f"127.0.0.1:{guarded_backend.port}"}]
-            ),
-        },
-        free_port(),
-    ).start()
+    process = router_to(
+        free_env_module,
+        work,
+        tokens,
+        router_token_file,
+        "tiny",
+        f"127.0.0.1:{guarded_backend.port}",
+    )
     try:
         process.wait_serving()
         yield process
@@ -1161,6 +1176,7 @@ def test_one_identitys_many_calls_do_not_crowd_out_anothers_through_the_router(
     and bob: bob's four inputs ride in two batches beside two of alice's each. (Queued per
     call, bob had one turn in nine; queued as the router, the same.) Read from the
     batches the model ran, not from times."""
+    from modelport.embedding.model import SentenceEmbeddingModel
     from modelport.inference.settings import BatchingSettings
     from modelport.inference.text import Truncation
 
@@ -1187,20 +1203,17 @@ def test_one_identitys_many_calls_do_not_crowd_out_anothers_through_the_router(
             return predict(batch)
 
         batcher._predict = recording
-        bob_ids = {tuple(ids) for ids in managed.model.tokenize(bob_texts, Truncation.END)}
-        router = ServiceProcess(
-            "modelport.router",
-            {
-                **free_env_module,
-                "MODELPORT_DATA_DIR": str(tmp_path / "data"),
-                "MODELPORT_AUTH_TOKENS_FILE": str(tokens),
-                "MODELPORT_BACKEND_TOKEN_FILE": str(router_token_file),
-                "MODELPORT_STATIC_REPLICAS": json.dumps(
-                    [{"name": "minilm", "version": "1", "endpoint": f"127.0.0.1:{backend.port}"}]
-                ),
-            },
-            free_port(),
-        ).start()
+        model = managed.model
+        assert isinstance(model, SentenceEmbeddingModel)
+        bob_ids = {tuple(ids) for ids in model.tokenize(bob_texts, Truncation.END)}
+        router = router_to(
+            free_env_module,
+            tmp_path,
+            tokens,
+            router_token_file,
+            "minilm",
+            f"127.0.0.1:{backend.port}",
+        )
         try:
             router.wait_serving()
             with grpc.insecure_channel(router.address) as channel:
