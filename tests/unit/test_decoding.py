@@ -325,3 +325,26 @@ async def test_warmup_setting_applies_to_generative_models(
     assert managed.decoder.queue_depth == 0
     await repository.close()
     assert managed.scheduler is None  # closed with the model
+
+
+async def test_running_slots_go_round_the_callers(gpt2_tokenizer: Any) -> None:
+    """Caller a's four waiting prompts do not take every free slot from caller b's one
+    that arrived after them: slots go to the caller holding the fewest (FIFO gave a all
+    three)."""
+    model = ScriptedModel(gpt2_tokenizer, {i: [5, 6, 7] for i in range(1, 7)})
+    loop = make_loop(model, InferenceMetrics(), max_running=3)
+    model.hold()
+    first = loop.submit([[1]], GenerationParams(max_new_tokens=8), caller="id:a")
+    await until(lambda: loop.running == 1)
+    many = loop.submit([[2], [3], [4], [5]], GenerationParams(max_new_tokens=8), caller="id:a")
+    other = loop.submit([[6]], GenerationParams(max_new_tokens=8), caller="id:b")
+    await until(lambda: loop.queue_depth == 5)
+    model.release()
+    for generations in (first, many, other):
+        async for _ in generations:
+            pass
+        generations.close()
+    joined = [joining for joining, _ in model.steps if joining]
+    assert joined[0] == [1]
+    assert sorted(joined[1]) == [2, 6], model.steps  # one slot each: a holds one already
+    await loop.close()

@@ -4,7 +4,9 @@
 generations wait for a slot in the running batch (bounded by `max_running` and a KV
 budget, `max_kv_tokens`), join it at the next token step (the model prefills their
 prompt) and leave it when they finish or their caller goes away, so concurrent
-generations share every forward pass. Each step runs on the model's worker thread:
+generations share every forward pass. Free slots go round the callers (fair-share keys,
+`serving.calls.fair_share`): each to the oldest waiting generation of the caller holding
+the fewest slots. Each step runs on the model's worker thread:
 the model's forward pass, then, per sequence, the new token's text (incremental
 detokenisation), stop sequences and finish rules. The event loop only admits work and
 hands chunks of text to callers.
@@ -16,6 +18,7 @@ runtimes); what a sequence holds for the model (KV cache, sampling state) is opa
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import enum
 import logging
@@ -30,6 +33,7 @@ from modelport.inference.metrics import InferenceMetrics
 from modelport.inference.scheduling import refuse_if_full
 from modelport.inference.settings import GenerationSettings
 from modelport.inference.stats import ModelStats
+from modelport.serving.calls import fair_share
 from modelport.serving.errors import Unavailable
 
 log = logging.getLogger(__name__)
@@ -117,6 +121,8 @@ class GenSequence:
     pending: str = ""
     """Decoded text not sent yet: it may be the start of a stop sequence."""
     enqueued: float = 0.0
+    caller: str = ""
+    """Whose generation it is (the call's fair-share key)."""
     cancelled: bool = False
     finished: bool = False
 
@@ -217,9 +223,12 @@ class DecodeLoop:
             retry_after_s=1.0,
         )
 
-    def submit(self, prompts: Sequence[list[int]], params: GenerationParams) -> Generations:
+    def submit(
+        self, prompts: Sequence[list[int]], params: GenerationParams, caller: str | None = None
+    ) -> Generations:
         """Queue one generation per prompt, all or none; their chunks come through the
-        returned `Generations` (close it when done)."""
+        returned `Generations` (close it when done). `caller`: whose they are (default:
+        the fair-share key of the call served)."""
         if self._wakeup is None:
             raise Unavailable(f"model {self.name!r} is not accepting requests")
         self.admit(len(prompts))
@@ -233,6 +242,7 @@ class DecodeLoop:
                 index=i,
                 detokenizer=Detokenizer(self._model.detokenize),
                 enqueued=now,
+                caller=fair_share.get() if caller is None else caller,
             )
             for i, ids in enumerate(prompts)
         ]
@@ -266,14 +276,20 @@ class DecodeLoop:
         return len(seq.prompt) + seq.params.max_new_tokens
 
     def _join(self) -> list[GenSequence]:
-        """The waiting generations that fit in the running batch now, oldest first."""
+        """The waiting generations that fit in the running batch now: each time, the
+        oldest of the caller holding the fewest running slots, so one caller's many
+        prompts cannot take every slot from another's one."""
         joining: list[GenSequence] = []
         budget = sum(self._cost(s) for s in self._running)
+        held = collections.Counter(s.caller for s in self._running)
         while self._waiting and len(self._running) + len(joining) < self._settings.max_running:
-            cost = self._cost(self._waiting[0])
+            seq = min(self._waiting, key=lambda s: held[s.caller])  # the first of the least
+            cost = self._cost(seq)
             if budget + cost > self._settings.max_kv_tokens and (self._running or joining):
                 break
-            joining.append(self._waiting.popleft())
+            self._waiting.remove(seq)
+            joining.append(seq)
+            held[seq.caller] += 1
             budget += cost
         if joining:
             self._metrics.queue_depth.labels(self.name).set(len(self._waiting))
