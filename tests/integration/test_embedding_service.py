@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -411,28 +414,46 @@ def test_metrics_endpoint_exports_histograms(
         assert name in body, name
 
 
+@contextlib.contextmanager
+def first_batch_held(server: InferenceServer) -> Iterator[tuple[list[list[int]], threading.Event]]:
+    """MiniLM's batches as they run (the token counts of each), the first held until the
+    event is set: so "while the model computes a batch" is certain, not a matter of time.
+    The model itself runs as ever."""
+    batcher = server.repository.get("minilm").batcher
+    predict = batcher._predict
+    ran: list[list[int]] = []
+    release = threading.Event()
+
+    def recording(batch: Any) -> Any:
+        ran.append([len(item.ids) for item in batch])
+        if len(ran) == 1:
+            release.wait(60)
+        return predict(batch)
+
+    batcher._predict = recording
+    try:
+        yield ran, release
+    finally:
+        release.set()
+        batcher._predict = predict
+
+
 def test_cancelled_call_leaves_the_queue(
     server: InferenceServer, stub: embedding_pb2_grpc.EmbeddingServiceStub
 ) -> None:
     batcher = server.repository.get("minilm").batcher
-    before = batcher.batches_run
-    busy = stub.Embed.future(
-        embedding_pb2.EmbedRequest(
-            model=common_pb2.ModelRef(name="minilm"), inputs=["word " * 250] * 64
-        ),
-        timeout=120,
-    )
-    wait_until(lambda: batcher.batches_run > before)  # the model is computing
-    queued = stub.Embed.future(
-        embedding_pb2.EmbedRequest(model=common_pb2.ModelRef(name="minilm"), inputs=["x"] * 5),
-        timeout=60,
-    )
-    wait_until(lambda: batcher.queue_depth == 5 or busy.done())
-    assert not busy.done(), "the model finished before the test could cancel"
-    queued.cancel()  # type: ignore[no-untyped-call]
-    wait_until(lambda: batcher.queue_depth == 0)
-    assert not busy.done()  # left the queue while the model was still busy
-    assert len(busy.result().embeddings) == 64
+    request = partial(embedding_pb2.EmbedRequest, model=common_pb2.ModelRef(name="minilm"))
+    with first_batch_held(server) as (ran, release):
+        busy = stub.Embed.future(request(inputs=["word " * 250] * 64), timeout=120)
+        wait_until(lambda: len(ran) == 1)  # the model is computing
+        left = 64 - len(ran[0])
+        queued = stub.Embed.future(request(inputs=["x"] * 5), timeout=60)
+        wait_until(lambda: batcher.queue_depth == left + 5)
+        queued.cancel()  # type: ignore[no-untyped-call]
+        wait_until(lambda: batcher.queue_depth == left)  # left while the model was busy
+        assert len(ran) == 1
+        release.set()
+        assert len(busy.result().embeddings) == 64
     assert embed(stub, ["still serving"]).embeddings
 
 
@@ -529,24 +550,25 @@ def test_an_input_over_the_byte_limit_is_refused_and_others_are_served(
 def test_a_small_call_is_not_held_behind_a_huge_one(
     server: InferenceServer, stub: embedding_pb2_grpc.EmbeddingServiceStub
 ) -> None:
-    """One caller's 64-input call (two full batches and a bit, batches of 32) and another's
-    one-input call that arrives while the first batch computes: the small call rides in
-    the next batch and is answered first, not after all 64 inputs (ordering, not time)."""
+    """One caller's 64-input call of long texts and another's one-input call that arrives
+    while the first batch computes: the small call's text runs in the very next batch,
+    alone rather than padded to the long texts (the default token budget), and the rest
+    of the huge call after it. Read from the batches the model ran: ordering, not time."""
     batcher = server.repository.get("minilm").batcher
-    before = batcher.batches_run
     text = "serving models over grpc keeps latency low while batching raises throughput " * 5
-    huge = stub.Embed.future(
-        embedding_pb2.EmbedRequest(model=common_pb2.ModelRef(name="minilm"), inputs=[text] * 64),
-        timeout=300,
-    )
-    wait_until(lambda: batcher.batches_run > before)  # its first batch is on the model
-    small = stub.Embed(
-        embedding_pb2.EmbedRequest(model=common_pb2.ModelRef(name="minilm"), inputs=["hi"]),
-        timeout=300,
-    )
-    assert len(small.embeddings) == 1
-    assert not huge.done(), "the huge call finished first: the small one waited behind it"
-    assert len(huge.result().embeddings) == 64
+    request = partial(embedding_pb2.EmbedRequest, model=common_pb2.ModelRef(name="minilm"))
+    with first_batch_held(server) as (ran, release):
+        huge = stub.Embed.future(request(inputs=[text] * 64), timeout=300)
+        wait_until(lambda: len(ran) == 1)  # its first batch is on the model
+        small = stub.Embed.future(request(inputs=["hi"]), timeout=300)
+        wait_until(lambda: batcher.queue_depth == 64 - len(ran[0]) + 1)
+        release.set()
+        assert len(small.result().embeddings) == 1
+        assert len(huge.result().embeddings) == 64
+    first, second = ran[0], ran[1]
+    assert second == [small.result().usage.input_tokens], ran  # next, alone: no padding
+    assert len(first) * max(first) <= 512, ran  # the default token budget
+    assert sum(map(len, ran[2:])) == 64 - len(first), ran  # the rest of the huge call after
 
 
 def test_model_statistics_count_every_request_of_the_model_on_any_protocol(

@@ -83,22 +83,36 @@ class _Entry(Generic[In, Out]):
 
 
 class _Flow(Generic[In, Out]):
-    """The waiting inputs of one caller: a queue per call, served round robin."""
+    """The waiting inputs of one caller: a queue per call, served round robin, calls not
+    served yet first (like callers)."""
 
     def __init__(self) -> None:
-        self.calls: OrderedDict[int, deque[_Entry[In, Out]]] = OrderedDict()
+        self._new: OrderedDict[int, deque[_Entry[In, Out]]] = OrderedDict()
+        self._old: OrderedDict[int, deque[_Entry[In, Out]]] = OrderedDict()
+
+    def __bool__(self) -> bool:
+        return bool(self._new or self._old)
+
+    def add(self, call: int, entries: deque[_Entry[In, Out]]) -> None:
+        self._new[call] = entries
+
+    def remove(self, call: int) -> deque[_Entry[In, Out]] | None:
+        return self._new.pop(call, None) or self._old.pop(call, None)
+
+    def queues(self) -> list[deque[_Entry[In, Out]]]:
+        return [*self._new.values(), *self._old.values()]
 
     def peek(self) -> _Entry[In, Out]:
-        return next(iter(self.calls.values()))[0]
+        return next(iter(self._new.values() or self._old.values()))[0]
 
     def pop(self) -> _Entry[In, Out]:
         """The next input of the call whose turn it is; that call goes to the back."""
-        call, waiting = next(iter(self.calls.items()))
+        line = self._new or self._old
+        call, waiting = next(iter(line.items()))
         entry = waiting.popleft()
+        del line[call]
         if waiting:
-            self.calls.move_to_end(call)
-        else:
-            del self.calls[call]
+            self._old[call] = waiting
         return entry
 
 
@@ -196,7 +210,7 @@ class DynamicBatcher(Generic[In, Out]):
             flow = self._new.get(key) or self._old.get(key)
             if flow is None:
                 flow = self._new[key] = _Flow()
-            flow.calls[call] = deque(sorted(entries, key=lambda e: e.tokens))
+            flow.add(call, deque(sorted(entries, key=lambda e: e.tokens)))
             self._queued += len(entries)
         self._metrics.queue_depth.labels(self.name).set(self._queued)
         self._wakeup.set()
@@ -219,8 +233,8 @@ class DynamicBatcher(Generic[In, Out]):
         """Take a cancelled call's waiting inputs out of the queue."""
         line = self._new if key in self._new else self._old
         flow = line.get(key)
-        waiting = flow.calls.pop(call, None) if flow is not None else None
-        if flow is not None and not flow.calls:
+        waiting = flow.remove(call) if flow is not None else None
+        if flow is not None and not flow:
             del line[key]
         if waiting:
             self._queued -= len(waiting)
@@ -230,7 +244,7 @@ class DynamicBatcher(Generic[In, Out]):
 
     def _oldest(self) -> float:
         flows = [*self._new.values(), *self._old.values()]
-        return min(w[0].enqueued for flow in flows for w in flow.calls.values())
+        return min(w[0].enqueued for flow in flows for w in flow.queues())
 
     def _cut(self, size: int, budget: int) -> list[_Entry[In, Out]]:
         """Up to `size` inputs, one from each waiting caller in turn: first the callers
@@ -256,7 +270,7 @@ class DynamicBatcher(Generic[In, Out]):
                 self._queued -= 1
                 self._new.pop(key, None)
                 self._old.pop(key, None)
-                if flow.calls:
+                if flow:
                     self._old[key] = flow
                 if not entry.future.done():  # a cancelled call's input is dropped
                     batch.append(entry)
@@ -362,7 +376,7 @@ class DynamicBatcher(Generic[In, Out]):
                 await self._collector
             self._collector = None
         flows = [*self._new.values(), *self._old.values()]
-        waiting = [e for flow in flows for w in flow.calls.values() for e in w]
+        waiting = [e for flow in flows for w in flow.queues() for e in w]
         for entry in [*self._running, *waiting]:
             if not entry.future.done():
                 entry.future.set_exception(Unavailable(f"model {self.name!r} was unloaded"))
