@@ -25,7 +25,7 @@ from modelport.inference.text import TextLimits
 from modelport.serving.errors import ConfigError
 from modelport.serving.settings import CommonSettings
 
-TOKEN_BUDGET = 512
+TOKEN_BUDGET = 128
 """The default `max_batch_tokens`, chosen by benchmarks/fairness.py on 2 CPU cores."""
 
 
