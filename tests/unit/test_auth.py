@@ -181,6 +181,23 @@ def test_the_inputs_of_a_request_are_counted_parsed_or_raw() -> None:
     )
     assert count("/modelport.v1.RegistryService/RenewLease", renew) == 1  # field 2: states
     assert count("/inference.GRPCInferenceService/ModelInfer", b"\x0a\x01m") == 1
+    from modelport.oip.v2 import open_inference_pb2 as oip
+
+    tensor = oip.ModelInferRequest.InferInputTensor
+    infer = oip.ModelInferRequest(
+        model_name="m",
+        inputs=[tensor(name="text", datatype="BYTES", shape=[7]), tensor(name="x", shape=[2])],
+        raw_input_contents=[b"\x00" * 100],
+    )
+    for method in ("ModelInfer", "ModelStreamInfer"):
+        path = f"/inference.GRPCInferenceService/{method}"
+        assert count(path, infer) == 7  # the batch dimension of the first input
+        assert count(path, infer.SerializeToString()) == 7
+    infer_path = "/inference.GRPCInferenceService/ModelInfer"
+    for shape, cost in (([-1, 4], 1), ([10**12], 1 << 20)):  # refused later; capped here
+        lying = oip.ModelInferRequest(inputs=[tensor(name="t", shape=shape)])
+        assert count(infer_path, lying) == count(infer_path, lying.SerializeToString()) == cost
+    assert count("/inference.GRPCInferenceService/ModelInfer", oip.ModelInferRequest()) == 1
     assert count("/unknown.Service/Method", b"") == 1
 
 

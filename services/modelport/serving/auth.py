@@ -20,7 +20,8 @@ lookup takes says nothing about the tokens held.
 
 Rate limits charge per input, not per call: a call costs the number of inputs it carries
 (the entries of its request's repeated string or bytes field 2: the texts, prompts or
-images of the typed RPCs; 1 for any other request), and every message of a client stream
+images of the typed RPCs; for ModelInfer and each ModelStreamInfer message, the batch
+dimension of the first input tensor; 1 for any other request), and every message of a client stream
 costs the same. A bucket with at least one token left admits a request whatever its
 cost, and may go negative: a large call passes, and the identity's next calls wait until
 the bucket has refilled. A stream whose message finds the bucket empty ends with
@@ -55,7 +56,7 @@ from modelport.serving.errors import ResourceExhausted
 from modelport.serving.identity import ADMIN_METHODS, ROLES, Principal, allowed
 from modelport.serving.interceptors import Handler, around
 from modelport.serving.tracing import trace_id
-from modelport.serving.wire import count_length_delimited
+from modelport.serving.wire import count_length_delimited, first_packed_entry
 
 log = logging.getLogger(__name__)
 
@@ -232,15 +233,37 @@ def open_audit(target: str, denied_per_s: float, denied_burst: int) -> AuditLog 
     return AuditLog(target, denied_per_s=denied_per_s, denied_burst=denied_burst)
 
 
+OIP_INFER = frozenset(
+    {
+        "/inference.GRPCInferenceService/ModelInfer",
+        "/inference.GRPCInferenceService/ModelStreamInfer",
+    }
+)
+"""Open Inference Protocol requests: their inputs are the first dimension of the shape
+(field 3) of their first input tensor (field 5)."""
+MAX_COST = 1 << 20
+"""What one request may cost at most (a lying shape does not sink its bucket forever)."""
+
+
 class InputCounter:
     """How many inputs a request carries: the entries of its repeated string or bytes
-    field 2 (the texts, prompts or images of the typed RPCs), at least 1. Works on parsed
+    field 2 (the texts, prompts or images of the typed RPCs), or the batch dimension of
+    an Open Inference Protocol request's first input tensor; at least 1. Works on parsed
     messages and on the raw bytes the router forwards; methods it cannot find cost 1."""
 
     def __init__(self) -> None:
         self._fields: dict[str, FieldDescriptor | None] = {}
 
     def __call__(self, method: str, request: Any) -> int:
+        if method in OIP_INFER:
+            if isinstance(request, bytes):
+                first = first_packed_entry(request, 5, 3)
+                if first is not None and first >= 1 << 63:  # a negative int64
+                    first = None
+            else:
+                inputs = getattr(request, "inputs", None)
+                first = inputs[0].shape[0] if inputs and inputs[0].shape else None
+            return min(MAX_COST, max(1, first or 1))
         if method not in self._fields:
             self._fields[method] = _inputs_field(method)
         found = self._fields[method]

@@ -15,7 +15,7 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 _WIRE_VARINT, _WIRE_I64, _WIRE_LEN, _WIRE_I32 = 0, 1, 2, 5
 
 
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
+def _varint(data: bytes | memoryview, pos: int) -> tuple[int, int]:
     result = shift = 0
     while True:
         byte = data[pos]  # IndexError on truncation: handled by the caller
@@ -26,7 +26,7 @@ def _varint(data: bytes, pos: int) -> tuple[int, int]:
         shift += 7
 
 
-def _spans(data: bytes) -> Iterator[tuple[int, int, int]]:
+def _spans(data: bytes | memoryview) -> Iterator[tuple[int, int, int]]:
     """(field number, start, end) of each top-level field; start == end == -1 unless it is
     length-delimited. Stops quietly at truncation or at a wire type it does not know."""
     pos = 0
@@ -99,3 +99,21 @@ def last_length_delimited(data: bytes, number: int) -> bytes | None:
         if field_number == number and chunk is not None:
             found = chunk
     return found
+
+
+def first_packed_entry(data: bytes, outer: int, inner: int) -> int | None:
+    """The first value of packed repeated varint field `inner` (say `shape`) of the first
+    length-delimited field `outer` (say the first tensor of `inputs`) of a serialized
+    message, without copying either; None when absent, empty or not packed."""
+    view = memoryview(data)
+    for number, start, end in _spans(view):
+        if number == outer and start >= 0:
+            nested = view[start:end]
+            for found, first, last in _spans(nested):
+                if found == inner and first >= 0 and last > first:
+                    try:
+                        return _varint(nested, first)[0]
+                    except IndexError:
+                        return None
+            return None
+    return None
