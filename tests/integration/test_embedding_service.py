@@ -98,6 +98,21 @@ def vectors(response: embedding_pb2.EmbedResponse) -> np.ndarray:
     return np.array([e.values for e in response.embeddings], dtype=np.float32)
 
 
+def oip_texts(model: str, texts: list[str], model_version: str = "", id: str = "") -> Any:
+    """An OIP ModelInferRequest of `texts` as the `text` BYTES tensor (typed contents)."""
+    from modelport.oip.v2 import open_inference_pb2 as oip
+
+    tensor = oip.ModelInferRequest.InferInputTensor(
+        name="text",
+        datatype="BYTES",
+        shape=[len(texts)],
+        contents=oip.InferTensorContents(bytes_contents=[t.encode() for t in texts]),
+    )
+    return oip.ModelInferRequest(
+        model_name=model, model_version=model_version, id=id, inputs=[tensor]
+    )
+
+
 def reference(path: Path, texts: list[str], normalize: bool = True) -> np.ndarray:
     from sentence_transformers import SentenceTransformer
 
@@ -471,20 +486,7 @@ def test_open_inference_protocol_with_typed_contents(
     from modelport.oip.v2 import open_inference_pb2_grpc as oip_grpc
 
     inference = oip_grpc.GRPCInferenceServiceStub(channel)
-    request = oip.ModelInferRequest(
-        model_name="minilm",
-        id="req-1",
-        inputs=[
-            oip.ModelInferRequest.InferInputTensor(
-                name="text",
-                datatype="BYTES",
-                shape=[2],
-                contents=oip.InferTensorContents(
-                    bytes_contents=[TEXTS[0].encode(), TEXTS[1].encode()]
-                ),
-            )
-        ],
-    )
+    request = oip_texts("minilm", TEXTS[:2], id="req-1")
     response = inference.ModelInfer(request, timeout=30)
     assert response.id == "req-1"
     assert response.model_version == "1"
@@ -594,21 +596,7 @@ def test_model_statistics_count_every_request_of_the_model_on_any_protocol(
     before = stats()
     stub.Embed(typed(inputs=["one", "two"]), timeout=30)
     list(stub.EmbedStream(iter([typed(inputs=["three"])]), timeout=30))
-    inference.ModelInfer(
-        oip.ModelInferRequest(
-            model_name="tiny",
-            model_version="2",
-            inputs=[
-                oip.ModelInferRequest.InferInputTensor(
-                    name="text",
-                    datatype="BYTES",
-                    shape=[1],
-                    contents=oip.InferTensorContents(bytes_contents=[b"four"]),
-                )
-            ],
-        ),
-        timeout=30,
-    )
+    inference.ModelInfer(oip_texts("tiny", ["four"], model_version="2"), timeout=30)
     failed = rpc_error(lambda: stub.Embed(typed(inputs=["x"], dimensions=9999), timeout=30))
     assert failed.code() == grpc.StatusCode.INVALID_ARGUMENT
     rpc_error(lambda: embed(stub, ["x"], model="no-such-model"))
