@@ -46,7 +46,6 @@ COMMANDS = {
     "NlpService/ClassifyTokens": "entities",
     "NlpService/Generate": "generate",
     "VisionService/ClassifyImage": "classify-image",
-    "VisionService/DetectObjects": "detect",
 }
 
 
@@ -490,32 +489,6 @@ def _entities(args: argparse.Namespace) -> int:
     return 0
 
 
-def _detect(args: argparse.Namespace) -> int:
-    images = [_read(f) for f in args.files]
-    args.input_names = list(args.files)
-    with _client(args) as client:
-        results = client.detect_objects(
-            images,
-            model=args.model,
-            version=args.version,
-            threshold=args.threshold,
-            max_detections=args.max_detections,
-        )
-    _print_results(
-        "file",
-        args.files,
-        results,
-        args.json,
-        "detections",
-        vars,
-        lambda d: (
-            f"{d.label} {d.score:.3f} [{d.x_min:.0f},{d.y_min:.0f},{d.x_max:.0f},{d.y_max:.0f}]"
-        ),
-        none="(none)",
-    )
-    return 0
-
-
 def generate_timeout(max_new_tokens: int) -> float:
     """generate's default deadline for a request of `max_new_tokens` (0: the model's)."""
     base, per_token, unset = GENERATE_TIMEOUT_S
@@ -721,24 +694,6 @@ def parser() -> argparse.ArgumentParser:
     )
     _client_args(entities)
     entities.set_defaults(func=_entities)
-
-    detect = command("detect", "detect objects in image files (JPEG, PNG, WebP, GIF, BMP)")
-    detect.add_argument("files", nargs="+", metavar="FILE", help="image files ('-' is stdin)")
-    detect.add_argument(
-        "--model", required=True, help="object-detection model to call (see `models`)"
-    )
-    _version_arg(detect)
-    detect.add_argument(
-        "--threshold",
-        type=non_negative_float,
-        default=0.0,
-        help="drop detections scoring below; 0: the server's 0.5",
-    )
-    detect.add_argument(
-        "--max-detections", type=non_negative_int, default=0, help="per image, best first; 0: all"
-    )
-    _client_args(detect)
-    detect.set_defaults(func=_detect)
 
     generate = command("generate", "generate text, streamed as it is produced")
     generate.add_argument("prompt", nargs="?", metavar="PROMPT", help="the prompt; '-' reads stdin")

@@ -106,18 +106,6 @@ class Entity:
 
 
 @dataclass(frozen=True)
-class Detection:
-    """An object found in an image; the box in the original image's pixels."""
-
-    label: str
-    score: float
-    x_min: float
-    y_min: float
-    x_max: float
-    y_max: float
-
-
-@dataclass(frozen=True)
 class GenerationChunk:
     """New text of a generation as the model produces it. The last chunk has
     `finish_reason` (`length`, `eos`, `stop_sequence`) and the token counts."""
@@ -331,36 +319,6 @@ class ModelportClient:
             response.model.name,
             response.model.version,
             response.usage.input_tokens,
-        )
-
-    def detect_objects(
-        self,
-        images: Sequence[bytes],
-        *,
-        model: str,
-        version: str = "",
-        threshold: float = 0.0,
-        max_detections: int = 0,
-    ) -> PerInput[Detection]:
-        """The objects in each encoded image, best first (`threshold` 0: the server's
-        0.5; `max_detections` 0: all)."""
-        request = vision_pb2.DetectObjectsRequest(
-            model=common_pb2.ModelRef(name=model, version=version),
-            images=list(images),
-            threshold=threshold,
-            max_detections=max_detections,
-        )
-        response = self._call(self._vision.DetectObjects, request)
-        return PerInput(
-            [
-                [
-                    Detection(d.label, d.score, d.box.x_min, d.box.y_min, d.box.x_max, d.box.y_max)
-                    for d in r.detections
-                ]
-                for r in response.results
-            ],
-            response.model.name,
-            response.model.version,
         )
 
     def generate_stream(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import io
-import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -305,36 +304,3 @@ def test_a_factory_that_does_not_import_fails_that_model_naming_the_option(
         )
     assert refused.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert "options.factory" in (refused.details() or ""), refused.details()
-
-
-def test_cli_detect_prints_boxes_and_json_by_position(
-    server: InferenceServer, capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
-    """`modelport detect`: image files, `--json` a list in file order (the same file twice
-    keeps both places), boxes inside each image, and the wrong model named with the
-    command that calls it."""
-    from modelport.cli import EXIT_ERROR, main
-
-    target = f"127.0.0.1:{server.port}"
-    cat = tmp_path / "cat.png"
-    cat.write_bytes(encode(CAT))
-    common = ["--model", "detector", "--target", target, "--threshold", "0.01"]
-    assert main(["detect", str(cat), str(cat), *common, "--max-detections", "3", "--json"]) == 0
-    out = json.loads(capsys.readouterr().out)
-    assert out["model"] == "detector"
-    assert [r["file"] for r in out["results"]] == [str(cat), str(cat)]
-    first, second = (r["detections"] for r in out["results"])
-    assert first == second
-    assert 0 < len(first) <= 3
-    for d in first:
-        assert d["label"] in {"cat", "cup", "flower"}
-        assert 0 <= d["x_min"] <= d["x_max"] <= CAT.shape[1] + 1
-        assert 0 <= d["y_min"] <= d["y_max"] <= CAT.shape[0] + 1
-    assert main(["detect", str(cat), *common]) == 0
-    (line,) = capsys.readouterr().out.splitlines()
-    assert line.startswith(str(cat))
-    assert first[0]["label"] in line
-    assert main(["classify-image", str(cat), "--model", "detector", "--target", target]) == (
-        EXIT_ERROR
-    )
-    assert "hint: `modelport detect --model detector` calls it" in capsys.readouterr().err
