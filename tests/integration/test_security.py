@@ -3,8 +3,6 @@ certificates made in the test and real processes on loopback."""
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -15,10 +13,6 @@ from typing import Any
 import grpc
 import pytest
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
@@ -36,6 +30,8 @@ from modelport.v1 import (
     registry_pb2_grpc,
 )
 from tests.helpers import ServiceProcess, free_port, loopback_settings, rpc_error, running_server
+from tests.pki import issue
+from tests.pki import write as pki_files
 
 pytestmark = pytest.mark.slow
 
@@ -44,55 +40,20 @@ SPENDERS = ("streamer", "bulk", "watcher")
 """Client identities of the rate-limit tests, one each (tests run in any order)."""
 
 
-def pem(key: Any) -> bytes:
-    return key.private_bytes(  # type: ignore[no-any-return]
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-
-
-def issue(name: str, issuer: tuple[Any, Any] | None, server: bool = False) -> tuple[Any, Any]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.UTC)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer[0].subject if issuer else subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-    )
-    if issuer is None:
-        builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-    if server:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            False,
-        )
-    cert = builder.sign(issuer[1] if issuer else key, hashes.SHA256())
-    return cert, key
-
-
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("pki")
     ca = issue("modelport test CA", None)
     rogue_ca = issue("someone else", None)
-    files = {}
-    for name, (cert, key) in {
-        "ca": ca,
-        "server": issue("backend", ca, server=True),
-        "client": issue("router", ca),
-        "rogue": issue("intruder", rogue_ca),
-    }.items():
-        files[f"{name}.crt"] = out / f"{name}.crt"
-        files[f"{name}.key"] = out / f"{name}.key"
-        files[f"{name}.crt"].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        files[f"{name}.key"].write_bytes(pem(key))
-    return files
+    return pki_files(
+        out,
+        {
+            "ca": ca,
+            "server": issue("backend", ca, server=True),
+            "client": issue("router", ca),
+            "rogue": issue("intruder", rogue_ca),
+        },
+    )
 
 
 @pytest.fixture(scope="module")

@@ -238,3 +238,72 @@ def test_only_a_w3c_traceparent_yields_a_trace_id() -> None:
         None,
     ):
         assert trace_id(bad) == ""
+
+
+# -- client certificate identities ---------------------------------------------------------
+def test_a_certificate_is_known_by_its_san_uri_or_dns_name_or_its_cn_without_sans() -> None:
+    from modelport.serving.auth import CertificateTable
+    from modelport.serving.settings import TlsIdentity
+
+    table = CertificateTable(
+        [
+            TlsIdentity(peer="spiffe://mp/router", role="router"),
+            TlsIdentity(peer="team-a.clients", identity="team-a"),
+            TlsIdentity(peer="ops", role="admin"),
+            TlsIdentity(peer="embed.mp", role="registrar", same_host=True),
+        ]
+    )
+
+    def peer(**properties: list[bytes]) -> dict[str, list[bytes]]:
+        return {"transport_security_type": [b"ssl"], **properties}
+
+    assert table.find(
+        peer(
+            peer_uri=[b"spiffe://mp/router"], x509_subject_alternative_name=[b"spiffe://mp/router"]
+        )
+    ) == Principal("spiffe://mp/router", "router")
+    assert table.find(
+        peer(peer_dns=[b"team-a.clients"], x509_subject_alternative_name=[b"team-a.clients"])
+    ) == Principal("team-a", "client")
+    assert table.find(peer(x509_common_name=[b"ops"])) == Principal("ops", "admin")
+    assert table.find(peer(peer_dns=[b"embed.mp"], x509_subject_alternative_name=[b"x"])) == (
+        Principal("embed.mp", "registrar", (), True)
+    )
+    # a certificate with SANs is not known by its CN; nobody is known without TLS
+    assert (
+        table.find(
+            peer(x509_common_name=[b"ops"], peer_dns=[b"x"], x509_subject_alternative_name=[b"x"])
+        )
+        is None
+    )
+    assert table.find({"x509_common_name": [b"ops"]}) is None
+    assert (
+        table.find(peer(peer_dns=[b"someone.else"], x509_subject_alternative_name=[b"x"])) is None
+    )
+
+
+@pytest.mark.parametrize(
+    ("settings", "complaint"),
+    [
+        ({"auth_tls_identities": [{"peer": "a"}]}, "tls_client_ca_file"),
+        (
+            {
+                "auth_tls_identities": [{"peer": "a"}, {"peer": "a", "role": "admin"}],
+                "tls_client_ca_file": "ca.pem",
+                "tls_cert_file": "c.pem",
+                "tls_key_file": "k.pem",
+            },
+            "same peer twice",
+        ),
+        ({"auth_tls_identities": [{"peer": "a", "role": "registrar"}]}, "bound to"),
+        ({"auth_tls_identities": [{"peer": "a", "same_host": True}]}, "only a registrar"),
+        ({"auth_tls_identities": [{"peer": "a", "role": "root"}]}, "role"),
+    ],
+)
+def test_certificate_identities_fail_loudly(settings: dict[str, object], complaint: str) -> None:
+    from pydantic import ValidationError
+
+    from modelport.serving.settings import CommonSettings
+
+    with pytest.raises(ValidationError, match=complaint):
+        CommonSettings(**settings)  # type: ignore[arg-type]

@@ -44,6 +44,8 @@ class InferenceServer(GrpcServer):
                 self.settings.lease_ttl_s,
                 token=self.settings.router_token,
                 tls_ca_file=self.settings.router_tls_ca_file,
+                tls_cert_file=self.settings.router_tls_cert_file,
+                tls_key_file=self.settings.router_tls_key_file,
             )
             self.repository.add_listener(registrar.on_model_change)
             self.before_drain(self._leave_router)

@@ -357,6 +357,11 @@ class ServerSettings(CommonSettings):
     router_tls_ca_file: Path | None = None
     """PEM CA bundle to verify the router's TLS certificate; unset: plaintext to the router
     (refused with a `router_token` when this backend serves TLS itself)."""
+    router_tls_cert_file: Path | None = None
+    """This backend's client certificate towards a router that requires mTLS; with the
+    router's `auth_tls_identities` mapping it to a registrar, no `router_token` is needed."""
+    router_tls_key_file: Path | None = None
+    """The private key of `router_tls_cert_file`."""
 
     def text_limits(self) -> TextLimits:
         """The limits the text services check each call's texts against."""
@@ -368,6 +373,14 @@ class ServerSettings(CommonSettings):
             return self.advertise_address
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "[::]") else self.host
         return f"{host}:{port}"
+
+    @model_validator(mode="after")
+    def _router_client_certificate(self) -> ServerSettings:
+        if (self.router_tls_cert_file is None) != (self.router_tls_key_file is None):
+            raise ValueError("set router_tls_cert_file and router_tls_key_file together")
+        if self.router_tls_cert_file is not None and self.router_tls_ca_file is None:
+            raise ValueError("router_tls_cert_file needs router_tls_ca_file (TLS to the router)")
+        return self
 
     @model_validator(mode="after")
     def _token_never_in_plaintext_beside_tls(self) -> ServerSettings:

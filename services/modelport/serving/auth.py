@@ -10,8 +10,11 @@ Tokens come from a YAML file (`auth_tokens_file`):
       - {token: "...", identity: embed-1, role: registrar, same_host: true}
 
 and, on a backend, from the router's token file (`auth_router_token_file`): whoever
-presents that token is identity `router` with role `router`. What each role may call is
-in `modelport.serving.identity`. Health and reflection stay open for probes and tools.
+presents that token is identity `router` with role `router`. A caller that sends no token
+may instead be known by its client certificate (`auth_tls_identities`: a SAN URI, SAN DNS
+name, or the CN of a certificate without SANs, verified against `tls_client_ca_file`), so
+mTLS alone can authenticate clients, registrars and the router. What each role may call
+is in `modelport.serving.identity`. Health and reflection stay open for probes and tools.
 Denials say nothing about why beyond UNAUTHENTICATED or PERMISSION_DENIED; the audit log
 says who, what and why.
 
@@ -51,9 +54,10 @@ from google.protobuf.descriptor import FieldDescriptor
 
 from modelport.serving import endpoints
 from modelport.serving.calls import call_record
-from modelport.serving.errors import ResourceExhausted
+from modelport.serving.errors import ModelportError, PermissionDenied, ResourceExhausted
 from modelport.serving.identity import ADMIN_METHODS, ROLES, Principal, allowed
 from modelport.serving.interceptors import Handler, around
+from modelport.serving.settings import TlsIdentity
 from modelport.serving.tracing import trace_id
 from modelport.serving.wire import count_length_delimited
 
@@ -62,6 +66,9 @@ log = logging.getLogger(__name__)
 OPEN_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
 ROUTER_IDENTITY = "router"
 """Identity of whoever presents the router's token."""
+UNAUTHENTICATED = "missing or invalid credentials"
+FORBIDDEN = "not allowed"
+"""What a denied caller is told (the audit log says why)."""
 
 
 class TokenTable:
@@ -82,6 +89,35 @@ class TokenTable:
             if hmac.compare_digest(known, digest):
                 found = principal
         return found
+
+
+class CertificateTable:
+    """Principals by the identity a verified client certificate names: its SAN URIs and
+    DNS names, or its subject CN when it has no SAN (as RFC 6125 has it)."""
+
+    def __init__(self, identities: list[TlsIdentity]) -> None:
+        self._principals = {
+            entry.peer: Principal(
+                entry.identity or entry.peer, entry.role, tuple(entry.endpoints), entry.same_host
+            )
+            for entry in identities
+        }
+
+    def __bool__(self) -> bool:
+        return bool(self._principals)
+
+    def find(self, auth_context: dict[str, list[bytes]]) -> Principal | None:
+        """The principal of the first mapped identity of a TLS peer (None without one)."""
+        if auth_context.get("transport_security_type") != [b"ssl"]:
+            return None
+        names = [*auth_context.get("peer_uri", ()), *auth_context.get("peer_dns", ())]
+        if not auth_context.get("x509_subject_alternative_name"):
+            names += auth_context.get("x509_common_name", ())
+        for name in names:
+            principal = self._principals.get(name.decode("utf-8", "replace"))
+            if principal is not None:
+                return principal
+        return None
 
 
 def _digest(token: str) -> bytes:
@@ -310,10 +346,13 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         limiter: RateLimiter | None,
         audit: AuditLog | None,
         *,
+        certificates: CertificateTable | None = None,
         max_streams: int = 0,
         self_audited: frozenset[str] = frozenset(),
     ) -> None:
         self._tokens = tokens
+        self._certificates = certificates
+        """Principals of client certificates, for callers that send no token."""
         self._limiter = limiter
         self._audit = audit
         self._max_streams = max_streams
@@ -332,11 +371,16 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         if handler is None or method.startswith(OPEN_PREFIXES):
             return handler
         metadata = dict(handler_call_details.invocation_metadata or ())
-        header = metadata.get("authorization", "")
+        header = metadata.get("authorization")
+        trace = trace_id(metadata.get("traceparent"))
+        if header is None and self._certificates:
+            by_certificate: Handler = around(
+                handler, self._certificate_scope(method, handler, trace)
+            )
+            return by_certificate
         principal = None
         if isinstance(header, str) and header.startswith("Bearer "):
             principal = self._tokens.find(header.removeprefix("Bearer ").strip())
-        trace = trace_id(metadata.get("traceparent"))
         if principal is None:
 
             def unauthenticated(context: grpc.aio.ServicerContext[Any, Any]) -> None:
@@ -345,7 +389,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             denied: Handler = _abort_handler(
                 handler,
                 grpc.StatusCode.UNAUTHENTICATED,
-                "missing or invalid credentials",
+                UNAUTHENTICATED,
                 unauthenticated,
             )
             return denied
@@ -356,9 +400,40 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
                 self._denied(who, who, method, "permission_denied", trace)
 
             refused: Handler = _abort_handler(
-                handler, grpc.StatusCode.PERMISSION_DENIED, "not allowed", forbidden
+                handler, grpc.StatusCode.PERMISSION_DENIED, FORBIDDEN, forbidden
             )
             return refused
+        self._audit_admin(principal, method, trace)
+        guarded: Handler = around(handler, self._scope(principal, method, handler, trace))
+        return guarded
+
+    def _certificate_scope(self, method: str, handler: Any, trace: str) -> Any:
+        """Around a call that sent no token: its principal is its client certificate's
+        (known only once the call has its context), checked like a token's."""
+        assert self._certificates is not None
+        certificates = self._certificates
+
+        @contextlib.asynccontextmanager
+        async def by_certificate(
+            request: Any, context: Any, streaming: bool
+        ) -> AsyncIterator[tuple[Any, Any]]:
+            principal = certificates.find(context.auth_context())
+            if principal is None:
+                self._denied(_peer_source(context), "-", method, "unauthenticated", trace)
+                raise ModelportError(UNAUTHENTICATED, code=grpc.StatusCode.UNAUTHENTICATED)
+            if not allowed(principal.role, method):
+                who = principal.identity
+                self._denied(who, who, method, "permission_denied", trace)
+                raise PermissionDenied(FORBIDDEN)
+            self._audit_admin(principal, method, trace)
+            scope = self._scope(principal, method, handler, trace)
+            async with scope(request, context, streaming) as inner:
+                yield inner
+
+        return by_certificate
+
+    def _audit_admin(self, principal: Principal, method: str, trace: str) -> None:
+        """The audit line of an admin method let through (unless its servicer writes it)."""
         if method in ADMIN_METHODS and method not in self._self_audited and self._audit:
             self._audit.write(
                 kind="admin",
@@ -367,8 +442,6 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
                 outcome="allowed",
                 trace_id=trace,
             )
-        guarded: Handler = around(handler, self._scope(principal, method, handler, trace))
-        return guarded
 
     def _scope(self, principal: Principal, method: str, handler: Any, trace: str) -> Any:
         exempt = principal.role == "router"
