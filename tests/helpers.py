@@ -12,13 +12,16 @@ import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
 import yaml
 
 from modelport.inference.server import InferenceServer
 from modelport.inference.settings import ModelSpec, ServerSettings
+
+if TYPE_CHECKING:
+    from modelport.router.__main__ import RouterServer
 
 S = TypeVar("S", bound=ServerSettings)
 
@@ -157,3 +160,21 @@ def rpc_error(call: Callable[[], object]) -> grpc.Call:
         call()
     assert isinstance(info.value, grpc.Call)
     return info.value
+
+
+async def start_router(tmp_path: Path, **settings: object) -> RouterServer:
+    """A router in this process on a free loopback port (data under `tmp_path`)."""
+    from modelport.router.__main__ import RouterServer
+    from modelport.router.settings import RouterSettings
+
+    router = RouterServer(
+        RouterSettings(
+            host="127.0.0.1",
+            port=0,
+            metrics_port=-1,
+            data_dir=tmp_path / "data",
+            **{"grace_period_s": 0, **settings},  # type: ignore[arg-type]
+        )
+    )
+    await router.start()
+    return router

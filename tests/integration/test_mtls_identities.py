@@ -22,8 +22,6 @@ from modelport.embedding.settings import EmbeddingSettings
 from modelport.inference.settings import ModelSpec
 from modelport.oip.v2 import open_inference_pb2 as oip
 from modelport.oip.v2 import open_inference_pb2_grpc as oip_grpc
-from modelport.router.__main__ import RouterServer
-from modelport.router.settings import RouterSettings
 from modelport.v1 import (
     common_pb2,
     embedding_pb2,
@@ -31,7 +29,7 @@ from modelport.v1 import (
     registry_pb2,
     registry_pb2_grpc,
 )
-from tests.helpers import loopback_settings, running_server
+from tests.helpers import loopback_settings, running_server, start_router
 from tests.pki import issue
 from tests.pki import write as pki_files
 
@@ -113,26 +111,19 @@ async def test_mtls_alone_authenticates_clients_the_registrar_and_the_router(
         "tls_key_file": pki["server.key"],
         "tls_client_ca_file": pki["ca.crt"],
     }
-    router = RouterServer(
-        RouterSettings(
-            host="127.0.0.1",
-            port=0,
-            metrics_port=-1,
-            data_dir=tmp_path / "data",
-            grace_period_s=0,
-            audit_log=str(audit),
-            **tls,
-            auth_tls_identities=[
-                {"peer": TEAM_A_DNS, "identity": "team-a", "role": "client"},
-                {"peer": "ops", "role": "admin"},
-                {"peer": EMBEDDING_URI, "role": "registrar", "same_host": True},
-            ],
-            backend_tls_ca_file=pki["ca.crt"],
-            backend_tls_cert_file=pki["router.crt"],
-            backend_tls_key_file=pki["router.key"],
-        )
+    router = await start_router(
+        tmp_path,
+        audit_log=str(audit),
+        **tls,
+        auth_tls_identities=[
+            {"peer": TEAM_A_DNS, "identity": "team-a", "role": "client"},
+            {"peer": "ops", "role": "admin"},
+            {"peer": EMBEDDING_URI, "role": "registrar", "same_host": True},
+        ],
+        backend_tls_ca_file=pki["ca.crt"],
+        backend_tls_cert_file=pki["router.crt"],
+        backend_tls_key_file=pki["router.key"],
     )
-    await router.start()
     backend_settings = loopback_settings(
         EmbeddingSettings,
         **tls,

@@ -16,11 +16,10 @@ from modelport.inference.model import BatchedModel, ModelMetadata
 from modelport.inference.registration import RouterRegistrar
 from modelport.inference.repository import ModelRepository
 from modelport.inference.settings import ModelSpec, Runtime, Runtimes
-from modelport.router.__main__ import RouterServer
 from modelport.router.registry import Registration, ReplicaState, Source
-from modelport.router.settings import RouterSettings
 from modelport.serving.catalog import Task
 from modelport.v1 import registry_pb2, registry_pb2_grpc
+from tests.helpers import start_router
 
 
 class EchoSpec(ModelSpec):
@@ -41,21 +40,6 @@ class Echo(BatchedModel[str, str]):
 
     def metadata(self) -> ModelMetadata:
         return ModelMetadata(Task.EMBEDDING)
-
-
-async def start_router(tmp_path: Path, **settings: object) -> RouterServer:
-    router = RouterServer(
-        RouterSettings(
-            host="127.0.0.1",
-            port=0,
-            metrics_port=-1,
-            data_dir=tmp_path / "data",
-            grace_period_s=0,
-            **settings,  # type: ignore[arg-type]
-        )
-    )
-    await router.start()
-    return router
 
 
 @pytest.fixture

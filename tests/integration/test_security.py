@@ -3,9 +3,10 @@ certificates made in the test and real processes on loopback."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -29,14 +30,21 @@ from modelport.v1 import (
     registry_pb2,
     registry_pb2_grpc,
 )
-from tests.helpers import ServiceProcess, free_port, loopback_settings, rpc_error, running_server
+from tests.helpers import (
+    ServiceProcess,
+    free_port,
+    loopback_settings,
+    rpc_error,
+    running_server,
+    start_router,
+)
 from tests.pki import issue
 from tests.pki import write as pki_files
 
 pytestmark = pytest.mark.slow
 
 TOKENS = {"client": "client-token", "admin": "admin-token", "busy": "busy-token"}
-SPENDERS = ("streamer", "bulk", "watcher")
+SPENDERS = ("streamer", "bulk", "watcher", "oip-bulk", "oip-streamer")
 """Client identities of the rate-limit tests, one each (tests run in any order)."""
 
 
@@ -273,6 +281,48 @@ def test_a_call_pays_for_every_input(router: tuple[ServiceProcess, Path]) -> Non
         assert len(stub.Embed(bulk, timeout=10, metadata=as_("bulk-token")).embeddings) == 31
         err = rpc_error(lambda: stub.Embed(embed_request(), timeout=10, metadata=as_("bulk-token")))
         assert err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+def texts_infer(count: int) -> Any:
+    """An Open Inference Protocol ModelInfer of `count` texts (a BYTES tensor [count])."""
+    from modelport.oip.v2 import open_inference_pb2 as oip
+
+    text = oip.ModelInferRequest.InferInputTensor(
+        name="text",
+        datatype="BYTES",
+        shape=[count],
+        contents=oip.InferTensorContents(bytes_contents=[b"text %d" % i for i in range(count)]),
+    )
+    return oip.ModelInferRequest(model_name="tiny", inputs=[text])
+
+
+def test_an_inference_call_pays_for_its_batch(router: tuple[ServiceProcess, Path]) -> None:
+    """M1: a ModelInfer of 31 texts spends more than the burst of 30, like a typed call of
+    31 inputs: it goes through, the identity's next call waits for the rate."""
+    process, _ = router
+    with grpc.insecure_channel(process.address) as channel:
+        infer = oip_stub(channel).ModelInfer
+        answer = infer(texts_infer(31), timeout=10, metadata=as_("oip-bulk-token"))
+        assert answer.outputs[0].shape[0] == 31
+        err = rpc_error(lambda: infer(texts_infer(1), timeout=10, metadata=as_("oip-bulk-token")))
+        assert err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+def test_an_inference_stream_pays_for_every_message_and_input(
+    router: tuple[ServiceProcess, Path],
+) -> None:
+    """M1: a ModelStreamInfer of four messages of ten texts each costs 40 units, above the
+    burst of 30: its fourth message ends the stream with RESOURCE_EXHAUSTED."""
+    process, _ = router
+    with grpc.insecure_channel(process.address) as channel:
+        answers = oip_stub(channel).ModelStreamInfer(
+            iter([texts_infer(10)] * 4), timeout=30, metadata=as_("oip-streamer-token")
+        )
+        answered, error = drain(answers)
+        assert error is not None
+        assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert len(answered) <= 3
+        assert all(not answer.error_message for answer in answered)
 
 
 def test_streams_per_identity_are_capped(router: tuple[ServiceProcess, Path]) -> None:
@@ -625,6 +675,64 @@ def test_a_stream_cannot_reach_a_model_the_router_does_not_route(
         assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
+UNROUTED = (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.UNAVAILABLE)
+
+
+def smuggled(routed: str, reached: str) -> bytes:
+    """An Embed request whose first ModelRef names `routed` and whose second (after an
+    unknown group, which protobuf steps over) names `reached`: protobuf merges the two, so
+    the replica reads `reached`. The router used to read only up to the group."""
+    group = 99 << 3
+    skipped = bytes([(group | 3) & 0x7F | 0x80, group >> 7, 0x08, 0x01])
+    skipped += bytes([(group | 4) & 0x7F | 0x80, group >> 7])
+    return (
+        embed_request(routed).SerializeToString()
+        + skipped
+        + embedding_pb2.EmbedRequest(model=common_pb2.ModelRef(name=reached)).SerializeToString()
+    )
+
+
+def test_the_router_routes_on_the_model_the_replica_reads(guarded_router: ServiceProcess) -> None:
+    """L1: a request that repeats its ModelRef (after an unknown group, or with a version
+    the second one does not name) is routed on the ModelRef protobuf merges, which the
+    replica reads: `hidden`, which the router does not route, stays out of reach, by a
+    call or by a stream; bytes protobuf would refuse are INVALID_ARGUMENT at the router."""
+    client = as_(TOKENS["client"])
+    with grpc.insecure_channel(guarded_router.address) as channel:
+        embed = channel.unary_unary("/modelport.v1.EmbeddingService/Embed", None, None)
+        stream = channel.stream_stream("/modelport.v1.EmbeddingService/EmbedStream", None, None)
+        err = rpc_error(lambda: embed(smuggled("tiny", "hidden"), timeout=10, metadata=client))
+        assert err.code() in UNROUTED, err.details()  # UNAVAILABLE in the router's first lease
+        assert "model 'hidden' is not registered" in (err.details() or "")
+        answers = stream(iter([smuggled("tiny", "hidden")]), timeout=10, metadata=client)
+        received, error = drain(answers)
+        assert received == []
+        assert error is not None
+        assert error.code() in UNROUTED
+        answers = stream(
+            iter([embed_request("tiny").SerializeToString(), smuggled("tiny", "hidden")]),
+            timeout=10,
+            metadata=client,
+        )
+        received, error = drain(answers)
+        assert [embedding_pb2.EmbedResponse.FromString(r).model.name for r in received] in (
+            [],
+            ["tiny"],
+        )
+        assert error is not None
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+        # a ModelRef with version 2, then one without: the replica would read version 2
+        pinned = embedding_pb2.EmbedRequest(model=common_pb2.ModelRef(name="tiny", version="2"))
+        merged = pinned.SerializeToString() + embed_request("tiny").SerializeToString()
+        err = rpc_error(lambda: embed(merged, timeout=10, metadata=client))
+        assert err.code() == grpc.StatusCode.NOT_FOUND
+        assert "has no version '2'" in (err.details() or "")
+        truncated = embed_request("tiny").SerializeToString()[:-1]
+        err = rpc_error(lambda: embed(truncated, timeout=10, metadata=client))
+        assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert err.details() == "request: is not a valid protobuf message"
+
+
 class RecordingReplica:
     """A replica stand-in on loopback that records the metadata of every call and answers
     Embed and EmbedStream with an empty response."""
@@ -633,6 +741,7 @@ class RecordingReplica:
         from concurrent import futures
 
         self.metadata: list[dict[str, str | bytes]] = []
+        self.streamed: list[bytes] = []
         self.server = grpc.server(futures.ThreadPoolExecutor(4))
 
         def embed(request: bytes, context: grpc.ServicerContext) -> bytes:
@@ -641,7 +750,8 @@ class RecordingReplica:
 
         def embed_stream(requests: Iterator[bytes], context: grpc.ServicerContext) -> Any:
             self.metadata.append(dict(context.invocation_metadata()))
-            for _ in requests:
+            for request in requests:
+                self.streamed.append(request)
                 yield embedding_pb2.EmbedResponse().SerializeToString()
 
         self.server.add_generic_rpc_handlers(
@@ -700,6 +810,88 @@ def test_a_replica_never_sees_a_callers_credentials(
         assert received["authorization"] == f"Bearer {ROUTER_TOKEN}"
 
 
+async def test_every_message_of_a_stream_is_routed_by_the_registry(tmp_path: Path) -> None:
+    """L1: a stream whose model is deregistered (or whose replica stops serving it) after
+    its first message reaches the replica no more: its next message ends the stream with
+    NOT_FOUND (UNAVAILABLE while another replica still serves the model)."""
+    replica, other = RecordingReplica(), RecordingReplica()
+    router = await start_router(
+        tmp_path,
+        grace_period_s=5,  # a dropped replica's channel stays for calls in flight
+        lease_ttl_s=0.01,  # past the first lease at once: unknown models are NOT_FOUND
+    )
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{router.port}")
+    registry = registry_pb2_grpc.RegistryServiceStub(channel)
+    embed = embedding_pb2_grpc.EmbeddingServiceStub(channel)
+    ref = common_pb2.ModelRef(name="m", version="1")
+
+    async def register(endpoint: str) -> None:
+        await registry.RegisterModel(
+            registry_pb2.RegisterModelRequest(
+                model=ref,
+                task=common_pb2.TASK_EMBEDDING,
+                endpoint=endpoint,
+                state=common_pb2.MODEL_STATE_READY,
+                persistent=True,
+            )
+        )
+
+    async def deregister(endpoint: str) -> None:
+        await registry.DeregisterModel(
+            registry_pb2.DeregisterModelRequest(model=ref, endpoint=endpoint)
+        )
+
+    async def stream_across(change: Callable[[], Any]) -> tuple[int, grpc.StatusCode]:
+        """Messages answered, and the status of a stream whose second message is sent
+        after `change`."""
+        changed = asyncio.Event()
+
+        async def requests() -> AsyncIterator[embedding_pb2.EmbedRequest]:
+            yield embedding_pb2.EmbedRequest(model=ref, inputs=["a"])
+            await changed.wait()
+            yield embedding_pb2.EmbedRequest(model=ref, inputs=["b"])
+            # no half-close: a write after the router ended the call would make the aio
+            # client report a local error instead of the router's status (grpc#36066)
+            await asyncio.Event().wait()
+
+        call = embed.EmbedStream(requests())
+        answered = [await call.read()]
+        await change()
+        changed.set()
+        try:
+            while (answer := await call.read()) is not grpc.aio.EOF:  # type: ignore[attr-defined]
+                answered.append(answer)
+        except grpc.aio.AioRpcError:
+            pass
+        return len(answered), await call.code()
+
+    try:
+        await register(replica.address)
+        assert await stream_across(lambda: deregister(replica.address)) == (
+            1,
+            grpc.StatusCode.NOT_FOUND,
+        )
+        assert len(replica.streamed) == 1
+        await register(replica.address)
+        await register(other.address)
+        before = len(replica.streamed), len(other.streamed)
+
+        async def move() -> None:
+            # the replica the stream went to (the one that got its first message) stops
+            # serving the model; the other still does
+            went = replica if len(replica.streamed) > before[0] else other
+            await deregister(went.address)
+
+        answered, status = await stream_across(move)
+        assert (answered, status) == (1, grpc.StatusCode.UNAVAILABLE)
+        assert len(replica.streamed) + len(other.streamed) == sum(before) + 1
+    finally:
+        await channel.close(None)
+        await router.stop(grace=0)
+        replica.server.stop(0)
+        other.server.stop(0)
+
+
 async def test_a_registrar_registers_only_its_own_endpoint_and_endpoints_are_host_port(
     tmp_path: Path,
 ) -> None:
@@ -708,8 +900,6 @@ async def test_a_registrar_registers_only_its_own_endpoint_and_endpoints_are_hos
     other replicas, load, unload or infer. Endpoints are `host:port`, nothing else. Audit
     lines say what changed; renewals are no admin actions."""
     from modelport.oip.v2 import open_inference_pb2 as oip
-    from modelport.router.__main__ import RouterServer
-    from modelport.router.settings import RouterSettings
 
     tokens = tokens_yaml(
         tmp_path / "tokens.yaml",
@@ -729,18 +919,7 @@ async def test_a_registrar_registers_only_its_own_endpoint_and_endpoints_are_hos
         {"token": "registrar-local", "identity": "local", "role": "registrar", "same_host": True},
     )
     audit = tmp_path / "audit.jsonl"
-    router = RouterServer(
-        RouterSettings(
-            host="127.0.0.1",
-            port=0,
-            metrics_port=-1,
-            data_dir=tmp_path / "data",
-            grace_period_s=0,
-            auth_tokens_file=tokens,
-            audit_log=str(audit),
-        )
-    )
-    await router.start()
+    router = await start_router(tmp_path, auth_tokens_file=tokens, audit_log=str(audit))
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{router.port}")
     registry = registry_pb2_grpc.RegistryServiceStub(channel)
 
@@ -950,8 +1129,6 @@ async def test_loads_report_each_replica_removed_ones_are_not_asked_clients_see_
     removed is not asked again; L6: clients see neither replica addresses nor failure
     reasons (admins do)."""
     from modelport.oip.v2 import open_inference_pb2 as oip
-    from modelport.router.__main__ import RouterServer
-    from modelport.router.settings import RouterSettings
 
     tokens = tokens_yaml(
         tmp_path / "tokens.yaml",
@@ -961,17 +1138,7 @@ async def test_loads_report_each_replica_removed_ones_are_not_asked_clients_see_
     willing, refusing = OipReplica(), OipReplica(refuse=True)
     for replica in (willing, refusing):
         await replica.server.start()
-    router = RouterServer(
-        RouterSettings(
-            host="127.0.0.1",
-            port=0,
-            metrics_port=-1,
-            data_dir=tmp_path / "data",
-            grace_period_s=0,
-            auth_tokens_file=tokens,
-        )
-    )
-    await router.start()
+    router = await start_router(tmp_path, auth_tokens_file=tokens)
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{router.port}")
     registry, inference = registry_pb2_grpc.RegistryServiceStub(channel), oip_stub(channel)
     admin, client = as_(TOKENS["admin"]), as_(TOKENS["client"])
@@ -1014,6 +1181,15 @@ async def test_loads_report_each_replica_removed_ones_are_not_asked_clients_see_
         full = await registry.ListModels(registry_pb2.ListModelsRequest(), metadata=admin)
         assert refusing.address in str(full)
         assert "/srv/secret-team" in str(full)
+        # a call for the model that failed everywhere: the client is told it failed, not
+        # the server's path; an admin is told why
+        embed = embedding_pb2_grpc.EmbeddingServiceStub(channel)
+        broken = embed_request("broken")
+        for who, shown in ((client, False), (admin, True)):
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                await embed.Embed(broken, metadata=who)
+            assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+            assert ("/srv/secret-team" in (info.value.details() or "")) is shown
 
         await registry.DeregisterModel(
             registry_pb2.DeregisterModelRequest(

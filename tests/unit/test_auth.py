@@ -184,6 +184,43 @@ def test_the_inputs_of_a_request_are_counted_parsed_or_raw() -> None:
     assert count("/unknown.Service/Method", b"") == 1
 
 
+def test_an_inference_request_costs_its_batch_parsed_or_raw() -> None:
+    """M1: ModelInfer and every ModelStreamInfer message cost their batch: the largest
+    first dimension of their tensors, or the element count of a BYTES tensor."""
+    from modelport.oip.v2 import open_inference_pb2 as oip
+
+    count = InputCounter()
+    tensor = oip.ModelInferRequest.InferInputTensor
+
+    def infer(*inputs: oip.ModelInferRequest.InferInputTensor) -> oip.ModelInferRequest:
+        return oip.ModelInferRequest(model_name="m", inputs=inputs)
+
+    cases = [
+        (infer(tensor(name="t", datatype="BYTES", shape=[7])), 7),
+        (infer(tensor(name="t", datatype="BYTES", shape=[3, 2])), 6),
+        (infer(tensor(name="ids", datatype="INT64", shape=[5, 128])), 5),
+        (
+            infer(
+                tensor(name="ids", datatype="INT64", shape=[4, 16]),
+                tensor(name="mask", datatype="INT64", shape=[9, 16]),
+            ),
+            9,
+        ),
+        (infer(tensor(name="t", datatype="FP32", shape=[-1, 3])), 1),
+        (infer(tensor(name="t", datatype="BYTES", shape=[])), 1),
+        (infer(), 1),
+        (infer(tensor(name="t", datatype="BYTES", shape=[1 << 40, 1 << 40])), 1 << 16),
+    ]
+    for method in ("ModelInfer", "ModelStreamInfer"):
+        path = f"/inference.GRPCInferenceService/{method}"
+        for request, cost in cases:
+            assert count(path, request) == cost, (request, cost)
+            assert count(path, request.SerializeToString()) == cost, (request, cost)
+    # a shape not packed (as protobuf also accepts) counts the same
+    unpacked = b"\x0a\x01m\x2a\x0d\x0a\x01t\x12\x04INT6\x18\x03\x18\x02"
+    assert count("/inference.GRPCInferenceService/ModelInfer", unpacked) == 3
+
+
 # -- the audit log --------------------------------------------------------------------------
 def test_denied_lines_have_a_budget_per_source_and_report_what_they_left_out(
     tmp_path: Path,

@@ -23,9 +23,11 @@ lookup takes says nothing about the tokens held.
 
 Rate limits charge per input, not per call: a call costs the number of inputs it carries
 (the entries of its request's repeated string or bytes field 2: the texts, prompts or
-images of the typed RPCs; 1 for any other request), and every message of a client stream
-costs the same. A bucket with at least one token left admits a request whatever its
-cost, and may go negative: a large call passes, and the identity's next calls wait until
+images of the typed RPCs; the batch of an Open Inference Protocol ModelInfer, its largest
+first dimension or the element count of a BYTES tensor; 1 for any other request), and
+every message of a client stream (EmbedStream, ModelStreamInfer) costs the same. A
+bucket with at least one token left admits a request whatever its cost, and may go
+negative: a large call passes, and the identity's next calls wait until
 the bucket has refilled. A stream whose message finds the bucket empty ends with
 RESOURCE_EXHAUSTED. The router role is neither rate-limited nor stream-capped: it carries
 many callers' calls, limited at the router.
@@ -39,6 +41,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import sys
 import threading
 import time
@@ -59,7 +62,7 @@ from modelport.serving.identity import ADMIN_METHODS, ROLES, Principal, allowed
 from modelport.serving.interceptors import Handler, around
 from modelport.serving.settings import TlsIdentity
 from modelport.serving.tracing import trace_id
-from modelport.serving.wire import count_length_delimited
+from modelport.serving.wire import Malformed, count_length_delimited, length_delimited, varints
 
 log = logging.getLogger(__name__)
 
@@ -268,37 +271,89 @@ def open_audit(target: str, denied_per_s: float, denied_burst: int) -> AuditLog 
     return AuditLog(target, denied_per_s=denied_per_s, denied_burst=denied_burst)
 
 
+INFER_REQUEST = "inference.ModelInferRequest"
+"""Open Inference Protocol inference requests (ModelInfer, each ModelStreamInfer message)
+cost their batch."""
+MAX_COST = 1 << 16
+"""Most units one request is charged (a declared shape may be absurd; the backend refuses
+it, and the caller's bucket stays usable within a bounded wait)."""
+
+
 class InputCounter:
-    """How many inputs a request carries: the entries of its repeated string or bytes
-    field 2 (the texts, prompts or images of the typed RPCs), at least 1. Works on parsed
-    messages and on the raw bytes the router forwards; methods it cannot find cost 1."""
+    """How many inputs a request carries, at least 1: for the typed RPCs the entries of
+    its repeated string or bytes field 2 (the texts, prompts or images); for an Open
+    Inference Protocol inference request its batch (the largest first dimension of its
+    input tensors, or the element count of a BYTES tensor). Works on parsed messages and
+    on the raw bytes the router forwards; other methods cost 1."""
 
     def __init__(self) -> None:
-        self._fields: dict[str, FieldDescriptor | None] = {}
+        self._counters: dict[str, Callable[[Any], int]] = {}
 
     def __call__(self, method: str, request: Any) -> int:
-        if method not in self._fields:
-            self._fields[method] = _inputs_field(method)
-        found = self._fields[method]
-        if found is None:
-            return 1
-        if isinstance(request, bytes):
-            return max(1, count_length_delimited(request, found.number))
-        entries = getattr(request, found.name, None)
-        return max(1, len(entries)) if entries is not None else 1
+        counter = self._counters.get(method)
+        if counter is None:
+            counter = self._counters[method] = _counter(method)
+        return max(1, min(MAX_COST, counter(request)))
 
 
-def _inputs_field(method: str) -> FieldDescriptor | None:
+def _counter(method: str) -> Callable[[Any], int]:
     try:
         described = descriptor_pool.Default().FindMethodByName(method.strip("/").replace("/", "."))
     except KeyError:
-        return None
+        return lambda request: 1
+    if described.input_type.full_name == INFER_REQUEST:
+        return _batch
     found = described.input_type.fields_by_number.get(2)
-    if found is None or not found.is_repeated:
-        return None
-    if found.type not in (FieldDescriptor.TYPE_STRING, FieldDescriptor.TYPE_BYTES):
-        return None
-    return found
+    if (
+        found is None
+        or not found.is_repeated
+        or found.type not in (FieldDescriptor.TYPE_STRING, FieldDescriptor.TYPE_BYTES)
+    ):
+        return lambda request: 1
+    number, name = found.number, found.name
+
+    def entries(request: Any) -> int:
+        if isinstance(request, bytes):
+            return count_length_delimited(request, number)
+        return len(getattr(request, name, ()))
+
+    return entries
+
+
+def _batch(request: Any) -> int:
+    """The batch of an inference request: over its input tensors, the element count of a
+    BYTES tensor (its texts), else the first dimension."""
+    if isinstance(request, bytes):
+        tensors = [
+            (_last_string(tensor, 2), _signed(varints(tensor, 3)))
+            for tensor in _length_delimited_or_none(request, 5)
+        ]
+    else:
+        tensors = [(t.datatype, list(t.shape)) for t in getattr(request, "inputs", ())]
+    batch = 1
+    for datatype, shape in tensors:
+        if datatype == "BYTES":
+            batch = max(batch, math.prod(max(0, d) for d in shape) if shape else 1)
+        elif shape:
+            batch = max(batch, shape[0])
+    return batch
+
+
+def _signed(values: list[int]) -> list[int]:
+    """int64 values read as unsigned varints, with their sign back."""
+    return [v - (1 << 64) if v >= 1 << 63 else v for v in values]
+
+
+def _length_delimited_or_none(data: bytes, number: int) -> list[bytes]:
+    try:
+        return length_delimited(data, number)
+    except Malformed:
+        return []  # the replica refuses it: one unit
+
+
+def _last_string(data: bytes, number: int) -> str:
+    found = _length_delimited_or_none(data, number)
+    return found[-1].decode("utf-8", "replace") if found else ""
 
 
 def _abort_handler(

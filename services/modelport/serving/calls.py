@@ -86,3 +86,10 @@ def caller(context: object) -> Principal | None:
     (then every caller may do everything)."""
     record = call_record(context)
     return record.principal if record is not None else None
+
+
+def sees_internals(context: object) -> bool:
+    """Whether the caller may see replica addresses and failure reasons: an admin or the
+    router, or anyone when authentication is off."""
+    principal = caller(context)
+    return principal is None or principal.privileged

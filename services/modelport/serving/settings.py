@@ -99,8 +99,10 @@ class CommonSettings(BaseSettings):
     A bearer token, when sent, decides instead."""
     rate_limit_per_s: float = Field(0.0, ge=0)
     """Inputs per second per identity (token bucket): a call costs one per input it
-    carries (texts, prompts, images; 1 for other calls), and so does every message of a
-    client stream. 0 turns rate limiting off. The router role is never limited."""
+    carries (texts, prompts, images; an Open Inference Protocol ModelInfer its batch: its
+    largest first dimension, or the element count of a BYTES tensor; 1 for other calls),
+    and so does every message of a client stream (EmbedStream, ModelStreamInfer). 0 turns
+    rate limiting off. The router role is never limited."""
     rate_limit_burst: int = Field(20, ge=1)
     """Inputs an identity may send at once before the rate applies. A bucket with any
     token left admits a call of any size and goes negative."""
