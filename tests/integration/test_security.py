@@ -1269,10 +1269,19 @@ def test_a_backend_serving_tls_never_sends_its_registration_token_in_plaintext(
         loopback_settings(
             EmbeddingSettings, router_address="127.0.0.1:1", router_token="registrar-token", **tls
         )
-    loopback_settings(
+    token_file = pki["ca.crt"].parent / "registrar-token"
+    token_file.write_text("registrar-token\n")
+    with pytest.raises(ValidationError, match="plaintext"):  # read from a file: the same
+        loopback_settings(
+            EmbeddingSettings, router_address="127.0.0.1:1", router_token_file=token_file, **tls
+        )
+    settings = loopback_settings(
         EmbeddingSettings,
         router_address="127.0.0.1:1",
-        router_token="registrar-token",
+        router_token_file=token_file,
         router_tls_ca_file=pki["ca.crt"],
         **tls,
     )
+    assert settings.router_token == "registrar-token"
+    with pytest.raises(ValidationError, match="not both"):
+        loopback_settings(EmbeddingSettings, router_token="t", router_token_file=token_file)

@@ -354,6 +354,8 @@ class ServerSettings(CommonSettings):
     router_token: str | None = None
     """Bearer token this backend registers with when the router has auth on: a `registrar`
     token bound to this backend's advertised endpoint (or `same_host`)."""
+    router_token_file: Path | None = None
+    """File holding `router_token` (a mounted Secret, say); set one of the two."""
     router_tls_ca_file: Path | None = None
     """PEM CA bundle to verify the router's TLS certificate; unset: plaintext to the router
     (refused with a `router_token` when this backend serves TLS itself)."""
@@ -373,6 +375,17 @@ class ServerSettings(CommonSettings):
             return self.advertise_address
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "[::]") else self.host
         return f"{host}:{port}"
+
+    @model_validator(mode="after")
+    def _router_token_from_file(self) -> ServerSettings:
+        if self.router_token_file is not None:
+            if self.router_token:
+                raise ValueError("set router_token or router_token_file, not both")
+            token = self.router_token_file.read_text().strip()
+            if not token:
+                raise ValueError(f"{self.router_token_file}: router_token_file is empty")
+            self.router_token = token
+        return self
 
     @model_validator(mode="after")
     def _router_client_certificate(self) -> ServerSettings:
