@@ -153,11 +153,17 @@ async def test_mtls_alone_authenticates_clients_the_registrar_and_the_router(
             # which requires the router's certificate identity, with no token either way
             embed = embedding_pb2_grpc.EmbeddingServiceStub(team_a)
             assert (await embed.Embed(EMBED, timeout=10)).embeddings
+            streamed = [answer async for answer in embed.EmbedStream(iter([EMBED] * 3))]
+            assert [len(answer.embeddings) for answer in streamed] == [1, 1, 1]
             for who in ("stranger", "lookalike"):
                 stub = embedding_pb2_grpc.EmbeddingServiceStub(channels[who])
                 assert await code(stub.Embed(EMBED, timeout=10)) == (
                     grpc.StatusCode.UNAUTHENTICATED
                 ), who
+                # refused before any message (none written: a write after the refusal
+                # would be the aio client's own error, grpc#36066)
+                refused = stub.EmbedStream(timeout=10)
+                assert await code(refused.read()) == grpc.StatusCode.UNAUTHENTICATED, who
             # roles hold: a client loads nothing; an admin (known by its CN) loads through
             # the router, and the backend takes the load from the router's certificate
             load = oip.RepositoryModelLoadRequest(model_name="tiny")
