@@ -422,11 +422,7 @@ def test_torch_runs_as_many_threads_as_the_cpu_limit_the_kubelet_passes(tools: P
     """The chain end to end: the value the kubelet derives from the rendered env (the
     embedding pod's CPU limit of 2 in values-cpu.yaml, with torchThreads unset) read by
     the service's settings sets torch's intra-op threads in a fresh process."""
-    docs = objects(
-        render(
-            tools, "-f", str(CHART / "values-cpu.yaml"), "--set", "backendDefaults.torchThreads=0"
-        )
-    )
+    docs = objects(render(tools, "-f", str(CHART / "values-cpu.yaml")))
     deployment = by_kind(docs, "Deployment")["mp-modelport-embedding"]
     sources = {e["name"]: e for e in pod_spec(deployment)["containers"][0]["env"]}
     threads = kubelet_value(deployment, sources["MODELPORT_TORCH_THREADS"]["valueFrom"])
