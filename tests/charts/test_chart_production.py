@@ -154,6 +154,14 @@ def test_the_schema_refuses_queue_scaling_without_a_scrape(tools: Path, values: 
     assert "metrics.serviceMonitor.enabled" in error
 
 
+def test_the_templates_refuse_queue_scaling_without_a_scrape_even_without_the_schema(
+    tools: Path,
+) -> None:
+    error = refused(tools, "--skip-schema-validation", "--set", "backends.nlp.gpu.count=1")
+    assert "backends.nlp scales on queue depth" in error
+    assert "metrics.serviceMonitor.enabled" in error
+
+
 @pytest.mark.parametrize(
     "values",
     [

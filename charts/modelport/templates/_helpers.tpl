@@ -53,10 +53,10 @@ app.kubernetes.io/part-of: modelport
 {{/* Soft spread over zones and nodes of one component's pods (pods of the same
 rollout only: pod-template-hash). Args: root, component, constraints, spread. */}}
 {{- define "modelport.topologySpread" -}}
-{{- if .constraints }}
+{{- if .constraints -}}
 topologySpreadConstraints:
   {{- toYaml .constraints | nindent 2 }}
-{{- else if .spread }}
+{{- else if .spread -}}
 topologySpreadConstraints:
   {{- range list "topology.kubernetes.io/zone" "kubernetes.io/hostname" }}
   - maxSkew: 1
