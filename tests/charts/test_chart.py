@@ -430,4 +430,4 @@ def test_the_default_install_is_authenticated_from_router_to_backends(tools: Pat
     assert mounted_file(
         deployments["mp-modelport-nlp"],
         nlp["MODELPORT_AUTH_TOKENS_FILE"],  # type: ignore[arg-type]
-    ) == ("mp-tokens", "tokens.yaml")
+    ) == ("mp-tokens", "client-tokens.yaml")

@@ -471,8 +471,15 @@ def test_the_default_install_generates_client_tokens_kept_across_upgrades(tools:
     table = load_tokens_text(data["tokens.yaml"], load_tokens)
     assert table[data["admin-token"]] == ("admin", "admin")
     assert table[data["client-token"]] == ("client", "client")
-    source = (CHART / "templates" / "router-token.yaml").read_text()
-    assert source.count('lookup "v1" "Secret"') == 2  # both kept across upgrades
+    assert load_tokens_text(data["client-tokens.yaml"], load_tokens) == {
+        data["client-token"]: ("client", "client")
+    }
+    # Backends taking client tokens get that file: never an admin token, so load and
+    # unload at a backend stay the router's.
+    docs = objects(render(tools, "--set", "security.auth.backendsAcceptClientTokens=true"))
+    nlp = by_kind(docs, "Deployment")["mp-modelport-nlp"]
+    accepted = mounted_file(nlp, container_env(nlp)["MODELPORT_AUTH_TOKENS_FILE"])  # type: ignore[arg-type]
+    assert accepted == ("mp-modelport-tokens", "client-tokens.yaml")
 
 
 def load_tokens_text(text: str, load_tokens: Any) -> dict[str, tuple[str, str]]:
