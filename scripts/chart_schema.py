@@ -198,7 +198,7 @@ def main() -> None:
     fresh = json.dumps(generate(current), indent=2) + "\n"
     if args.check:
         if fresh != SCHEMA.read_text():
-            sys.exit("charts/modelport/values.schema.json is stale: run scripts/chart_schema.py")
+            sys.exit("charts/modelport/values.schema.json is stale: run make chart-docs")
         return
     SCHEMA.write_text(fresh)
 
