@@ -162,6 +162,15 @@ def rpc_error(call: Callable[[], object]) -> grpc.Call:
     return info.value
 
 
+async def aio_code(call: Any) -> grpc.StatusCode:
+    """The status an awaited grpc.aio call (or read) ends with: OK, or its error's code."""
+    try:
+        await call
+    except grpc.aio.AioRpcError as error:
+        return error.code()
+    return grpc.StatusCode.OK
+
+
 async def start_router(tmp_path: Path, **settings: object) -> RouterServer:
     """A router in this process on a free loopback port (data under `tmp_path`)."""
     from modelport.router.__main__ import RouterServer

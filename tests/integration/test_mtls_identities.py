@@ -29,6 +29,7 @@ from modelport.v1 import (
     registry_pb2,
     registry_pb2_grpc,
 )
+from tests.helpers import aio_code as code
 from tests.helpers import loopback_settings, running_server, start_router
 from tests.pki import issue
 from tests.pki import write as pki_files
@@ -69,14 +70,6 @@ def channel_as(pki: dict[str, Path], who: str, port: int) -> grpc.aio.Channel:
         certificate_chain=pki[f"{who}.crt"].read_bytes(),
     )
     return grpc.aio.secure_channel(f"127.0.0.1:{port}", credentials)
-
-
-async def code(call: Any) -> grpc.StatusCode:
-    try:
-        await call
-    except grpc.aio.AioRpcError as error:
-        return error.code()
-    return grpc.StatusCode.OK
 
 
 async def eventually(check: Callable[[], Any], what: str, attempts: int = 600) -> None:
@@ -162,7 +155,7 @@ async def test_mtls_alone_authenticates_clients_the_registrar_and_the_router(
                 ), who
                 # refused before any message (none written: a write after the refusal
                 # would be the aio client's own error, grpc#36066)
-                refused = stub.EmbedStream(timeout=10)
+                refused = stub.EmbedStream(timeout=10)  # type: ignore[call-arg]  # reader API
                 assert await code(refused.read()) == grpc.StatusCode.UNAUTHENTICATED, who
             # roles hold: a client loads nothing; an admin (known by its CN) loads through
             # the router, and the backend takes the load from the router's certificate

@@ -16,7 +16,9 @@ from modelport.inference.model import BatchedModel, ModelMetadata
 from modelport.inference.registration import RouterRegistrar
 from modelport.inference.repository import ModelRepository
 from modelport.inference.settings import ModelSpec, Runtime, Runtimes
+from modelport.router.__main__ import RouterServer
 from modelport.router.registry import Registration, ReplicaState, Source
+from modelport.router.settings import RouterSettings
 from modelport.serving.catalog import Task
 from modelport.v1 import registry_pb2, registry_pb2_grpc
 from tests.helpers import start_router

@@ -38,6 +38,9 @@ from tests.helpers import (
     running_server,
     start_router,
 )
+from tests.helpers import (
+    aio_code as code,
+)
 from tests.pki import issue
 from tests.pki import write as pki_files
 
@@ -930,13 +933,6 @@ async def test_a_registrar_registers_only_its_own_endpoint_and_endpoints_are_hos
             endpoint=endpoint,
             persistent=persistent,
         )
-
-    async def code(call: Any) -> grpc.StatusCode:
-        try:
-            await call
-        except grpc.aio.AioRpcError as error:
-            return error.code()
-        return grpc.StatusCode.OK
 
     a, b, local, admin = (
         as_("registrar-a"),
