@@ -122,7 +122,14 @@ def _fields(data: bytes) -> Iterator[tuple[int, bytes | None]]:
 def count_length_delimited(data: bytes, number: int) -> int:
     """How many length-delimited fields `number` a serialized message has at its top level
     (the entries of a repeated string or bytes field), without copying any of them."""
-    return sum(1 for found, start, _ in _spans(data) if found == number and start >= 0)
+    count = 0
+    try:
+        for found, wire_type, _, _ in _walk(data, 0, None):
+            if found == number and wire_type == _WIRE_LEN:
+                count += 1
+    except (Malformed, IndexError):
+        pass  # quietly fewer: the replica refuses such a message anyway
+    return count
 
 
 def find_invalid_utf8(descriptor: Descriptor, data: bytes, prefix: str = "") -> str | None:
