@@ -692,20 +692,25 @@ def parser() -> argparse.ArgumentParser:
     _client_args(classify)
     classify.set_defaults(func=_classify)
 
-    classify_image = command("classify-image", "classify image files (JPEG, PNG, WebP, GIF, BMP)")
-    classify_image.add_argument("files", nargs="+", metavar="FILE", help="image files")
-    classify_image.add_argument("--model", default="efficientnet-lite0", help="model to call")
-    _version_arg(classify_image)
+    def image_command(name: str, description: str, model: str) -> argparse.ArgumentParser:
+        parser = command(name, description)
+        parser.add_argument("files", nargs="+", metavar="FILE", help="image files")
+        parser.add_argument("--model", default=model, help="model to call")
+        _version_arg(parser)
+        return parser
+
+    classify_image = image_command(
+        "classify-image", "classify image files (JPEG, PNG, WebP, GIF, BMP)", "efficientnet-lite0"
+    )
     classify_image.add_argument(
         "--top-k", type=non_negative_int, default=3, help="labels per image; 0: the server's 5"
     )
     _client_args(classify_image)
     classify_image.set_defaults(func=_classify_image)
 
-    detect = command("detect", "find objects in image files (text lines with the OCR model)")
-    detect.add_argument("files", nargs="+", metavar="FILE", help="image files")
-    detect.add_argument("--model", default="ocr", help="model to call")
-    _version_arg(detect)
+    detect = image_command(
+        "detect", "find objects in image files (text lines with the OCR model)", "ocr"
+    )
     detect.add_argument(
         "--threshold",
         type=fraction,
@@ -718,10 +723,9 @@ def parser() -> argparse.ArgumentParser:
     _client_args(detect)
     detect.set_defaults(func=_detect)
 
-    read_text = command("read-text", "read the text in image files (OCR), in reading order")
-    read_text.add_argument("files", nargs="+", metavar="FILE", help="image files")
-    read_text.add_argument("--model", default="ocr", help="model to call")
-    _version_arg(read_text)
+    read_text = image_command(
+        "read-text", "read the text in image files (OCR), in reading order", "ocr"
+    )
     read_text.add_argument(
         "--min-confidence",
         type=fraction,
