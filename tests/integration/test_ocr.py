@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import io
 import json
+import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -248,3 +251,34 @@ def test_read_text_through_the_router(free_env: dict[str, str], tmp_path: Path) 
                 assert "images[1]" in (error.details() or "")
     finally:
         stop_all(router)
+
+
+def modelport(server: InferenceServer, *argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "modelport.cli", *argv, "--target", f"127.0.0.1:{server.port}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_command_line_reads_text_and_detects_lines(
+    server: InferenceServer, tmp_path: Path
+) -> None:
+    page = tmp_path / "page.png"
+    page.write_bytes(png(PAGE))
+    read_text = modelport(server, "read-text", str(page))
+    assert read_text.returncode == 0, read_text.stderr
+    assert read_text.stdout == TEXT + "\n"
+    as_json = json.loads(modelport(server, "read-text", str(page), "--json").stdout)
+    assert [line["text"] for line in as_json["results"][0]["lines"]] == READING_ORDER
+    detect = modelport(server, "detect", str(page), "--max-detections", "1")
+    assert detect.returncode == 0, detect.stderr
+    header, found = detect.stdout.splitlines()
+    assert header == f"{page}: 1 found"
+    assert re.fullmatch(r"  text (0\.9\d\d|1\.000) \[\d+, \d+, \d+, \d+\]  '[^']+'", found), found
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not an image")
+    refused = modelport(server, "read-text", str(broken))
+    assert refused.returncode == 1
+    assert "INVALID_ARGUMENT" in refused.stderr, refused.stderr
