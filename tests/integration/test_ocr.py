@@ -282,3 +282,21 @@ def test_the_command_line_reads_text_and_detects_lines(
     refused = modelport(server, "read-text", str(broken))
     assert refused.returncode == 1
     assert "INVALID_ARGUMENT" in refused.stderr, refused.stderr
+
+
+def test_loading_never_downloads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """RapidOCR downloads a model file or a character list it is not given; the runtime
+    gives it every file, so a download attempt fails this test."""
+    from rapidocr.utils.download_file import DownloadFile
+
+    from modelport.vision.ocr import RapidOcrModel, joined
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"RapidOCR tried to download: {args} {kwargs}")
+
+    monkeypatch.setattr(DownloadFile, "run", refuse)
+    model = RapidOcrModel(RapidOcrSpec(name="ocr"), Path("/nonexistent"))
+    model.load_weights()
+    [lines] = model.predict_batch([model.prepare(NOTE, 0.5)])
+    assert isinstance(lines, list)
+    assert joined(lines) == "Order 7731 shipped\nSecond page"
