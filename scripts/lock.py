@@ -1,11 +1,12 @@
-"""The inference image's dependency locks, with hashes: `make lock` writes them,
-`python scripts/lock.py --check` (tests/unit/test_lock.py) says whether they drifted.
+"""The images' dependency locks, with hashes: `make lock` writes them, `python
+scripts/lock.py --check` (tests/unit/test_lock.py) says whether they drifted.
 
-One lock per image variant, `requirements/inference-{cpu,cuda}.txt`, resolved by uv for
-the image's Python (3.11, linux x86_64, manylinux_2_28) from pyproject.toml's base,
-`inference` and `models` dependencies plus `requirements/inference-<variant>.in` (which
-torch build). services/Dockerfile installs a lock with `pip --require-hashes`, so nothing
-unlocked (and no nvidia-* wheel in the CPU image) can enter.
+One lock per image, `requirements/<image>.txt`, resolved by uv for the image's Python
+(3.11, linux x86_64, manylinux_2_28) from pyproject.toml's base dependencies, the
+image's extras (`inference` and `models` for the inference variants, `router` for the
+router) and `requirements/<image>.in` (which torch build; setuptools to build Modelport).
+services/Dockerfile installs a lock with `pip --require-hashes`, so nothing unlocked (and
+no nvidia-* wheel in the CPU or router image) can enter.
 
 The CPU torch wheel (`torch==2.13.0+cpu`) comes from PyTorch's CPU index, or from a local
 folder of wheels (`TORCH_FIND_LINKS`; /opt/wheels when it holds the wheel). Each lock's
@@ -31,8 +32,13 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parents[1]
-VARIANTS = ("cpu", "cuda")
-EXTRAS = ("inference", "models")
+IMAGES: dict[str, tuple[str, ...]] = {
+    "inference-cpu": ("inference", "models"),
+    "inference-cuda": ("inference", "models"),
+    "router": ("router",),
+}
+"""Each lock and the pyproject extras it resolves."""
+NO_CUDA = ("inference-cpu", "router")
 PYTHON = "3.11"
 PLATFORM = "x86_64-manylinux_2_28"
 INDEX = "https://pypi.org/simple"
@@ -44,26 +50,26 @@ DIGEST = re.compile(r"^# inputs: sha256 ([0-9a-f]{64})$")
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)")
 
 
-def inputs(root: Path, variant: str) -> list[str]:
-    """The requirements a variant's lock resolves: pyproject's base and extras, then the
-    variant's .in file (comments and blank lines dropped)."""
+def inputs(root: Path, image: str) -> list[str]:
+    """The requirements an image's lock resolves: pyproject's base and extras, then the
+    image's .in file (comments and blank lines dropped)."""
     project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
     found = list(project["dependencies"])
-    for extra in EXTRAS:
+    for extra in IMAGES[image]:
         found += project["optional-dependencies"][extra]
-    text = (root / "requirements" / f"inference-{variant}.in").read_text()
+    text = (root / "requirements" / f"{image}.in").read_text()
     found += [line.split("#")[0].strip() for line in text.splitlines()]
     return [r for r in found if r]
 
 
-def digest(root: Path, variant: str) -> str:
-    lines = sorted(str(Requirement(r)) for r in inputs(root, variant))
+def digest(root: Path, image: str) -> str:
+    lines = sorted(str(Requirement(r)) for r in inputs(root, image))
     joined = "\n".join([*lines, f"python {PYTHON}", f"platform {PLATFORM}"])
     return hashlib.sha256(joined.encode()).hexdigest()
 
 
-def lock_path(root: Path, variant: str) -> Path:
-    return root / "requirements" / f"inference-{variant}.txt"
+def lock_path(root: Path, image: str) -> Path:
+    return root / "requirements" / f"{image}.txt"
 
 
 def torch_wheels() -> str:
@@ -79,15 +85,15 @@ def write(root: Path) -> None:
     uv = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
     if uv is None:
         raise SystemExit("uv is missing: `pip install -e '.[dev]'` installs it")
-    for variant in VARIANTS:
-        out = lock_path(root, variant)
+    for image, extras in IMAGES.items():
+        out = lock_path(root, image)
         command = [
             uv,
             "pip",
             "compile",
             "pyproject.toml",
-            f"requirements/inference-{variant}.in",
-            *(a for extra in EXTRAS for a in ("--extra", extra)),
+            f"requirements/{image}.in",
+            *(a for extra in extras for a in ("--extra", extra)),
             "--generate-hashes",
             "--python-version",
             PYTHON,
@@ -102,10 +108,10 @@ def write(root: Path) -> None:
             "-o",
             str(out),
         ]
-        if variant == "cpu":
+        if image == "inference-cpu":
             command += ["--find-links", torch_wheels()]
         subprocess.run(command, cwd=root, check=True)
-        out.write_text(f"# inputs: sha256 {digest(root, variant)}\n{out.read_text()}")
+        out.write_text(f"# inputs: sha256 {digest(root, image)}\n{out.read_text()}")
         print(f"wrote {out.relative_to(root)}", file=sys.stderr)
 
 
@@ -120,28 +126,28 @@ def pins(text: str) -> dict[str, tuple[Version, bool]]:
     return found
 
 
-def problems(root: Path, variant: str) -> list[str]:
-    """Why the lock of `variant` does not match its inputs (empty: it does)."""
-    path = lock_path(root, variant)
+def problems(root: Path, image: str) -> list[str]:
+    """Why the lock of `image` does not match its inputs (empty: it does)."""
+    path = lock_path(root, image)
     if not path.exists():
         return [f"{path.name} is missing: run `make lock`"]
     text = path.read_text()
     first = DIGEST.match(text.partition("\n")[0])
     found: list[str] = []
-    if first is None or first[1] != digest(root, variant):
+    if first is None or first[1] != digest(root, image):
         found.append(f"{path.name}: its inputs changed since it was written: run `make lock`")
     locked = pins(text)
     found += [f"{path.name}: {name} has no hash" for name, (_, h) in locked.items() if not h]
-    for raw in inputs(root, variant):
+    for raw in inputs(root, image):
         requirement = Requirement(raw)
         name = canonicalize_name(requirement.name)
         if name not in locked:
             found.append(f"{path.name}: {requirement} is not locked")
         elif not requirement.specifier.contains(locked[name][0], prereleases=True):
             found.append(f"{path.name}: {name}=={locked[name][0]} does not meet {requirement}")
-    if variant == "cpu":
+    if image in NO_CUDA:
         cuda = sorted(n for n in locked if CUDA_PACKAGES.match(n))
-        found += [f"{path.name}: CUDA package {n} in the CPU lock" for n in cuda]
+        found += [f"{path.name}: CUDA package {n} in a lock without CUDA" for n in cuda]
         torch = locked.get("torch")
         if torch is not None and torch[0].local != "cpu":
             found.append(f"{path.name}: torch {torch[0]} is not a +cpu build")
@@ -155,7 +161,7 @@ def main() -> int:
     args = parser.parse_args()
     if not args.check:
         write(args.root)
-    found = [p for variant in VARIANTS for p in problems(args.root, variant)]
+    found = [p for image in IMAGES for p in problems(args.root, image)]
     for problem in found:
         print(problem, file=sys.stderr)
     return 1 if found else 0

@@ -64,4 +64,4 @@ def test_a_cuda_package_in_the_cpu_lock_is_refused(tmp_path: Path) -> None:
     lock.write_text(lock.read_text() + "nvidia-cublas==13.1.1.3 \\\n    --hash=sha256:" + "0" * 64)
     result = check(root)
     assert result.returncode == 1
-    assert "CUDA package nvidia-cublas in the CPU lock" in result.stderr
+    assert "CUDA package nvidia-cublas in a lock without CUDA" in result.stderr
