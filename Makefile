@@ -73,8 +73,9 @@ router-image:
 inference-image:
 	$(BUDGET) inference-image $(INFERENCE_IMAGE_BUDGET) bash scripts/inference-image.sh > /dev/null
 
-# The inference image's dependency locks with hashes (requirements/inference-{cpu,cuda}.txt)
-# from pyproject.toml and requirements/*.in; tests/unit/test_lock.py fails on drift.
+# The images' dependency locks with hashes (requirements/inference-{cpu,cuda}.txt,
+# requirements/router.txt) from pyproject.toml and requirements/*.in;
+# tests/unit/test_lock.py fails on drift.
 lock: install
 	$(PY) scripts/lock.py
 
