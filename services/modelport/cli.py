@@ -9,6 +9,7 @@ import re
 import shutil
 import sys
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,8 @@ COMMANDS = {
     "NlpService/Classify": "classify",
     "NlpService/Generate": "generate",
     "VisionService/ClassifyImage": "classify-image",
+    "VisionService/DetectObjects": "detect",
+    "VisionService/ReadText": "read-text",
 }
 
 
@@ -76,6 +79,16 @@ def non_negative_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
+
+
+def fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, not {text}")
     return value
 
 
@@ -438,6 +451,69 @@ def _classify_image(args: argparse.Namespace) -> int:
     return 0
 
 
+def _box(box: tuple[float, float, float, float]) -> str:
+    return "[{:.0f}, {:.0f}, {:.0f}, {:.0f}]".format(*box)
+
+
+def _detect(args: argparse.Namespace) -> int:
+    images = [_read(f) for f in args.files]
+    args.input_names = list(args.files)
+    with _client(args) as client:
+        results = client.detect_objects(
+            images,
+            model=args.model,
+            version=args.version,
+            threshold=args.threshold,
+            max_detections=args.max_detections,
+        )
+    if args.json:
+        out = {
+            "model": results.model,
+            "version": results.version,
+            "results": [
+                {"file": name, "detections": [asdict(d) for d in found]}
+                for name, found in zip(args.files, results, strict=True)
+            ],
+        }
+        print(json.dumps(out))
+        return 0
+    for name, found in zip(args.files, results, strict=True):
+        print(f"{name}: {len(found)} found")
+        for d in found:
+            text = f"  {d.text!r}" if d.text else ""
+            print(f"  {d.label} {d.score:.3f} {_box(d.box)}{text}")
+    return 0
+
+
+def _read_text(args: argparse.Namespace) -> int:
+    images = [_read(f) for f in args.files]
+    args.input_names = list(args.files)
+    with _client(args) as client:
+        results = client.read_text(
+            images, model=args.model, version=args.version, min_confidence=args.min_confidence
+        )
+    if args.json:
+        out = {
+            "model": results.model,
+            "version": results.version,
+            "results": [
+                {"file": name, **asdict(found)}
+                for name, found in zip(args.files, results, strict=True)
+            ],
+        }
+        print(json.dumps(out))
+        return 0
+    for index, (name, found) in enumerate(zip(args.files, results, strict=True)):
+        if len(args.files) > 1:
+            print(("\n" if index else "") + f"== {name}")
+        if args.lines:
+            for line in found.lines:
+                print(f"{line.confidence:.3f} {_box(line.box)} {line.text}")
+        elif found.text:
+            print(found.text)
+    return 0
+
+
 def generate_timeout(max_new_tokens: int) -> float:
     """generate's default deadline for a request of `max_new_tokens` (0: the model's)."""
     base, per_token, unset = GENERATE_TIMEOUT_S
@@ -616,15 +692,51 @@ def parser() -> argparse.ArgumentParser:
     _client_args(classify)
     classify.set_defaults(func=_classify)
 
-    classify_image = command("classify-image", "classify image files (JPEG, PNG, WebP, GIF, BMP)")
-    classify_image.add_argument("files", nargs="+", metavar="FILE", help="image files")
-    classify_image.add_argument("--model", default="efficientnet-lite0", help="model to call")
-    _version_arg(classify_image)
+    def image_command(name: str, description: str, model: str) -> argparse.ArgumentParser:
+        parser = command(name, description)
+        parser.add_argument("files", nargs="+", metavar="FILE", help="image files")
+        parser.add_argument("--model", default=model, help="model to call")
+        _version_arg(parser)
+        return parser
+
+    classify_image = image_command(
+        "classify-image", "classify image files (JPEG, PNG, WebP, GIF, BMP)", "efficientnet-lite0"
+    )
     classify_image.add_argument(
         "--top-k", type=non_negative_int, default=3, help="labels per image; 0: the server's 5"
     )
     _client_args(classify_image)
     classify_image.set_defaults(func=_classify_image)
+
+    detect = image_command(
+        "detect", "find objects in image files (text lines with the OCR model)", "ocr"
+    )
+    detect.add_argument(
+        "--threshold",
+        type=fraction,
+        default=0.0,
+        help="drop detections scoring below it; 0: the server's 0.5",
+    )
+    detect.add_argument(
+        "--max-detections", type=non_negative_int, default=0, help="per image; 0: all"
+    )
+    _client_args(detect)
+    detect.set_defaults(func=_detect)
+
+    read_text = image_command(
+        "read-text", "read the text in image files (OCR), in reading order", "ocr"
+    )
+    read_text.add_argument(
+        "--min-confidence",
+        type=fraction,
+        default=0.0,
+        help="drop lines read with less confidence; 0: the server's 0.5",
+    )
+    read_text.add_argument(
+        "--lines", action="store_true", help="one line per text line: confidence, box, text"
+    )
+    _client_args(read_text)
+    read_text.set_defaults(func=_read_text)
 
     generate = command("generate", "generate text, streamed as it is produced")
     generate.add_argument("prompt", nargs="?", metavar="PROMPT", help="the prompt; '-' reads stdin")

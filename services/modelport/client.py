@@ -86,6 +86,52 @@ class Classifications(list[list[tuple[str, float]]]):
         self.input_tokens = input_tokens
 
 
+Box: TypeAlias = tuple[float, float, float, float]
+"""`(x_min, y_min, x_max, y_max)` in pixels of the original image."""
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One object found in an image; an OCR model's are text lines (`label` "text",
+    `text` the line read)."""
+
+    label: str
+    score: float
+    box: Box
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class TextLine:
+    """One line of text read in an image."""
+
+    text: str
+    confidence: float
+    box: Box
+
+
+@dataclass(frozen=True)
+class ImageText:
+    """The text of one image: its lines in reading order, and them joined (a space
+    within a row, a newline between rows)."""
+
+    text: str
+    lines: list[TextLine]
+
+
+class Answers(list[Any]):
+    """One result per input in order; also says which model version answered."""
+
+    def __init__(self, results: Sequence[Any], model: str, version: str) -> None:
+        super().__init__(results)
+        self.model = model
+        self.version = version
+
+
+def _box(box: vision_pb2.BoundingBox) -> Box:
+    return (box.x_min, box.y_min, box.x_max, box.y_max)
+
+
 @dataclass(frozen=True)
 class GenerationChunk:
     """New text of a generation as the model produces it. The last chunk has
@@ -270,6 +316,58 @@ class ModelportClient:
         response = self._call(self._vision.ClassifyImage, request)
         return Classifications(
             [[(s.label, s.score) for s in r.labels] for r in response.results],
+            response.model.name,
+            response.model.version,
+        )
+
+    def detect_objects(
+        self,
+        images: Sequence[bytes],
+        *,
+        model: str = "ocr",
+        version: str = "",
+        threshold: float = 0.0,
+        max_detections: int = 0,
+    ) -> Answers:
+        """The `Detection`s of each encoded image, best first (`threshold` 0: the server's
+        0.5; `max_detections` 0: all)."""
+        request = vision_pb2.DetectObjectsRequest(
+            model=common_pb2.ModelRef(name=model, version=version),
+            images=list(images),
+            threshold=threshold,
+            max_detections=max_detections,
+        )
+        response = self._call(self._vision.DetectObjects, request)
+        return Answers(
+            [
+                [Detection(d.label, d.score, _box(d.box), d.text) for d in r.detections]
+                for r in response.results
+            ],
+            response.model.name,
+            response.model.version,
+        )
+
+    def read_text(
+        self,
+        images: Sequence[bytes],
+        *,
+        model: str = "ocr",
+        version: str = "",
+        min_confidence: float = 0.0,
+    ) -> Answers:
+        """The `ImageText` of each encoded image: lines in reading order (those read with
+        less than `min_confidence` dropped; 0: the server's 0.5)."""
+        request = vision_pb2.ReadTextRequest(
+            model=common_pb2.ModelRef(name=model, version=version),
+            images=list(images),
+            min_confidence=min_confidence,
+        )
+        response = self._call(self._vision.ReadText, request)
+        return Answers(
+            [
+                ImageText(r.text, [TextLine(t.text, t.confidence, _box(t.box)) for t in r.lines])
+                for r in response.results
+            ],
             response.model.name,
             response.model.version,
         )

@@ -92,7 +92,7 @@ def test_up_then_every_command_then_a_second_up_then_a_clean_stop(
             if line.startswith("ready:"):
                 break
         assert lines[-1].startswith("ready:"), lines
-        for model in ("all-MiniLM-L6-v2", "sentiment", "gemma-3-270m", "efficientnet-lite0"):
+        for model in ("all-MiniLM-L6-v2", "sentiment", "gemma-3-270m", "efficientnet-lite0", "ocr"):
             assert any(model in line and "READY" in line for line in lines), lines
         # each component says when it is serving, in its own time; no library noise
         serving = [re.match(r"  (\w+) +SERVING on ", line) for line in lines]
@@ -112,6 +112,10 @@ def test_up_then_every_command_then_a_second_up_then_a_clean_stop(
         assert f"127.0.0.1:{port} (router gRPC)" in second.stderr
         assert "another `modelport up`" in second.stderr
         assert "ready:" not in second.stdout
+
+        read = modelport("read-text", "--target", target, str(ROOT / "docs/examples/text.png"))
+        assert read.returncode == 0, read.stderr
+        assert read.stdout == "Modelport reads text\nTotal due 42.50\n"
 
         out = modelport("embed", "--target", target, "--json", "hello", "world")
         assert out.returncode == 0, out.stderr

@@ -111,6 +111,7 @@ def test_triton_errors_statistics_and_repository(triton_results: dict[str, objec
         "sentiment": "READY",
         "gemma-3-270m": "READY",
         "efficientnet-lite0": "READY",
+        "ocr": "READY",
     }
     unloaded = {m["name"]: m["state"] for m in r["index_unloaded"]}  # type: ignore[attr-defined]
     assert unloaded["sentiment"] == "UNAVAILABLE"

@@ -38,7 +38,7 @@ from modelport.nlp.settings import NlpSettings
 from modelport.oip.v2 import open_inference_pb2 as oip
 from modelport.v1 import common_pb2, embedding_pb2, nlp_pb2, registry_pb2, vision_pb2
 from modelport.vision.__main__ import build as build_vision
-from modelport.vision.settings import VisionSettings
+from modelport.vision.settings import RapidOcrSpec, VisionSettings
 from tests.fuzzing import (
     ALLOWED,
     UPSTREAM_RACE,
@@ -70,6 +70,7 @@ MODELS = {  # name: (task, OIP input)
     "t5": ("text2text-generation", "prompt"),
     "vit": ("image-classification", "image"),
     "detector": ("object-detection", "image"),
+    "ocr": ("ocr", "image"),
 }
 EMBEDDING = "modelport.v1.EmbeddingService"
 NLP = "modelport.v1.NlpService"
@@ -95,7 +96,11 @@ TARGETS = [
     Target("embedding", "embedding", ("fuzz",), (EMBEDDING, REGISTRY, OIP), f"/{EMBEDDING}/Embed"),
     Target("nlp", "nlp", ("cls", "ner", "gpt", "t5"), (NLP, REGISTRY, OIP), f"/{NLP}/Generate"),
     Target(
-        "vision", "vision", ("vit", "detector"), (VISION, REGISTRY, OIP), f"/{VISION}/ClassifyImage"
+        "vision",
+        "vision",
+        ("vit", "detector", "ocr"),
+        (VISION, REGISTRY, OIP),
+        f"/{VISION}/ClassifyImage",
     ),
     Target(
         "router",
@@ -119,7 +124,7 @@ REGISTRY_WRITES = {"RegisterModel", "RenewLease", "DeregisterModel", "SetTraffic
 WEIGHTS = {
     "Embed": 500, "EmbedStream": 300, "Classify": 400, "ClassifyTokens": 400,
     "Generate": 400, "GenerateStream": 300, "Chat": 200, "ChatStream": 200,
-    "ClassifyImage": 400, "DetectObjects": 300,
+    "ClassifyImage": 400, "DetectObjects": 300, "ReadText": 200,
     "ModelInfer": 600, "ModelStreamInfer": 300, "ModelMetadata": 80, "ModelConfig": 80,
     "ModelReady": 80, "ModelStatistics": 60, "RepositoryModelLoad": 60,
     "RepositoryModelUnload": 60,
@@ -210,6 +215,11 @@ def typed_seeds(model: str) -> dict[str, list[Message]]:
     if task == "image-classification":
         classify = vision_pb2.ClassifyImageRequest(model=ref, images=[small_image("PNG")], top_k=2)
         return {f"/{VISION}/ClassifyImage": [classify]}
+    if task == "ocr":
+        image = [small_image("PNG")]
+        read = vision_pb2.ReadTextRequest(model=ref, images=image, min_confidence=0.2)
+        detect = vision_pb2.DetectObjectsRequest(model=ref, images=image, max_detections=2)
+        return {f"/{VISION}/ReadText": [read], f"/{VISION}/DetectObjects": [detect]}
     detect = vision_pb2.DetectObjectsRequest(
         model=ref, images=[small_image("JPEG")], threshold=0.1, max_detections=3
     )
@@ -280,6 +290,7 @@ def hints(target: Target) -> Hints:
         "modelport.v1.ModelRef.version": st.sampled_from(["", "1", "2"]),
         "modelport.v1.ClassifyImageRequest.images": st.lists(image, max_size=3),
         "modelport.v1.DetectObjectsRequest.images": st.lists(image, max_size=3),
+        "modelport.v1.ReadTextRequest.images": st.lists(image, max_size=3),
         "inference.RepositoryModelUnloadRequest.model_name": st.text().map("absent-".__add__),
         "modelport.v1.RegisterModelRequest.endpoint": st.one_of(
             st.sampled_from(["127.0.0.1:9", "", "localhost", "[::1]:9"]), st.text(max_size=12)
@@ -333,6 +344,7 @@ def vision(tiny_vit_dir: Path, tiny_detector_dir: Path) -> Iterator[InferenceSer
     models = [
         ModelSpec(name="vit", runtime="hf-image-classification", path=tiny_vit_dir),
         ModelSpec(name="detector", runtime="hf-object-detection", path=tiny_detector_dir),
+        RapidOcrSpec(name="ocr"),
     ]
     settings = VisionSettings(
         host="127.0.0.1",
@@ -487,6 +499,9 @@ IMAGE_RPCS: dict[str, Callable[[list[bytes]], Message]] = {
     ),
     f"/{VISION}/DetectObjects": lambda images: vision_pb2.DetectObjectsRequest(
         model=common_pb2.ModelRef(name="detector"), images=images
+    ),
+    f"/{VISION}/ReadText": lambda images: vision_pb2.ReadTextRequest(
+        model=common_pb2.ModelRef(name="ocr"), images=images
     ),
     f"/{OIP}/ModelInfer": lambda images: oip.ModelInferRequest(
         model_name="vit",
