@@ -97,7 +97,13 @@ class Pipeline:
         import spacy
 
         if spec.package is not None:
-            nlp: Language = importlib.import_module(spec.package).load()
+            load = getattr(importlib.import_module(spec.package), "load", None)
+            if not callable(load):
+                raise ConfigError(
+                    f"model {spec.name!r} ({kind}): package {spec.package!r} is not a spaCy "
+                    "model package (it has no load())"
+                )
+            nlp: Language = load()
         else:
             nlp = spacy.load(spec.resolve_path(cache_dir))
         wanted = [options.component] if options.component else list(components)
@@ -116,11 +122,11 @@ class Pipeline:
             nlp.remove_pipe(other)
         self.nlp = nlp
         self.component = nlp.get_pipe(name)
-        self.component_name = name
         self.labels = [str(label) for label in self.component.labels]  # type: ignore[attr-defined]
         self.max_tokens = options.max_tokens
         self._tokenizing = threading.Lock()
-        """spaCy's tokenizer grows the shared vocabulary: one text at a time."""
+        """Tokenising grows the shared vocabulary: one text at a time (the pipeline's
+        components on the worker thread only read it)."""
         self.version = spacy.about.__version__
 
     def read(self, texts: Sequence[str], policy: Truncation) -> list[tuple[Doc, int]]:
@@ -130,30 +136,33 @@ class Pipeline:
         WINDOW_MARGIN_TOKENS` tokens or holds the whole text (as
         `modelport.ml.text.TextEncoder.encode_windows` does): only the word at the
         window's edge can tokenise differently, and it lies past the tokens kept."""
-        limit = self.max_tokens
         out = []
         for i, text in enumerate(texts):
-            size = (limit + WINDOW_MARGIN_TOKENS) * CHARS_PER_TOKEN
-            while True:
-                piece = window_of(text, size, policy)
-                cut = len(piece) < len(text)
-                with self._tokenizing:
-                    doc = self.nlp.tokenizer(piece)
-                if not (
-                    cut
-                    and len(doc) <= limit + WINDOW_MARGIN_TOKENS
-                    and size < limit * MAX_CHARS_PER_TOKEN
-                ):
-                    break
-                size *= 4
-            start = len(text) - len(piece) if policy is Truncation.START else 0
-            kept = truncate(list(range(len(doc))), limit, policy, f"inputs[{i}]", cut=cut)
-            if len(kept) < len(doc):
-                first, last = kept[0], kept[-1] + 1
-                start += doc[first].idx
-                doc = doc[first:last].as_doc()
-            out.append((doc, start))
+            with self._tokenizing:
+                out.append(self._read(text, policy, f"inputs[{i}]"))
         return out
+
+    def _read(self, text: str, policy: Truncation, field: str) -> tuple[Doc, int]:
+        limit = self.max_tokens
+        size = (limit + WINDOW_MARGIN_TOKENS) * CHARS_PER_TOKEN
+        while True:
+            piece = window_of(text, size, policy)
+            cut = len(piece) < len(text)
+            doc = self.nlp.tokenizer(piece)  # not make_doc: no nlp.max_length check
+            if not (
+                cut
+                and len(doc) <= limit + WINDOW_MARGIN_TOKENS
+                and size < limit * MAX_CHARS_PER_TOKEN
+            ):
+                break
+            size *= 4
+        start = len(text) - len(piece) if policy is Truncation.START else 0
+        kept = truncate(list(range(len(doc))), limit, policy, field, cut=cut)
+        if len(kept) < len(doc):
+            first, last = kept[0], kept[-1] + 1
+            start += doc[first].idx
+            doc = doc[first:last].as_doc()
+        return doc, start
 
     def run(self, docs: Sequence[Doc]) -> list[Doc]:
         """`docs` annotated by the pipeline, as one batch (on the calling thread)."""
