@@ -217,15 +217,21 @@ class SpacyEntities(EntityTagger[EntityItem]):
 
 
 def entities(item: EntityItem, doc: Doc) -> list[Entity]:
-    """The entities of an annotated `doc`, located in the whole input."""
+    """The entities of an annotated `doc`, located in the whole input. spaCy keeps runs
+    of extra whitespace as tokens and its NER may tag them: they are left out, so an
+    entity never starts or ends with whitespace."""
     if item.aggregation is Aggregation.NONE:
         spans = [
             (f"{t.ent_iob_}-{t.ent_type_}", t.idx, t.idx + len(t))
             for t in doc
-            if t.ent_iob_ in ("B", "I")
+            if t.ent_iob_ in ("B", "I") and not t.is_space
         ]
     else:
-        spans = [(e.label_, e.start_char, e.end_char) for e in doc.ents]
+        spans = []
+        for ent in doc.ents:
+            words = [t for t in ent if not t.is_space]
+            if words:
+                spans.append((ent.label_, words[0].idx, words[-1].idx + len(words[-1])))
     base = item.offset
     return [
         Entity(label, ENTITY_SCORE, item.text[base + start : base + end], base + start, base + end)
