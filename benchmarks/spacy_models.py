@@ -5,7 +5,8 @@ Per model: the time its pipeline takes to load in this process (spaCy already im
 the import itself is timed once), texts/s in-process (prepare + `predict_batch`, the work
 the server does) at batch 32 and at batch 1, and texts/s through an NLP server process
 serving only the two spaCy models, at concurrency 32 with one text per call and at
-concurrency 4 with 32 texts per call, as ratios to the in-process batch-32 limit. Inputs:
+concurrency 4 with 32 texts per call, as ratios to the in-process batch-32 limit. The
+server and in-process blocks alternate twice (means reported). Inputs:
 1,000 news-style sentences (people, places, dates, organisations). Writes
 benchmarks/results/spacy_models.json.
 
@@ -50,6 +51,9 @@ MODELS: list[dict[str, object]] = [
 ]
 
 
+Prepare = Callable[[Sequence[str]], Any]
+
+
 def news(n: int, seed: int = 7) -> list[str]:
     rng = random.Random(seed)
     return [
@@ -64,15 +68,18 @@ def news(n: int, seed: int = 7) -> list[str]:
     ]
 
 
-def in_process(texts: Sequence[str]) -> dict[str, float]:
-    """Load time and texts/s at batch 32 and 1 of each model in this process."""
+TEXTS = news(1000)
+
+
+def load_in_process(results: dict[str, float]) -> dict[str, tuple[Any, Prepare]]:
+    """Each model loaded in this process (load times into `results`), with how its
+    inputs are prepared."""
     from modelport.inference.settings import CacheSettings
     from modelport.inference.text import Truncation
     from modelport.nlp.settings import NlpSettings
     from modelport.nlp.spacy_pipeline import SpacyClassifier, SpacyEntities
     from modelport.nlp.tokens import Aggregation
 
-    results: dict[str, float] = {}
     start = time.perf_counter()
     import spacy  # noqa: F401
 
@@ -80,21 +87,24 @@ def in_process(texts: Sequence[str]) -> dict[str, float]:
     specs = NlpSettings.runtimes.specs(MODELS)
     ner = SpacyEntities(specs[0], CacheSettings().cache_dir)
     sentiment = SpacyClassifier(specs[1], CacheSettings().cache_dir)
-    runs: list[tuple[str, Any, Callable[[Sequence[str]], Any]]] = [
-        ("ner", ner, lambda batch: ner.prepare(batch, Aggregation.SIMPLE, 0.0)),
-        ("sentiment-spacy", sentiment, lambda batch: sentiment.prepare(batch, 0, Truncation.END)),
-    ]
-    for name, model, prepare in runs:
+    models: dict[str, tuple[Any, Prepare]] = {
+        "ner": (ner, lambda batch: ner.prepare(batch, Aggregation.SIMPLE, 0.0)),
+        "sentiment-spacy": (sentiment, lambda batch: sentiment.prepare(batch, 0, Truncation.END)),
+    }
+    for name, (model, prepare) in models.items():
         start = time.perf_counter()
         model.load_weights()
         results[f"{name}_load_s"] = time.perf_counter() - start
-        model.predict_batch(prepare(texts[:32]))
-        for size in (32, 1):
-            start = time.perf_counter()
-            for i in range(0, len(texts), size):
-                model.predict_batch(prepare(texts[i : i + size]))
-            results[f"{name}_batch{size}_per_s"] = len(texts) / (time.perf_counter() - start)
-    return results
+        model.predict_batch(prepare(TEXTS[:32]))
+    return models
+
+
+def in_process(model: Any, prepare: Prepare, texts: Sequence[str], size: int) -> float:
+    """Texts/s of prepare + `predict_batch` at batch `size`."""
+    start = time.perf_counter()
+    for i in range(0, len(texts), size):
+        model.predict_batch(prepare(texts[i : i + size]))
+    return len(texts) / (time.perf_counter() - start)
 
 
 async def through_server(
@@ -123,8 +133,9 @@ async def through_server(
 
 
 def main() -> None:
-    texts = news(1000)
+    texts = TEXTS
     results: dict[str, float] = {}
+    runs: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         config = models_file(Path(tmp) / "models.yaml", *MODELS)
         server = ServiceProcess(
@@ -134,15 +145,24 @@ def main() -> None:
         server.start().wait_serving(300)
         results["server_start_s"] = time.perf_counter() - start
         try:
-            for model in ("ner", "sentiment-spacy"):
-                asyncio.run(through_server(server.address, model, texts[:64], 8))  # warm
-                rate = asyncio.run(through_server(server.address, model, texts, 32))
-                results[f"{model}_grpc_c32_per_s"] = rate
-                rate = asyncio.run(through_server(server.address, model, texts, 4, 32))
-                results[f"{model}_grpc_c4x32_per_s"] = rate
+            models = load_in_process(results)
+            # blocks alternate, twice, so a change in the machine's load hits both sides
+            for _ in range(2):
+                for name, (model, prepare) in models.items():
+                    asyncio.run(through_server(server.address, name, texts[:64], 8))  # warm
+                    measured = {
+                        "grpc_c32": asyncio.run(through_server(server.address, name, texts, 32)),
+                        "grpc_c4x32": asyncio.run(
+                            through_server(server.address, name, texts, 4, 32)
+                        ),
+                        "batch32": in_process(model, prepare, texts, 32),
+                        "batch1": in_process(model, prepare, texts[:300], 1),
+                    }
+                    for key, rate in measured.items():
+                        runs.setdefault(f"{name}_{key}_per_s", []).append(rate)
         finally:
             server.stop()
-    results.update(in_process(texts))
+    results.update({key: sum(rates) / len(rates) for key, rates in runs.items()})
     print(
         f"import spacy {results['spacy_import_s']:.1f} s; NLP server with both models "
         f"SERVING after {results['server_start_s']:.1f} s"
