@@ -110,6 +110,7 @@ def test_triton_errors_statistics_and_repository(triton_results: dict[str, objec
         "all-MiniLM-L6-v2": "READY",
         "sentiment": "READY",
         "gemma-3-270m": "READY",
+        "smollm2-135m-instruct": "READY",
         "efficientnet-lite0": "READY",
     }
     unloaded = {m["name"]: m["state"] for m in r["index_unloaded"]}  # type: ignore[attr-defined]

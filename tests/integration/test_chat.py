@@ -4,6 +4,8 @@ stop, and every refusal naming its field."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import threading
 import time
@@ -21,7 +23,7 @@ from modelport.inference.settings import GenerationSettings
 from modelport.nlp.__main__ import build
 from modelport.nlp.settings import CausalLMSpec, GenerativeOptions, NlpSettings
 from modelport.v1 import common_pb2, nlp_pb2, nlp_pb2_grpc, registry_pb2, registry_pb2_grpc
-from tests.helpers import rpc_error, running_server
+from tests.helpers import ServiceProcess, free_port, rpc_error, running_server
 
 CONVERSATION = [
     ("system", "you answer about animals"),
@@ -66,6 +68,29 @@ def channel(server: InferenceServer) -> Iterator[grpc.Channel]:
 @pytest.fixture(scope="module")
 def stub(channel: grpc.Channel) -> nlp_pb2_grpc.NlpServiceStub:
     return nlp_pb2_grpc.NlpServiceStub(channel)
+
+
+@pytest.fixture(scope="module")
+def router(server: InferenceServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A router process in front of the server's chat models: `host:port`."""
+    replicas = [
+        {"name": name, "task": "text-generation", "endpoint": f"127.0.0.1:{server.port}"}
+        for name in ("chat", "chat-one", "plain")
+    ]
+    process = ServiceProcess(
+        "modelport.router",
+        {
+            **os.environ,
+            "MODELPORT_DATA_DIR": str(tmp_path_factory.mktemp("router")),
+            "MODELPORT_STATIC_REPLICAS": json.dumps(replicas),
+        },
+        free_port(),
+    ).start()
+    try:
+        process.wait_serving()
+        yield process.address
+    finally:
+        process.stop()
 
 
 def chat_request(
@@ -286,3 +311,37 @@ def test_concurrent_chats_share_forward_passes(
     # three replies of n tokens each took fewer than 3 n decoding steps: they were batched
     taken = metric(server, "modelport_generation_steps_total", "chat") - steps
     assert taken < 3 * (alone.usage.output_tokens - 1)
+
+
+def test_the_router_forwards_chat_and_a_cancelled_stream_frees_the_backends_slot(
+    server: InferenceServer, stub: nlp_pb2_grpc.NlpServiceStub, router: str
+) -> None:
+    direct = stub.Chat(chat_request("chat", CONVERSATION, max_new_tokens=12), timeout=60)
+    with grpc.insecure_channel(router) as channel:
+        routed = nlp_pb2_grpc.NlpServiceStub(channel)
+        answer = routed.Chat(chat_request("chat", CONVERSATION, max_new_tokens=12), timeout=60)
+        assert answer.message == direct.message
+        assert answer.usage == direct.usage
+        chunks = list(
+            routed.ChatStream(chat_request("chat", CONVERSATION, max_new_tokens=12), timeout=60)
+        )
+        assert chunks[0].role == "assistant"
+        assert "".join(c.text for c in chunks) == direct.message.content
+        err = rpc_error(lambda: routed.Chat(chat_request("plain", [("user", "hi")]), timeout=10))
+        assert err.code() == grpc.StatusCode.FAILED_PRECONDITION
+        err = rpc_error(lambda: routed.Chat(chat_request("chat", [("bot", "hi")]), timeout=10))
+        assert (err.details() or "").startswith("messages[0].role:")
+
+        # cancelling at the client cancels the router's call to the backend, whose decoding
+        # loop drops the reply at its next step
+        request = chat_request("chat-one", [("user", "the cat")], max_new_tokens=90)
+        before = metric(server, "modelport_generated_tokens_total", "chat-one")
+        stream = routed.ChatStream(request, timeout=60)
+        assert next(stream).role == "assistant"  # type: ignore[call-overload]
+        stream.cancel()  # type: ignore[no-untyped-call]
+        deadline = time.monotonic() + 10
+        while metric(server, "modelport_generation_running", "chat-one") > 0:
+            assert time.monotonic() < deadline, "the backend kept decoding a cancelled chat"
+            time.sleep(0.01)
+        generated = metric(server, "modelport_generated_tokens_total", "chat-one")
+        assert generated - before < 90  # uncancelled, it runs to 90 (the test above)
