@@ -4,6 +4,7 @@ stop, and every refusal naming its field."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -18,6 +19,8 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from modelport import cli
+from modelport.client import ModelportClient
 from modelport.inference.server import InferenceServer
 from modelport.inference.settings import GenerationSettings
 from modelport.nlp.__main__ import build
@@ -345,3 +348,39 @@ def test_the_router_forwards_chat_and_a_cancelled_stream_frees_the_backends_slot
             time.sleep(0.01)
         generated = metric(server, "modelport_generated_tokens_total", "chat-one")
         assert generated - before < 90  # uncancelled, it runs to 90 (the test above)
+
+
+def test_the_python_client_and_the_cli_chat(
+    server: InferenceServer,
+    stub: nlp_pb2_grpc.NlpServiceStub,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    target = f"127.0.0.1:{server.port}"
+    messages = [("system", "be brief"), ("user", "the cat sat")]
+    expected = stub.Chat(chat_request("chat", messages, max_new_tokens=6), timeout=60)
+    with ModelportClient(target) as client:
+        reply = client.chat("the cat sat", system="be brief", model="chat", max_new_tokens=6)
+        chunks = list(client.chat_stream(messages, model="chat", max_new_tokens=6))
+    assert (reply.role, reply.text, reply.model) == ("assistant", expected.message.content, "chat")
+    assert (reply.input_tokens, reply.output_tokens) == (
+        expected.usage.input_tokens,
+        expected.usage.output_tokens,
+    )
+    assert "".join(c.text for c in chunks) == reply.text
+    assert chunks[-1].finish_reason == reply.finish_reason
+
+    argv = ["chat", "--target", target, "--model", "chat", "--max-new-tokens", "6"]
+    assert cli.main([*argv, "--system", "be brief", "--json", "the cat sat"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["message"] == {"role": "assistant", "content": reply.text}
+    assert printed["model"] == "chat"
+    assert printed["finish_reason"] == reply.finish_reason
+    assert printed["usage"]["input_tokens"] == reply.input_tokens
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"the cat sat")))
+    assert cli.main([*argv, "--system", "be brief", "--stream", "-"]) == 0
+    assert capsys.readouterr().out == reply.text + "\n"
+    assert cli.main([*argv, "--model", "plain", "hi"]) == cli.EXIT_ERROR
+    err = capsys.readouterr().err
+    assert "model 'plain' has no chat template" in err
+    assert "`modelport generate --model plain` calls it" in err
