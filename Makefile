@@ -84,7 +84,8 @@ lock: install
 tools:
 	$(BUDGET) tools $(TOOLS_BUDGET) bash scripts/chart-tools.sh > /dev/null
 
-# gemma-3-270m converted once from its GGUF, which `modelport up` loads (tests/e2e).
+# gemma-3-270m and smollm2-135m-instruct converted once from their GGUFs, which
+# `modelport up` loads (tests/e2e).
 models: install
 	$(BUDGET) models $(MODELS_BUDGET) $(PY) scripts/convert_models.py > /dev/null
 
