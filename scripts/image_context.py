@@ -1,8 +1,10 @@
-"""Print a digest of what the router image is built from (services/, pyproject.toml,
-README.md: the files its Dockerfile stage copies, less what .dockerignore leaves out).
+"""Print a digest of what the images are built from (services/ with the Dockerfile,
+pyproject.toml, README.md, the dependency locks in requirements/: the files the
+Dockerfile's stages copy, less what .dockerignore leaves out).
 
-scripts/router-image.sh labels the image with it; tests/e2e/test_images.py compares the
-label with the tree, so a test never runs an image older than the code it tests.
+scripts/router-image.sh and scripts/inference-image.sh label their image with it;
+tests/e2e/test_images.py compares the label with the tree, so a test never runs an image
+older than the code it tests.
 Standard library only: the script runs before any virtualenv exists.
 """
 
@@ -13,7 +15,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-INPUTS = ("pyproject.toml", "README.md", "services")
+INPUTS = ("pyproject.toml", "README.md", "requirements", "services")
 IGNORED_DIRS = {"__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache"}
 
 

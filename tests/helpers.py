@@ -12,13 +12,16 @@ import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
 import yaml
 
 from modelport.inference.server import InferenceServer
 from modelport.inference.settings import ModelSpec, ServerSettings
+
+if TYPE_CHECKING:
+    from modelport.router.__main__ import RouterServer
 
 S = TypeVar("S", bound=ServerSettings)
 
@@ -157,3 +160,91 @@ def rpc_error(call: Callable[[], object]) -> grpc.Call:
         call()
     assert isinstance(info.value, grpc.Call)
     return info.value
+
+
+async def aio_code(call: Any) -> grpc.StatusCode:
+    """The status an awaited grpc.aio call (or read) ends with: OK, or its error's code."""
+    try:
+        await call
+    except grpc.aio.AioRpcError as error:
+        return error.code()
+    return grpc.StatusCode.OK
+
+
+async def start_router(tmp_path: Path, **settings: object) -> RouterServer:
+    """A router in this process on a free loopback port (data under `tmp_path`)."""
+    from modelport.router.__main__ import RouterServer
+    from modelport.router.settings import RouterSettings
+
+    router = RouterServer(
+        RouterSettings(
+            host="127.0.0.1",
+            port=0,
+            metrics_port=-1,
+            data_dir=tmp_path / "data",
+            **{"grace_period_s": 0, **settings},  # type: ignore[arg-type]
+        )
+    )
+    await router.start()
+    return router
+
+
+@contextmanager
+def static_router(data_dir: Path, replicas: list[dict[str, str]]) -> Iterator[str]:
+    """A router process whose replicas are `replicas` (`MODELPORT_STATIC_REPLICAS`):
+    yields its `host:port` once it is SERVING, stops it on exit."""
+    import json
+    import os
+
+    process = ServiceProcess(
+        "modelport.router",
+        {
+            **os.environ,
+            "MODELPORT_DATA_DIR": str(data_dir),
+            "MODELPORT_STATIC_REPLICAS": json.dumps(replicas),
+        },
+        free_port(),
+    ).start()
+    try:
+        process.wait_serving()
+        yield process.address
+    finally:
+        process.stop()
+
+
+class RecordingReplica:
+    """A replica stand-in on loopback that records the metadata of every call and answers
+    Embed and EmbedStream with an empty response."""
+
+    def __init__(self) -> None:
+        from concurrent import futures
+
+        from modelport.v1 import embedding_pb2
+
+        self.metadata: list[dict[str, str | bytes]] = []
+        self.streamed: list[bytes] = []
+        self.server = grpc.server(futures.ThreadPoolExecutor(4))
+
+        def embed(request: bytes, context: grpc.ServicerContext) -> bytes:
+            self.metadata.append(dict(context.invocation_metadata()))
+            return embedding_pb2.EmbedResponse().SerializeToString()
+
+        def embed_stream(requests: Iterator[bytes], context: grpc.ServicerContext) -> Any:
+            self.metadata.append(dict(context.invocation_metadata()))
+            for request in requests:
+                self.streamed.append(request)
+                yield embedding_pb2.EmbedResponse().SerializeToString()
+
+        self.server.add_generic_rpc_handlers(
+            (
+                grpc.method_handlers_generic_handler(
+                    "modelport.v1.EmbeddingService",
+                    {
+                        "Embed": grpc.unary_unary_rpc_method_handler(embed),
+                        "EmbedStream": grpc.stream_stream_rpc_method_handler(embed_stream),
+                    },
+                ),
+            )
+        )
+        self.address = f"127.0.0.1:{self.server.add_insecure_port('127.0.0.1:0')}"
+        self.server.start()

@@ -23,6 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CACHE = Path.home() / ".cache" / "modelport"
 ROUTER_IMAGE = "localhost/modelport-router:test"
 """Built by scripts/router-image.sh (`make images`)."""
+INFERENCE_IMAGE = "localhost/modelport-inference-cpu:test"
+"""Built by scripts/inference-image.sh (`make images`)."""
 LABEL = '{{ index .Labels "modelport.context" }}'
 """The digest of the sources the image was built from (scripts/image_context.py)."""
 CHART_TOOLS = ("helm", "kubernetes-validate", "checkov", "check-jsonschema")
@@ -58,17 +60,17 @@ def chart_tools() -> Path:
     return folder
 
 
-def router_image() -> str:
-    """The router image built from this tree (its label names the sources' digest)."""
+def _image(image: str) -> str:
+    """`image`, built from this tree (its label names the sources' digest)."""
     if shutil.which("podman") is None:
         missing("podman is not installed", "images")
     inspect = subprocess.run(
-        ["podman", "image", "inspect", "--format", LABEL, ROUTER_IMAGE],
+        ["podman", "image", "inspect", "--format", LABEL, image],
         capture_output=True,
         text=True,
     )
     if inspect.returncode != 0:
-        missing(f"image {ROUTER_IMAGE} missing", "images")
+        missing(f"image {image} missing", "images")
     wanted = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "image_context.py")],
         capture_output=True,
@@ -76,8 +78,18 @@ def router_image() -> str:
         check=True,
     ).stdout.strip()
     if inspect.stdout.strip() != wanted:
-        missing(f"image {ROUTER_IMAGE} was built from other sources than this tree", "images")
-    return ROUTER_IMAGE
+        missing(f"image {image} was built from other sources than this tree", "images")
+    return image
+
+
+def router_image() -> str:
+    """The router image built from this tree."""
+    return _image(ROUTER_IMAGE)
+
+
+def inference_image() -> str:
+    """The CPU inference image built from this tree."""
+    return _image(INFERENCE_IMAGE)
 
 
 def triton_python() -> Path:
@@ -104,4 +116,16 @@ def gemma() -> Path:
     folder = CacheSettings().cache_dir / PACKAGE / "hf"
     if not (folder / "config.json").exists():
         missing(f"gemma-3-270m not converted yet at {folder}", "models")
+    return folder
+
+
+def smollm2() -> Path:
+    """smollm2-135m-instruct converted once from its GGUF (what `modelport up` loads)."""
+    from modelport.inference.settings import CacheSettings
+    from modelport.nlp.gguf_source import converted_dir
+    from modelport.nlp.smollm2_135m import PACKAGE
+
+    folder = converted_dir(PACKAGE, CacheSettings().cache_dir)
+    if not (folder / "config.json").exists():
+        missing(f"smollm2-135m-instruct not converted yet at {folder}", "models")
     return folder

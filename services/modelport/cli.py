@@ -9,11 +9,19 @@ import re
 import shutil
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from modelport import __version__
-from modelport.client import AGGREGATIONS, ClientError, ModelportClient, PerInput
+from modelport.client import (
+    AGGREGATIONS,
+    CHAT_MODEL,
+    Answers,
+    ClientError,
+    GenerationChunk,
+    ModelportClient,
+)
 from modelport.serving.catalog import PROTO_TO_TASK
 from modelport.v1 import common_pb2
 
@@ -45,7 +53,10 @@ COMMANDS = {
     "NlpService/Classify": "classify",
     "NlpService/ClassifyTokens": "entities",
     "NlpService/Generate": "generate",
+    "NlpService/Chat": "chat",
     "VisionService/ClassifyImage": "classify-image",
+    "VisionService/DetectObjects": "detect",
+    "VisionService/ReadText": "read-text",
 }
 
 
@@ -77,6 +88,16 @@ def non_negative_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
+
+
+def fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, not {text}")
     return value
 
 
@@ -341,6 +362,7 @@ def _up(args: argparse.Namespace) -> int:
             f'try:   {command} embed{to} "hello world"\n'
             f'       {command} classify{to} "I love this"\n'
             f'       {command} generate{to} "Once upon a time"\n'
+            f'       {command} chat{to} "What is the capital of France?"\n'
             f"       {command} classify-image{to} {image}\n"
             "stop:  Ctrl-C"
         )
@@ -402,7 +424,7 @@ def _embed(args: argparse.Namespace) -> int:
 def _print_results(
     key: str,
     names: Sequence[str],
-    results: PerInput[Any],
+    results: Answers[list[Any]],
     as_json: bool,
     field: str,
     to_json: Callable[[Any], dict[str, Any]],
@@ -481,7 +503,7 @@ def _entities(args: argparse.Namespace) -> int:
         results,
         args.json,
         "entities",
-        vars,
+        asdict,
         lambda e: f"{e.label} {e.text!r} {e.start}:{e.end} {e.score:.3f}",
         input_tokens=True,
         none="(none)",
@@ -489,10 +511,82 @@ def _entities(args: argparse.Namespace) -> int:
     return 0
 
 
+def _box(box: tuple[float, float, float, float]) -> str:
+    return "[{:.0f}, {:.0f}, {:.0f}, {:.0f}]".format(*box)
+
+
+def _detect(args: argparse.Namespace) -> int:
+    images = [_read(f) for f in args.files]
+    args.input_names = list(args.files)
+    with _client(args) as client:
+        results = client.detect_objects(
+            images,
+            model=args.model,
+            version=args.version,
+            threshold=args.threshold,
+            max_detections=args.max_detections,
+        )
+    if args.json:
+        out = {
+            "model": results.model,
+            "version": results.version,
+            "results": [
+                {"file": name, "detections": [asdict(d) for d in found]}
+                for name, found in zip(args.files, results, strict=True)
+            ],
+        }
+        print(json.dumps(out))
+        return 0
+    for name, found in zip(args.files, results, strict=True):
+        print(f"{name}: {len(found)} found")
+        for d in found:
+            text = f"  {d.text!r}" if d.text else ""
+            print(f"  {d.label} {d.score:.3f} {_box(d.box)}{text}")
+    return 0
+
+
+def _read_text(args: argparse.Namespace) -> int:
+    images = [_read(f) for f in args.files]
+    args.input_names = list(args.files)
+    with _client(args) as client:
+        results = client.read_text(
+            images, model=args.model, version=args.version, min_confidence=args.min_confidence
+        )
+    if args.json:
+        out = {
+            "model": results.model,
+            "version": results.version,
+            "results": [
+                {"file": name, **asdict(found)}
+                for name, found in zip(args.files, results, strict=True)
+            ],
+        }
+        print(json.dumps(out))
+        return 0
+    for index, (name, found) in enumerate(zip(args.files, results, strict=True)):
+        if len(args.files) > 1:
+            print(("\n" if index else "") + f"== {name}")
+        if args.lines:
+            for line in found.lines:
+                print(f"{line.confidence:.3f} {_box(line.box)} {line.text}")
+        elif found.text:
+            print(found.text)
+    return 0
+
+
 def generate_timeout(max_new_tokens: int) -> float:
     """generate's default deadline for a request of `max_new_tokens` (0: the model's)."""
     base, per_token, unset = GENERATE_TIMEOUT_S
     return base + per_token * (max_new_tokens or unset)
+
+
+def _usage(last: GenerationChunk) -> dict[str, int]:
+    """The token counts of a finished generation, as `--json` prints them."""
+    return {
+        "input_tokens": last.input_tokens,
+        "output_tokens": last.output_tokens,
+        "total_tokens": last.input_tokens + last.output_tokens,
+    }
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -521,11 +615,6 @@ def _generate(args: argparse.Namespace) -> int:
             if texts and not args.json:
                 print(flush=True)  # an error goes on a line of its own
     if args.json and last is not None:
-        usage = {
-            "input_tokens": last.input_tokens,
-            "output_tokens": last.output_tokens,
-            "total_tokens": last.input_tokens + last.output_tokens,
-        }
         print(
             json.dumps(
                 {
@@ -534,7 +623,53 @@ def _generate(args: argparse.Namespace) -> int:
                     "prompt": prompt,
                     "text": "".join(texts),
                     "finish_reason": last.finish_reason,
-                    "usage": usage,
+                    "usage": _usage(last),
+                }
+            )
+        )
+    return 0
+
+
+def _chat(args: argparse.Namespace) -> int:
+    message = _prompt(args)
+    args.deadline_s = args.timeout or generate_timeout(args.max_new_tokens)
+    options: dict[str, Any] = {
+        "system": args.system,
+        "model": args.model,
+        "version": args.version,
+        "max_new_tokens": args.max_new_tokens,
+        "temperature": args.temperature or None,  # 0: greedy
+        "seed": args.seed,
+    }
+    with _client(args, args.deadline_s) as client:
+        if args.stream:
+            texts: list[str] = []
+            reply = None
+            try:
+                for reply in client.chat_stream(message, **options):
+                    if not args.json:
+                        print(reply.text, end="", flush=True)
+                    texts.append(reply.text)
+            finally:
+                if texts and not args.json:
+                    print(flush=True)  # an error goes on a line of its own
+            if reply is None:
+                return 0
+            text = "".join(texts)
+        else:
+            reply = client.chat(message, **options)
+            text = reply.text
+            if not args.json:
+                print(text)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "model": reply.model,
+                    "version": reply.version,
+                    "message": {"role": "assistant", "content": text},
+                    "finish_reason": reply.finish_reason,
+                    "usage": _usage(reply),
                 }
             )
         )
@@ -554,6 +689,26 @@ def _models(args: argparse.Namespace) -> int:
 
 
 # -- the parser ---------------------------------------------------------------------------
+def _decoding_args(cmd: argparse.ArgumentParser, max_new_tokens: str) -> None:
+    """Decoding options and the client options of a generating command, whose default
+    deadline grows with the tokens asked for."""
+    cmd.add_argument("--max-new-tokens", type=non_negative_int, default=0, help=max_new_tokens)
+    cmd.add_argument(
+        "--temperature",
+        type=non_negative_float,
+        default=0.0,
+        help="sampling temperature; 0: greedy decoding",
+    )
+    cmd.add_argument(
+        "--seed", type=int, help="seed for reproducible sampling (default: a random one)"
+    )
+    _client_args(
+        cmd,
+        timeout="deadline of the call, seconds (default: 30 + 0.25 per new token asked for; "
+        "158 when --max-new-tokens is 0)",
+    )
+
+
 def _client_args(cmd: argparse.ArgumentParser, timeout: str | None = None) -> None:
     cmd.add_argument(
         "--target", default=DEFAULT_TARGET, help="the router's (or a backend's) host:port"
@@ -667,10 +822,16 @@ def parser() -> argparse.ArgumentParser:
     _client_args(classify)
     classify.set_defaults(func=_classify)
 
-    classify_image = command("classify-image", "classify image files (JPEG, PNG, WebP, GIF, BMP)")
-    classify_image.add_argument("files", nargs="+", metavar="FILE", help="image files")
-    classify_image.add_argument("--model", default="efficientnet-lite0", help="model to call")
-    _version_arg(classify_image)
+    def image_command(name: str, description: str, model: str) -> argparse.ArgumentParser:
+        parser = command(name, description)
+        parser.add_argument("files", nargs="+", metavar="FILE", help="image files")
+        parser.add_argument("--model", default=model, help="model to call")
+        _version_arg(parser)
+        return parser
+
+    classify_image = image_command(
+        "classify-image", "classify image files (JPEG, PNG, WebP, GIF, BMP)", "efficientnet-lite0"
+    )
     classify_image.add_argument(
         "--top-k", type=non_negative_int, default=3, help="labels per image; 0: the server's 5"
     )
@@ -695,33 +856,68 @@ def parser() -> argparse.ArgumentParser:
     _client_args(entities)
     entities.set_defaults(func=_entities)
 
+    detect = image_command(
+        "detect", "find objects in image files (text lines with the OCR model)", "ocr"
+    )
+    detect.add_argument(
+        "--threshold",
+        type=fraction,
+        default=0.0,
+        help="drop detections scoring below it; 0: the server's 0.5",
+    )
+    detect.add_argument(
+        "--max-detections", type=non_negative_int, default=0, help="per image; 0: all"
+    )
+    _client_args(detect)
+    detect.set_defaults(func=_detect)
+
+    read_text = image_command(
+        "read-text", "read the text in image files (OCR), in reading order", "ocr"
+    )
+    read_text.add_argument(
+        "--min-confidence",
+        type=fraction,
+        default=0.0,
+        help="drop lines read with less confidence; 0: the server's 0.5",
+    )
+    read_text.add_argument(
+        "--lines", action="store_true", help="one line per text line: confidence, box, text"
+    )
+    _client_args(read_text)
+    read_text.set_defaults(func=_read_text)
+
     generate = command("generate", "generate text, streamed as it is produced")
     generate.add_argument("prompt", nargs="?", metavar="PROMPT", help="the prompt; '-' reads stdin")
     generate.add_argument("--file", metavar="FILE", help="read the prompt from FILE")
     generate.add_argument("--model", default="gemma-3-270m", help="model to call")
     _version_arg(generate)
-    generate.add_argument(
-        "--max-new-tokens",
-        type=non_negative_int,
-        default=0,
-        help="most tokens to generate; 0: the model's default (64 for the suite's gemma), "
+    _decoding_args(
+        generate,
+        "most tokens to generate; 0: the model's default (64 for the suite's gemma), "
         "cut to what the prompt leaves of the context (gemma: 512 tokens, prompt included)",
     )
-    generate.add_argument(
-        "--temperature",
-        type=non_negative_float,
-        default=0.0,
-        help="sampling temperature; 0: greedy decoding",
-    )
-    generate.add_argument(
-        "--seed", type=int, help="seed for reproducible sampling (default: a random one)"
-    )
-    _client_args(
-        generate,
-        timeout="deadline of the call, seconds (default: 30 + 0.25 per new token asked for; "
-        "158 when --max-new-tokens is 0)",
-    )
     generate.set_defaults(func=_generate)
+
+    chat = command(
+        "chat",
+        "ask a chat model (its chat template applied): summarise, translate, answer",
+    )
+    chat.add_argument(
+        "prompt", nargs="?", metavar="MESSAGE", help="the user's message; '-' reads stdin"
+    )
+    chat.add_argument("--file", metavar="FILE", help="read the message from FILE")
+    chat.add_argument("--system", metavar="TEXT", help="a system message sent first")
+    chat.add_argument("--model", default=CHAT_MODEL, help="model to call")
+    _version_arg(chat)
+    chat.add_argument(
+        "--stream", action="store_true", help="print the reply as it is produced (ChatStream)"
+    )
+    _decoding_args(
+        chat,
+        "most tokens in the reply; 0: the model's default (256 for the suite's "
+        "smollm2-135m-instruct), cut to what the conversation leaves of the context",
+    )
+    chat.set_defaults(func=_chat)
 
     models = command("models", "list models: versions, tasks, states, replicas")
     _client_args(models)

@@ -77,12 +77,12 @@ class Embeddings:
     input_tokens: int
 
 
-class PerInput(list[list[T]], Generic[T]):
-    """One list of results for each input, in input order; also says which model version
-    answered (`model`, `version`) and, for texts, the tokens it read."""
+class Answers(list[T], Generic[T]):
+    """One result for each input, in input order; also says which model version answered
+    (`model`, `version`) and, for texts, the tokens it read."""
 
     def __init__(
-        self, results: Sequence[list[T]], model: str, version: str, input_tokens: int = 0
+        self, results: Sequence[T], model: str, version: str, input_tokens: int = 0
     ) -> None:
         super().__init__(results)
         self.model = model
@@ -90,7 +90,7 @@ class PerInput(list[list[T]], Generic[T]):
         self.input_tokens = input_tokens
 
 
-class Classifications(PerInput[tuple[str, float]]):
+class Classifications(Answers[list[tuple[str, float]]]):
     """Labels with scores, best first, for each input."""
 
 
@@ -105,6 +105,43 @@ class Entity:
     end: int
 
 
+Box: TypeAlias = tuple[float, float, float, float]
+"""`(x_min, y_min, x_max, y_max)` in pixels of the original image."""
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One object found in an image; an OCR model's are text lines (`label` "text",
+    `text` the line read)."""
+
+    label: str
+    score: float
+    box: Box
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class TextLine:
+    """One line of text read in an image."""
+
+    text: str
+    confidence: float
+    box: Box
+
+
+@dataclass(frozen=True)
+class ImageText:
+    """The text of one image: its lines in reading order, and them joined (a space
+    within a row, a newline between rows)."""
+
+    text: str
+    lines: list[TextLine]
+
+
+def _box(box: vision_pb2.BoundingBox) -> Box:
+    return (box.x_min, box.y_min, box.x_max, box.y_max)
+
+
 @dataclass(frozen=True)
 class GenerationChunk:
     """New text of a generation as the model produces it. The last chunk has
@@ -116,6 +153,41 @@ class GenerationChunk:
     finish_reason: str | None = None
     input_tokens: int = 0
     output_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class ChatReply(GenerationChunk):
+    """A chat model's whole reply (`text`), with its finish reason and token counts
+    (`input_tokens`: the conversation with the chat template applied)."""
+
+    role: str = "assistant"
+
+
+Messages: TypeAlias = "str | Sequence[tuple[str, str]]"
+"""A conversation: (role, content) pairs, oldest first (roles `system`, `user`,
+`assistant`), or one user message as a plain string."""
+CHAT_MODEL = "smollm2-135m-instruct"
+
+
+def chat_messages(messages: Messages, system: str | None = None) -> list[nlp_pb2.ChatMessage]:
+    """The request's messages: `system` first when given, then `messages`."""
+    pairs = [("user", messages)] if isinstance(messages, str) else list(messages)
+    if system is not None:
+        pairs.insert(0, ("system", system))
+    return [nlp_pb2.ChatMessage(role=role, content=content) for role, content in pairs]
+
+
+def generation_parameters(
+    max_new_tokens: int, temperature: float | None, seed: int | None
+) -> nlp_pb2.GenerationParameters:
+    """`max_new_tokens` 0: the model's default; `temperature` None: greedy."""
+    parameters = nlp_pb2.GenerationParameters(max_new_tokens=max_new_tokens)
+    if temperature is not None:
+        parameters.do_sample = True
+        parameters.temperature = temperature
+    if seed is not None:
+        parameters.seed = seed
+    return parameters
 
 
 def _read(pem: Pem | None) -> bytes | None:
@@ -301,7 +373,7 @@ class ModelportClient:
         version: str = "",
         aggregation: str = "simple",
         min_score: float = 0.0,
-    ) -> PerInput[Entity]:
+    ) -> Answers[list[Entity]]:
         """The entities of each text, in order of appearance (`aggregation`: simple,
         none, first or average; entities scoring below `min_score` are dropped)."""
         request = nlp_pb2.ClassifyTokensRequest(
@@ -311,7 +383,7 @@ class ModelportClient:
             min_score=min_score,
         )
         response = self._call(self._nlp.ClassifyTokens, request)
-        return PerInput(
+        return Answers(
             [
                 [Entity(e.label, e.score, e.text, e.start, e.end) for e in r.entities]
                 for r in response.results
@@ -319,6 +391,58 @@ class ModelportClient:
             response.model.name,
             response.model.version,
             response.usage.input_tokens,
+        )
+
+    def detect_objects(
+        self,
+        images: Sequence[bytes],
+        *,
+        model: str = "ocr",
+        version: str = "",
+        threshold: float = 0.0,
+        max_detections: int = 0,
+    ) -> Answers[list[Detection]]:
+        """The `Detection`s of each encoded image, best first (`threshold` 0: the server's
+        0.5; `max_detections` 0: all)."""
+        request = vision_pb2.DetectObjectsRequest(
+            model=common_pb2.ModelRef(name=model, version=version),
+            images=list(images),
+            threshold=threshold,
+            max_detections=max_detections,
+        )
+        response = self._call(self._vision.DetectObjects, request)
+        return Answers(
+            [
+                [Detection(d.label, d.score, _box(d.box), d.text) for d in r.detections]
+                for r in response.results
+            ],
+            response.model.name,
+            response.model.version,
+        )
+
+    def read_text(
+        self,
+        images: Sequence[bytes],
+        *,
+        model: str = "ocr",
+        version: str = "",
+        min_confidence: float = 0.0,
+    ) -> Answers[ImageText]:
+        """The `ImageText` of each encoded image: lines in reading order (those read with
+        less than `min_confidence` dropped; 0: the server's 0.5)."""
+        request = vision_pb2.ReadTextRequest(
+            model=common_pb2.ModelRef(name=model, version=version),
+            images=list(images),
+            min_confidence=min_confidence,
+        )
+        response = self._call(self._vision.ReadText, request)
+        return Answers(
+            [
+                ImageText(r.text, [TextLine(t.text, t.confidence, _box(t.box)) for t in r.lines])
+                for r in response.results
+            ],
+            response.model.name,
+            response.model.version,
         )
 
     def generate_stream(
@@ -355,26 +479,58 @@ class ModelportClient:
         """The generation as it is produced, with the model version that answered; the
         last chunk carries the finish reason and token counts. `max_new_tokens` 0: the
         model's default, cut to fit its context; `temperature` None: greedy."""
-        parameters = nlp_pb2.GenerationParameters(max_new_tokens=max_new_tokens)
-        if temperature is not None:
-            parameters.do_sample = True
-            parameters.temperature = temperature
-        if seed is not None:
-            parameters.seed = seed
         request = nlp_pb2.GenerateRequest(
             model=common_pb2.ModelRef(name=model, version=version),
             prompts=[prompt],
-            parameters=parameters,
+            parameters=generation_parameters(max_new_tokens, temperature, seed),
         )
         for chunk in self._stream(self._nlp.GenerateStream, request):
-            yield GenerationChunk(
-                chunk.text,
-                chunk.model.name,
-                chunk.model.version,
-                FINISH_REASONS.get(chunk.finish_reason),
-                chunk.usage.input_tokens,
-                chunk.usage.output_tokens,
-            )
+            yield _chunk(chunk)
+
+    def chat(
+        self,
+        messages: Messages,
+        *,
+        system: str | None = None,
+        model: str = CHAT_MODEL,
+        version: str = "",
+        max_new_tokens: int = 0,
+        temperature: float | None = None,
+        seed: int | None = None,
+    ) -> ChatReply:
+        """A chat model's reply to a conversation (its chat template is applied by the
+        server). `system`: a system message put first. `max_new_tokens` 0: the model's
+        default, cut to fit its context; `temperature` None: greedy."""
+        response = self._call(
+            self._nlp.Chat,
+            _chat_request(messages, system, model, version, max_new_tokens, temperature, seed),
+        )
+        return ChatReply(
+            response.message.content,
+            response.model.name,
+            response.model.version,
+            FINISH_REASONS.get(response.finish_reason),
+            response.usage.input_tokens,
+            response.usage.output_tokens,
+            response.message.role,
+        )
+
+    def chat_stream(
+        self,
+        messages: Messages,
+        *,
+        system: str | None = None,
+        model: str = CHAT_MODEL,
+        version: str = "",
+        max_new_tokens: int = 0,
+        temperature: float | None = None,
+        seed: int | None = None,
+    ) -> Iterator[GenerationChunk]:
+        """A chat model's reply as it is produced (as `chat`); the last chunk carries the
+        finish reason and token counts. Stopping early cancels the call."""
+        request = _chat_request(messages, system, model, version, max_new_tokens, temperature, seed)
+        for chunk in self._stream(self._nlp.ChatStream, request):
+            yield _chunk(chunk)
 
     def wait_for_models(self, names: Sequence[str]) -> registry_pb2.ListModelsResponse:
         """Watch the registry until every named model has a READY version, then list."""
@@ -391,3 +547,32 @@ class ModelportClient:
 
     def list_models(self) -> registry_pb2.ListModelsResponse:
         return self._call(self._registry.ListModels, registry_pb2.ListModelsRequest())
+
+
+def _chat_request(
+    messages: Messages,
+    system: str | None,
+    model: str,
+    version: str,
+    max_new_tokens: int,
+    temperature: float | None,
+    seed: int | None,
+) -> nlp_pb2.ChatRequest:
+    return nlp_pb2.ChatRequest(
+        model=common_pb2.ModelRef(name=model, version=version),
+        messages=chat_messages(messages, system),
+        parameters=generation_parameters(max_new_tokens, temperature, seed),
+    )
+
+
+def _chunk(
+    response: nlp_pb2.GenerateStreamResponse | nlp_pb2.ChatStreamResponse,
+) -> GenerationChunk:
+    return GenerationChunk(
+        response.text,
+        response.model.name,
+        response.model.version,
+        FINISH_REASONS.get(response.finish_reason),
+        response.usage.input_tokens,
+        response.usage.output_tokens,
+    )

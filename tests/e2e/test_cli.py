@@ -15,8 +15,10 @@ import sys
 import time
 from pathlib import Path
 
+import grpc
 import pytest
 
+from modelport.v1 import common_pb2, nlp_pb2, nlp_pb2_grpc
 from tests import prepared
 from tests.helpers import free_port
 
@@ -24,6 +26,7 @@ MODELPORT = [sys.executable, "-m", "modelport.cli"]
 ROOT = Path(__file__).resolve().parents[2]
 CAT = ROOT / "docs" / "examples" / "cat.jpg"
 """The README's example image (Chelsea the cat, from scikit-image's sample data, CC0)."""
+NEWS = "Angela Merkel met Siemens executives in Paris on Tuesday."
 
 
 def children_of(pid: int) -> list[int]:
@@ -53,6 +56,7 @@ def test_up_then_every_command_then_a_second_up_then_a_clean_stop(
     free_env: dict[str, str], tmp_path: Path
 ) -> None:
     prepared.gemma()  # else `modelport up` would convert it inside the test's timeout
+    prepared.smollm2()
     port, metrics_port = free_port(), free_port()
     target = f"127.0.0.1:{port}"
     data = tmp_path / "data"
@@ -92,8 +96,20 @@ def test_up_then_every_command_then_a_second_up_then_a_clean_stop(
             if line.startswith("ready:"):
                 break
         assert lines[-1].startswith("ready:"), lines
-        for model in ("all-MiniLM-L6-v2", "sentiment", "gemma-3-270m", "efficientnet-lite0"):
-            assert any(model in line and "READY" in line for line in lines), lines
+        for model in (
+            "all-MiniLM-L6-v2",
+            "sentiment",
+            "ner",
+            "sentiment-spacy",
+            "gemma-3-270m",
+            "smollm2-135m-instruct",
+            "efficientnet-lite0",
+            "ocr",
+        ):
+            assert any(re.match(rf"{model} +1 ", line) and "READY" in line for line in lines), (
+                model,
+                lines,
+            )
         # each component says when it is serving, in its own time; no library noise
         serving = [re.match(r"  (\w+) +SERVING on ", line) for line in lines]
         assert sorted(m[1] for m in serving if m) == ["embedding", "nlp", "router", "vision"]
@@ -112,6 +128,10 @@ def test_up_then_every_command_then_a_second_up_then_a_clean_stop(
         assert f"127.0.0.1:{port} (router gRPC)" in second.stderr
         assert "another `modelport up`" in second.stderr
         assert "ready:" not in second.stdout
+
+        read = modelport("read-text", "--target", target, str(ROOT / "docs/examples/text.png"))
+        assert read.returncode == 0, read.stderr
+        assert read.stdout == "Modelport reads text\nTotal due 42.50\n"
 
         out = modelport("embed", "--target", target, "--json", "hello", "world")
         assert out.returncode == 0, out.stderr
@@ -135,6 +155,40 @@ def test_up_then_every_command_then_a_second_up_then_a_clean_stop(
         tops = [r["labels"][0]["label"] for r in labels["results"]]
         assert tops == ["positive", "negative", "positive"]
 
+        # the trained spaCy classifier: three labels, best first
+        spacy = modelport(
+            "classify",
+            "--target",
+            target,
+            "--model",
+            "sentiment-spacy",
+            "--json",
+            "worst service I have ever had",
+            "The package arrived on Tuesday.",
+        )
+        assert spacy.returncode == 0, spacy.stderr
+        moods = json.loads(spacy.stdout)
+        assert moods["model"] == "sentiment-spacy"
+        assert [r["labels"][0]["label"] for r in moods["results"]] == ["negative", "neutral"]
+        assert {x["label"] for x in moods["results"][0]["labels"]} == {
+            "positive",
+            "negative",
+            "neutral",
+        }
+        # named entities through the router (no token-classification command yet)
+        with grpc.insecure_channel(target) as channel:
+            tagged = nlp_pb2_grpc.NlpServiceStub(channel).ClassifyTokens(
+                nlp_pb2.ClassifyTokensRequest(model=common_pb2.ModelRef(name="ner"), inputs=[NEWS]),
+                timeout=60,
+            )
+        (entities,) = tagged.results
+        assert [(e.label, NEWS[e.start : e.end]) for e in entities.entities] == [
+            ("PERSON", "Angela Merkel"),
+            ("ORG", "Siemens"),
+            ("GPE", "Paris"),
+            ("DATE", "Tuesday"),
+        ]
+
         generated = modelport(
             "generate", "--target", target, "--max-new-tokens", "12", "Once upon a time"
         )
@@ -152,6 +206,44 @@ def test_up_then_every_command_then_a_second_up_then_a_clean_stop(
         assert generation["usage"]["total_tokens"] == (
             generation["usage"]["input_tokens"] + generation["usage"]["output_tokens"]
         )
+
+        # chat: the message from the arguments or stdin; --json with the finish reason
+        paragraph = (
+            "The city council voted on Tuesday to build a new public library downtown. "
+            "Construction starts next spring and will cost 12 million dollars."
+        )
+        chatted = modelport(
+            "chat",
+            "--target",
+            target,
+            "--json",
+            "-",
+            stdin=f"Summarise in one sentence: {paragraph}",
+        )
+        assert chatted.returncode == 0, chatted.stderr
+        reply = json.loads(chatted.stdout)
+        assert reply["model"] == "smollm2-135m-instruct"
+        assert reply["message"]["role"] == "assistant"
+        assert "library" in reply["message"]["content"].lower(), reply
+        assert reply["finish_reason"] == "eos"  # it ended its turn (<|im_end|>)
+        assert reply["usage"]["input_tokens"] > len(paragraph.split())  # template included
+        streamed = modelport(
+            "chat",
+            "--target",
+            target,
+            "--stream",
+            "--system",
+            "Answer with one word.",
+            "--max-new-tokens",
+            "8",
+            "What colour is the sky on a clear day?",
+        )
+        assert streamed.returncode == 0, streamed.stderr
+        assert streamed.stdout.strip()
+        no_template = modelport("chat", "--target", target, "--model", "gemma-3-270m", "hi")
+        assert no_template.returncode == 1
+        assert "model 'gemma-3-270m' has no chat template" in no_template.stderr
+        assert "`modelport generate --model gemma-3-270m` calls it" in no_template.stderr
 
         labelled = modelport("classify-image", "--target", target, "--json", str(CAT))
         assert labelled.returncode == 0, labelled.stderr

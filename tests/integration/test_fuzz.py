@@ -38,7 +38,7 @@ from modelport.nlp.settings import NlpSettings
 from modelport.oip.v2 import open_inference_pb2 as oip
 from modelport.v1 import common_pb2, embedding_pb2, nlp_pb2, registry_pb2, vision_pb2
 from modelport.vision.__main__ import build as build_vision
-from modelport.vision.settings import VisionSettings
+from modelport.vision.settings import RapidOcrSpec, VisionSettings
 from tests.fuzzing import (
     ALLOWED,
     UPSTREAM_RACE,
@@ -67,9 +67,11 @@ MODELS = {  # name: (task, OIP input)
     "cls": ("text-classification", "text"),
     "ner": ("token-classification", "text"),
     "gpt": ("text-generation", "prompt"),
+    "chat": ("text-generation", "prompt"),
     "t5": ("text2text-generation", "prompt"),
     "vit": ("image-classification", "image"),
     "detector": ("object-detection", "image"),
+    "ocr": ("ocr", "image"),
 }
 EMBEDDING = "modelport.v1.EmbeddingService"
 NLP = "modelport.v1.NlpService"
@@ -93,9 +95,15 @@ class Target:
 
 TARGETS = [
     Target("embedding", "embedding", ("fuzz",), (EMBEDDING, REGISTRY, OIP), f"/{EMBEDDING}/Embed"),
-    Target("nlp", "nlp", ("cls", "ner", "gpt", "t5"), (NLP, REGISTRY, OIP), f"/{NLP}/Generate"),
     Target(
-        "vision", "vision", ("vit", "detector"), (VISION, REGISTRY, OIP), f"/{VISION}/ClassifyImage"
+        "nlp", "nlp", ("cls", "ner", "gpt", "chat", "t5"), (NLP, REGISTRY, OIP), f"/{NLP}/Generate"
+    ),
+    Target(
+        "vision",
+        "vision",
+        ("vit", "detector", "ocr"),
+        (VISION, REGISTRY, OIP),
+        f"/{VISION}/ClassifyImage",
     ),
     Target(
         "router",
@@ -119,7 +127,7 @@ REGISTRY_WRITES = {"RegisterModel", "RenewLease", "DeregisterModel", "SetTraffic
 WEIGHTS = {
     "Embed": 500, "EmbedStream": 300, "Classify": 400, "ClassifyTokens": 400,
     "Generate": 400, "GenerateStream": 300, "Chat": 200, "ChatStream": 200,
-    "ClassifyImage": 400, "DetectObjects": 300,
+    "ClassifyImage": 400, "DetectObjects": 300, "ReadText": 200,
     "ModelInfer": 600, "ModelStreamInfer": 300, "ModelMetadata": 80, "ModelConfig": 80,
     "ModelReady": 80, "ModelStatistics": 60, "RepositoryModelLoad": 60,
     "RepositoryModelUnload": 60,
@@ -210,6 +218,11 @@ def typed_seeds(model: str) -> dict[str, list[Message]]:
     if task == "image-classification":
         classify = vision_pb2.ClassifyImageRequest(model=ref, images=[small_image("PNG")], top_k=2)
         return {f"/{VISION}/ClassifyImage": [classify]}
+    if task == "ocr":
+        image = [small_image("PNG")]
+        read = vision_pb2.ReadTextRequest(model=ref, images=image, min_confidence=0.2)
+        detect = vision_pb2.DetectObjectsRequest(model=ref, images=image, max_detections=2)
+        return {f"/{VISION}/ReadText": [read], f"/{VISION}/DetectObjects": [detect]}
     detect = vision_pb2.DetectObjectsRequest(
         model=ref, images=[small_image("JPEG")], threshold=0.1, max_detections=3
     )
@@ -278,8 +291,12 @@ def hints(target: Target) -> Hints:
     found: dict[str, st.SearchStrategy[Any]] = {
         "modelport.v1.ModelRef.name": names,
         "modelport.v1.ModelRef.version": st.sampled_from(["", "1", "2"]),
+        "modelport.v1.ChatMessage.role": st.one_of(
+            st.sampled_from(["system", "user", "assistant"]), st.text(max_size=12)
+        ),
         "modelport.v1.ClassifyImageRequest.images": st.lists(image, max_size=3),
         "modelport.v1.DetectObjectsRequest.images": st.lists(image, max_size=3),
+        "modelport.v1.ReadTextRequest.images": st.lists(image, max_size=3),
         "inference.RepositoryModelUnloadRequest.model_name": st.text().map("absent-".__add__),
         "modelport.v1.RegisterModelRequest.endpoint": st.one_of(
             st.sampled_from(["127.0.0.1:9", "", "localhost", "[::1]:9"]), st.text(max_size=12)
@@ -314,13 +331,18 @@ def embedding(tiny_bert_dir: Path) -> Iterator[InferenceServer]:
 
 @pytest.fixture(scope="module")
 def nlp(
-    tiny_classifier_dir: Path, tiny_ner_dir: Path, tiny_gpt2_dir: Path, tiny_t5_dir: Path
+    tiny_classifier_dir: Path,
+    tiny_ner_dir: Path,
+    tiny_gpt2_dir: Path,
+    tiny_chat_dir: Path,
+    tiny_t5_dir: Path,
 ) -> Iterator[InferenceServer]:
     generation = GenerationSettings(default_max_new_tokens=4, max_new_tokens=8)
     models = [
         ModelSpec(name="cls", runtime="hf-sequence-classification", path=tiny_classifier_dir),
         ModelSpec(name="ner", runtime="hf-token-classification", path=tiny_ner_dir),
         ModelSpec(name="gpt", runtime="hf-causal-lm", path=tiny_gpt2_dir, generation=generation),
+        ModelSpec(name="chat", runtime="hf-causal-lm", path=tiny_chat_dir, generation=generation),
         ModelSpec(name="t5", runtime="hf-seq2seq", path=tiny_t5_dir, generation=generation),
     ]
     settings = NlpSettings(host="127.0.0.1", port=0, metrics_port=-1, max_inputs_per_request=16)
@@ -333,6 +355,7 @@ def vision(tiny_vit_dir: Path, tiny_detector_dir: Path) -> Iterator[InferenceSer
     models = [
         ModelSpec(name="vit", runtime="hf-image-classification", path=tiny_vit_dir),
         ModelSpec(name="detector", runtime="hf-object-detection", path=tiny_detector_dir),
+        RapidOcrSpec(name="ocr"),
     ]
     settings = VisionSettings(
         host="127.0.0.1",
@@ -487,6 +510,9 @@ IMAGE_RPCS: dict[str, Callable[[list[bytes]], Message]] = {
     ),
     f"/{VISION}/DetectObjects": lambda images: vision_pb2.DetectObjectsRequest(
         model=common_pb2.ModelRef(name="detector"), images=images
+    ),
+    f"/{VISION}/ReadText": lambda images: vision_pb2.ReadTextRequest(
+        model=common_pb2.ModelRef(name="ocr"), images=images
     ),
     f"/{OIP}/ModelInfer": lambda images: oip.ModelInferRequest(
         model_name="vit",

@@ -3,11 +3,10 @@ certificates made in the test and real processes on loopback."""
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
+import asyncio
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -15,10 +14,6 @@ from typing import Any
 import grpc
 import pytest
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
@@ -35,45 +30,26 @@ from modelport.v1 import (
     registry_pb2,
     registry_pb2_grpc,
 )
-from tests.helpers import ServiceProcess, free_port, loopback_settings, rpc_error, running_server
+from tests.helpers import (
+    RecordingReplica,
+    ServiceProcess,
+    free_port,
+    loopback_settings,
+    rpc_error,
+    running_server,
+    start_router,
+)
+from tests.helpers import (
+    aio_code as code,
+)
+from tests.pki import issue
+from tests.pki import write as pki_files
 
 pytestmark = pytest.mark.slow
 
 TOKENS = {"client": "client-token", "admin": "admin-token", "busy": "busy-token"}
-SPENDERS = ("streamer", "bulk", "watcher")
+SPENDERS = ("streamer", "bulk", "watcher", "oip-bulk", "oip-streamer")
 """Client identities of the rate-limit tests, one each (tests run in any order)."""
-
-
-def pem(key: Any) -> bytes:
-    return key.private_bytes(  # type: ignore[no-any-return]
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-
-
-def issue(name: str, issuer: tuple[Any, Any] | None, server: bool = False) -> tuple[Any, Any]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.UTC)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer[0].subject if issuer else subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-    )
-    if issuer is None:
-        builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-    if server:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            False,
-        )
-    cert = builder.sign(issuer[1] if issuer else key, hashes.SHA256())
-    return cert, key
 
 
 @pytest.fixture(scope="module")
@@ -81,18 +57,15 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("pki")
     ca = issue("modelport test CA", None)
     rogue_ca = issue("someone else", None)
-    files = {}
-    for name, (cert, key) in {
-        "ca": ca,
-        "server": issue("backend", ca, server=True),
-        "client": issue("router", ca),
-        "rogue": issue("intruder", rogue_ca),
-    }.items():
-        files[f"{name}.crt"] = out / f"{name}.crt"
-        files[f"{name}.key"] = out / f"{name}.key"
-        files[f"{name}.crt"].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        files[f"{name}.key"].write_bytes(pem(key))
-    return files
+    return pki_files(
+        out,
+        {
+            "ca": ca,
+            "server": issue("backend", ca, server=True),
+            "client": issue("router", ca),
+            "rogue": issue("intruder", rogue_ca),
+        },
+    )
 
 
 @pytest.fixture(scope="module")
@@ -312,6 +285,48 @@ def test_a_call_pays_for_every_input(router: tuple[ServiceProcess, Path]) -> Non
         assert len(stub.Embed(bulk, timeout=10, metadata=as_("bulk-token")).embeddings) == 31
         err = rpc_error(lambda: stub.Embed(embed_request(), timeout=10, metadata=as_("bulk-token")))
         assert err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+def texts_infer(count: int) -> Any:
+    """An Open Inference Protocol ModelInfer of `count` texts (a BYTES tensor [count])."""
+    from modelport.oip.v2 import open_inference_pb2 as oip
+
+    text = oip.ModelInferRequest.InferInputTensor(
+        name="text",
+        datatype="BYTES",
+        shape=[count],
+        contents=oip.InferTensorContents(bytes_contents=[b"text %d" % i for i in range(count)]),
+    )
+    return oip.ModelInferRequest(model_name="tiny", inputs=[text])
+
+
+def test_an_inference_call_pays_for_its_batch(router: tuple[ServiceProcess, Path]) -> None:
+    """M1: a ModelInfer of 31 texts spends more than the burst of 30, like a typed call of
+    31 inputs: it goes through, the identity's next call waits for the rate."""
+    process, _ = router
+    with grpc.insecure_channel(process.address) as channel:
+        infer = oip_stub(channel).ModelInfer
+        answer = infer(texts_infer(31), timeout=10, metadata=as_("oip-bulk-token"))
+        assert answer.outputs[0].shape[0] == 31
+        err = rpc_error(lambda: infer(texts_infer(1), timeout=10, metadata=as_("oip-bulk-token")))
+        assert err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+def test_an_inference_stream_pays_for_every_message_and_input(
+    router: tuple[ServiceProcess, Path],
+) -> None:
+    """M1: a ModelStreamInfer of four messages of ten texts each costs 40 units, above the
+    burst of 30: its fourth message ends the stream with RESOURCE_EXHAUSTED."""
+    process, _ = router
+    with grpc.insecure_channel(process.address) as channel:
+        answers = oip_stub(channel).ModelStreamInfer(
+            iter([texts_infer(10)] * 4), timeout=30, metadata=as_("oip-streamer-token")
+        )
+        answered, error = drain(answers)
+        assert error is not None
+        assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert len(answered) <= 3
+        assert all(not answer.error_message for answer in answered)
 
 
 def test_streams_per_identity_are_capped(router: tuple[ServiceProcess, Path]) -> None:
@@ -679,38 +694,62 @@ def test_a_stream_cannot_reach_a_model_the_router_does_not_route(
         assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
-class RecordingReplica:
-    """A replica stand-in on loopback that records the metadata of every call and answers
-    Embed and EmbedStream with an empty response."""
+UNROUTED = (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.UNAVAILABLE)
 
-    def __init__(self) -> None:
-        from concurrent import futures
 
-        self.metadata: list[dict[str, str | bytes]] = []
-        self.server = grpc.server(futures.ThreadPoolExecutor(4))
+def smuggled(routed: str, reached: str) -> bytes:
+    """An Embed request whose first ModelRef names `routed` and whose second (after an
+    unknown group, which protobuf steps over) names `reached`: protobuf merges the two, so
+    the replica reads `reached`. The router used to read only up to the group."""
+    group = 99 << 3
+    skipped = bytes([(group | 3) & 0x7F | 0x80, group >> 7, 0x08, 0x01])
+    skipped += bytes([(group | 4) & 0x7F | 0x80, group >> 7])
+    return (
+        embed_request(routed).SerializeToString()
+        + skipped
+        + embedding_pb2.EmbedRequest(model=common_pb2.ModelRef(name=reached)).SerializeToString()
+    )
 
-        def embed(request: bytes, context: grpc.ServicerContext) -> bytes:
-            self.metadata.append(dict(context.invocation_metadata()))
-            return embedding_pb2.EmbedResponse().SerializeToString()
 
-        def embed_stream(requests: Iterator[bytes], context: grpc.ServicerContext) -> Any:
-            self.metadata.append(dict(context.invocation_metadata()))
-            for _ in requests:
-                yield embedding_pb2.EmbedResponse().SerializeToString()
-
-        self.server.add_generic_rpc_handlers(
-            (
-                grpc.method_handlers_generic_handler(
-                    "modelport.v1.EmbeddingService",
-                    {
-                        "Embed": grpc.unary_unary_rpc_method_handler(embed),
-                        "EmbedStream": grpc.stream_stream_rpc_method_handler(embed_stream),
-                    },
-                ),
-            )
+def test_the_router_routes_on_the_model_the_replica_reads(guarded_router: ServiceProcess) -> None:
+    """L1: a request that repeats its ModelRef (after an unknown group, or with a version
+    the second one does not name) is routed on the ModelRef protobuf merges, which the
+    replica reads: `hidden`, which the router does not route, stays out of reach, by a
+    call or by a stream; bytes protobuf would refuse are INVALID_ARGUMENT at the router."""
+    client = as_(TOKENS["client"])
+    with grpc.insecure_channel(guarded_router.address) as channel:
+        embed = channel.unary_unary("/modelport.v1.EmbeddingService/Embed", None, None)
+        stream = channel.stream_stream("/modelport.v1.EmbeddingService/EmbedStream", None, None)
+        err = rpc_error(lambda: embed(smuggled("tiny", "hidden"), timeout=10, metadata=client))
+        assert err.code() in UNROUTED, err.details()  # UNAVAILABLE in the router's first lease
+        assert "model 'hidden' is not registered" in (err.details() or "")
+        answers = stream(iter([smuggled("tiny", "hidden")]), timeout=10, metadata=client)
+        received, error = drain(answers)
+        assert received == []
+        assert error is not None
+        assert error.code() in UNROUTED
+        answers = stream(
+            iter([embed_request("tiny").SerializeToString(), smuggled("tiny", "hidden")]),
+            timeout=10,
+            metadata=client,
         )
-        self.address = f"127.0.0.1:{self.server.add_insecure_port('127.0.0.1:0')}"
-        self.server.start()
+        received, error = drain(answers)
+        assert [embedding_pb2.EmbedResponse.FromString(r).model.name for r in received] in (
+            [],
+            ["tiny"],
+        )
+        assert error is not None
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+        # a ModelRef with version 2, then one without: the replica would read version 2
+        pinned = embedding_pb2.EmbedRequest(model=common_pb2.ModelRef(name="tiny", version="2"))
+        merged = pinned.SerializeToString() + embed_request("tiny").SerializeToString()
+        err = rpc_error(lambda: embed(merged, timeout=10, metadata=client))
+        assert err.code() == grpc.StatusCode.NOT_FOUND
+        assert "has no version '2'" in (err.details() or "")
+        truncated = embed_request("tiny").SerializeToString()[:-1]
+        err = rpc_error(lambda: embed(truncated, timeout=10, metadata=client))
+        assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert err.details() == "request: is not a valid protobuf message"
 
 
 def test_a_replica_never_sees_a_callers_credentials(
@@ -762,6 +801,88 @@ def test_a_replica_never_sees_a_callers_credentials(
         assert received["x-modelport-caller"] == "id:backend-team"
 
 
+async def test_every_message_of_a_stream_is_routed_by_the_registry(tmp_path: Path) -> None:
+    """L1: a stream whose model is deregistered (or whose replica stops serving it) after
+    its first message reaches the replica no more: its next message ends the stream with
+    NOT_FOUND (UNAVAILABLE while another replica still serves the model)."""
+    replica, other = RecordingReplica(), RecordingReplica()
+    router = await start_router(
+        tmp_path,
+        grace_period_s=5,  # a dropped replica's channel stays for calls in flight
+        lease_ttl_s=0.01,  # past the first lease at once: unknown models are NOT_FOUND
+    )
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{router.port}")
+    registry = registry_pb2_grpc.RegistryServiceStub(channel)
+    embed = embedding_pb2_grpc.EmbeddingServiceStub(channel)
+    ref = common_pb2.ModelRef(name="m", version="1")
+
+    async def register(endpoint: str) -> None:
+        await registry.RegisterModel(
+            registry_pb2.RegisterModelRequest(
+                model=ref,
+                task=common_pb2.TASK_EMBEDDING,
+                endpoint=endpoint,
+                state=common_pb2.MODEL_STATE_READY,
+                persistent=True,
+            )
+        )
+
+    async def deregister(endpoint: str) -> None:
+        await registry.DeregisterModel(
+            registry_pb2.DeregisterModelRequest(model=ref, endpoint=endpoint)
+        )
+
+    async def stream_across(change: Callable[[], Any]) -> tuple[int, grpc.StatusCode]:
+        """Messages answered, and the status of a stream whose second message is sent
+        after `change`."""
+        changed = asyncio.Event()
+
+        async def requests() -> AsyncIterator[embedding_pb2.EmbedRequest]:
+            yield embedding_pb2.EmbedRequest(model=ref, inputs=["a"])
+            await changed.wait()
+            yield embedding_pb2.EmbedRequest(model=ref, inputs=["b"])
+            # no half-close: a write after the router ended the call would make the aio
+            # client report a local error instead of the router's status (grpc#36066)
+            await asyncio.Event().wait()
+
+        call = embed.EmbedStream(requests())
+        answered = [await call.read()]
+        await change()
+        changed.set()
+        try:
+            while (answer := await call.read()) is not grpc.aio.EOF:  # type: ignore[attr-defined]
+                answered.append(answer)
+        except grpc.aio.AioRpcError:
+            pass
+        return len(answered), await call.code()
+
+    try:
+        await register(replica.address)
+        assert await stream_across(lambda: deregister(replica.address)) == (
+            1,
+            grpc.StatusCode.NOT_FOUND,
+        )
+        assert len(replica.streamed) == 1
+        await register(replica.address)
+        await register(other.address)
+        before = len(replica.streamed), len(other.streamed)
+
+        async def move() -> None:
+            # the replica the stream went to (the one that got its first message) stops
+            # serving the model; the other still does
+            went = replica if len(replica.streamed) > before[0] else other
+            await deregister(went.address)
+
+        answered, status = await stream_across(move)
+        assert (answered, status) == (1, grpc.StatusCode.UNAVAILABLE)
+        assert len(replica.streamed) + len(other.streamed) == sum(before) + 1
+    finally:
+        await channel.close(None)
+        await router.stop(grace=0)
+        replica.server.stop(0)
+        other.server.stop(0)
+
+
 async def test_a_registrar_registers_only_its_own_endpoint_and_endpoints_are_host_port(
     tmp_path: Path,
 ) -> None:
@@ -770,8 +891,6 @@ async def test_a_registrar_registers_only_its_own_endpoint_and_endpoints_are_hos
     other replicas, load, unload or infer. Endpoints are `host:port`, nothing else. Audit
     lines say what changed; renewals are no admin actions."""
     from modelport.oip.v2 import open_inference_pb2 as oip
-    from modelport.router.__main__ import RouterServer
-    from modelport.router.settings import RouterSettings
 
     tokens = tokens_yaml(
         tmp_path / "tokens.yaml",
@@ -791,18 +910,7 @@ async def test_a_registrar_registers_only_its_own_endpoint_and_endpoints_are_hos
         {"token": "registrar-local", "identity": "local", "role": "registrar", "same_host": True},
     )
     audit = tmp_path / "audit.jsonl"
-    router = RouterServer(
-        RouterSettings(
-            host="127.0.0.1",
-            port=0,
-            metrics_port=-1,
-            data_dir=tmp_path / "data",
-            grace_period_s=0,
-            auth_tokens_file=tokens,
-            audit_log=str(audit),
-        )
-    )
-    await router.start()
+    router = await start_router(tmp_path, auth_tokens_file=tokens, audit_log=str(audit))
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{router.port}")
     registry = registry_pb2_grpc.RegistryServiceStub(channel)
 
@@ -813,13 +921,6 @@ async def test_a_registrar_registers_only_its_own_endpoint_and_endpoints_are_hos
             endpoint=endpoint,
             persistent=persistent,
         )
-
-    async def code(call: Any) -> grpc.StatusCode:
-        try:
-            await call
-        except grpc.aio.AioRpcError as error:
-            return error.code()
-        return grpc.StatusCode.OK
 
     a, b, local, admin = (
         as_("registrar-a"),
@@ -1012,8 +1113,6 @@ async def test_loads_report_each_replica_removed_ones_are_not_asked_clients_see_
     removed is not asked again; L6: clients see neither replica addresses nor failure
     reasons (admins do)."""
     from modelport.oip.v2 import open_inference_pb2 as oip
-    from modelport.router.__main__ import RouterServer
-    from modelport.router.settings import RouterSettings
 
     tokens = tokens_yaml(
         tmp_path / "tokens.yaml",
@@ -1023,17 +1122,7 @@ async def test_loads_report_each_replica_removed_ones_are_not_asked_clients_see_
     willing, refusing = OipReplica(), OipReplica(refuse=True)
     for replica in (willing, refusing):
         await replica.server.start()
-    router = RouterServer(
-        RouterSettings(
-            host="127.0.0.1",
-            port=0,
-            metrics_port=-1,
-            data_dir=tmp_path / "data",
-            grace_period_s=0,
-            auth_tokens_file=tokens,
-        )
-    )
-    await router.start()
+    router = await start_router(tmp_path, auth_tokens_file=tokens)
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{router.port}")
     registry, inference = registry_pb2_grpc.RegistryServiceStub(channel), oip_stub(channel)
     admin, client = as_(TOKENS["admin"]), as_(TOKENS["client"])
@@ -1076,6 +1165,15 @@ async def test_loads_report_each_replica_removed_ones_are_not_asked_clients_see_
         full = await registry.ListModels(registry_pb2.ListModelsRequest(), metadata=admin)
         assert refusing.address in str(full)
         assert "/srv/secret-team" in str(full)
+        # a call for the model that failed everywhere: the client is told it failed, not
+        # the server's path; an admin is told why
+        embed = embedding_pb2_grpc.EmbeddingServiceStub(channel)
+        broken = embed_request("broken")
+        for who, shown in ((client, False), (admin, True)):
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                await embed.Embed(broken, metadata=who)
+            assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+            assert ("/srv/secret-team" in (info.value.details() or "")) is shown
 
         await registry.DeregisterModel(
             registry_pb2.DeregisterModelRequest(
@@ -1155,13 +1253,22 @@ def test_a_backend_serving_tls_never_sends_its_registration_token_in_plaintext(
         loopback_settings(
             EmbeddingSettings, router_address="127.0.0.1:1", router_token="registrar-token", **tls
         )
-    loopback_settings(
+    token_file = pki["ca.crt"].parent / "registrar-token"
+    token_file.write_text("registrar-token\n")
+    with pytest.raises(ValidationError, match="plaintext"):  # read from a file: the same
+        loopback_settings(
+            EmbeddingSettings, router_address="127.0.0.1:1", router_token_file=token_file, **tls
+        )
+    settings = loopback_settings(
         EmbeddingSettings,
         router_address="127.0.0.1:1",
-        router_token="registrar-token",
+        router_token_file=token_file,
         router_tls_ca_file=pki["ca.crt"],
         **tls,
     )
+    assert settings.router_token == "registrar-token"
+    with pytest.raises(ValidationError, match="not both"):
+        loopback_settings(EmbeddingSettings, router_token="t", router_token_file=token_file)
 
 
 def test_one_identitys_many_calls_do_not_crowd_out_anothers_through_the_router(

@@ -48,7 +48,7 @@ FLOWER = load_sample_images().images[1]
 def server(
     tiny_vit_dir: Path, tiny_detector_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[InferenceServer]:
-    [efficientnet] = default_models()
+    efficientnet = default_models()[0]
     models = [
         efficientnet,
         efficientnet.model_copy(update={"name": "efficientnet-torch", "engine": "torch"}),

@@ -181,24 +181,44 @@ def test_the_inputs_of_a_request_are_counted_parsed_or_raw() -> None:
     )
     assert count("/modelport.v1.RegistryService/RenewLease", renew) == 1  # field 2: states
     assert count("/inference.GRPCInferenceService/ModelInfer", b"\x0a\x01m") == 1
+    assert count("/unknown.Service/Method", b"") == 1
+
+
+def test_an_inference_request_costs_its_batch_parsed_or_raw() -> None:
+    """M1: ModelInfer and every ModelStreamInfer message cost their batch: the largest
+    first dimension of their tensors, or the element count of a BYTES tensor."""
     from modelport.oip.v2 import open_inference_pb2 as oip
 
+    count = InputCounter()
     tensor = oip.ModelInferRequest.InferInputTensor
-    infer = oip.ModelInferRequest(
-        model_name="m",
-        inputs=[tensor(name="text", datatype="BYTES", shape=[7]), tensor(name="x", shape=[2])],
-        raw_input_contents=[b"\x00" * 100],
-    )
+
+    def infer(*inputs: oip.ModelInferRequest.InferInputTensor) -> oip.ModelInferRequest:
+        return oip.ModelInferRequest(model_name="m", inputs=inputs)
+
+    cases = [
+        (infer(tensor(name="t", datatype="BYTES", shape=[7])), 7),
+        (infer(tensor(name="t", datatype="BYTES", shape=[3, 2])), 6),
+        (infer(tensor(name="ids", datatype="INT64", shape=[5, 128])), 5),
+        (
+            infer(
+                tensor(name="ids", datatype="INT64", shape=[4, 16]),
+                tensor(name="mask", datatype="INT64", shape=[9, 16]),
+            ),
+            9,
+        ),
+        (infer(tensor(name="t", datatype="FP32", shape=[-1, 3])), 1),
+        (infer(tensor(name="t", datatype="BYTES", shape=[])), 1),
+        (infer(), 1),
+        (infer(tensor(name="t", datatype="BYTES", shape=[1 << 40, 1 << 40])), 1 << 16),
+    ]
     for method in ("ModelInfer", "ModelStreamInfer"):
         path = f"/inference.GRPCInferenceService/{method}"
-        assert count(path, infer) == 7  # the batch dimension of the first input
-        assert count(path, infer.SerializeToString()) == 7
-    infer_path = "/inference.GRPCInferenceService/ModelInfer"
-    for shape, cost in (([-1, 4], 1), ([10**12], 1 << 20)):  # refused later; capped here
-        lying = oip.ModelInferRequest(inputs=[tensor(name="t", shape=shape)])
-        assert count(infer_path, lying) == count(infer_path, lying.SerializeToString()) == cost
-    assert count("/inference.GRPCInferenceService/ModelInfer", oip.ModelInferRequest()) == 1
-    assert count("/unknown.Service/Method", b"") == 1
+        for request, cost in cases:
+            assert count(path, request) == cost, (request, cost)
+            assert count(path, request.SerializeToString()) == cost, (request, cost)
+    # a shape not packed (as protobuf also accepts) counts the same
+    unpacked = b"\x0a\x01m\x2a\x0d\x0a\x01t\x12\x04INT6\x18\x03\x18\x02"
+    assert count("/inference.GRPCInferenceService/ModelInfer", unpacked) == 3
 
 
 # -- the audit log --------------------------------------------------------------------------
@@ -275,3 +295,72 @@ def test_the_fair_share_key_is_the_identity_and_a_forwarded_one_only_from_the_ro
     assert fair_share_key({}, peer, None) == f"peer:{peer}"
     assert fair_share_key(claim, peer, None) == "id:alice"  # authentication off: trusted
     assert fair_share_key({CALLER_HEADER: "x" * 10_000}, peer, router) == "x" * MAX_KEY_CHARS
+
+
+# -- client certificate identities ---------------------------------------------------------
+def test_a_certificate_is_known_by_its_san_uri_or_dns_name_or_its_cn_without_sans() -> None:
+    from modelport.serving.auth import CertificateTable
+    from modelport.serving.settings import TlsIdentity
+
+    table = CertificateTable(
+        [
+            TlsIdentity(peer="spiffe://mp/router", role="router"),
+            TlsIdentity(peer="team-a.clients", identity="team-a"),
+            TlsIdentity(peer="ops", role="admin"),
+            TlsIdentity(peer="embed.mp", role="registrar", same_host=True),
+        ]
+    )
+
+    def peer(**properties: list[bytes]) -> dict[str, list[bytes]]:
+        return {"transport_security_type": [b"ssl"], **properties}
+
+    assert table.find(
+        peer(
+            peer_uri=[b"spiffe://mp/router"], x509_subject_alternative_name=[b"spiffe://mp/router"]
+        )
+    ) == Principal("spiffe://mp/router", "router")
+    assert table.find(
+        peer(peer_dns=[b"team-a.clients"], x509_subject_alternative_name=[b"team-a.clients"])
+    ) == Principal("team-a", "client")
+    assert table.find(peer(x509_common_name=[b"ops"])) == Principal("ops", "admin")
+    assert table.find(peer(peer_dns=[b"embed.mp"], x509_subject_alternative_name=[b"x"])) == (
+        Principal("embed.mp", "registrar", (), True)
+    )
+    # a certificate with SANs is not known by its CN; nobody is known without TLS
+    assert (
+        table.find(
+            peer(x509_common_name=[b"ops"], peer_dns=[b"x"], x509_subject_alternative_name=[b"x"])
+        )
+        is None
+    )
+    assert table.find({"x509_common_name": [b"ops"]}) is None
+    assert (
+        table.find(peer(peer_dns=[b"someone.else"], x509_subject_alternative_name=[b"x"])) is None
+    )
+
+
+@pytest.mark.parametrize(
+    ("settings", "complaint"),
+    [
+        ({"auth_tls_identities": [{"peer": "a"}]}, "tls_client_ca_file"),
+        (
+            {
+                "auth_tls_identities": [{"peer": "a"}, {"peer": "a", "role": "admin"}],
+                "tls_client_ca_file": "ca.pem",
+                "tls_cert_file": "c.pem",
+                "tls_key_file": "k.pem",
+            },
+            "same peer twice",
+        ),
+        ({"auth_tls_identities": [{"peer": "a", "role": "registrar"}]}, "bound to"),
+        ({"auth_tls_identities": [{"peer": "a", "same_host": True}]}, "only a registrar"),
+        ({"auth_tls_identities": [{"peer": "a", "role": "root"}]}, "role"),
+    ],
+)
+def test_certificate_identities_fail_loudly(settings: dict[str, object], complaint: str) -> None:
+    from pydantic import ValidationError
+
+    from modelport.serving.settings import CommonSettings
+
+    with pytest.raises(ValidationError, match=complaint):
+        CommonSettings(**settings)  # type: ignore[arg-type]

@@ -344,3 +344,15 @@ async def until_gone(registry: Registry, watch: Watch, name: str) -> None:
     """Wait for the change event after which `name` has no registration left."""
     while name in registry.names():
         await watch.get()
+
+
+def test_why_a_model_failed_is_left_out_for_callers_who_may_not_see_it() -> None:
+    registry = Registry(lease_ttl_s=10.0, max_lease_ttl_s=300.0)
+    failed = replica(state=ReplicaState.FAILED)
+    failed.reason = "OSError: no such folder /srv/secret-team/models"
+    registry.register(failed)
+    for version in ("", "1"):
+        with pytest.raises(ModelNotReady) as info:
+            registry.ready_replicas("m", version, reasons=False)
+        assert "failed to load" in info.value.message
+        assert "/srv" not in info.value.message

@@ -9,8 +9,12 @@ import type { DetectObjectsRequest as _modelport_v1_DetectObjectsRequest, Detect
 import type { DetectObjectsResponse as _modelport_v1_DetectObjectsResponse, DetectObjectsResponse__Output as _modelport_v1_DetectObjectsResponse__Output } from './modelport/v1/DetectObjectsResponse.js';
 import type { Detection as _modelport_v1_Detection, Detection__Output as _modelport_v1_Detection__Output } from './modelport/v1/Detection.js';
 import type { ImageDetections as _modelport_v1_ImageDetections, ImageDetections__Output as _modelport_v1_ImageDetections__Output } from './modelport/v1/ImageDetections.js';
+import type { ImageText as _modelport_v1_ImageText, ImageText__Output as _modelport_v1_ImageText__Output } from './modelport/v1/ImageText.js';
 import type { LabelScore as _modelport_v1_LabelScore, LabelScore__Output as _modelport_v1_LabelScore__Output } from './modelport/v1/LabelScore.js';
 import type { ModelRef as _modelport_v1_ModelRef, ModelRef__Output as _modelport_v1_ModelRef__Output } from './modelport/v1/ModelRef.js';
+import type { ReadTextRequest as _modelport_v1_ReadTextRequest, ReadTextRequest__Output as _modelport_v1_ReadTextRequest__Output } from './modelport/v1/ReadTextRequest.js';
+import type { ReadTextResponse as _modelport_v1_ReadTextResponse, ReadTextResponse__Output as _modelport_v1_ReadTextResponse__Output } from './modelport/v1/ReadTextResponse.js';
+import type { TextLine as _modelport_v1_TextLine, TextLine__Output as _modelport_v1_TextLine__Output } from './modelport/v1/TextLine.js';
 import type { Usage as _modelport_v1_Usage, Usage__Output as _modelport_v1_Usage__Output } from './modelport/v1/Usage.js';
 import type { VisionServiceClient as _modelport_v1_VisionServiceClient, VisionServiceDefinition as _modelport_v1_VisionServiceDefinition } from './modelport/v1/VisionService.js';
 
@@ -29,14 +33,18 @@ export interface ProtoGrpcType {
       DetectObjectsResponse: MessageTypeDefinition<_modelport_v1_DetectObjectsResponse, _modelport_v1_DetectObjectsResponse__Output>
       Detection: MessageTypeDefinition<_modelport_v1_Detection, _modelport_v1_Detection__Output>
       ImageDetections: MessageTypeDefinition<_modelport_v1_ImageDetections, _modelport_v1_ImageDetections__Output>
+      ImageText: MessageTypeDefinition<_modelport_v1_ImageText, _modelport_v1_ImageText__Output>
       LabelScore: MessageTypeDefinition<_modelport_v1_LabelScore, _modelport_v1_LabelScore__Output>
       ModelRef: MessageTypeDefinition<_modelport_v1_ModelRef, _modelport_v1_ModelRef__Output>
       ModelState: EnumTypeDefinition
+      ReadTextRequest: MessageTypeDefinition<_modelport_v1_ReadTextRequest, _modelport_v1_ReadTextRequest__Output>
+      ReadTextResponse: MessageTypeDefinition<_modelport_v1_ReadTextResponse, _modelport_v1_ReadTextResponse__Output>
       Task: EnumTypeDefinition
+      TextLine: MessageTypeDefinition<_modelport_v1_TextLine, _modelport_v1_TextLine__Output>
       Truncation: EnumTypeDefinition
       Usage: MessageTypeDefinition<_modelport_v1_Usage, _modelport_v1_Usage__Output>
       /**
-       * Image classification and object detection on encoded image files.
+       * Image classification, object detection and text recognition on encoded image files.
        */
       VisionService: SubtypeConstructor<typeof grpc.Client, _modelport_v1_VisionServiceClient> & { service: _modelport_v1_VisionServiceDefinition }
     }

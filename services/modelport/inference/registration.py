@@ -39,12 +39,18 @@ class RouterRegistrar:
         *,
         token: str | None = None,
         tls_ca_file: Path | None = None,
+        tls_cert_file: Path | None = None,
+        tls_key_file: Path | None = None,
     ) -> None:
         self.endpoint = endpoint
         self._repository = repository
         self._ttl_s = ttl_s
         if tls_ca_file is not None:
-            credentials = grpc.ssl_channel_credentials(tls_ca_file.read_bytes())
+            credentials = grpc.ssl_channel_credentials(
+                tls_ca_file.read_bytes(),
+                private_key=tls_key_file.read_bytes() if tls_key_file else None,
+                certificate_chain=tls_cert_file.read_bytes() if tls_cert_file else None,
+            )
             if token:
                 credentials = grpc.composite_channel_credentials(
                     credentials, grpc.access_token_call_credentials(token)

@@ -184,7 +184,11 @@ class ModelRepository:
             if not ready:
                 if any(m.state is ModelState.LOADING for m in versions):
                     raise ModelNotReady.loading(f"model {name!r}")
-                raise ModelNotReady(f"model {name!r} has no READY version")
+                why = ""
+                for m in versions:
+                    if m.state is ModelState.FAILED:
+                        why = f": version {m.version!r} FAILED: {m.reason}"
+                raise ModelNotReady(f"model {name!r} has no READY version{why}")
             managed = max(ready, key=lambda m: version_key(m.version))
         if managed.state is ModelState.LOADING:
             raise ModelNotReady.loading(f"model {name!r} version {managed.version!r}")

@@ -4,6 +4,7 @@ health (`model/<name>`) and registration with the router."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 
 from modelport.inference.metrics import InferenceMetrics
@@ -12,6 +13,8 @@ from modelport.inference.repository import ManagedModel, ModelRepository
 from modelport.inference.settings import ModelSpec, ServerSettings
 from modelport.serving.catalog import ModelState
 from modelport.serving.server import NOT_SERVING, SERVING, GrpcServer, ServiceBinding, health_name
+
+log = logging.getLogger(__name__)
 
 
 class InferenceServer(GrpcServer):
@@ -44,6 +47,8 @@ class InferenceServer(GrpcServer):
                 self.settings.lease_ttl_s,
                 token=self.settings.router_token,
                 tls_ca_file=self.settings.router_tls_ca_file,
+                tls_cert_file=self.settings.router_tls_cert_file,
+                tls_key_file=self.settings.router_tls_key_file,
             )
             self.repository.add_listener(registrar.on_model_change)
             self.before_drain(self._leave_router)
@@ -60,9 +65,21 @@ class InferenceServer(GrpcServer):
         await asyncio.sleep(self.settings.deregistration_grace_s)
 
     async def load_models(self, specs: Sequence[ModelSpec]) -> None:
-        """Load (and warm up) every model concurrently, then report SERVING."""
+        """Load (and warm up) every model concurrently, then report SERVING when one is
+        READY, unless a model whose spec asks for a GPU (`device: cuda`) FAILED: such a
+        process (a GPU pod that cannot use its GPU) stays NOT_SERVING, so it is never
+        Ready, and ListModels says why."""
         await self.repository.load_all(specs)
-        await self.set_serving(any(m.state is ModelState.READY for m in self.repository.models()))
+        models = self.repository.models()
+        refused = [m for m in models if m.state is ModelState.FAILED and m.spec.device == "cuda"]
+        for managed in refused:
+            log.error(
+                "not SERVING: model %s asks for device: cuda and failed: %s",
+                managed.name,
+                managed.reason,
+            )
+        ready = any(m.state is ModelState.READY for m in models)
+        await self.set_serving(ready and not refused)
 
     async def _on_model_change(self, managed: ManagedModel) -> None:
         versions = [m for m in self.repository.models() if m.name == managed.name]

@@ -349,6 +349,11 @@ class ServerSettings(CommonSettings):
     warmup: bool = True
     """Run each model's warm-up (a batch, or a short generation) through its scheduler
     before the model reports READY."""
+    prepare_only: bool = False
+    """Load every model once, without serving, then exit: 0 when all loaded, 1 when one
+    failed. What a model builds on first use (gemma's folder converted from its GGUF,
+    ONNX exports) lands in `cache_dir`, so a shared cache is filled once (the chart's
+    prepare Job) instead of in every pod at start."""
     router_address: str | None = None
     """Router to register this process's models with (`host:port`); unset: no registration."""
     advertise_address: str | None = None
@@ -363,9 +368,16 @@ class ServerSettings(CommonSettings):
     router_token: str | None = None
     """Bearer token this backend registers with when the router has auth on: a `registrar`
     token bound to this backend's advertised endpoint (or `same_host`)."""
+    router_token_file: Path | None = None
+    """File holding `router_token` (a mounted Secret, say); set one of the two."""
     router_tls_ca_file: Path | None = None
     """PEM CA bundle to verify the router's TLS certificate; unset: plaintext to the router
     (refused with a `router_token` when this backend serves TLS itself)."""
+    router_tls_cert_file: Path | None = None
+    """This backend's client certificate towards a router that requires mTLS; with the
+    router's `auth_tls_identities` mapping it to a registrar, no `router_token` is needed."""
+    router_tls_key_file: Path | None = None
+    """The private key of `router_tls_cert_file`."""
 
     def text_limits(self) -> TextLimits:
         """The limits the text services check each call's texts against."""
@@ -377,6 +389,25 @@ class ServerSettings(CommonSettings):
             return self.advertise_address
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "[::]") else self.host
         return f"{host}:{port}"
+
+    @model_validator(mode="after")
+    def _router_token_from_file(self) -> ServerSettings:
+        if self.router_token_file is not None:
+            if self.router_token:
+                raise ValueError("set router_token or router_token_file, not both")
+            token = self.router_token_file.read_text().strip()
+            if not token:
+                raise ValueError(f"{self.router_token_file}: router_token_file is empty")
+            self.router_token = token
+        return self
+
+    @model_validator(mode="after")
+    def _router_client_certificate(self) -> ServerSettings:
+        if (self.router_tls_cert_file is None) != (self.router_tls_key_file is None):
+            raise ValueError("set router_tls_cert_file and router_tls_key_file together")
+        if self.router_tls_cert_file is not None and self.router_tls_ca_file is None:
+            raise ValueError("router_tls_cert_file needs router_tls_ca_file (TLS to the router)")
+        return self
 
     @model_validator(mode="after")
     def _token_never_in_plaintext_beside_tls(self) -> ServerSettings:

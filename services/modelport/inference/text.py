@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Protocol
 
 from modelport.serving.errors import InvalidArgument
 
@@ -14,6 +15,15 @@ class Truncation(enum.Enum):
     NONE = "none"
     END = "end"
     START = "start"
+
+
+class TextItem(Protocol):
+    """One input a text runtime prepared for its scheduler."""
+
+    @property
+    def tokens(self) -> int:
+        """Tokens the model reads of it (after truncation): what a call's usage counts."""
+        ...
 
 
 @dataclass(frozen=True)

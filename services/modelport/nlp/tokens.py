@@ -3,20 +3,24 @@
 Texts are tokenised with character offsets; predictions are merged into entities at
 word level as the caller's aggregation asks; offsets index the original text in Unicode
 code points (Python string indices), so `text[start:end]` is the entity.
+`EntityTagger` is what the NLP handler needs of any entity model (`spacy-ner` in
+`modelport.nlp.spacy_pipeline` is the other).
 """
 
 from __future__ import annotations
 
 import enum
+from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import torch
 from transformers import AutoModelForTokenClassification, AutoTokenizer
 
 from modelport.inference.model import BatchedModel, ModelMetadata, TensorSpec
-from modelport.inference.text import Truncation
+from modelport.inference.text import TextItem, Truncation
 from modelport.ml.device import select_device
 from modelport.ml.engines import EngineChoice, load_engine
 from modelport.ml.hf import text_graph
@@ -53,6 +57,49 @@ class TokenItem:
     words: list[int]
     aggregation: Aggregation
     min_score: float
+
+    @property
+    def tokens(self) -> int:
+        return len(self.ids)
+
+
+Item = TypeVar("Item", bound=TextItem)
+
+
+class EntityTagger(BatchedModel[Item, list[Entity]]):
+    """What the NLP handler needs of any entity model: its labels, and inputs prepared
+    (off the loop) for its batcher, each answered with its entities."""
+
+    task = Task.TOKEN_CLASSIFICATION
+    labels: list[str]
+
+    @abstractmethod
+    def prepare(
+        self,
+        texts: Sequence[str],
+        aggregation: Aggregation,
+        min_score: float,
+        policy: Truncation = Truncation.END,
+    ) -> list[Item]:
+        """The batcher's inputs for `texts` (runs on a preprocessing thread)."""
+
+    def warmup_batch(self) -> list[Item]:
+        return self.prepare(["Modelport warms up in Paris."], Aggregation.SIMPLE, 0.0)
+
+    def input_tokens(self, item: Item) -> int:
+        return item.tokens
+
+    def describe(self) -> dict[str, str]:
+        """Properties of the metadata besides `labels` (what runs the model)."""
+        return {}
+
+    def metadata(self) -> ModelMetadata:
+        return ModelMetadata(
+            task=self.task,
+            inputs=(TensorSpec("text", "BYTES", (-1,)),),
+            outputs=(TensorSpec("entities", "BYTES", (-1,)),),
+            properties={"labels": ",".join(self.labels), **self.describe()},
+        )
 
 
 @dataclass
@@ -125,10 +172,9 @@ def _finish(spans: list[_Span], item: TokenItem) -> list[Entity]:
     return out
 
 
-class TokenClassifier(BatchedModel[TokenItem, list[Entity]]):
+class TokenClassifier(EntityTagger[TokenItem]):
     """`runtime: hf-token-classification` (options: `TokenClassificationOptions`)."""
 
-    task = Task.TOKEN_CLASSIFICATION
     options: TokenClassificationOptions
 
     def load_weights(self) -> None:
@@ -163,13 +209,8 @@ class TokenClassifier(BatchedModel[TokenItem, list[Entity]]):
             graph, EngineChoice.of(self.spec, device, dtype, self.cache_dir), self.name
         )
 
-    def metadata(self) -> ModelMetadata:
-        return ModelMetadata(
-            task=self.task,
-            inputs=(TensorSpec("text", "BYTES", (-1,)),),
-            outputs=(TensorSpec("entities", "BYTES", (-1,)),),
-            properties={"labels": ",".join(self.labels), **self.engine.describe()},
-        )
+    def describe(self) -> dict[str, str]:
+        return self.engine.describe()
 
     def prepare(
         self,
@@ -188,12 +229,6 @@ class TokenClassifier(BatchedModel[TokenItem, list[Entity]]):
                 TokenItem(text, ids, window.offsets[:n], window.words[:n], aggregation, min_score)
             )
         return items
-
-    def warmup_batch(self) -> list[TokenItem]:
-        return self.prepare(["Modelport warms up in Paris."], Aggregation.SIMPLE, 0.0)
-
-    def input_tokens(self, item: TokenItem) -> int:
-        return len(item.ids) + len(self.text.prefix) + len(self.text.suffix)
 
     def predict_batch(self, batch: Sequence[TokenItem]) -> list[list[Entity] | ModelportError]:
         out: list[list[Entity] | ModelportError] = [[] for _ in batch]

@@ -9,11 +9,14 @@ Metadata is forwarded without the caller's credentials (`authorization` and the 
 `strip_headers`): the replica gets the router's own credential instead, the request id
 the router logs the call under, and the call's fair-share key (`x-modelport-caller`: the
 caller's identity, or its connection), which the replica trusts from the router's
-credential only, so it queues each caller's work as that caller's.
-
-Every message of a client stream must name the model (and version) its first message
-named, which is the one the router routed: a stream is never a way to reach a model the
-router does not route.
+credential only, so it queues each caller's work as that caller's. The route is read as
+protobuf reads it (every occurrence of the field, groups stepped over; bytes protobuf
+would refuse are INVALID_ARGUMENT), so the replica never parses a model the router did
+not route. Every message of a client stream is checked like the first: it must name the
+model (and version) its first message named, and the replica the stream went to must
+still be a READY replica of that model version (else NOT_FOUND when the model is gone,
+UNAVAILABLE when it moved): a stream is never a way to reach a model the router does not
+route.
 
 Another replica is tried only while the call has not been sent: a replica whose
 connection is not READY within `connect_timeout_s` is skipped. Once a call is sent it is
@@ -35,8 +38,14 @@ from opentelemetry import trace
 
 from modelport.router.metrics import RouterMetrics
 from modelport.router.pool import Replica, ReplicaPool
-from modelport.router.registry import Registry
-from modelport.serving.calls import CALLER_HEADER, call_record, fair_share, record_model
+from modelport.router.registry import Registry, ReplicaState
+from modelport.serving.calls import (
+    CALLER_HEADER,
+    call_record,
+    fair_share,
+    record_model,
+    sees_internals,
+)
 from modelport.serving.catalog import Task, wrong_rpc
 from modelport.serving.errors import (
     DeadlineExceeded,
@@ -46,7 +55,7 @@ from modelport.serving.errors import (
 )
 from modelport.serving.server import ServiceBinding
 from modelport.serving.tracing import TRACE_HEADERS, inject
-from modelport.serving.wire import last_length_delimited
+from modelport.serving.wire import Malformed, length_delimited
 from modelport.v1 import common_pb2, embedding_pb2, nlp_pb2, vision_pb2
 
 log = logging.getLogger(__name__)
@@ -72,11 +81,21 @@ RouteKey = Callable[[bytes], tuple[str, str]]
 TASKS_BY_NAME = {task.value: task for task in Task}
 
 
-def oip_route_key(request: bytes) -> tuple[str, str]:
-    """(model_name, model_version) of an Open Inference Protocol request (fields 1, 2)."""
+def _occurrences(request: bytes, number: int) -> list[bytes]:
+    """Every field `number` of a request, read as protobuf reads it; INVALID_ARGUMENT for
+    bytes protobuf would not parse (the replica would refuse them anyway)."""
     try:
-        name = (last_length_delimited(request, 1) or b"").decode("utf-8")
-        version = (last_length_delimited(request, 2) or b"").decode("utf-8")
+        return length_delimited(request, number)
+    except Malformed as exc:
+        raise InvalidArgument("request", "is not a valid protobuf message") from exc
+
+
+def oip_route_key(request: bytes) -> tuple[str, str]:
+    """(model_name, model_version) of an Open Inference Protocol request (fields 1, 2;
+    the last of each, as protobuf takes it)."""
+    try:
+        name = b"".join(_occurrences(request, 1)[-1:]).decode("utf-8")
+        version = b"".join(_occurrences(request, 2)[-1:]).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InvalidArgument("model_name", "is not valid UTF-8") from exc
     if not name:
@@ -85,10 +104,11 @@ def oip_route_key(request: bytes) -> tuple[str, str]:
 
 
 def route_key(request: bytes) -> tuple[str, str]:
-    """(name, version) of the ModelRef in field 1 of a typed request."""
-    raw = last_length_delimited(request, 1)
+    """(name, version) of the ModelRef in field 1 of a typed request (all its occurrences
+    merged, as protobuf merges them: a second ModelRef cannot change what the replica
+    reads without the router seeing it)."""
     try:
-        ref = common_pb2.ModelRef.FromString(raw or b"")
+        ref = common_pb2.ModelRef.FromString(b"".join(_occurrences(request, 1)))
     except DecodeError as exc:
         raise InvalidArgument("model", "is not a valid ModelRef (name must be UTF-8)") from exc
     if not ref.name:
@@ -120,19 +140,36 @@ def forwarded_metadata(
 
 class _Requests:
     """The client's stream of requests as the replica gets it: the first message (already
-    read to route the call), then the rest, each checked to name the first's model. An
-    error met while reading the client's stream (a mismatch, a spent rate limit) is kept:
-    grpc ends the replica's call as CANCELLED when a request iterator raises, and the
-    client must get this error instead."""
+    read to route the call), then the rest, each checked as the first was: it names the
+    first's model and version, and the replica the stream was routed to is still a READY
+    replica of that model version in the registry (a model deregistered, unloaded or
+    moved mid-stream is not reached any more). An error met while reading the client's
+    stream (one of those, a spent rate limit) is kept: grpc ends the replica's call as
+    CANCELLED when a request iterator raises, and the client must get this error."""
 
     def __init__(
-        self, first: bytes, rest: AsyncIterator[bytes], key: RouteKey, route: tuple[str, str]
+        self,
+        first: bytes,
+        rest: AsyncIterator[bytes],
+        key: RouteKey,
+        route: tuple[str, str],
+        registry: Registry,
+        reasons: bool,
     ) -> None:
         self._first: bytes | None = first
         self._rest = rest
         self._key = key
         self._route = route
+        self._registry = registry
+        self._reasons = reasons
+        """Whether the caller may see why a model failed to load (see `sees_internals`)."""
+        self._replica: tuple[str, str] | None = None
+        """(endpoint, version) the stream was routed to."""
         self.error: ModelportError | None = None
+
+    def routed(self, endpoint: str, version: str) -> None:
+        """The stream goes to `endpoint`, which serves it as `version`."""
+        self._replica = (endpoint, version)
 
     def __aiter__(self) -> _Requests:
         return self
@@ -143,17 +180,31 @@ class _Requests:
             return first
         try:
             request = await anext(self._rest)
-            if self._key(request) != self._route:
-                name, version = self._route
-                raise InvalidArgument(
-                    "model",
-                    f"every message of a stream must name the model of its first "
-                    f"({name!r} version {version!r})",
-                )
+            self._check(request)
         except ModelportError as exc:
             self.error = exc
             raise
         return request
+
+    def _check(self, request: bytes) -> None:
+        name, version = self._route
+        if self._key(request) != self._route:
+            raise InvalidArgument(
+                "model",
+                f"every message of a stream must name the model of its first "
+                f"({name!r} version {version!r})",
+            )
+        if self._replica is None:
+            return
+        endpoint, served = self._replica
+        registration = self._registry.find(name, served, endpoint)
+        if registration is None or registration.state is not ReplicaState.READY:
+            # NOT_FOUND when the model is gone, UNAVAILABLE when none of it is READY
+            self._registry.ready_replicas(name, version, reasons=self._reasons)
+            raise Unavailable(
+                f"model {name!r} version {served!r} is no longer served where this stream "
+                "was routed; open a new stream"
+            )
 
 
 class RoutingProxy:
@@ -215,13 +266,22 @@ class RoutingProxy:
             raise wrong[0]
         return name, version
 
-    async def _acquire(self, name: str, version: str, context: Context, tried: set[str]) -> Replica:
+    async def _acquire(
+        self,
+        name: str,
+        version: str,
+        context: Context,
+        tried: set[str],
+        requests: _Requests | None = None,
+    ) -> Replica:
         """A replica whose connection is READY; replicas that cannot be reached are
         skipped (the call was never sent to them, so trying another is safe). The only
         place a call moves to another replica."""
         span = trace.get_current_span()
         while True:
-            registrations = self._registry.ready_replicas(name, version)
+            registrations = self._registry.ready_replicas(
+                name, version, reasons=sees_internals(context)
+            )
             record_model(context, name, registrations[0].version)
             replica = self._pool.pick(registrations, tried)
             if replica is None:
@@ -233,6 +293,8 @@ class RoutingProxy:
             if remaining is not None:
                 timeout = min(timeout, remaining)
             if await self._pool.connect(replica, timeout):
+                if requests is not None:
+                    requests.routed(replica.endpoint, registrations[0].version)
                 span.set_attribute("modelport.replica", replica.endpoint)
                 span.set_attribute("modelport.retries", len(tried))
                 return replica
@@ -275,7 +337,7 @@ class RoutingProxy:
         send: Callable[[Replica, float | None], Awaitable[bytes]],  # (replica, deadline_s)
         requests: _Requests | None = None,
     ) -> bytes:
-        replica = await self._acquire(name, version, context, set())
+        replica = await self._acquire(name, version, context, set(), requests)
         self._begin(replica)
         try:
             response = await send(replica, context.time_remaining())
@@ -311,7 +373,9 @@ class RoutingProxy:
             raise InvalidArgument("requests", "the stream carried no request")
         name, version = self._route(method, key, first)
         metadata = self._metadata(context)
-        stream = _Requests(first, requests, key, (name, version))
+        stream = _Requests(
+            first, requests, key, (name, version), self._registry, sees_internals(context)
+        )
 
         async def send(replica: Replica, deadline_s: float | None) -> bytes:
             call = replica.callable("stream_unary", method)
@@ -337,8 +401,10 @@ class RoutingProxy:
         if first is None:
             return
         name, version = self._route(method, key, first)
-        replica = await self._acquire(name, version, context, set())
-        stream = _Requests(first, requests, key, (name, version))
+        stream = _Requests(
+            first, requests, key, (name, version), self._registry, sees_internals(context)
+        )
+        replica = await self._acquire(name, version, context, set(), stream)
         call = replica.callable("stream_stream", method)(
             stream, timeout=context.time_remaining(), metadata=self._metadata(context)
         )

@@ -319,12 +319,15 @@ class Registry:
             for v, rs in sorted(by_version.items(), key=lambda kv: version_key(kv[0]), reverse=True)
         ]
 
-    def ready_replicas(self, name: str, version: str) -> list[Registration]:
+    def ready_replicas(
+        self, name: str, version: str, *, reasons: bool = True
+    ) -> list[Registration]:
         """READY replicas of the version a call should go to (resolving empty versions).
 
         Unknown model or version → NOT_FOUND naming what is known (UNAVAILABLE for an
         unknown model during the first lease after start); known but none READY →
-        UNAVAILABLE, with `RetryInfo` while a replica is loading.
+        UNAVAILABLE, with `RetryInfo` while a replica is loading, and the reason of a
+        failed load when `reasons` (a client is not shown server paths and addresses).
         """
         if not name:
             raise InvalidArgument("model.name", "is required")
@@ -345,14 +348,14 @@ class Registry:
                 raise NotFound(f"model {name!r} has no version {version!r}; it has {known}")
             ready = [r for r in match[0].replicas if r.state is ReplicaState.READY]
             if not ready:
-                raise _not_ready(f"model {name!r} version {version!r}", match[0].replicas)
+                raise _not_ready(f"model {name!r} version {version!r}", match[0].replicas, reasons)
             return ready
         candidates = [
             (v, [r for r in v.replicas if r.state is ReplicaState.READY]) for v in versions
         ]
         candidates = [(v, rs) for v, rs in candidates if rs]
         if not candidates:
-            raise _not_ready(f"model {name!r}", [r for v in versions for r in v.replicas])
+            raise _not_ready(f"model {name!r}", [r for v in versions for r in v.replicas], reasons)
         weighted = [(v, rs) for v, rs in candidates if v.weight > 0]
         if weighted:
             chosen = random.choices(weighted, weights=[v.weight for v, _ in weighted])[0]
@@ -427,13 +430,16 @@ class Registry:
         self._splits.update(splits)
 
 
-def _not_ready(what: str, replicas: list[Registration]) -> ModelNotReady:
+def _not_ready(what: str, replicas: list[Registration], reasons: bool) -> ModelNotReady:
     """UNAVAILABLE for `what`, none of whose `replicas` is READY: saying it is loading (with
-    a retry delay) when one is, else each replica's state and the reason of a failure."""
+    a retry delay) when one is, else each replica's state and (with `reasons`) the reason
+    of a failure."""
     if any(r.state is ReplicaState.LOADING for r in replicas):
         return ModelNotReady.loading(what)
     failed = [r for r in replicas if r.state is ReplicaState.FAILED]
     if failed and len(failed) == len(replicas):
+        if not reasons:
+            return ModelNotReady(f"{what} failed to load (an admin's GetModel says why)")
         reason = next((r.reason for r in failed if r.reason), "no reason given")
         return ModelNotReady(f"{what} failed to load: {reason}")
     states = ", ".join(sorted({r.state.value for r in replicas}))

@@ -28,9 +28,15 @@ from modelport.router.registry import Registration, Registry, ReplicaState, Sour
 from modelport.router.store import RegistryStore
 from modelport.serving import endpoints
 from modelport.serving.auth import AuditLog
-from modelport.serving.calls import caller
+from modelport.serving.calls import caller, sees_internals
 from modelport.serving.catalog import TASK_TO_PROTO
-from modelport.serving.errors import InvalidArgument, ModelportError, NotFound, PermissionDenied
+from modelport.serving.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    ModelportError,
+    NotFound,
+    PermissionDenied,
+)
 from modelport.serving.identity import Principal
 from modelport.serving.tracing import trace_id
 from modelport.v1 import common_pb2, registry_pb2, registry_pb2_grpc
@@ -103,6 +109,7 @@ class RouterRegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
         policy: EndpointPolicy | None = None,
         audit: AuditLog | None = None,
         allow_registration: bool = True,
+        allow_splits: bool = True,
     ) -> None:
         self._registry = registry
         self._store = store
@@ -110,6 +117,7 @@ class RouterRegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
         self._policy = policy or EndpointPolicy()
         self._audit = audit
         self._allow_registration = allow_registration
+        self._allow_splits = allow_splits
 
     # -- who may -------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -146,12 +154,6 @@ class RouterRegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
                 f"{principal.identity!r} may register only its own endpoints, not {endpoint!r}"
             )
         return principal
-
-    @staticmethod
-    def _sees_all(context: Context) -> bool:
-        """Whether the caller may see replica endpoints and failure reasons."""
-        principal = caller(context)
-        return principal is None or principal.privileged
 
     # -- conversions ------------------------------------------------------------------
     def _replica(self, r: Registration, redact: bool = False) -> registry_pb2.Replica:
@@ -304,7 +306,7 @@ class RouterRegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
     async def ListModels(
         self, request: registry_pb2.ListModelsRequest, context: Context
     ) -> registry_pb2.ListModelsResponse:
-        redact = not self._sees_all(context)
+        redact = not sees_internals(context)
         infos = [
             self._info(n, request.task, request.ready_only, redact) for n in self._registry.names()
         ]
@@ -313,7 +315,7 @@ class RouterRegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
     async def GetModel(
         self, request: registry_pb2.GetModelRequest, context: Context
     ) -> registry_pb2.ModelInfo:
-        info = self._info(request.name, redact=not self._sees_all(context))
+        info = self._info(request.name, redact=not sees_internals(context))
         if not info.versions:
             raise NotFound(f"model {request.name!r} is not registered")
         return info
@@ -321,7 +323,7 @@ class RouterRegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
     async def WatchModels(
         self, request: registry_pb2.WatchModelsRequest, context: Context
     ) -> AsyncIterator[registry_pb2.ModelEvent]:
-        redact = not self._sees_all(context)
+        redact = not sees_internals(context)
         watch = self._registry.watch()
         try:
             for name in self._registry.names():
@@ -339,6 +341,12 @@ class RouterRegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
     ) -> registry_pb2.SetTrafficSplitResponse:
         weights = dict(request.weights)
         with self._change(context, "SetTrafficSplit", model=request.name, weights=weights):
+            if not self._allow_splits:
+                raise FailedPrecondition(
+                    "this router takes its traffic splits from its configuration "
+                    "(MODELPORT_TRAFFIC_SPLITS; the chart's router.trafficSplits), the same "
+                    "on every replica"
+                )
             known = {v.version for v in self._registry.versions(request.name)}
             for version in weights:
                 if version not in known:

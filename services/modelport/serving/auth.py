@@ -10,8 +10,11 @@ Tokens come from a YAML file (`auth_tokens_file`):
       - {token: "...", identity: embed-1, role: registrar, same_host: true}
 
 and, on a backend, from the router's token file (`auth_router_token_file`): whoever
-presents that token is identity `router` with role `router`. What each role may call is
-in `modelport.serving.identity`. Health and reflection stay open for probes and tools.
+presents that token is identity `router` with role `router`. A caller that sends no token
+may instead be known by its client certificate (`auth_tls_identities`: a SAN URI, SAN DNS
+name, or the CN of a certificate without SANs, verified against `tls_client_ca_file`), so
+mTLS alone can authenticate clients, registrars and the router. What each role may call
+is in `modelport.serving.identity`. Health and reflection stay open for probes and tools.
 Denials say nothing about why beyond UNAUTHENTICATED or PERMISSION_DENIED; the audit log
 says who, what and why.
 
@@ -20,10 +23,11 @@ lookup takes says nothing about the tokens held.
 
 Rate limits charge per input, not per call: a call costs the number of inputs it carries
 (the entries of its request's repeated string or bytes field 2: the texts, prompts or
-images of the typed RPCs; for ModelInfer and each ModelStreamInfer message, the batch
-dimension of the first input tensor; 1 for any other request), and every message of a client stream
-costs the same. A bucket with at least one token left admits a request whatever its
-cost, and may go negative: a large call passes, and the identity's next calls wait until
+images of the typed RPCs; the batch of an Open Inference Protocol ModelInfer, its largest
+first dimension or the element count of a BYTES tensor; 1 for any other request), and
+every message of a client stream (EmbedStream, ModelStreamInfer) costs the same. A
+bucket with at least one token left admits a request whatever its cost, and may go
+negative: a large call passes, and the identity's next calls wait until
 the bucket has refilled. A stream whose message finds the bucket empty ends with
 RESOURCE_EXHAUSTED. The router role is neither rate-limited nor stream-capped: it carries
 many callers' calls, limited at the router.
@@ -37,10 +41,11 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -52,17 +57,21 @@ from google.protobuf.descriptor import FieldDescriptor
 
 from modelport.serving import endpoints
 from modelport.serving.calls import call_record, fair_share, fair_share_key
-from modelport.serving.errors import ResourceExhausted
+from modelport.serving.errors import ModelportError, PermissionDenied, ResourceExhausted
 from modelport.serving.identity import ADMIN_METHODS, ROLES, Principal, allowed
 from modelport.serving.interceptors import Handler, around
+from modelport.serving.settings import TlsIdentity
 from modelport.serving.tracing import trace_id
-from modelport.serving.wire import count_length_delimited, first_packed_entry
+from modelport.serving.wire import Malformed, count_length_delimited, length_delimited, varints
 
 log = logging.getLogger(__name__)
 
 OPEN_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
 ROUTER_IDENTITY = "router"
 """Identity of whoever presents the router's token."""
+UNAUTHENTICATED = "missing or invalid credentials"
+FORBIDDEN = "not allowed"
+"""What a denied caller is told (the audit log says why)."""
 
 
 class TokenTable:
@@ -83,6 +92,35 @@ class TokenTable:
             if hmac.compare_digest(known, digest):
                 found = principal
         return found
+
+
+class CertificateTable:
+    """Principals by the identity a verified client certificate names: its SAN URIs and
+    DNS names, or its subject CN when it has no SAN (as RFC 6125 has it)."""
+
+    def __init__(self, identities: list[TlsIdentity]) -> None:
+        self._principals = {
+            entry.peer: Principal(
+                entry.identity or entry.peer, entry.role, tuple(entry.endpoints), entry.same_host
+            )
+            for entry in identities
+        }
+
+    def __bool__(self) -> bool:
+        return bool(self._principals)
+
+    def find(self, auth_context: dict[str, list[bytes]]) -> Principal | None:
+        """The principal of the first mapped identity of a TLS peer (None without one)."""
+        if auth_context.get("transport_security_type") != [b"ssl"]:
+            return None
+        names = [*auth_context.get("peer_uri", ()), *auth_context.get("peer_dns", ())]
+        if not auth_context.get("x509_subject_alternative_name"):
+            names += auth_context.get("x509_common_name", ())
+        for name in names:
+            principal = self._principals.get(name.decode("utf-8", "replace"))
+            if principal is not None:
+                return principal
+        return None
 
 
 def _digest(token: str) -> bytes:
@@ -233,59 +271,89 @@ def open_audit(target: str, denied_per_s: float, denied_burst: int) -> AuditLog 
     return AuditLog(target, denied_per_s=denied_per_s, denied_burst=denied_burst)
 
 
-OIP_INFER = frozenset(
-    {
-        "/inference.GRPCInferenceService/ModelInfer",
-        "/inference.GRPCInferenceService/ModelStreamInfer",
-    }
-)
-"""Open Inference Protocol requests: their inputs are the first dimension of the shape
-(field 3) of their first input tensor (field 5)."""
-MAX_COST = 1 << 20
-"""What one request may cost at most (a lying shape does not sink its bucket forever)."""
+INFER_REQUEST = "inference.ModelInferRequest"
+"""Open Inference Protocol inference requests (ModelInfer, each ModelStreamInfer message)
+cost their batch."""
+MAX_COST = 1 << 16
+"""Most units one request is charged (a declared shape may be absurd; the backend refuses
+it, and the caller's bucket stays usable within a bounded wait)."""
 
 
 class InputCounter:
-    """How many inputs a request carries: the entries of its repeated string or bytes
-    field 2 (the texts, prompts or images of the typed RPCs), or the batch dimension of
-    an Open Inference Protocol request's first input tensor; at least 1. Works on parsed
-    messages and on the raw bytes the router forwards; methods it cannot find cost 1."""
+    """How many inputs a request carries, at least 1: for the typed RPCs the entries of
+    its repeated string or bytes field 2 (the texts, prompts or images); for an Open
+    Inference Protocol inference request its batch (the largest first dimension of its
+    input tensors, or the element count of a BYTES tensor). Works on parsed messages and
+    on the raw bytes the router forwards; other methods cost 1."""
 
     def __init__(self) -> None:
-        self._fields: dict[str, FieldDescriptor | None] = {}
+        self._counters: dict[str, Callable[[Any], int]] = {}
 
     def __call__(self, method: str, request: Any) -> int:
-        if method in OIP_INFER:
-            if isinstance(request, bytes):
-                first = first_packed_entry(request, 5, 3)
-                if first is not None and first >= 1 << 63:  # a negative int64
-                    first = None
-            else:
-                inputs = getattr(request, "inputs", None)
-                first = inputs[0].shape[0] if inputs and inputs[0].shape else None
-            return min(MAX_COST, max(1, first or 1))
-        if method not in self._fields:
-            self._fields[method] = _inputs_field(method)
-        found = self._fields[method]
-        if found is None:
-            return 1
-        if isinstance(request, bytes):
-            return max(1, count_length_delimited(request, found.number))
-        entries = getattr(request, found.name, None)
-        return max(1, len(entries)) if entries is not None else 1
+        counter = self._counters.get(method)
+        if counter is None:
+            counter = self._counters[method] = _counter(method)
+        return max(1, min(MAX_COST, counter(request)))
 
 
-def _inputs_field(method: str) -> FieldDescriptor | None:
+def _counter(method: str) -> Callable[[Any], int]:
     try:
         described = descriptor_pool.Default().FindMethodByName(method.strip("/").replace("/", "."))
     except KeyError:
-        return None
+        return lambda request: 1
+    if described.input_type.full_name == INFER_REQUEST:
+        return _batch
     found = described.input_type.fields_by_number.get(2)
-    if found is None or not found.is_repeated:
-        return None
-    if found.type not in (FieldDescriptor.TYPE_STRING, FieldDescriptor.TYPE_BYTES):
-        return None
-    return found
+    if (
+        found is None
+        or not found.is_repeated
+        or found.type not in (FieldDescriptor.TYPE_STRING, FieldDescriptor.TYPE_BYTES)
+    ):
+        return lambda request: 1
+    number, name = found.number, found.name
+
+    def entries(request: Any) -> int:
+        if isinstance(request, bytes):
+            return count_length_delimited(request, number)
+        return len(getattr(request, name, ()))
+
+    return entries
+
+
+def _batch(request: Any) -> int:
+    """The batch of an inference request: over its input tensors, the element count of a
+    BYTES tensor (its texts), else the first dimension."""
+    if isinstance(request, bytes):
+        tensors = [
+            (_last_string(tensor, 2), _signed(varints(tensor, 3)))
+            for tensor in _length_delimited_or_none(request, 5)
+        ]
+    else:
+        tensors = [(t.datatype, list(t.shape)) for t in getattr(request, "inputs", ())]
+    batch = 1
+    for datatype, shape in tensors:
+        if datatype == "BYTES":
+            batch = max(batch, math.prod(max(0, d) for d in shape) if shape else 1)
+        elif shape:
+            batch = max(batch, shape[0])
+    return batch
+
+
+def _signed(values: list[int]) -> list[int]:
+    """int64 values read as unsigned varints, with their sign back."""
+    return [v - (1 << 64) if v >= 1 << 63 else v for v in values]
+
+
+def _length_delimited_or_none(data: bytes, number: int) -> list[bytes]:
+    try:
+        return length_delimited(data, number)
+    except Malformed:
+        return []  # the replica refuses it: one unit
+
+
+def _last_string(data: bytes, number: int) -> str:
+    found = _length_delimited_or_none(data, number)
+    return found[-1].decode("utf-8", "replace") if found else ""
 
 
 def _abort_handler(
@@ -322,12 +390,12 @@ def _peer_source(context: grpc.aio.ServicerContext[Any, Any]) -> str:
 
 class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     """Authenticates every call but health and reflection, checks its role, charges its
-        identity's rate limit per input and per stream message, caps its concurrent streams
-        and writes the audit log: denied calls, and the admin methods it lets through (but
-        those in `self_audited`, whose servicer writes a line with what changed). The
-        caller's principal is left on the call's `CallRecord` (see `serving.calls.caller`), and
-    its identity is the call's fair-share key (or, from the router, the key the router
-    forwards: `serving.calls.fair_share_key`)."""
+    identity's rate limit per input and per stream message, caps its concurrent streams
+    and writes the audit log: denied calls, and the admin methods it lets through (but
+    those in `self_audited`, whose servicer writes a line with what changed). The
+    caller's principal is left on the call's `CallRecord` (see `serving.calls.caller`), and
+    its identity (a token's or a client certificate's) is the call's fair-share key (or,
+    from the router, the key the router forwards: `serving.calls.fair_share_key`)."""
 
     def __init__(
         self,
@@ -335,10 +403,13 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         limiter: RateLimiter | None,
         audit: AuditLog | None,
         *,
+        certificates: CertificateTable | None = None,
         max_streams: int = 0,
         self_audited: frozenset[str] = frozenset(),
     ) -> None:
         self._tokens = tokens
+        self._certificates = certificates
+        """Principals of client certificates, for callers that send no token."""
         self._limiter = limiter
         self._audit = audit
         self._max_streams = max_streams
@@ -357,11 +428,16 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         if handler is None or method.startswith(OPEN_PREFIXES):
             return handler
         metadata = dict(handler_call_details.invocation_metadata or ())
-        header = metadata.get("authorization", "")
+        header = metadata.get("authorization")
+        trace = trace_id(metadata.get("traceparent"))
+        if header is None and self._certificates:
+            by_certificate: Handler = around(
+                handler, self._certificate_scope(method, handler, trace, metadata)
+            )
+            return by_certificate
         principal = None
         if isinstance(header, str) and header.startswith("Bearer "):
             principal = self._tokens.find(header.removeprefix("Bearer ").strip())
-        trace = trace_id(metadata.get("traceparent"))
         if principal is None:
 
             def unauthenticated(context: grpc.aio.ServicerContext[Any, Any]) -> None:
@@ -370,7 +446,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             denied: Handler = _abort_handler(
                 handler,
                 grpc.StatusCode.UNAUTHENTICATED,
-                "missing or invalid credentials",
+                UNAUTHENTICATED,
                 unauthenticated,
             )
             return denied
@@ -381,9 +457,45 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
                 self._denied(who, who, method, "permission_denied", trace)
 
             refused: Handler = _abort_handler(
-                handler, grpc.StatusCode.PERMISSION_DENIED, "not allowed", forbidden
+                handler, grpc.StatusCode.PERMISSION_DENIED, FORBIDDEN, forbidden
             )
             return refused
+        self._audit_admin(principal, method, trace)
+        share = fair_share_key(metadata, "", principal)
+        guarded: Handler = around(handler, self._scope(principal, method, handler, trace, share))
+        return guarded
+
+    def _certificate_scope(
+        self, method: str, handler: Any, trace: str, metadata: Mapping[str, str | bytes]
+    ) -> Any:
+        """Around a call that sent no token: its principal is its client certificate's
+        (known only once the call has its context), checked like a token's; its identity
+        is its fair-share key, as a token's is."""
+        assert self._certificates is not None
+        certificates = self._certificates
+
+        @contextlib.asynccontextmanager
+        async def by_certificate(
+            request: Any, context: Any, streaming: bool
+        ) -> AsyncIterator[tuple[Any, Any]]:
+            principal = certificates.find(context.auth_context())
+            if principal is None:
+                self._denied(_peer_source(context), "-", method, "unauthenticated", trace)
+                raise ModelportError(UNAUTHENTICATED, code=grpc.StatusCode.UNAUTHENTICATED)
+            if not allowed(principal.role, method):
+                who = principal.identity
+                self._denied(who, who, method, "permission_denied", trace)
+                raise PermissionDenied(FORBIDDEN)
+            self._audit_admin(principal, method, trace)
+            share = fair_share_key(metadata, "", principal)
+            scope = self._scope(principal, method, handler, trace, share)
+            async with scope(request, context, streaming) as inner:
+                yield inner
+
+        return by_certificate
+
+    def _audit_admin(self, principal: Principal, method: str, trace: str) -> None:
+        """The audit line of an admin method let through (unless its servicer writes it)."""
         if method in ADMIN_METHODS and method not in self._self_audited and self._audit:
             self._audit.write(
                 kind="admin",
@@ -392,9 +504,6 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
                 outcome="allowed",
                 trace_id=trace,
             )
-        share = fair_share_key(metadata, "", principal)
-        guarded: Handler = around(handler, self._scope(principal, method, handler, trace, share))
-        return guarded
 
     def _scope(
         self, principal: Principal, method: str, handler: Any, trace: str, share: str

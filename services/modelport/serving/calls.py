@@ -104,15 +104,23 @@ fair_share: ContextVar[str] = ContextVar("modelport_fair_share", default="")
 work by it, round robin between keys."""
 
 
+def sees_internals(context: object) -> bool:
+    """Whether the caller may see replica addresses and failure reasons: an admin or the
+    router, or anyone when authentication is off."""
+    principal = caller(context)
+    return principal is None or principal.privileged
+
+
 def fair_share_key(
     metadata: Mapping[str, str | bytes], peer: str, principal: Principal | None
 ) -> str:
-    """Whose work a call is: `id:<identity>` for an authenticated caller, else its
-    connection (`peer:<gRPC peer>`). The key the router forwards (`CALLER_HEADER`) is
-    taken only from the router's (or an admin's) credential, or when authentication is
-    off (every caller is trusted then); from anyone else it is ignored."""
+    """Whose work a call is: `id:<identity>` for an authenticated caller (by token or by
+    client certificate), else its connection (`peer:<gRPC peer>`). The key the router
+    forwards (`CALLER_HEADER`) is taken only from the router's (or an admin's)
+    credential, or when authentication is off (every caller is trusted then); from anyone
+    else it is ignored."""
     forwarded = metadata.get(CALLER_HEADER)
-    trusted = principal is None or principal.role in ("router", "admin")
+    trusted = principal is None or principal.privileged
     if trusted and isinstance(forwarded, str) and forwarded:
         return forwarded[:MAX_KEY_CHARS]
     if principal is not None:

@@ -20,6 +20,7 @@ class Task(enum.Enum):
     TEXT2TEXT_GENERATION = "text2text-generation"
     IMAGE_CLASSIFICATION = "image-classification"
     OBJECT_DETECTION = "object-detection"
+    OCR = "ocr"
 
 
 class ModelState(enum.Enum):
@@ -44,6 +45,7 @@ TASK_TO_PROTO: dict[Task, common_pb2.Task.ValueType] = {
     Task.TEXT2TEXT_GENERATION: common_pb2.TASK_TEXT2TEXT_GENERATION,
     Task.IMAGE_CLASSIFICATION: common_pb2.TASK_IMAGE_CLASSIFICATION,
     Task.OBJECT_DETECTION: common_pb2.TASK_OBJECT_DETECTION,
+    Task.OCR: common_pb2.TASK_OCR,
 }
 
 STATE_TO_PROTO: dict[ModelState, common_pb2.ModelState.ValueType] = {
@@ -67,7 +69,8 @@ RPC_TASKS: dict[str, frozenset[Task]] = {
     "modelport.v1.NlpService/Chat": _GENERATION,
     "modelport.v1.NlpService/ChatStream": _GENERATION,
     "modelport.v1.VisionService/ClassifyImage": frozenset({Task.IMAGE_CLASSIFICATION}),
-    "modelport.v1.VisionService/DetectObjects": frozenset({Task.OBJECT_DETECTION}),
+    "modelport.v1.VisionService/DetectObjects": frozenset({Task.OBJECT_DETECTION, Task.OCR}),
+    "modelport.v1.VisionService/ReadText": frozenset({Task.OCR}),
 }
 """The tasks each typed RPC serves (`service/method`, no leading slash). The Open Inference
 Protocol serves every task."""

@@ -24,6 +24,7 @@ from opentelemetry import trace
 from modelport.serving.auth import (
     AuditLog,
     AuthInterceptor,
+    CertificateTable,
     RateLimiter,
     load_token_table,
     open_audit,
@@ -149,7 +150,7 @@ class GrpcServer:
         """Bind and start serving (health NOT_SERVING until `set_serving(True)`)."""
         settings = self.settings
         auth = None
-        if settings.auth_tokens_file is not None or settings.auth_router_token_file is not None:
+        if settings.auth_enabled:
             limiter = (
                 RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
                 if settings.rate_limit_per_s
@@ -160,6 +161,7 @@ class GrpcServer:
                 tokens,
                 limiter,
                 self.audit,
+                certificates=CertificateTable(settings.auth_tls_identities),
                 max_streams=settings.max_streams_per_identity,
                 self_audited=self._self_audited,
             )

@@ -5,8 +5,42 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from modelport.serving import endpoints
+
+
+class TlsIdentity(BaseModel):
+    """A client certificate identity and the principal it stands for (one entry of
+    `auth_tls_identities`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    peer: str = Field(min_length=1)
+    """What the caller's verified certificate must name: a SAN URI (`spiffe://...`), a
+    SAN DNS name, or the subject CN of a certificate without SANs."""
+    role: Literal["client", "registrar", "router", "admin"] = "client"
+    """What it may call (see `modelport.serving.identity`)."""
+    identity: str = ""
+    """The name its calls are audited and rate-limited under; empty: `peer`."""
+    endpoints: list[str] = Field(default_factory=list)
+    """A registrar: CIDRs, hosts or `host:port`s of the endpoints it may register."""
+    same_host: bool = False
+    """A registrar: it may register endpoints on the address it calls from."""
+
+    @model_validator(mode="after")
+    def _registrar_bound(self) -> TlsIdentity:
+        for pattern in self.endpoints:
+            endpoints.check_pattern(pattern)
+        if self.role == "registrar" and not self.endpoints and not self.same_host:
+            raise ValueError(
+                f"{self.peer!r}: a registrar is bound to `endpoints` (CIDR, host or "
+                "host:port) or to `same_host: true`"
+            )
+        if self.role != "registrar" and (self.endpoints or self.same_host):
+            raise ValueError(f"{self.peer!r}: only a registrar is bound to endpoints")
+        return self
 
 
 class CommonSettings(BaseSettings):
@@ -57,10 +91,18 @@ class CommonSettings(BaseSettings):
     """A backend: file holding the router's token (the router's `backend_token_file`);
     whoever presents it is identity `router` with role `router`. Setting it turns auth on,
     so only the router (and the tokens of `auth_tokens_file`) gets in."""
+    auth_tls_identities: list[TlsIdentity] = Field(default_factory=list)
+    """Client certificate identities and their roles (JSON list of `{"peer": ...,
+    "role": ..., "identity": ...}`): a caller without a bearer token whose certificate
+    (verified against `tls_client_ca_file`, which must be set) names one of them is that
+    principal, so a deployment can authenticate by mTLS alone. Setting it turns auth on.
+    A bearer token, when sent, decides instead."""
     rate_limit_per_s: float = Field(0.0, ge=0)
     """Inputs per second per identity (token bucket): a call costs one per input it
-    carries (texts, prompts, images; 1 for other calls), and so does every message of a
-    client stream. 0 turns rate limiting off. The router role is never limited."""
+    carries (texts, prompts, images; an Open Inference Protocol ModelInfer its batch: its
+    largest first dimension, or the element count of a BYTES tensor; 1 for other calls),
+    and so does every message of a client stream (EmbedStream, ModelStreamInfer). 0 turns
+    rate limiting off. The router role is never limited."""
     rate_limit_burst: int = Field(20, ge=1)
     """Inputs an identity may send at once before the rate applies. A bucket with any
     token left admits a call of any size and goes negative."""
@@ -77,3 +119,26 @@ class CommonSettings(BaseSettings):
     audit_denied_burst: int = Field(20, ge=1)
     """Denied-call lines a source may have written at once before `audit_denied_per_s`
     applies."""
+
+    @model_validator(mode="after")
+    def _identities_need_verified_certificates(self) -> CommonSettings:
+        if self.auth_tls_identities and (
+            self.tls_client_ca_file is None or self.tls_cert_file is None
+        ):
+            raise ValueError(
+                "auth_tls_identities needs verified client certificates: set "
+                "tls_cert_file, tls_key_file and tls_client_ca_file (MODELPORT_TLS_*)"
+            )
+        peers = [entry.peer for entry in self.auth_tls_identities]
+        if len(set(peers)) != len(peers):
+            raise ValueError("auth_tls_identities lists the same peer twice")
+        return self
+
+    @property
+    def auth_enabled(self) -> bool:
+        """Whether calls must be authenticated (tokens or certificate identities)."""
+        return bool(
+            self.auth_tokens_file is not None
+            or self.auth_router_token_file is not None
+            or self.auth_tls_identities
+        )

@@ -69,6 +69,10 @@ class _TaskEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Task.ValueType],
     """/ Image classification (VisionService.ClassifyImage)."""
     TASK_OBJECT_DETECTION: _Task.ValueType  # 7
     """/ Object detection (VisionService.DetectObjects)."""
+    TASK_OCR: _Task.ValueType  # 8
+    """/ Optical character recognition: text lines found and read in images
+    / (VisionService.ReadText, and VisionService.DetectObjects with label "text").
+    """
 
 class Task(_Task, metaclass=_TaskEnumTypeWrapper):
     """/ What a model does; decides which RPCs it serves."""
@@ -89,6 +93,10 @@ TASK_IMAGE_CLASSIFICATION: Task.ValueType  # 6
 """/ Image classification (VisionService.ClassifyImage)."""
 TASK_OBJECT_DETECTION: Task.ValueType  # 7
 """/ Object detection (VisionService.DetectObjects)."""
+TASK_OCR: Task.ValueType  # 8
+"""/ Optical character recognition: text lines found and read in images
+/ (VisionService.ReadText, and VisionService.DetectObjects with label "text").
+"""
 Global___Task: _TypeAlias = Task  # noqa: Y015
 
 class _ModelState:

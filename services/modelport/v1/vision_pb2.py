@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from modelport.v1 import common_pb2 as modelport_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19modelport/v1/vision.proto\x12\x0cmodelport.v1\x1a\x19modelport/v1/common.proto\"\\\n\x14\x43lassifyImageRequest\x12%\n\x05model\x18\x01 \x01(\x0b\x32\x16.modelport.v1.ModelRef\x12\x0e\n\x06images\x18\x02 \x03(\x0c\x12\r\n\x05top_k\x18\x03 \x01(\r\"m\n\x15\x43lassifyImageResponse\x12%\n\x05model\x18\x01 \x01(\x0b\x32\x16.modelport.v1.ModelRef\x12-\n\x07results\x18\x02 \x03(\x0b\x32\x1c.modelport.v1.Classification\"x\n\x14\x44\x65tectObjectsRequest\x12%\n\x05model\x18\x01 \x01(\x0b\x32\x16.modelport.v1.ModelRef\x12\x0e\n\x06images\x18\x02 \x03(\x0c\x12\x11\n\tthreshold\x18\x03 \x01(\x02\x12\x16\n\x0emax_detections\x18\x04 \x01(\r\"I\n\x0b\x42oundingBox\x12\r\n\x05x_min\x18\x01 \x01(\x02\x12\r\n\x05y_min\x18\x02 \x01(\x02\x12\r\n\x05x_max\x18\x03 \x01(\x02\x12\r\n\x05y_max\x18\x04 \x01(\x02\"Q\n\tDetection\x12\r\n\x05label\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x02\x12&\n\x03\x62ox\x18\x03 \x01(\x0b\x32\x19.modelport.v1.BoundingBox\">\n\x0fImageDetections\x12+\n\ndetections\x18\x01 \x03(\x0b\x32\x17.modelport.v1.Detection\"n\n\x15\x44\x65tectObjectsResponse\x12%\n\x05model\x18\x01 \x01(\x0b\x32\x16.modelport.v1.ModelRef\x12.\n\x07results\x18\x02 \x03(\x0b\x32\x1d.modelport.v1.ImageDetections2\xc3\x01\n\rVisionService\x12X\n\rClassifyImage\x12\".modelport.v1.ClassifyImageRequest\x1a#.modelport.v1.ClassifyImageResponse\x12X\n\rDetectObjects\x12\".modelport.v1.DetectObjectsRequest\x1a#.modelport.v1.DetectObjectsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19modelport/v1/vision.proto\x12\x0cmodelport.v1\x1a\x19modelport/v1/common.proto\"\\\n\x14\x43lassifyImageRequest\x12%\n\x05model\x18\x01 \x01(\x0b\x32\x16.modelport.v1.ModelRef\x12\x0e\n\x06images\x18\x02 \x03(\x0c\x12\r\n\x05top_k\x18\x03 \x01(\r\"m\n\x15\x43lassifyImageResponse\x12%\n\x05model\x18\x01 \x01(\x0b\x32\x16.modelport.v1.ModelRef\x12-\n\x07results\x18\x02 \x03(\x0b\x32\x1c.modelport.v1.Classification\"x\n\x14\x44\x65tectObjectsRequest\x12%\n\x05model\x18\x01 \x01(\x0b\x32\x16.modelport.v1.ModelRef\x12\x0e\n\x06images\x18\x02 \x03(\x0c\x12\x11\n\tthreshold\x18\x03 \x01(\x02\x12\x16\n\x0emax_detections\x18\x04 \x01(\r\"I\n\x0b\x42oundingBox\x12\r\n\x05x_min\x18\x01 \x01(\x02\x12\r\n\x05y_min\x18\x02 \x01(\x02\x12\r\n\x05x_max\x18\x03 \x01(\x02\x12\r\n\x05y_max\x18\x04 \x01(\x02\"_\n\tDetection\x12\r\n\x05label\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x02\x12&\n\x03\x62ox\x18\x03 \x01(\x0b\x32\x19.modelport.v1.BoundingBox\x12\x0c\n\x04text\x18\x04 \x01(\t\">\n\x0fImageDetections\x12+\n\ndetections\x18\x01 \x03(\x0b\x32\x17.modelport.v1.Detection\"n\n\x15\x44\x65tectObjectsResponse\x12%\n\x05model\x18\x01 \x01(\x0b\x32\x16.modelport.v1.ModelRef\x12.\n\x07results\x18\x02 \x03(\x0b\x32\x1d.modelport.v1.ImageDetections\"`\n\x0fReadTextRequest\x12%\n\x05model\x18\x01 \x01(\x0b\x32\x16.modelport.v1.ModelRef\x12\x0e\n\x06images\x18\x02 \x03(\x0c\x12\x16\n\x0emin_confidence\x18\x03 \x01(\x02\"T\n\x08TextLine\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x12\n\nconfidence\x18\x02 \x01(\x02\x12&\n\x03\x62ox\x18\x03 \x01(\x0b\x32\x19.modelport.v1.BoundingBox\"@\n\tImageText\x12%\n\x05lines\x18\x01 \x03(\x0b\x32\x16.modelport.v1.TextLine\x12\x0c\n\x04text\x18\x02 \x01(\t\"c\n\x10ReadTextResponse\x12%\n\x05model\x18\x01 \x01(\x0b\x32\x16.modelport.v1.ModelRef\x12(\n\x07results\x18\x02 \x03(\x0b\x32\x17.modelport.v1.ImageText2\x8e\x02\n\rVisionService\x12X\n\rClassifyImage\x12\".modelport.v1.ClassifyImageRequest\x1a#.modelport.v1.ClassifyImageResponse\x12X\n\rDetectObjects\x12\".modelport.v1.DetectObjectsRequest\x1a#.modelport.v1.DetectObjectsResponse\x12I\n\x08ReadText\x12\x1d.modelport.v1.ReadTextRequest\x1a\x1e.modelport.v1.ReadTextResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,11 +41,19 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_BOUNDINGBOX']._serialized_start=397
   _globals['_BOUNDINGBOX']._serialized_end=470
   _globals['_DETECTION']._serialized_start=472
-  _globals['_DETECTION']._serialized_end=553
-  _globals['_IMAGEDETECTIONS']._serialized_start=555
-  _globals['_IMAGEDETECTIONS']._serialized_end=617
-  _globals['_DETECTOBJECTSRESPONSE']._serialized_start=619
-  _globals['_DETECTOBJECTSRESPONSE']._serialized_end=729
-  _globals['_VISIONSERVICE']._serialized_start=732
-  _globals['_VISIONSERVICE']._serialized_end=927
+  _globals['_DETECTION']._serialized_end=567
+  _globals['_IMAGEDETECTIONS']._serialized_start=569
+  _globals['_IMAGEDETECTIONS']._serialized_end=631
+  _globals['_DETECTOBJECTSRESPONSE']._serialized_start=633
+  _globals['_DETECTOBJECTSRESPONSE']._serialized_end=743
+  _globals['_READTEXTREQUEST']._serialized_start=745
+  _globals['_READTEXTREQUEST']._serialized_end=841
+  _globals['_TEXTLINE']._serialized_start=843
+  _globals['_TEXTLINE']._serialized_end=927
+  _globals['_IMAGETEXT']._serialized_start=929
+  _globals['_IMAGETEXT']._serialized_end=993
+  _globals['_READTEXTRESPONSE']._serialized_start=995
+  _globals['_READTEXTRESPONSE']._serialized_end=1094
+  _globals['_VISIONSERVICE']._serialized_start=1097
+  _globals['_VISIONSERVICE']._serialized_end=1367
 # @@protoc_insertion_point(module_scope)

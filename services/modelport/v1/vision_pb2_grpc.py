@@ -26,7 +26,7 @@ if _version_not_supported:
 
 
 class VisionServiceStub:
-    """/ Image classification and object detection on encoded image files.
+    """/ Image classification, object detection and text recognition on encoded image files.
     """
 
     def __init__(self, channel):
@@ -45,10 +45,15 @@ class VisionServiceStub:
                 request_serializer=modelport_dot_v1_dot_vision__pb2.DetectObjectsRequest.SerializeToString,
                 response_deserializer=modelport_dot_v1_dot_vision__pb2.DetectObjectsResponse.FromString,
                 _registered_method=True)
+        self.ReadText = channel.unary_unary(
+                '/modelport.v1.VisionService/ReadText',
+                request_serializer=modelport_dot_v1_dot_vision__pb2.ReadTextRequest.SerializeToString,
+                response_deserializer=modelport_dot_v1_dot_vision__pb2.ReadTextResponse.FromString,
+                _registered_method=True)
 
 
 class VisionServiceServicer:
-    """/ Image classification and object detection on encoded image files.
+    """/ Image classification, object detection and text recognition on encoded image files.
     """
 
     def ClassifyImage(self, request, context):
@@ -59,7 +64,15 @@ class VisionServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def DetectObjects(self, request, context):
-        """/ Detects objects in every image.
+        """/ Detects objects in every image. An OCR model detects text lines: label "text", the
+        / line read in `Detection.text`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReadText(self, request, context):
+        """/ Reads the text of every image (OCR models): lines in reading order.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -78,6 +91,11 @@ def add_VisionServiceServicer_to_server(servicer, server):
                     request_deserializer=modelport_dot_v1_dot_vision__pb2.DetectObjectsRequest.FromString,
                     response_serializer=modelport_dot_v1_dot_vision__pb2.DetectObjectsResponse.SerializeToString,
             ),
+            'ReadText': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReadText,
+                    request_deserializer=modelport_dot_v1_dot_vision__pb2.ReadTextRequest.FromString,
+                    response_serializer=modelport_dot_v1_dot_vision__pb2.ReadTextResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'modelport.v1.VisionService', rpc_method_handlers)
@@ -87,7 +105,7 @@ def add_VisionServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class VisionService:
-    """/ Image classification and object detection on encoded image files.
+    """/ Image classification, object detection and text recognition on encoded image files.
     """
 
     @staticmethod
@@ -134,6 +152,33 @@ class VisionService:
             '/modelport.v1.VisionService/DetectObjects',
             modelport_dot_v1_dot_vision__pb2.DetectObjectsRequest.SerializeToString,
             modelport_dot_v1_dot_vision__pb2.DetectObjectsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReadText(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelport.v1.VisionService/ReadText',
+            modelport_dot_v1_dot_vision__pb2.ReadTextRequest.SerializeToString,
+            modelport_dot_v1_dot_vision__pb2.ReadTextResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -12,6 +12,7 @@ from modelport.v1 import vision_pb2, vision_pb2_grpc
 
 from .settings import (
     PreprocessOptions,
+    RapidOcrSpec,
     TorchImageClassificationOptions,
     TorchImageClassificationSpec,
     VisionSettings,
@@ -21,7 +22,8 @@ SERVICE_NAME = vision_pb2.DESCRIPTOR.services_by_name["VisionService"].full_name
 
 
 def default_models() -> list[ModelSpec]:
-    """EfficientNet-Lite0 (ImageNet-1k) from PyPI, with readable ImageNet class names."""
+    """EfficientNet-Lite0 (ImageNet-1k) from PyPI, with readable ImageNet class names, and
+    RapidOCR's PP-OCR models (text detection and recognition, in the rapidocr package)."""
     return [
         TorchImageClassificationSpec(
             name="efficientnet-lite0",
@@ -34,7 +36,8 @@ def default_models() -> list[ModelSpec]:
                     resize=256, crop=224, mean=(127.0, 127.0, 127.0), std=(128.0, 128.0, 128.0)
                 ),
             ),
-        )
+        ),
+        RapidOcrSpec(name="ocr", batching=BatchingSettings(max_batch_size=8)),
     ]
 
 

@@ -16,6 +16,7 @@ from modelport.serving.errors import FailedPrecondition, InvalidArgument
 
 from .images import ImageLimits, decode
 from .models import Box, HFObjectDetector, ImageClassifier, ImageItem, Scores
+from .ocr import RapidOcrModel, TextLine
 
 DEFAULT_TOP_K = 5
 DEFAULT_THRESHOLD = 0.5
@@ -28,6 +29,8 @@ class ImagesCall:
     images: list[bytes]
     top_k: int = 0
     threshold: float = 0.0
+    """Detections (DetectObjects) or lines read (ReadText) scoring below it are dropped;
+    0: the default, 0.5."""
     max_detections: int = 0
     on_model: ModelListener = field(default=ignore_model, compare=False)
     """Told the model version as soon as it is resolved."""
@@ -79,12 +82,48 @@ class VisionHandler:
         results: list[Scores] = await managed.batcher.submit(items)
         return VisionAnswer(managed.name, managed.version, results)
 
-    async def detect(self, call: ImagesCall) -> VisionAnswer:
+    def _threshold(self, call: ImagesCall, field: str) -> float:
         if not 0.0 <= call.threshold <= 1.0:
-            raise InvalidArgument("threshold", "must be between 0 and 1")
-        managed = self._model(call, HFObjectDetector, "modelport.v1.VisionService/DetectObjects")
+            raise InvalidArgument(field, "must be between 0 and 1")
+        return call.threshold or DEFAULT_THRESHOLD
+
+    async def _read(
+        self, managed: ManagedModel, call: ImagesCall, threshold: float
+    ) -> list[list[TextLine]]:
+        model: RapidOcrModel = managed.model  # type: ignore[assignment]  # checked by caller
+
+        def prepare(data: bytes, index: int) -> Any:
+            return model.prepare(self._decode(data, index), threshold)
+
+        managed.batcher.admit(len(call.images))
+        items = await asyncio.gather(
+            *(model.preprocess(prepare, data, i) for i, data in enumerate(call.images))
+        )
+        lines: list[list[TextLine]] = await managed.batcher.submit(items)
+        return lines
+
+    async def detect(self, call: ImagesCall) -> VisionAnswer:
+        """Objects in each image, best first; an OCR model's are its text lines (label
+        `text`, the line read in `text`)."""
+        threshold = self._threshold(call, "threshold")
+        managed = self._model(
+            call, (HFObjectDetector, RapidOcrModel), "modelport.v1.VisionService/DetectObjects"
+        )
+        if isinstance(managed.model, RapidOcrModel):
+            boxes = [
+                sorted(
+                    (
+                        Box("text", t.confidence, t.x_min, t.y_min, t.x_max, t.y_max, text=t.text)
+                        for t in lines
+                    ),
+                    key=lambda b: -b.score,
+                )
+                for lines in await self._read(managed, call, threshold)
+            ]
+            if call.max_detections:
+                boxes = [found[: call.max_detections] for found in boxes]
+            return VisionAnswer(managed.name, managed.version, boxes)
         model: HFObjectDetector = managed.model  # type: ignore[assignment]  # checked
-        threshold = call.threshold or DEFAULT_THRESHOLD
 
         def prepare(data: bytes, index: int) -> Any:
             return model.prepare(self._decode(data, index), threshold, call.max_detections)
@@ -95,3 +134,11 @@ class VisionHandler:
         )
         results: list[list[Box]] = await managed.batcher.submit(items)
         return VisionAnswer(managed.name, managed.version, results)
+
+    async def read_text(self, call: ImagesCall) -> VisionAnswer:
+        """The text lines of each image in reading order (`call.threshold`: the least
+        confidence of a line kept)."""
+        threshold = self._threshold(call, "min_confidence")
+        managed = self._model(call, RapidOcrModel, "modelport.v1.VisionService/ReadText")
+        lines = await self._read(managed, call, threshold)
+        return VisionAnswer(managed.name, managed.version, lines)

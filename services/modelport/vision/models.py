@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +62,8 @@ class Box:
     y_min: float
     x_max: float
     y_max: float
+    text: str = field(default="", kw_only=True)
+    """The text read in the box (OCR models)."""
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ from modelport.serving.calls import model_listener
 from modelport.v1 import vision_pb2, vision_pb2_grpc
 
 from .handler import ImagesCall, VisionHandler
+from .models import Box
+from .ocr import TextLine, joined
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -55,11 +57,7 @@ class VisionServicer(vision_pb2_grpc.VisionServiceServicer):
                 vision_pb2.ImageDetections(
                     detections=[
                         vision_pb2.Detection(
-                            label=b.label,
-                            score=b.score,
-                            box=vision_pb2.BoundingBox(
-                                x_min=b.x_min, y_min=b.y_min, x_max=b.x_max, y_max=b.y_max
-                            ),
+                            label=b.label, score=b.score, box=bounding_box(b), text=b.text
                         )
                         for b in boxes
                     ]
@@ -67,3 +65,35 @@ class VisionServicer(vision_pb2_grpc.VisionServiceServicer):
                 for boxes in answer.results
             ],
         )
+
+    async def ReadText(
+        self, request: vision_pb2.ReadTextRequest, context: Context
+    ) -> vision_pb2.ReadTextResponse:
+        answer = await self._handler.read_text(
+            ImagesCall(
+                request.model.name,
+                request.model.version,
+                list(request.images),
+                threshold=request.min_confidence,
+                on_model=model_listener(context),
+            )
+        )
+        return vision_pb2.ReadTextResponse(
+            model=model_ref(answer.model, answer.version),
+            results=[
+                vision_pb2.ImageText(
+                    lines=[
+                        vision_pb2.TextLine(
+                            text=t.text, confidence=t.confidence, box=bounding_box(t)
+                        )
+                        for t in lines
+                    ],
+                    text=joined(lines),
+                )
+                for lines in answer.results
+            ],
+        )
+
+
+def bounding_box(b: Box | TextLine) -> vision_pb2.BoundingBox:
+    return vision_pb2.BoundingBox(x_min=b.x_min, y_min=b.y_min, x_max=b.x_max, y_max=b.y_max)

@@ -5,6 +5,7 @@ is imported."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import AfterValidator, Field
@@ -89,10 +90,41 @@ class HFObjectDetectionSpec(ModelSpec):
     runtime: Literal["hf-object-detection"] = "hf-object-detection"
 
 
+class RapidOcrOptions(RuntimeOptions):
+    """Options of `runtime: rapidocr`: RapidOCR's PP-OCR pipeline (text detection, line
+    direction, recognition) on ONNX Runtime. Threads: `engine_options.threads` (0: the
+    process's torch threads), no spinning unless `engine_options.allow_spinning`."""
+
+    det_model: Path | None = None
+    """Text detection ONNX model; unset: PP-OCRv6 small, shipped in the rapidocr package."""
+    cls_model: Path | None = None
+    """Line direction (0/180 degrees) ONNX model; unset: PP-OCR mobile v2, shipped."""
+    rec_model: Path | None = None
+    """Text recognition ONNX model (its characters in its metadata); unset: PP-OCRv6
+    small, shipped (Chinese and Latin characters, digits, punctuation)."""
+    use_cls: bool = True
+    """Turn lines the direction model finds upside down before reading them."""
+    det_limit_side_len: int = Field(960, ge=32)
+    """Images whose longer side exceeds this are scaled down to it for detection (boxes
+    are still given in pixels of the original image)."""
+    rec_batch_size: int = Field(6, ge=1)
+    """Text lines recognised per forward pass (lines of every image of a batch together)."""
+
+
+class RapidOcrSpec(ModelSpec):
+    """A `rapidocr` model: the packaged PP-OCR models unless the options name others; no
+    model folder needed."""
+
+    runtime: Literal["rapidocr"] = "rapidocr"
+    options: RapidOcrOptions = Field(default_factory=RapidOcrOptions)
+    needs_folder: ClassVar[bool] = False
+
+
 RUNTIMES = Runtimes(
     Runtime(TorchImageClassificationSpec, "modelport.vision.models:TorchImageClassifier"),
     Runtime(HFImageClassificationSpec, "modelport.vision.models:HFImageClassifier"),
     Runtime(HFObjectDetectionSpec, "modelport.vision.models:HFObjectDetector"),
+    Runtime(RapidOcrSpec, "modelport.vision.ocr:RapidOcrModel"),
 )
 """The vision service's runtimes: its model config and its model classes."""
 

@@ -7,17 +7,21 @@ import type { BoundingBox as _modelport_v1_BoundingBox, BoundingBox__Output as _
  */
 export interface Detection {
   /**
-   * Class name.
+   * Class name ("text" for a text line found by an OCR model).
    */
   'label'?: (string);
   /**
-   * Confidence.
+   * Confidence (for a text line: of the text read).
    */
   'score'?: (number | string);
   /**
    * Where the object is.
    */
   'box'?: (_modelport_v1_BoundingBox | null);
+  /**
+   * The text read in the box (OCR models); empty for other detectors.
+   */
+  'text'?: (string);
 }
 
 /**
@@ -25,15 +29,19 @@ export interface Detection {
  */
 export interface Detection__Output {
   /**
-   * Class name.
+   * Class name ("text" for a text line found by an OCR model).
    */
   'label': (string);
   /**
-   * Confidence.
+   * Confidence (for a text line: of the text read).
    */
   'score': (number);
   /**
    * Where the object is.
    */
   'box': (_modelport_v1_BoundingBox__Output | null);
+  /**
+   * The text read in the box (OCR models); empty for other detectors.
+   */
+  'text': (string);
 }

@@ -36,6 +36,11 @@ export const Task = {
    * Object detection (VisionService.DetectObjects).
    */
   TASK_OBJECT_DETECTION: 'TASK_OBJECT_DETECTION',
+  /**
+   * Optical character recognition: text lines found and read in images
+   * (VisionService.ReadText, and VisionService.DetectObjects with label "text").
+   */
+  TASK_OCR: 'TASK_OCR',
 } as const;
 
 /**
@@ -82,6 +87,12 @@ export type Task =
    */
   | 'TASK_OBJECT_DETECTION'
   | 7
+  /**
+   * Optical character recognition: text lines found and read in images
+   * (VisionService.ReadText, and VisionService.DetectObjects with label "text").
+   */
+  | 'TASK_OCR'
+  | 8
 
 /**
  * What a model does; decides which RPCs it serves.

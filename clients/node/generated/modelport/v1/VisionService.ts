@@ -6,9 +6,11 @@ import type { ClassifyImageRequest as _modelport_v1_ClassifyImageRequest, Classi
 import type { ClassifyImageResponse as _modelport_v1_ClassifyImageResponse, ClassifyImageResponse__Output as _modelport_v1_ClassifyImageResponse__Output } from '../../modelport/v1/ClassifyImageResponse.js';
 import type { DetectObjectsRequest as _modelport_v1_DetectObjectsRequest, DetectObjectsRequest__Output as _modelport_v1_DetectObjectsRequest__Output } from '../../modelport/v1/DetectObjectsRequest.js';
 import type { DetectObjectsResponse as _modelport_v1_DetectObjectsResponse, DetectObjectsResponse__Output as _modelport_v1_DetectObjectsResponse__Output } from '../../modelport/v1/DetectObjectsResponse.js';
+import type { ReadTextRequest as _modelport_v1_ReadTextRequest, ReadTextRequest__Output as _modelport_v1_ReadTextRequest__Output } from '../../modelport/v1/ReadTextRequest.js';
+import type { ReadTextResponse as _modelport_v1_ReadTextResponse, ReadTextResponse__Output as _modelport_v1_ReadTextResponse__Output } from '../../modelport/v1/ReadTextResponse.js';
 
 /**
- * Image classification and object detection on encoded image files.
+ * Image classification, object detection and text recognition on encoded image files.
  */
 export interface VisionServiceClient extends grpc.Client {
   /**
@@ -27,24 +29,41 @@ export interface VisionServiceClient extends grpc.Client {
   classifyImage(argument: _modelport_v1_ClassifyImageRequest, callback: grpc.requestCallback<_modelport_v1_ClassifyImageResponse__Output>): grpc.ClientUnaryCall;
   
   /**
-   * Detects objects in every image.
+   * Detects objects in every image. An OCR model detects text lines: label "text", the
+   * line read in `Detection.text`.
    */
   DetectObjects(argument: _modelport_v1_DetectObjectsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_modelport_v1_DetectObjectsResponse__Output>): grpc.ClientUnaryCall;
   DetectObjects(argument: _modelport_v1_DetectObjectsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_modelport_v1_DetectObjectsResponse__Output>): grpc.ClientUnaryCall;
   DetectObjects(argument: _modelport_v1_DetectObjectsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_modelport_v1_DetectObjectsResponse__Output>): grpc.ClientUnaryCall;
   DetectObjects(argument: _modelport_v1_DetectObjectsRequest, callback: grpc.requestCallback<_modelport_v1_DetectObjectsResponse__Output>): grpc.ClientUnaryCall;
   /**
-   * Detects objects in every image.
+   * Detects objects in every image. An OCR model detects text lines: label "text", the
+   * line read in `Detection.text`.
    */
   detectObjects(argument: _modelport_v1_DetectObjectsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_modelport_v1_DetectObjectsResponse__Output>): grpc.ClientUnaryCall;
   detectObjects(argument: _modelport_v1_DetectObjectsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_modelport_v1_DetectObjectsResponse__Output>): grpc.ClientUnaryCall;
   detectObjects(argument: _modelport_v1_DetectObjectsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_modelport_v1_DetectObjectsResponse__Output>): grpc.ClientUnaryCall;
   detectObjects(argument: _modelport_v1_DetectObjectsRequest, callback: grpc.requestCallback<_modelport_v1_DetectObjectsResponse__Output>): grpc.ClientUnaryCall;
   
+  /**
+   * Reads the text of every image (OCR models): lines in reading order.
+   */
+  ReadText(argument: _modelport_v1_ReadTextRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_modelport_v1_ReadTextResponse__Output>): grpc.ClientUnaryCall;
+  ReadText(argument: _modelport_v1_ReadTextRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_modelport_v1_ReadTextResponse__Output>): grpc.ClientUnaryCall;
+  ReadText(argument: _modelport_v1_ReadTextRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_modelport_v1_ReadTextResponse__Output>): grpc.ClientUnaryCall;
+  ReadText(argument: _modelport_v1_ReadTextRequest, callback: grpc.requestCallback<_modelport_v1_ReadTextResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Reads the text of every image (OCR models): lines in reading order.
+   */
+  readText(argument: _modelport_v1_ReadTextRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_modelport_v1_ReadTextResponse__Output>): grpc.ClientUnaryCall;
+  readText(argument: _modelport_v1_ReadTextRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_modelport_v1_ReadTextResponse__Output>): grpc.ClientUnaryCall;
+  readText(argument: _modelport_v1_ReadTextRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_modelport_v1_ReadTextResponse__Output>): grpc.ClientUnaryCall;
+  readText(argument: _modelport_v1_ReadTextRequest, callback: grpc.requestCallback<_modelport_v1_ReadTextResponse__Output>): grpc.ClientUnaryCall;
+  
 }
 
 /**
- * Image classification and object detection on encoded image files.
+ * Image classification, object detection and text recognition on encoded image files.
  */
 export interface VisionServiceHandlers extends grpc.UntypedServiceImplementation {
   /**
@@ -53,13 +72,20 @@ export interface VisionServiceHandlers extends grpc.UntypedServiceImplementation
   ClassifyImage: grpc.handleUnaryCall<_modelport_v1_ClassifyImageRequest__Output, _modelport_v1_ClassifyImageResponse>;
   
   /**
-   * Detects objects in every image.
+   * Detects objects in every image. An OCR model detects text lines: label "text", the
+   * line read in `Detection.text`.
    */
   DetectObjects: grpc.handleUnaryCall<_modelport_v1_DetectObjectsRequest__Output, _modelport_v1_DetectObjectsResponse>;
+  
+  /**
+   * Reads the text of every image (OCR models): lines in reading order.
+   */
+  ReadText: grpc.handleUnaryCall<_modelport_v1_ReadTextRequest__Output, _modelport_v1_ReadTextResponse>;
   
 }
 
 export interface VisionServiceDefinition extends grpc.ServiceDefinition {
   ClassifyImage: MethodDefinition<_modelport_v1_ClassifyImageRequest, _modelport_v1_ClassifyImageResponse, _modelport_v1_ClassifyImageRequest__Output, _modelport_v1_ClassifyImageResponse__Output>
   DetectObjects: MethodDefinition<_modelport_v1_DetectObjectsRequest, _modelport_v1_DetectObjectsResponse, _modelport_v1_DetectObjectsRequest__Output, _modelport_v1_DetectObjectsResponse__Output>
+  ReadText: MethodDefinition<_modelport_v1_ReadTextRequest, _modelport_v1_ReadTextResponse, _modelport_v1_ReadTextRequest__Output, _modelport_v1_ReadTextResponse__Output>
 }

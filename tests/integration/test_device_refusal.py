@@ -1,0 +1,110 @@
+"""A model whose spec asks for a GPU (`device: cuda`) on a process where CUDA is not usable
+fails to load, loudly: FAILED with the reason in ListModels, its calls refused, and the
+process never reports SERVING (a GPU pod that cannot use its GPU is never Ready) — not a
+silent fall back to the CPU. Real servers, real models; the machine has no GPU, so this is
+the path a test can take (skipped where CUDA works)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+import torch
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from modelport.embedding.__main__ import build as build_embedding
+from modelport.embedding.settings import EmbeddingSettings
+from modelport.inference.server import InferenceServer
+from modelport.inference.settings import ModelSpec
+from modelport.v1 import (
+    common_pb2,
+    embedding_pb2,
+    embedding_pb2_grpc,
+    registry_pb2,
+    registry_pb2_grpc,
+)
+from modelport.vision.__main__ import build as build_vision
+from modelport.vision.settings import RapidOcrSpec, VisionSettings
+from tests.helpers import loopback_settings, rpc_error, running_server
+
+pytestmark = pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is usable here")
+
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+def health(channel: grpc.Channel, service: str = "") -> int:
+    stub = health_pb2_grpc.HealthStub(channel)
+    status: int = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=5).status
+    return status
+
+
+def listed(channel: grpc.Channel) -> dict[str, tuple[int, str]]:
+    models = registry_pb2_grpc.RegistryServiceStub(channel).ListModels(
+        registry_pb2.ListModelsRequest(), timeout=5
+    )
+    return {m.name: (m.versions[0].state, m.versions[0].replicas[0].reason) for m in models.models}
+
+
+@pytest.fixture(scope="module")
+def server(
+    tiny_bert_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[InferenceServer]:
+    models = [
+        ModelSpec(name="gpu", runtime="sentence-embedding", path=tiny_bert_dir, device="cuda"),
+        ModelSpec(name="cpu", runtime="sentence-embedding", path=tiny_bert_dir, device="cpu"),
+    ]
+    settings = loopback_settings(EmbeddingSettings, cache_dir=tmp_path_factory.mktemp("cache"))
+    with running_server(build_embedding, settings, models) as srv:
+        yield srv
+
+
+def test_the_gpu_model_fails_with_the_reason_and_the_process_is_not_serving(
+    server: InferenceServer,
+) -> None:
+    with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        models = listed(channel)
+        state, reason = models["gpu"]
+        assert state == common_pb2.MODEL_STATE_FAILED
+        assert "device: cuda, but CUDA is not usable here" in reason, reason
+        assert f"torch {torch.__version__}" in reason, reason
+        assert "does not fall back to the CPU" in reason
+        assert models["cpu"] == (common_pb2.MODEL_STATE_READY, "")
+        assert health(channel) == NOT_SERVING  # the CPU model is READY: still not Ready
+        assert health(channel, "model/gpu") == NOT_SERVING
+        assert health(channel, "model/cpu") == SERVING
+        stub = embedding_pb2_grpc.EmbeddingServiceStub(channel)
+        error = rpc_error(
+            lambda: stub.Embed(
+                embedding_pb2.EmbedRequest(model=common_pb2.ModelRef(name="gpu"), inputs=["x"]),
+                timeout=10,
+            )
+        )
+        assert error.code() == grpc.StatusCode.UNAVAILABLE
+        assert "CUDA is not usable" in (error.details() or "")
+
+
+def test_an_onnx_runtime_model_asking_for_cuda_fails_without_the_cuda_provider() -> None:
+    settings = loopback_settings(VisionSettings)
+    with (
+        running_server(build_vision, settings, [RapidOcrSpec(name="ocr", device="cuda")]) as srv,
+        grpc.insecure_channel(f"127.0.0.1:{srv.port}") as channel,
+    ):
+        state, reason = listed(channel)["ocr"]
+        assert state == common_pb2.MODEL_STATE_FAILED
+        assert "device: cuda, but CUDA is not usable here" in reason, reason
+        assert "CUDAExecutionProvider" in reason
+        assert health(channel) == NOT_SERVING
+
+
+def test_auto_still_runs_on_the_cpu_and_serves(tiny_bert_dir: Path, tmp_path: Path) -> None:
+    settings = loopback_settings(EmbeddingSettings, cache_dir=tmp_path)
+    spec = ModelSpec(name="auto", runtime="sentence-embedding", path=tiny_bert_dir, engine="torch")
+    with (
+        running_server(build_embedding, settings, [spec]) as srv,
+        grpc.insecure_channel(f"127.0.0.1:{srv.port}") as channel,
+    ):
+        assert listed(channel)["auto"] == (common_pb2.MODEL_STATE_READY, "")
+        assert health(channel) == SERVING
