@@ -185,7 +185,9 @@ class ModelRepository:
                 if any(m.state is ModelState.LOADING for m in versions):
                     raise ModelNotReady.loading(f"model {name!r}")
                 raise ModelNotReady(f"model {name!r} has no READY version")
-            managed = max(ready, key=lambda m: version_key(m.version))
+            managed = (
+                ready[0] if len(ready) == 1 else max(ready, key=lambda m: version_key(m.version))
+            )
         if managed.state is ModelState.LOADING:
             raise ModelNotReady.loading(f"model {name!r} version {managed.version!r}")
         if managed.state is not ModelState.READY:
