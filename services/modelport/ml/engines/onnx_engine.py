@@ -209,23 +209,16 @@ class OnnxRuntimeEngine(Engine):
     exports that ship with segment ids: one segment)."""
 
     def __init__(
-        self,
-        session: Any,
-        path: Path,
-        threads: int,
-        precision: str,
-        graph: Graph,
-        source: str = "exported",
-        int8_path: Path | None = None,
+        self, session: Any, path: Path, threads: int, precision: str, graph: Graph
     ) -> None:
         super().__init__()
         self.session = session
         self.path = path
         self.threads = threads
         self.precision = precision
-        self.source = source
+        self.source = "exported"
         """`exported`, or `shipped <path>` for a file the model folder ships."""
-        self.int8_path = int8_path or path.with_name("model.int8.onnx")
+        self.int8_path = path.with_name("model.int8.onnx")
         """Where the int8 sibling of this graph is (or would be) cached."""
         self.input_names = [i.name for i in session.get_inputs()]
         self.zero_inputs = [n for n in self.input_names if n not in graph.inputs]
@@ -276,23 +269,19 @@ class OnnxRuntimeEngine(Engine):
         ).hexdigest()[:32]
         int8 = choice.cache_dir / "onnx" / f"shipped-{key}" / "model.int8.onnx"
         try:
-            return cls.open(path, choice, "fp32", graph, f"shipped {path}", int8)
+            engine = cls.open(path, choice, "fp32", graph)
         except EngineUnavailable:
             raise
         except Exception as exc:
             raise EngineUnavailable(
                 f"the shipped ONNX file {path} cannot be opened: {type(exc).__name__}: {exc}"
             ) from exc
+        engine.source, engine.int8_path = f"shipped {path}", int8
+        return engine
 
     @classmethod
     def open(
-        cls,
-        path: Path,
-        choice: EngineChoice,
-        precision: str,
-        graph: Graph,
-        source: str = "exported",
-        int8_path: Path | None = None,
+        cls, path: Path, choice: EngineChoice, precision: str, graph: Graph
     ) -> OnnxRuntimeEngine:
         import onnxruntime as ort
 
@@ -314,7 +303,7 @@ class OnnxRuntimeEngine(Engine):
             session_options,
             providers=[("CPUExecutionProvider", dict(options.provider_options))],
         )
-        return cls(session, path, threads, precision, graph, source, int8_path)
+        return cls(session, path, threads, precision, graph)
 
     def quantized(self, choice: EngineChoice, graph: Graph) -> OnnxRuntimeEngine:
         """The int8 sibling of this fp32 engine (quantised once, cached)."""
@@ -323,7 +312,9 @@ class OnnxRuntimeEngine(Engine):
             log.info("quantising %s to int8 once", self.path)
             path.parent.mkdir(parents=True, exist_ok=True)
             quantize_int8(self.path, path)
-        return type(self).open(path, choice, "int8", graph, self.source, path)
+        int8 = type(self).open(path, choice, "int8", graph)
+        int8.source, int8.int8_path = self.source, path
+        return int8
 
     def forward(self, inputs: Inputs) -> torch.Tensor:
         feeds = {
