@@ -271,10 +271,10 @@ def main() -> None:
         typed = [r.rate for r in runs if r.name == f"typed Embed, {where}"]
         oip = [r.rate for r in runs if r.name == f"OIP ModelInfer, {where}"]
         ratios = ", ".join(f"{o / t:.2f}" for o, t in zip(oip, typed, strict=True))
-        cpu = [sum(r.cpu_ms_per_call.values()) for r in runs if r.name.endswith(where)]
+        totals = [sum(r.cpu_ms_per_call.values()) for r in runs if r.name.endswith(where)]
         print(
             f"OIP / typed, {where}: throughput each round {ratios}; CPU per call of all "
-            f"three processes {sum(cpu[1::2]) / sum(cpu[::2]):.2f}"
+            f"three processes {sum(totals[1::2]) / sum(totals[::2]):.2f}"
         )
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
