@@ -9,6 +9,7 @@ import base64
 import json
 import math
 import struct
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,9 +30,11 @@ from modelport.nlp.__main__ import build as build_nlp
 from modelport.nlp.settings import NlpSettings
 from modelport.router.__main__ import RouterServer
 from modelport.v1 import common_pb2, nlp_pb2, nlp_pb2_grpc
+from tests import prepared
 from tests.gateway_harness import running_gateway, running_router
 from tests.helpers import loopback_settings, running_server
 
+ROOT = Path(__file__).resolve().parents[2]
 EMBEDDER = "all-MiniLM-L6-v2"
 GENERATOR = "gpt"
 MAX_BODY = 1024 * 1024
@@ -531,3 +534,40 @@ def test_auth_roles_and_rate_limits_hold_over_http(guarded_gateway: tuple[str, P
         "rate_limited",
     }
     assert all(line["who"] == "-" and line["what"] for line in lines)
+
+
+# -- Triton's HTTP client, unchanged -------------------------------------------------------
+@pytest.mark.slow
+def test_tritonclient_http_binary_and_json_tensors(gateway: str, backends: str) -> None:
+    python = prepared.triton_python()
+    out = subprocess.run(
+        [
+            str(python),
+            str(ROOT / "tests" / "clients" / "triton_http_check.py"),
+            "--url",
+            gateway.removeprefix("http://"),
+            EMBEDDER,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    r = json.loads(out.stdout)
+    assert r["live"] is True
+    assert r["ready"] is True
+    assert r["model_ready"] is True
+    assert r["missing_ready"] is False
+    assert "binary_tensor_data" in r["server"]["extensions"]
+    assert r["metadata"]["inputs"] == [{"name": "text", "datatype": "BYTES", "shape": [-1]}]
+    assert r["config_name"] == EMBEDDER
+    assert EMBEDDER in {m["name"] for m in r["index"]}
+    expected = grpc_embed(backends, ["hello", "world"])
+    for name, result in r["results"].items():
+        assert result["shape"] == [2, 384], name
+        for got, want in zip(result["values"], expected, strict=True):
+            assert got == pytest.approx(want, abs=1e-6), name
+    assert r["inference_count"] >= 8
+    assert r["unknown_model"]["status"] == "404"
+    assert r["bad_input"]["status"] == "400"
+    assert r["bad_input"]["message"].startswith("inputs[wrong]")
