@@ -73,14 +73,19 @@ class Component:
 def conversion_note() -> str:
     """What the NLP service will take long for on this start, if anything."""
     from modelport.inference.settings import CacheSettings
-    from modelport.nlp.gemma3_270m import needs_conversion
+    from modelport.nlp import gemma3_270m, smollm2_135m
 
-    if needs_conversion(CacheSettings().cache_dir):
-        return (
-            "converts gemma-3-270m once from its GGUF before loading it: about 1-2 minutes "
-            "on 2 cores (later starts take seconds)"
-        )
-    return ""
+    cache = CacheSettings().cache_dir
+    notes = []
+    if gemma3_270m.needs_conversion(cache):
+        notes.append("gemma-3-270m (about 1-2 minutes on 2 cores)")
+    if smollm2_135m.needs_conversion(cache):
+        notes.append("smollm2-135m-instruct (about 30 s)")
+    if not notes:
+        return ""
+    return (
+        f"converts {' and '.join(notes)} once from GGUF before loading: later starts take seconds"
+    )
 
 
 def local_suite(
@@ -110,7 +115,7 @@ def local_suite(
     ]
     backends = [
         ("embedding", ["all-MiniLM-L6-v2"], ""),
-        ("nlp", ["sentiment", "gemma-3-270m"], conversion_note()),
+        ("nlp", ["sentiment", "gemma-3-270m", "smollm2-135m-instruct"], conversion_note()),
         ("vision", ["efficientnet-lite0"], ""),
     ]
     for offset, (name, models, note) in enumerate(backends, start=1):

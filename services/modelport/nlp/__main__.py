@@ -7,11 +7,13 @@ from modelport.inference.metrics import InferenceMetrics
 from modelport.inference.process import run_service
 from modelport.inference.repository import ModelRepository
 from modelport.inference.server import InferenceServer
-from modelport.inference.settings import ModelSpec
+from modelport.inference.settings import GenerationSettings, ModelSpec
 from modelport.v1 import nlp_pb2, nlp_pb2_grpc
 
 from .settings import CausalLMSpec, GenerativeOptions, NlpSettings, PrototypeOptions, PrototypeSpec
 
+CHAT_MODEL = "smollm2-135m-instruct"
+"""The default suite's chat model."""
 SERVICE_NAME = nlp_pb2.DESCRIPTOR.services_by_name["NlpService"].full_name
 
 SENTIMENT_EXAMPLES = {
@@ -33,10 +35,12 @@ SENTIMENT_EXAMPLES = {
 
 
 def default_models() -> list[ModelSpec]:
-    """A sentiment classifier built from label prototypes on all-MiniLM-L6-v2, and
-    gemma-3-270m for generation (converted once into the cache dir on first start).
-    gemma's local layers attend over 512 tokens; batched decoding keeps every sequence
-    within that window (`max_context`)."""
+    """A sentiment classifier built from label prototypes on all-MiniLM-L6-v2,
+    gemma-3-270m for generation and SmolLM2-135M-Instruct for chat (each converted once
+    into the cache dir on first start). gemma's local layers attend over 512 tokens;
+    batched decoding keeps every sequence within that window (`max_context`). SmolLM2
+    answers in float32 (bfloat16 measured half as fast on CPU) and greedily unless a
+    request samples; its default reply length fits the CLI's default deadline."""
     return [
         PrototypeSpec(
             name="sentiment",
@@ -48,6 +52,11 @@ def default_models() -> list[ModelSpec]:
             package="modelport.nlp.gemma3_270m",
             dtype="bfloat16",
             options=GenerativeOptions(max_context=512),
+        ),
+        CausalLMSpec(
+            name=CHAT_MODEL,
+            package="modelport.nlp.smollm2_135m",
+            generation=GenerationSettings(default_max_new_tokens=256, max_new_tokens=1024),
         ),
     ]
 

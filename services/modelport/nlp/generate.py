@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F  # noqa: N812
+from jinja2 import TemplateError
 from opentelemetry import trace
 from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer, DynamicCache
 from transformers.cache_utils import EncoderDecoderCache
@@ -34,6 +35,10 @@ from modelport.serving.errors import InvalidArgument
 from .settings import GenerativeOptions
 
 KV = list[tuple[torch.Tensor, torch.Tensor]]
+
+END_OF_TURN = ("<|im_end|>", "<|eot_id|>", "<end_of_turn>", "<|end|>", "<|endoftext|>")
+"""Tokens that end a turn in common chat templates (ChatML, Llama 3, Gemma, Phi): those
+a model's chat template uses end its chat replies, beside its end-of-sequence tokens."""
 
 
 class GenerativeModel(Model[Prompt, Chunk]):
@@ -57,6 +62,23 @@ class GenerativeModel(Model[Prompt, Chunk]):
         self.pad_id = self.tokenizer.pad_token_id
         if self.pad_id is None:
             self.pad_id = next(iter(self.eos_ids), 0)
+        template = self.tokenizer.chat_template
+        self.chat_template: str | None = template if isinstance(template, str) else None
+        self.end_of_turn_ids = frozenset(self.eos_ids | self._end_of_turn_tokens())
+
+    def _end_of_turn_tokens(self) -> set[int]:
+        """Ids of the tokens that end a chat turn: `options.end_of_turn`, or those of
+        `END_OF_TURN` that the chat template uses (and the vocabulary has as one token)."""
+        if self.chat_template is None:
+            return set()
+        names = self.options.end_of_turn
+        if names is None:
+            names = [t for t in END_OF_TURN if t in self.chat_template]
+        vocab = self.tokenizer.get_vocab()
+        unknown = [t for t in names if t not in vocab]
+        if unknown and self.options.end_of_turn is not None:
+            raise ValueError(f"options.end_of_turn: {unknown} are not tokens of the model")
+        return {int(vocab[t]) for t in names if t in vocab}
 
     def metadata(self) -> ModelMetadata:
         return ModelMetadata(
@@ -64,6 +86,7 @@ class GenerativeModel(Model[Prompt, Chunk]):
             inputs=(TensorSpec("prompt", "BYTES", (-1,)),),
             outputs=(TensorSpec("text", "BYTES", (-1,)),),
             properties={
+                "chat_template": "true" if self.chat_template is not None else "false",
                 "max_context": str(self.max_context),
                 "max_new_tokens": str(self.max_new_tokens()),
                 "default_max_new_tokens": str(self.spec.generation.default_max_new_tokens),
@@ -87,20 +110,41 @@ class GenerativeModel(Model[Prompt, Chunk]):
         """Prompt token ids (preprocess thread)."""
         return [list(ids) for ids in self.tokenizer(list(prompts), verbose=False)["input_ids"]]
 
-    def check(self, prompt: list[int], params: GenerationParams, field: str) -> None:
+    def encode_chat(self, messages: Sequence[tuple[str, str]]) -> list[int]:
+        """Token ids of a conversation of (role, content) in the model's chat template, with
+        the assistant's turn opened (preprocess thread). INVALID_ARGUMENT when the template
+        refuses it (some require alternating user and assistant turns)."""
+        conversation = [{"role": role, "content": content} for role, content in messages]
+        try:
+            encoded = self.tokenizer.apply_chat_template(
+                conversation, add_generation_prompt=True, tokenize=True, return_dict=True
+            )
+        except TemplateError as exc:
+            raise InvalidArgument(
+                "messages", f"the model's chat template refuses them: {exc}"
+            ) from None
+        return list(encoded["input_ids"])
+
+    def check(
+        self, prompt: list[int], params: GenerationParams, field: str, what: str = "prompt"
+    ) -> None:
         """INVALID_ARGUMENT naming `field` if the prompt and its new tokens overflow the
         model's context: a prompt of N tokens leaves room for context - N new tokens, and
-        the message says so with the request's numbers."""
+        the message says so with the request's numbers. `what` the prompt is ("prompt", or
+        "conversation" for a chat templated into one)."""
         room = self.max_context - len(prompt)
         if params.max_new_tokens <= room:
             return
-        head = f"has {len(prompt)} tokens; the model's context of {self.max_context} tokens"
+        subject = "" if what == "prompt" else f"the {what} (chat template applied) "
+        head = (
+            f"{subject}has {len(prompt)} tokens; the model's context of {self.max_context} tokens"
+        )
         if room <= 0:
             raise InvalidArgument(field, f"{head} has no room for new tokens: shorten it")
         raise InvalidArgument(
             field,
             f"{head} leaves room for {room} new tokens, but max_new_tokens is "
-            f"{params.max_new_tokens}: ask for at most {room}, or shorten the prompt",
+            f"{params.max_new_tokens}: ask for at most {room}, or shorten the {what}",
         )
 
     # -- work done on the model thread --------------------------------------------------

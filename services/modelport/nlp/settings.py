@@ -55,6 +55,10 @@ class GenerativeOptions(RuntimeOptions):
     max_context: int | None = Field(None, ge=1)
     """Most tokens of prompt plus generated text; unset: the model's own position limit.
     Lower it for models whose attention window is shorter (gemma's local layers: 512)."""
+    end_of_turn: list[str] | None = None
+    """Tokens that end the assistant's turn in Chat, beside end-of-sequence; unset: those
+    of the common end-of-turn tokens (`<|im_end|>`, `<|eot_id|>`, `<end_of_turn>`,
+    `<|end|>`, `<|endoftext|>`) that the model's chat template uses."""
 
 
 class SequenceClassificationSpec(ModelSpec):
