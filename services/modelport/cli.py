@@ -351,10 +351,11 @@ def _up(args: argparse.Namespace) -> int:
         backends = [c for c in components[1:] if not c.http]
         first, last = backends[0], backends[-1]  # the backends, after the router
         gateway = next((c for c in components if c.http), None)
+        base_url = f"http://{args.host}:{gateway.port}" if gateway is not None else ""
         http = (
-            f"\nhttp:  http://{args.host}:{gateway.port} (OpenAI base URL "
-            f"http://{args.host}:{gateway.port}/v1; Open Inference Protocol /v2; typed REST "
-            f"POST /modelport.v1.<Service>/<Method>; metrics :{gateway.metrics_port}/metrics)"
+            f"; HTTP gateway on {base_url} (metrics :{gateway.metrics_port}/metrics)\n"
+            f"http:  OpenAI base URL {base_url}/v1; Open Inference Protocol {base_url}/v2; "
+            f"typed REST POST {base_url}/modelport.v1.<Service>/<Method>"
             if gateway is not None
             else ""
         )
@@ -370,7 +371,8 @@ def _up(args: argparse.Namespace) -> int:
             f'       {command} classify{to} "I love this"\n'
             f'       {command} generate{to} "Once upon a time"\n'
             f"       {command} classify-image{to} {image}\n"
-            "stop:  Ctrl-C"
+            + (f"       curl {base_url}/v1/models\n" if base_url else "")
+            + "stop:  Ctrl-C"
         )
         return suite.run_until_signal(progress=say)
     finally:

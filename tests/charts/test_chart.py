@@ -121,6 +121,7 @@ def test_gpu_only_where_asked(rendered: tuple[str, Path, list[dict[str, Any]]]) 
         "mp-modelport-embedding",
         "mp-modelport-nlp",
         "mp-modelport-vision",
+        "mp-modelport-gateway",  # HTTP: tests/charts/test_gateway_chart.py
     }
     wanted = {"mp-modelport-nlp": "nvidia.com/gpu", "mp-modelport-vision": "nvidia.com/mig-1g.10gb"}
     if values == "values-cpu.yaml":
@@ -145,6 +146,8 @@ def test_gpu_only_where_asked(rendered: tuple[str, Path, list[dict[str, Any]]]) 
 def test_probes_security_and_tokens(rendered: tuple[str, Path, list[dict[str, Any]]]) -> None:
     _, _, docs = rendered
     for name, deployment in by_kind(docs, "Deployment").items():
+        if name.endswith("-gateway"):  # HTTP probes: tests/charts/test_gateway_chart.py
+            continue
         spec = pod_spec(deployment)
         assert spec["securityContext"]["runAsNonRoot"] is True
         assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
@@ -256,7 +259,8 @@ def test_keda_replaces_cpu_autoscaling_and_models_reach_the_pods(tools: Path) ->
             "backends.embedding.models[0].path=/models/e5",
         )
     )
-    assert not by_kind(docs, "HorizontalPodAutoscaler")
+    # the gateway keeps its CPU HPA: it has no queue to scale on
+    assert set(by_kind(docs, "HorizontalPodAutoscaler")) == {"mp-modelport-gateway"}
     scaled = by_kind(docs, "ScaledObject")
     assert set(scaled) == {"mp-modelport-embedding", "mp-modelport-nlp", "mp-modelport-vision"}
     assert (

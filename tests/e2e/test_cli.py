@@ -105,7 +105,7 @@ def test_up_then_every_command_then_a_second_up_then_a_clean_stop(
             "router",
             "vision",
         ]
-        assert any(f"http://127.0.0.1:{gateway_port}/v1" in line for line in lines), lines
+        assert f"HTTP gateway on http://127.0.0.1:{gateway_port}" in lines[-1], lines
         for noise in ("%|", "Warning", "Loading weights", "Traceback"):
             assert not any(noise in line for line in lines), (noise, lines)
         assert {p.name for p in (data / "logs").iterdir()} == {
