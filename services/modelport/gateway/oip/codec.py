@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from modelport.gateway.errors import bad_request
+from modelport.oip import CONTENTS_FIELD
 
 FORMATS = {
     "BOOL": "?",
@@ -33,20 +34,6 @@ FORMATS = {
     "FP64": "d",
 }
 DATATYPES = (*FORMATS, "BF16", "BYTES")
-CONTENTS = {
-    "BOOL": "bool_contents",
-    "UINT8": "uint_contents",
-    "UINT16": "uint_contents",
-    "UINT32": "uint_contents",
-    "UINT64": "uint64_contents",
-    "INT8": "int_contents",
-    "INT16": "int_contents",
-    "INT32": "int_contents",
-    "INT64": "int64_contents",
-    "FP32": "fp32_contents",
-    "FP64": "fp64_contents",
-    "BYTES": "bytes_contents",
-}
 
 
 def flatten(data: Any) -> Iterator[Any]:
@@ -148,7 +135,7 @@ def raw_to_json(datatype: str, raw: bytes, where: str) -> tuple[list[Any], dict[
 
 def contents_to_raw(datatype: str, contents: Any) -> bytes:
     """Raw bytes of a typed `contents` message (an output a backend sent typed)."""
-    values = list(getattr(contents, CONTENTS[datatype]))
+    values = list(getattr(contents, CONTENTS_FIELD[datatype]))
     if datatype == "BYTES":
         return pack_bytes(values)
     return struct.pack(f"<{len(values)}{FORMATS[datatype]}", *values)

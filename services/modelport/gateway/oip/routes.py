@@ -378,15 +378,9 @@ class OipRoutes:
         doc = parse_json(raw) if raw.strip() else {}
         parameters = doc.get("parameters") if isinstance(doc, dict) else None
         for key, value in (parameters or {}).items():
-            target = message.parameters[key]
-            if isinstance(value, bool):
-                target.bool_param = value
-            elif isinstance(value, int):
-                target.int64_param = value
-            elif isinstance(value, str):
-                target.string_param = value
-            else:
+            if isinstance(value, float):  # ModelRepositoryParameter has no double
                 raise bad_request(f"parameters.{key}", "must be a boolean, integer or string")
+            codec.set_parameter(message.parameters[key], value, f"parameters.{key}")
         await self._call(method, message, response_type, caller(request))
         return Json({})
 

@@ -8,7 +8,7 @@ import asyncio
 import base64
 import struct
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from modelport.gateway.errors import GatewayError, bad_request, openai_error_body
@@ -188,7 +188,6 @@ class OpenAiServing:
             caller,
         )
         first, chunks = await first_and_rest(call)
-        include_usage = bool(request.stream_options and request.stream_options.include_usage)
         base = {
             "id": f"cmpl-{caller.request_id}",
             "object": "text_completion",
@@ -196,36 +195,15 @@ class OpenAiServing:
             "model": first.model.name if first is not None else request.model,
         }
 
-        async def events() -> AsyncIterator[bytes]:
-            prompt = completion = 0
-            try:
-                async for chunk in chunks:
-                    finish = FINISH.get(chunk.finish_reason) if chunk.finish_reason else None
-                    if finish is not None:
-                        prompt += chunk.usage.input_tokens
-                        completion += chunk.usage.output_tokens
-                    payload = {
-                        **base,
-                        "choices": [
-                            {
-                                "index": chunk.index,
-                                "text": chunk.text,
-                                "logprobs": None,
-                                "finish_reason": finish,
-                            }
-                        ],
-                    }
-                    if include_usage:
-                        payload["usage"] = None
-                    yield event(payload)
-            except GatewayError as exc:
-                yield event(openai_error_body(exc))
-                return
-            if include_usage:
-                yield event({**base, "choices": [], "usage": _counts(prompt, completion)})
-            yield event("[DONE]")
+        def choice(chunk: nlp_pb2.GenerateStreamResponse) -> dict[str, Any]:
+            return {
+                "index": chunk.index,
+                "text": chunk.text,
+                "logprobs": None,
+                "finish_reason": FINISH.get(chunk.finish_reason),
+            }
 
-        return events()
+        return _events(chunks, base, _include_usage(request), choice)
 
     # -- chat -----------------------------------------------------------------------------
     def _chat_request(self, request: ChatRequest) -> nlp_pb2.ChatRequest:
@@ -281,45 +259,57 @@ class OpenAiServing:
             CHAT_STREAM, self._chat_request(request), nlp_pb2.ChatStreamResponse, caller
         )
         first, chunks = await first_and_rest(call)
-        include_usage = bool(request.stream_options and request.stream_options.include_usage)
         base = {
             "id": f"chatcmpl-{caller.request_id}",
             "object": "chat.completion.chunk",
             "created": int(time.time()),
             "model": first.model.name if first is not None else request.model,
         }
+        role_sent = False
 
-        async def events() -> AsyncIterator[bytes]:
-            usage = None
-            role_sent = False
-            try:
-                async for chunk in chunks:
-                    delta: dict[str, str] = {}
-                    if not role_sent:
-                        delta["role"] = chunk.role or "assistant"
-                        role_sent = True
-                    if chunk.text:
-                        delta["content"] = chunk.text
-                    finish = FINISH.get(chunk.finish_reason) if chunk.finish_reason else None
-                    if finish is not None:
-                        usage = _usage(chunk.usage)
-                    payload: dict[str, Any] = {
-                        **base,
-                        "choices": [
-                            {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
-                        ],
-                    }
-                    if include_usage:
-                        payload["usage"] = None
-                    yield event(payload)
-            except GatewayError as exc:
-                yield event(openai_error_body(exc))
-                return
+        def choice(chunk: nlp_pb2.ChatStreamResponse) -> dict[str, Any]:
+            nonlocal role_sent
+            delta: dict[str, str] = {}
+            if not role_sent:  # the first delta carries the role
+                delta["role"] = chunk.role or "assistant"
+                role_sent = True
+            if chunk.text:
+                delta["content"] = chunk.text
+            finish = FINISH.get(chunk.finish_reason)
+            return {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+
+        return _events(chunks, base, _include_usage(request), choice)
+
+
+def _include_usage(request: Sampling) -> bool:
+    return bool(request.stream_options and request.stream_options.include_usage)
+
+
+async def _events(
+    chunks: AsyncIterator[Any],
+    base: dict[str, Any],
+    include_usage: bool,
+    choice: Callable[[Any], dict[str, Any]],
+) -> AsyncIterator[bytes]:
+    """The SSE events of a completion or chat stream: one chunk per message (`usage: null`
+    on each when the usage was asked for), the usage chunk with `choices: []` only then,
+    and `[DONE]`; an error in mid-stream is an error event and the end."""
+    prompt = completion = 0
+    try:
+        async for chunk in chunks:
+            if chunk.finish_reason:  # the last chunk of a prompt carries its usage
+                prompt += chunk.usage.input_tokens
+                completion += chunk.usage.output_tokens
+            payload = {**base, "choices": [choice(chunk)]}
             if include_usage:
-                yield event({**base, "choices": [], "usage": usage or _counts(0, 0)})
-            yield event("[DONE]")
-
-        return events()
+                payload["usage"] = None
+            yield event(payload)
+    except GatewayError as exc:
+        yield event(openai_error_body(exc))
+        return
+    if include_usage:
+        yield event({**base, "choices": [], "usage": _counts(prompt, completion)})
+    yield event("[DONE]")
 
 
 def _counts(prompt: int, completion: int) -> dict[str, int]:
