@@ -571,3 +571,20 @@ def test_tritonclient_http_binary_and_json_tensors(gateway: str, backends: str) 
     assert r["unknown_model"]["status"] == "404"
     assert r["bad_input"]["status"] == "400"
     assert r["bad_input"]["message"].startswith("inputs[wrong]")
+
+
+def test_quiet_streams_get_heartbeats(router: RouterServer, backends: str) -> None:
+    """A stream with nothing to say (WatchModels after the current state) is kept open
+    with `: keep-alive` comments, which SSE clients ignore."""
+    with (
+        running_gateway(router.port, sse_heartbeat_s=0.2) as url,
+        httpx.Client(base_url=url, timeout=30) as client,
+        client.stream("POST", "/modelport.v1.RegistryService/WatchModels", json={}) as stream,
+    ):
+        lines = stream.iter_lines()
+        seen = [next(lines) for _ in range(3)]
+        while not seen[-1].startswith(":"):
+            seen.append(next(lines))
+            assert len(seen) < 50, seen
+    assert seen[0].startswith("data: ")
+    assert seen[-1] == ": keep-alive"

@@ -96,6 +96,11 @@ def test_every_grpc_code_has_an_http_status() -> None:
     assert TRITON_STATUS[grpc.StatusCode.ALREADY_EXISTS] == 400
     limited = GatewayError(grpc.StatusCode.RESOURCE_EXHAUSTED, "slow down", retry_after_s=0.2)
     assert limited.headers() == {"retry-after": "1"}
+    loading = GatewayError(grpc.StatusCode.UNAVAILABLE, "loading", retry_after_s=2.5)
+    assert loading.headers() == {"retry-after": "3"}
+    full = GatewayError(grpc.StatusCode.RESOURCE_EXHAUSTED, "queue full")
+    assert full.headers() == {"retry-after": "1"}
+    assert GatewayError(grpc.StatusCode.INTERNAL, "x").headers() == {}
     body = openai_error_body(limited)["error"]
     assert body["type"] == "rate_limit_error"
     assert body["code"] == "resource_exhausted"

@@ -77,10 +77,14 @@ class GatewayError(Exception):
         return self.http_status or table.get(self.code, 500)
 
     def headers(self) -> dict[str, str]:
-        """`Retry-After` (whole seconds, rounded up) when the router said when to retry."""
-        if self.retry_after_s is None:
+        """`Retry-After` (whole seconds, rounded up) when the router said when to retry;
+        1 s for an overload that did not say (a full queue), so a 429 always has one."""
+        delay = self.retry_after_s
+        if delay is None and self.code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+            delay = 1.0
+        if delay is None:
             return {}
-        return {"retry-after": str(max(1, math.ceil(self.retry_after_s)))}
+        return {"retry-after": str(max(1, math.ceil(delay)))}
 
 
 def bad_request(param: str, description: str) -> GatewayError:
