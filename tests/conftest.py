@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -180,25 +181,81 @@ def build_bpe_tokenizer(
     return int(tok.get_vocab_size())
 
 
-@pytest.fixture(scope="session")
-def tiny_gpt2_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A random 2-layer GPT-2 with a byte-level BPE tokenizer."""
+def tiny_gpt2(vocab: int, seed: int, **config: Any) -> Any:
+    """A random 2-layer GPT-2 over `vocab` tokens whose end-of-sequence is token 0."""
     import torch
     from transformers import GPT2Config, GPT2LMHeadModel
 
+    torch.manual_seed(seed)
+    return GPT2LMHeadModel(
+        GPT2Config(
+            vocab_size=vocab,
+            n_positions=128,
+            n_embd=32,
+            n_layer=2,
+            n_head=2,
+            bos_token_id=0,
+            eos_token_id=0,
+            **config,
+        )
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_gpt2_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random 2-layer GPT-2 with a byte-level BPE tokenizer."""
     out = tmp_path_factory.mktemp("tiny-gpt2")
     vocab = build_bpe_tokenizer(out, ["<|endoftext|>"], "<|endoftext|>", "<|endoftext|>")
-    torch.manual_seed(1)
-    config = GPT2Config(
-        vocab_size=vocab,
-        n_positions=128,
-        n_embd=32,
-        n_layer=2,
-        n_head=2,
-        bos_token_id=0,
-        eos_token_id=0,
-    )
-    GPT2LMHeadModel(config).save_pretrained(out)
+    tiny_gpt2(vocab, seed=1).save_pretrained(out)
+    return out
+
+
+CHATML = (
+    "{% for message in messages %}"
+    "{% if message['role'] == 'system' and not loop.first %}"
+    "{{ raise_exception('a system message must come first') }}{% endif %}"
+    "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
+"""A ChatML chat template (SmolLM2's and Qwen's form) that refuses a late system message."""
+
+
+def _tiny_chat_model(out: Path) -> Any:
+    """A random 2-layer GPT-2 whose tokenizer has ChatML's tokens and template; its
+    end-of-sequence token is `<|endoftext|>`, so only Chat stops at `<|im_end|>`."""
+    from transformers import AutoTokenizer
+
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<unk>"]
+    vocab = build_bpe_tokenizer(out, specials, "<|endoftext|>", "<|endoftext|>")
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    tokenizer.chat_template = CHATML
+    tokenizer.save_pretrained(out)
+    return tiny_gpt2(vocab, seed=2, tie_word_embeddings=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_chat_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random chat model: GPT-2 with a ChatML tokenizer and chat template."""
+    out = tmp_path_factory.mktemp("tiny-chat")
+    _tiny_chat_model(out).save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_chat_ending_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny chat model rigged to always predict `<|im_end|>` (id 2): its final layer
+    norm outputs a constant vector and only `<|im_end|>`'s output row scores it."""
+    import torch
+
+    out = tmp_path_factory.mktemp("tiny-chat-ending")
+    model = _tiny_chat_model(out)
+    with torch.no_grad():
+        model.transformer.ln_f.weight.zero_()
+        model.transformer.ln_f.bias.fill_(1.0)
+        model.lm_head.weight.zero_()
+        model.lm_head.weight[2].fill_(1.0)
+    model.save_pretrained(out)
     return out
 
 

@@ -106,3 +106,15 @@ def gemma() -> Path:
     if not (folder / "config.json").exists():
         missing(f"gemma-3-270m not converted yet at {folder}", "models")
     return folder
+
+
+def smollm2() -> Path:
+    """smollm2-135m-instruct converted once from its GGUF (what `modelport up` loads)."""
+    from modelport.inference.settings import CacheSettings
+    from modelport.nlp.gguf_source import converted_dir
+    from modelport.nlp.smollm2_135m import PACKAGE
+
+    folder = converted_dir(PACKAGE, CacheSettings().cache_dir)
+    if not (folder / "config.json").exists():
+        missing(f"smollm2-135m-instruct not converted yet at {folder}", "models")
+    return folder

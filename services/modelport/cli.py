@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from modelport import __version__
-from modelport.client import ClientError, ModelportClient
+from modelport.client import CHAT_MODEL, ClientError, ModelportClient
 from modelport.serving.catalog import PROTO_TO_TASK
 from modelport.v1 import common_pb2
 
@@ -44,6 +44,7 @@ COMMANDS = {
     "EmbeddingService/Embed": "embed",
     "NlpService/Classify": "classify",
     "NlpService/Generate": "generate",
+    "NlpService/Chat": "chat",
     "VisionService/ClassifyImage": "classify-image",
 }
 
@@ -521,6 +522,57 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _chat(args: argparse.Namespace) -> int:
+    message = _prompt(args)
+    args.deadline_s = args.timeout or generate_timeout(args.max_new_tokens)
+    options: dict[str, Any] = {
+        "system": args.system,
+        "model": args.model,
+        "version": args.version,
+        "max_new_tokens": args.max_new_tokens,
+        "temperature": args.temperature or None,  # 0: greedy
+        "seed": args.seed,
+    }
+    with _client(args, args.deadline_s) as client:
+        if args.stream:
+            texts: list[str] = []
+            reply = None
+            try:
+                for reply in client.chat_stream(message, **options):
+                    if not args.json:
+                        print(reply.text, end="", flush=True)
+                    texts.append(reply.text)
+            finally:
+                if texts and not args.json:
+                    print(flush=True)  # an error goes on a line of its own
+            if reply is None:
+                return 0
+            text = "".join(texts)
+        else:
+            reply = client.chat(message, **options)
+            text = reply.text
+            if not args.json:
+                print(text)
+    if args.json:
+        usage = {
+            "input_tokens": reply.input_tokens,
+            "output_tokens": reply.output_tokens,
+            "total_tokens": reply.input_tokens + reply.output_tokens,
+        }
+        print(
+            json.dumps(
+                {
+                    "model": reply.model,
+                    "version": reply.version,
+                    "message": {"role": "assistant", "content": text},
+                    "finish_reason": reply.finish_reason,
+                    "usage": usage,
+                }
+            )
+        )
+    return 0
+
+
 def _models(args: argparse.Namespace) -> int:
     from google.protobuf.json_format import MessageToDict
 
@@ -534,6 +586,26 @@ def _models(args: argparse.Namespace) -> int:
 
 
 # -- the parser ---------------------------------------------------------------------------
+def _decoding_args(cmd: argparse.ArgumentParser, max_new_tokens: str) -> None:
+    """Decoding options and the client options of a generating command, whose default
+    deadline grows with the tokens asked for."""
+    cmd.add_argument("--max-new-tokens", type=non_negative_int, default=0, help=max_new_tokens)
+    cmd.add_argument(
+        "--temperature",
+        type=non_negative_float,
+        default=0.0,
+        help="sampling temperature; 0: greedy decoding",
+    )
+    cmd.add_argument(
+        "--seed", type=int, help="seed for reproducible sampling (default: a random one)"
+    )
+    _client_args(
+        cmd,
+        timeout="deadline of the call, seconds (default: 30 + 0.25 per new token asked for; "
+        "158 when --max-new-tokens is 0)",
+    )
+
+
 def _client_args(cmd: argparse.ArgumentParser, timeout: str | None = None) -> None:
     cmd.add_argument(
         "--target", default=DEFAULT_TARGET, help="the router's (or a backend's) host:port"
@@ -683,28 +755,33 @@ def parser() -> argparse.ArgumentParser:
     generate.add_argument("--file", metavar="FILE", help="read the prompt from FILE")
     generate.add_argument("--model", default="gemma-3-270m", help="model to call")
     _version_arg(generate)
-    generate.add_argument(
-        "--max-new-tokens",
-        type=non_negative_int,
-        default=0,
-        help="most tokens to generate; 0: the model's default (64 for the suite's gemma), "
+    _decoding_args(
+        generate,
+        "most tokens to generate; 0: the model's default (64 for the suite's gemma), "
         "cut to what the prompt leaves of the context (gemma: 512 tokens, prompt included)",
     )
-    generate.add_argument(
-        "--temperature",
-        type=non_negative_float,
-        default=0.0,
-        help="sampling temperature; 0: greedy decoding",
-    )
-    generate.add_argument(
-        "--seed", type=int, help="seed for reproducible sampling (default: a random one)"
-    )
-    _client_args(
-        generate,
-        timeout="deadline of the call, seconds (default: 30 + 0.25 per new token asked for; "
-        "158 when --max-new-tokens is 0)",
-    )
     generate.set_defaults(func=_generate)
+
+    chat = command(
+        "chat",
+        "ask a chat model (its chat template applied): summarise, translate, answer",
+    )
+    chat.add_argument(
+        "prompt", nargs="?", metavar="MESSAGE", help="the user's message; '-' reads stdin"
+    )
+    chat.add_argument("--file", metavar="FILE", help="read the message from FILE")
+    chat.add_argument("--system", metavar="TEXT", help="a system message sent first")
+    chat.add_argument("--model", default=CHAT_MODEL, help="model to call")
+    _version_arg(chat)
+    chat.add_argument(
+        "--stream", action="store_true", help="print the reply as it is produced (ChatStream)"
+    )
+    _decoding_args(
+        chat,
+        "most tokens in the reply; 0: the model's default (256 for the suite's "
+        "smollm2-135m-instruct), cut to what the conversation leaves of the context",
+    )
+    chat.set_defaults(func=_chat)
 
     models = command("models", "list models: versions, tasks, states, replicas")
     _client_args(models)

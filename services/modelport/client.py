@@ -99,6 +99,41 @@ class GenerationChunk:
     output_tokens: int = 0
 
 
+@dataclass(frozen=True)
+class ChatReply(GenerationChunk):
+    """A chat model's whole reply (`text`), with its finish reason and token counts
+    (`input_tokens`: the conversation with the chat template applied)."""
+
+    role: str = "assistant"
+
+
+Messages: TypeAlias = "str | Sequence[tuple[str, str]]"
+"""A conversation: (role, content) pairs, oldest first (roles `system`, `user`,
+`assistant`), or one user message as a plain string."""
+CHAT_MODEL = "smollm2-135m-instruct"
+
+
+def chat_messages(messages: Messages, system: str | None = None) -> list[nlp_pb2.ChatMessage]:
+    """The request's messages: `system` first when given, then `messages`."""
+    pairs = [("user", messages)] if isinstance(messages, str) else list(messages)
+    if system is not None:
+        pairs.insert(0, ("system", system))
+    return [nlp_pb2.ChatMessage(role=role, content=content) for role, content in pairs]
+
+
+def generation_parameters(
+    max_new_tokens: int, temperature: float | None, seed: int | None
+) -> nlp_pb2.GenerationParameters:
+    """`max_new_tokens` 0: the model's default; `temperature` None: greedy."""
+    parameters = nlp_pb2.GenerationParameters(max_new_tokens=max_new_tokens)
+    if temperature is not None:
+        parameters.do_sample = True
+        parameters.temperature = temperature
+    if seed is not None:
+        parameters.seed = seed
+    return parameters
+
+
 def _read(pem: Pem | None) -> bytes | None:
     if pem is None or isinstance(pem, bytes):
         return pem
@@ -308,26 +343,58 @@ class ModelportClient:
         """The generation as it is produced, with the model version that answered; the
         last chunk carries the finish reason and token counts. `max_new_tokens` 0: the
         model's default, cut to fit its context; `temperature` None: greedy."""
-        parameters = nlp_pb2.GenerationParameters(max_new_tokens=max_new_tokens)
-        if temperature is not None:
-            parameters.do_sample = True
-            parameters.temperature = temperature
-        if seed is not None:
-            parameters.seed = seed
         request = nlp_pb2.GenerateRequest(
             model=common_pb2.ModelRef(name=model, version=version),
             prompts=[prompt],
-            parameters=parameters,
+            parameters=generation_parameters(max_new_tokens, temperature, seed),
         )
         for chunk in self._stream(self._nlp.GenerateStream, request):
-            yield GenerationChunk(
-                chunk.text,
-                chunk.model.name,
-                chunk.model.version,
-                FINISH_REASONS.get(chunk.finish_reason),
-                chunk.usage.input_tokens,
-                chunk.usage.output_tokens,
-            )
+            yield _chunk(chunk)
+
+    def chat(
+        self,
+        messages: Messages,
+        *,
+        system: str | None = None,
+        model: str = CHAT_MODEL,
+        version: str = "",
+        max_new_tokens: int = 0,
+        temperature: float | None = None,
+        seed: int | None = None,
+    ) -> ChatReply:
+        """A chat model's reply to a conversation (its chat template is applied by the
+        server). `system`: a system message put first. `max_new_tokens` 0: the model's
+        default, cut to fit its context; `temperature` None: greedy."""
+        response = self._call(
+            self._nlp.Chat,
+            _chat_request(messages, system, model, version, max_new_tokens, temperature, seed),
+        )
+        return ChatReply(
+            response.message.content,
+            response.model.name,
+            response.model.version,
+            FINISH_REASONS.get(response.finish_reason),
+            response.usage.input_tokens,
+            response.usage.output_tokens,
+            response.message.role,
+        )
+
+    def chat_stream(
+        self,
+        messages: Messages,
+        *,
+        system: str | None = None,
+        model: str = CHAT_MODEL,
+        version: str = "",
+        max_new_tokens: int = 0,
+        temperature: float | None = None,
+        seed: int | None = None,
+    ) -> Iterator[GenerationChunk]:
+        """A chat model's reply as it is produced (as `chat`); the last chunk carries the
+        finish reason and token counts. Stopping early cancels the call."""
+        request = _chat_request(messages, system, model, version, max_new_tokens, temperature, seed)
+        for chunk in self._stream(self._nlp.ChatStream, request):
+            yield _chunk(chunk)
 
     def wait_for_models(self, names: Sequence[str]) -> registry_pb2.ListModelsResponse:
         """Watch the registry until every named model has a READY version, then list."""
@@ -344,3 +411,32 @@ class ModelportClient:
 
     def list_models(self) -> registry_pb2.ListModelsResponse:
         return self._call(self._registry.ListModels, registry_pb2.ListModelsRequest())
+
+
+def _chat_request(
+    messages: Messages,
+    system: str | None,
+    model: str,
+    version: str,
+    max_new_tokens: int,
+    temperature: float | None,
+    seed: int | None,
+) -> nlp_pb2.ChatRequest:
+    return nlp_pb2.ChatRequest(
+        model=common_pb2.ModelRef(name=model, version=version),
+        messages=chat_messages(messages, system),
+        parameters=generation_parameters(max_new_tokens, temperature, seed),
+    )
+
+
+def _chunk(
+    response: nlp_pb2.GenerateStreamResponse | nlp_pb2.ChatStreamResponse,
+) -> GenerationChunk:
+    return GenerationChunk(
+        response.text,
+        response.model.name,
+        response.model.version,
+        FINISH_REASONS.get(response.finish_reason),
+        response.usage.input_tokens,
+        response.usage.output_tokens,
+    )

@@ -58,6 +58,7 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     import os
 
     prepared.gemma()  # else `modelport up` would convert it inside the test's timeout
+    prepared.smollm2()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     up, port, _ = start_suite(env, tmp_path_factory.mktemp("suite-data"))
     try:

@@ -53,6 +53,7 @@ def test_up_then_every_command_then_a_second_up_then_a_clean_stop(
     free_env: dict[str, str], tmp_path: Path
 ) -> None:
     prepared.gemma()  # else `modelport up` would convert it inside the test's timeout
+    prepared.smollm2()
     port, metrics_port, gateway_port = free_port(), free_port(), free_port()
     target = f"127.0.0.1:{port}"
     data = tmp_path / "data"
@@ -94,7 +95,13 @@ def test_up_then_every_command_then_a_second_up_then_a_clean_stop(
             if line.startswith("ready:"):
                 break
         assert lines[-1].startswith("ready:"), lines
-        for model in ("all-MiniLM-L6-v2", "sentiment", "gemma-3-270m", "efficientnet-lite0"):
+        for model in (
+            "all-MiniLM-L6-v2",
+            "sentiment",
+            "gemma-3-270m",
+            "smollm2-135m-instruct",
+            "efficientnet-lite0",
+        ):
             assert any(model in line and "READY" in line for line in lines), lines
         # each component says when it is serving, in its own time; no library noise
         serving = [re.match(r"  (\w+) +SERVING on ", line) for line in lines]
@@ -177,6 +184,44 @@ def test_up_then_every_command_then_a_second_up_then_a_clean_stop(
         assert generation["usage"]["total_tokens"] == (
             generation["usage"]["input_tokens"] + generation["usage"]["output_tokens"]
         )
+
+        # chat: the message from the arguments or stdin; --json with the finish reason
+        paragraph = (
+            "The city council voted on Tuesday to build a new public library downtown. "
+            "Construction starts next spring and will cost 12 million dollars."
+        )
+        chatted = modelport(
+            "chat",
+            "--target",
+            target,
+            "--json",
+            "-",
+            stdin=f"Summarise in one sentence: {paragraph}",
+        )
+        assert chatted.returncode == 0, chatted.stderr
+        reply = json.loads(chatted.stdout)
+        assert reply["model"] == "smollm2-135m-instruct"
+        assert reply["message"]["role"] == "assistant"
+        assert "library" in reply["message"]["content"].lower(), reply
+        assert reply["finish_reason"] == "eos"  # it ended its turn (<|im_end|>)
+        assert reply["usage"]["input_tokens"] > len(paragraph.split())  # template included
+        streamed = modelport(
+            "chat",
+            "--target",
+            target,
+            "--stream",
+            "--system",
+            "Answer with one word.",
+            "--max-new-tokens",
+            "8",
+            "What colour is the sky on a clear day?",
+        )
+        assert streamed.returncode == 0, streamed.stderr
+        assert streamed.stdout.strip()
+        no_template = modelport("chat", "--target", target, "--model", "gemma-3-270m", "hi")
+        assert no_template.returncode == 1
+        assert "model 'gemma-3-270m' has no chat template" in no_template.stderr
+        assert "`modelport generate --model gemma-3-270m` calls it" in no_template.stderr
 
         labelled = modelport("classify-image", "--target", target, "--json", str(CAT))
         assert labelled.returncode == 0, labelled.stderr

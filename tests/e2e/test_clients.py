@@ -110,6 +110,7 @@ def test_triton_errors_statistics_and_repository(triton_results: dict[str, objec
         "all-MiniLM-L6-v2": "READY",
         "sentiment": "READY",
         "gemma-3-270m": "READY",
+        "smollm2-135m-instruct": "READY",
         "efficientnet-lite0": "READY",
     }
     unloaded = {m["name"]: m["state"] for m in r["index_unloaded"]}  # type: ignore[attr-defined]
@@ -126,7 +127,7 @@ def test_node_client_runs_against_the_suite(suite: str) -> None:
         ["npm", "test", "--silent"], cwd=NODE, env=env, capture_output=True, text=True, timeout=600
     )
     assert test.returncode == 0, test.stdout + test.stderr
-    assert "# pass 4" in test.stdout
+    assert "# pass 5" in test.stdout
     assert "# fail 0" in test.stdout
     example = subprocess.run(
         ["node", "dist/src/example.js", suite],

@@ -67,6 +67,7 @@ MODELS = {  # name: (task, OIP input)
     "cls": ("text-classification", "text"),
     "ner": ("token-classification", "text"),
     "gpt": ("text-generation", "prompt"),
+    "chat": ("text-generation", "prompt"),
     "t5": ("text2text-generation", "prompt"),
     "vit": ("image-classification", "image"),
     "detector": ("object-detection", "image"),
@@ -93,7 +94,9 @@ class Target:
 
 TARGETS = [
     Target("embedding", "embedding", ("fuzz",), (EMBEDDING, REGISTRY, OIP), f"/{EMBEDDING}/Embed"),
-    Target("nlp", "nlp", ("cls", "ner", "gpt", "t5"), (NLP, REGISTRY, OIP), f"/{NLP}/Generate"),
+    Target(
+        "nlp", "nlp", ("cls", "ner", "gpt", "chat", "t5"), (NLP, REGISTRY, OIP), f"/{NLP}/Generate"
+    ),
     Target(
         "vision", "vision", ("vit", "detector"), (VISION, REGISTRY, OIP), f"/{VISION}/ClassifyImage"
     ),
@@ -278,6 +281,9 @@ def hints(target: Target) -> Hints:
     found: dict[str, st.SearchStrategy[Any]] = {
         "modelport.v1.ModelRef.name": names,
         "modelport.v1.ModelRef.version": st.sampled_from(["", "1", "2"]),
+        "modelport.v1.ChatMessage.role": st.one_of(
+            st.sampled_from(["system", "user", "assistant"]), st.text(max_size=12)
+        ),
         "modelport.v1.ClassifyImageRequest.images": st.lists(image, max_size=3),
         "modelport.v1.DetectObjectsRequest.images": st.lists(image, max_size=3),
         "inference.RepositoryModelUnloadRequest.model_name": st.text().map("absent-".__add__),
@@ -314,13 +320,18 @@ def embedding(tiny_bert_dir: Path) -> Iterator[InferenceServer]:
 
 @pytest.fixture(scope="module")
 def nlp(
-    tiny_classifier_dir: Path, tiny_ner_dir: Path, tiny_gpt2_dir: Path, tiny_t5_dir: Path
+    tiny_classifier_dir: Path,
+    tiny_ner_dir: Path,
+    tiny_gpt2_dir: Path,
+    tiny_chat_dir: Path,
+    tiny_t5_dir: Path,
 ) -> Iterator[InferenceServer]:
     generation = GenerationSettings(default_max_new_tokens=4, max_new_tokens=8)
     models = [
         ModelSpec(name="cls", runtime="hf-sequence-classification", path=tiny_classifier_dir),
         ModelSpec(name="ner", runtime="hf-token-classification", path=tiny_ner_dir),
         ModelSpec(name="gpt", runtime="hf-causal-lm", path=tiny_gpt2_dir, generation=generation),
+        ModelSpec(name="chat", runtime="hf-causal-lm", path=tiny_chat_dir, generation=generation),
         ModelSpec(name="t5", runtime="hf-seq2seq", path=tiny_t5_dir, generation=generation),
     ]
     settings = NlpSettings(host="127.0.0.1", port=0, metrics_port=-1, max_inputs_per_request=16)

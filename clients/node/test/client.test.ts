@@ -7,6 +7,7 @@ import { call, connect, deadline } from "../src/client.js";
 import type { EmbedResponse__Output } from "../generated/modelport/v1/EmbedResponse.js";
 import type { ClassifyResponse__Output } from "../generated/modelport/v1/ClassifyResponse.js";
 import type { GenerateStreamResponse__Output } from "../generated/modelport/v1/GenerateStreamResponse.js";
+import type { ChatStreamResponse__Output } from "../generated/modelport/v1/ChatStreamResponse.js";
 
 const target = process.env.MODELPORT_TARGET;
 if (!target) throw new Error("set MODELPORT_TARGET to a running router (host:port)");
@@ -56,6 +57,20 @@ test("GenerateStream streams chunks and ends with a finish reason", async () => 
   const last = chunks[chunks.length - 1];
   assert.notEqual(last.finishReason, "FINISH_REASON_UNSPECIFIED");
   assert.ok(chunks.map((c) => c.text).join("").length > 0);
+});
+
+test("ChatStream answers with the role first and ends the turn", async () => {
+  const stream = client.nlp.ChatStream(
+    { model: { name: "smollm2-135m-instruct" },
+      messages: [{ role: "user", content: "What is the capital of France?" }],
+      parameters: { maxNewTokens: 24 } },
+    { deadline: deadline(120) },
+  );
+  const chunks: ChatStreamResponse__Output[] = [];
+  for await (const chunk of stream) chunks.push(chunk);
+  assert.equal(chunks[0].role, "assistant");
+  assert.equal(chunks[chunks.length - 1].finishReason, "FINISH_REASON_EOS");
+  assert.match(chunks.map((c) => c.text).join(""), /Paris/);
 });
 
 test("an unknown model is NOT_FOUND", async () => {

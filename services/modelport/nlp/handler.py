@@ -287,7 +287,8 @@ class NlpHandler:
         if model.chat_template is None:
             raise FailedPrecondition(
                 f"model {managed.name!r} has no chat template, so it cannot serve Chat: "
-                "call Generate with a prompt, or use a chat (instruction-tuned) model"
+                "call modelport.v1.NlpService/Generate with a prompt, or use a chat "
+                "(instruction-tuned) model"
             )
         params = replace(self._params(call.decoding, model), stop_ids=model.end_of_turn_ids)
         managed.decoder.admit(1)
