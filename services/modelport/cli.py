@@ -687,7 +687,7 @@ def parser() -> argparse.ArgumentParser:
         "--metrics-port",
         type=int,
         default=9090,
-        help="the router's /metrics port; the backends take the next 3",
+        help="the router's /metrics port; the backends take the next 3, the gateway the one after",
     )
     up.add_argument(
         "--gateway-port",

@@ -25,6 +25,7 @@ CHAT_MODEL = "smollm2-135m-instruct"
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The base URL of the gateway of a running local suite."""
     prepared.gemma()  # else `modelport up` would convert it inside the test's timeout
+    prepared.smollm2()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     port = free_port()
     up, _, lines = start_suite(env, tmp_path_factory.mktemp("suite-data"), gateway_port=port)
