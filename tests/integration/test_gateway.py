@@ -588,3 +588,29 @@ def test_quiet_streams_get_heartbeats(router: RouterServer, backends: str) -> No
             assert len(seen) < 50, seen
     assert seen[0].startswith("data: ")
     assert seen[-1] == ": keep-alive"
+
+
+def test_the_gateway_serves_https_when_given_a_certificate(
+    router: RouterServer, backends: str, tmp_path: Path
+) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    from tests.integration.test_security import issue, pem
+
+    ca = issue("gateway test CA", None)
+    cert, key = issue("gateway", ca, server=True)
+    (tmp_path / "ca.crt").write_bytes(ca[0].public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "tls.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "tls.key").write_bytes(pem(key))
+    with running_gateway(
+        router.port, tls_cert_file=tmp_path / "tls.crt", tls_key_file=tmp_path / "tls.key"
+    ) as url:
+        secure = url.replace("http://", "https://")
+        with httpx.Client(verify=str(tmp_path / "ca.crt"), timeout=30) as client:
+            response = client.post(
+                f"{secure}/v1/embeddings", json={"model": EMBEDDER, "input": "over tls"}
+            )
+        assert response.status_code == 200
+        assert len(response.json()["data"][0]["embedding"]) == 384
+        with pytest.raises(httpx.TransportError), httpx.Client(timeout=10) as plain:
+            plain.get(f"{url}/healthz")  # plaintext to a TLS port fails

@@ -36,6 +36,8 @@ def server(settings: GatewaySettings, metrics: GatewayMetrics | None = None) -> 
         access_log=False,
         timeout_graceful_shutdown=int(settings.grace_period_s),
         limit_concurrency=None,
+        ssl_certfile=settings.tls_cert_file,
+        ssl_keyfile=settings.tls_key_file,
     )
     return uvicorn.Server(config)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -18,6 +18,12 @@ class GatewaySettings(BaseSettings):
     """Address the HTTP server binds."""
     port: int = Field(8080, ge=0, le=65535)
     """HTTP port; 0 picks a free one."""
+    tls_cert_file: Path | None = None
+    """PEM certificate chain; set with `tls_key_file` to serve HTTPS (bearer tokens then
+    never travel in the clear to the gateway; in a cluster TLS usually ends at the
+    Ingress instead)."""
+    tls_key_file: Path | None = None
+    """PEM private key of `tls_cert_file`."""
     router_address: str = "127.0.0.1:50051"
     """The router's gRPC address, `host:port`: every request becomes a call on it."""
     router_tls_ca_file: Path | None = None
@@ -57,3 +63,9 @@ class GatewaySettings(BaseSettings):
     caller's W3C trace context is carried along without spans of the gateway's own."""
     grace_period_s: float = Field(30.0, ge=0)
     """On SIGTERM: how long open requests (streams included) may take to finish."""
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> GatewaySettings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("tls_cert_file and tls_key_file go together (both or neither)")
+        return self
