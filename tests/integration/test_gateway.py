@@ -37,6 +37,7 @@ from tests.helpers import loopback_settings, running_server
 ROOT = Path(__file__).resolve().parents[2]
 EMBEDDER = "all-MiniLM-L6-v2"
 GENERATOR = "gpt"
+CHAT = "chat"
 MAX_BODY = 1024 * 1024
 
 
@@ -47,7 +48,9 @@ def router(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RouterServer]:
 
 
 @pytest.fixture(scope="module")
-def backends(router: RouterServer, minilm_dir: Path, tiny_gpt2_dir: Path) -> Iterator[str]:
+def backends(
+    router: RouterServer, minilm_dir: Path, tiny_gpt2_dir: Path, tiny_chat_dir: Path
+) -> Iterator[str]:
     """An embedding and an NLP backend registered with the router; its address."""
     address = f"127.0.0.1:{router.port}"
     embedding = loopback_settings(EmbeddingSettings, router_address=address)
@@ -68,12 +71,15 @@ def backends(router: RouterServer, minilm_dir: Path, tiny_gpt2_dir: Path) -> Ite
                     runtime="hf-causal-lm",
                     path=tiny_gpt2_dir,
                     generation=generation,
-                )
+                ),
+                ModelSpec(
+                    name=CHAT, runtime="hf-causal-lm", path=tiny_chat_dir, generation=generation
+                ),
             ],
         ),
     ):
         with ModelportClient(address) as client:
-            client.wait_for_models([EMBEDDER, GENERATOR])
+            client.wait_for_models([EMBEDDER, GENERATOR, CHAT])
         yield address
 
 
@@ -190,6 +196,59 @@ def test_openai_completions_match_grpc_and_stream_the_same_text(
     assert chunks[-1].usage is not None
     assert chunks[-1].usage.completion_tokens == done.usage.completion_tokens
     assert all(c.usage is None for c in chunks[:-1])
+
+
+def test_openai_sdk_chat_streaming_and_not_match_grpc(sdk: openai.OpenAI, backends: str) -> None:
+    messages: list[Any] = [
+        {"role": "developer", "content": "Answer briefly."},
+        {"role": "user", "content": [{"type": "text", "text": "the cat sat"}]},
+    ]
+    done = sdk.chat.completions.create(
+        model=CHAT, messages=messages, max_completion_tokens=8, temperature=0, user="me"
+    )
+    with grpc.insecure_channel(backends) as channel:
+        expected = nlp_pb2_grpc.NlpServiceStub(channel).Chat(
+            nlp_pb2.ChatRequest(
+                model=common_pb2.ModelRef(name=CHAT),
+                messages=[
+                    nlp_pb2.ChatMessage(role="system", content="Answer briefly."),
+                    nlp_pb2.ChatMessage(role="user", content="the cat sat"),
+                ],
+                parameters=nlp_pb2.GenerationParameters(max_new_tokens=8),
+            ),
+            timeout=60,
+        )
+    reply = done.choices[0]
+    assert reply.message.role == "assistant"
+    assert reply.message.content == expected.message.content
+    assert done.usage is not None
+    assert done.usage.completion_tokens == expected.usage.output_tokens <= 8
+    assert done.id.startswith("chatcmpl-")
+    chunks = list(
+        sdk.chat.completions.create(
+            model=CHAT,
+            messages=messages,
+            max_tokens=8,
+            temperature=0,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
+    assert chunks[0].choices[0].delta.role == "assistant"
+    assert all(c.choices[0].delta.role is None for c in chunks[1:-1])
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == reply.message.content
+    assert chunks[-2].choices[0].finish_reason == reply.finish_reason
+    assert chunks[-1].choices == []
+    assert chunks[-1].usage is not None
+    assert chunks[-1].usage.total_tokens == done.usage.total_tokens
+    with pytest.raises(openai.BadRequestError) as tools:
+        sdk.chat.completions.create(
+            model=CHAT,
+            messages=messages,
+            tools=[{"type": "function", "function": {"name": "f", "parameters": {}}}],
+        )
+    assert tools.value.body["param"] == "tools"  # type: ignore[index]
 
 
 def test_openai_sampling_with_a_seed_is_reproducible(sdk: openai.OpenAI) -> None:
