@@ -43,7 +43,9 @@ MAX_BODY = 1024 * 1024
 
 @pytest.fixture(scope="module")
 def router(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RouterServer]:
-    with running_router(tmp_path_factory.mktemp("router")) as router:
+    # lease_ttl_s: how long after its start the router answers an unknown model
+    # UNAVAILABLE (backends may still be re-registering); the tests want NOT_FOUND at once
+    with running_router(tmp_path_factory.mktemp("router"), lease_ttl_s=0.5) as router:
         yield router
 
 
