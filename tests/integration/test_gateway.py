@@ -675,3 +675,30 @@ def test_the_gateway_serves_https_when_given_a_certificate(
         assert len(response.json()["data"][0]["embedding"]) == 384
         with pytest.raises(httpx.TransportError), httpx.Client(timeout=10) as plain:
             plain.get(f"{url}/healthz")  # plaintext to a TLS port fails
+
+
+def test_a_client_gone_before_the_first_message_cancels_the_call(tmp_path: Path) -> None:
+    """A stream whose first message never comes (WatchModels on a router with no model),
+    left by its HTTP client while the gateway still waits for that message: the call on
+    the router ends then, not at its deadline."""
+
+    def ended(router: RouterServer) -> float:
+        return sum(
+            sample.value
+            for family in router.metrics.registry.collect()
+            for sample in family.samples
+            if sample.name.endswith("_count")
+            and sample.labels.get("method") == "/modelport.v1.RegistryService/WatchModels"
+        )
+
+    with (
+        running_router(tmp_path / "empty") as empty,
+        running_gateway(empty.port) as url,
+        httpx.Client(base_url=url, timeout=1.0) as client,
+    ):
+        with pytest.raises(httpx.ReadTimeout):  # no headers: the first message is awaited
+            client.post("/modelport.v1.RegistryService/WatchModels", json={})
+        deadline = time.monotonic() + 30
+        while ended(empty) < 1:
+            assert time.monotonic() < deadline, "the router's call was not cancelled"
+            time.sleep(0.05)

@@ -103,7 +103,6 @@ class GatewayMiddleware:
             )
             current = trace.set_span_in_context(trace.NonRecordingSpan(new), parent)
         outgoing = traceparent(trace.get_current_span(current).get_span_context())
-        scope.setdefault("state", {})["caller"] = Caller(headers.get("authorization"), rid)
         status = 500
         started = time.perf_counter()
         in_flight = self._metrics.in_flight.labels(route)
@@ -132,6 +131,9 @@ class GatewayMiddleware:
                     raise _too_large(self._max_body)
             return message
 
+        scope.setdefault("state", {})["caller"] = Caller(
+            headers.get("authorization"), rid, receiving
+        )
         token = otel_context.attach(current)
         try:
             length = headers.get("content-length", "")

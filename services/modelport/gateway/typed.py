@@ -77,7 +77,7 @@ def method_route(router: Router, method: MethodDescriptor, heartbeat_s: float) -
             if not method.server_streaming:
                 return Json(to_json(await router.unary(path, message, response_type, who)))
             started = router.server_stream(path, message, response_type, who)
-        _, stream = await first_and_rest(started)
+        _, stream = await first_and_rest(started, who)
         return EventStream(sse(stream), heartbeat_s)
 
     return Route(path, guarded("typed", call), methods=["POST"])

@@ -10,6 +10,7 @@ request through that the router would refuse.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -17,8 +18,9 @@ from typing import Any, TypeVar
 
 import grpc
 from google.protobuf.message import Message
+from starlette.types import Receive
 
-from modelport.gateway.errors import from_rpc_error
+from modelport.gateway.errors import GatewayError, from_rpc_error
 from modelport.gateway.settings import GatewaySettings
 from modelport.serving.tracing import inject
 
@@ -37,6 +39,8 @@ class Caller:
 
     authorization: str | None
     request_id: str
+    receive: Receive | None = None
+    """The HTTP request's ASGI `receive`: after the body, it says when the client left."""
 
     def metadata(self) -> tuple[tuple[str, str], ...]:
         """Credentials, request id, and the current trace context (re-pointed at the
@@ -147,19 +151,39 @@ async def responses(call: Any) -> AsyncGenerator[Any, None]:
         call.cancel()
 
 
-async def first_and_rest(call: Any) -> tuple[Any | None, AsyncIterator[Any]]:
+async def first_and_rest(call: Any, caller: Caller) -> tuple[Any | None, AsyncIterator[Any]]:
     """The first message of a streaming call (None when it ended without one), awaited
     before any HTTP status is sent, so an error the router answers at once (unknown
     model, bad argument, rate limit) is a real 4xx/5xx and not a 200 stream that fails;
-    and the iterator of the whole stream, first message included."""
+    and the iterator of the whole stream, first message included.
+
+    Through the caller's `receive` (its body already read), an HTTP client that goes away
+    while the first message is awaited (a generation queued behind others) cancels the
+    call there and then, as it would once the stream had started."""
     stream = responses(call)
+    first_message = asyncio.ensure_future(anext(stream))
+    receive = caller.receive
+    watch = asyncio.ensure_future(_disconnect(receive)) if receive is not None else None
     try:
-        first = await anext(stream)
+        await asyncio.wait(
+            {first_message, *([watch] if watch else [])}, return_when=asyncio.FIRST_COMPLETED
+        )
+        if not first_message.done():
+            first_message.cancel()
+            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration, GatewayError):
+                await first_message
+            raise GatewayError(grpc.StatusCode.CANCELLED, "the HTTP client went away")
+        first = first_message.result()
     except StopAsyncIteration:
         return None, _empty()
     except BaseException:
+        if not first_message.done():
+            first_message.cancel()
         await stream.aclose()
         raise
+    finally:
+        if watch is not None:
+            watch.cancel()
 
     async def chained() -> AsyncGenerator[Any, None]:
         try:
@@ -170,6 +194,13 @@ async def first_and_rest(call: Any) -> tuple[Any | None, AsyncIterator[Any]]:
             await stream.aclose()
 
     return first, chained()
+
+
+async def _disconnect(receive: Receive) -> None:
+    """Returns when the HTTP client disconnects (the body has been read: nothing else
+    arrives)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 async def _empty() -> AsyncIterator[Any]:

@@ -336,7 +336,7 @@ class OipRoutes:
             nlp_pb2.GenerateStreamResponse,
             caller(request),
         )
-        _, chunks = await first_and_rest(call)
+        _, chunks = await first_and_rest(call, caller(request))
 
         async def events() -> AsyncIterator[bytes]:
             try:

@@ -187,7 +187,7 @@ class OpenAiServing:
             nlp_pb2.GenerateStreamResponse,
             caller,
         )
-        first, chunks = await first_and_rest(call)
+        first, chunks = await first_and_rest(call, caller)
         base = {
             "id": f"cmpl-{caller.request_id}",
             "object": "text_completion",
@@ -258,7 +258,7 @@ class OpenAiServing:
         call = self._router.server_stream(
             CHAT_STREAM, self._chat_request(request), nlp_pb2.ChatStreamResponse, caller
         )
-        first, chunks = await first_and_rest(call)
+        first, chunks = await first_and_rest(call, caller)
         base = {
             "id": f"chatcmpl-{caller.request_id}",
             "object": "chat.completion.chunk",
