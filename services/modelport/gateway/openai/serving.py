@@ -160,10 +160,7 @@ class OpenAiServing:
             GENERATE, self._generate_request(request), nlp_pb2.GenerateResponse, caller
         )
         return {
-            "id": f"cmpl-{caller.request_id}",
-            "object": "text_completion",
-            "created": int(time.time()),
-            "model": response.model.name,
+            **_head("cmpl", "text_completion", response.model.name, caller),
             "choices": [
                 {
                     "index": i,
@@ -188,12 +185,8 @@ class OpenAiServing:
             caller,
         )
         first, chunks = await first_and_rest(call, caller)
-        base = {
-            "id": f"cmpl-{caller.request_id}",
-            "object": "text_completion",
-            "created": int(time.time()),
-            "model": first.model.name if first is not None else request.model,
-        }
+        model = first.model.name if first is not None else request.model
+        base = _head("cmpl", "text_completion", model, caller)
 
         def choice(chunk: nlp_pb2.GenerateStreamResponse) -> dict[str, Any]:
             return {
@@ -236,10 +229,7 @@ class OpenAiServing:
             CHAT, self._chat_request(request), nlp_pb2.ChatResponse, caller
         )
         return {
-            "id": f"chatcmpl-{caller.request_id}",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": response.model.name,
+            **_head("chatcmpl", "chat.completion", response.model.name, caller),
             "choices": [
                 {
                     "index": 0,
@@ -259,12 +249,8 @@ class OpenAiServing:
             CHAT_STREAM, self._chat_request(request), nlp_pb2.ChatStreamResponse, caller
         )
         first, chunks = await first_and_rest(call, caller)
-        base = {
-            "id": f"chatcmpl-{caller.request_id}",
-            "object": "chat.completion.chunk",
-            "created": int(time.time()),
-            "model": first.model.name if first is not None else request.model,
-        }
+        model = first.model.name if first is not None else request.model
+        base = _head("chatcmpl", "chat.completion.chunk", model, caller)
         role_sent = False
 
         def choice(chunk: nlp_pb2.ChatStreamResponse) -> dict[str, Any]:
@@ -279,6 +265,16 @@ class OpenAiServing:
             return {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
 
         return _events(chunks, base, _include_usage(request), choice)
+
+
+def _head(prefix: str, kind: str, model: str, caller: Caller) -> dict[str, Any]:
+    """The fields every OpenAI response and chunk starts with."""
+    return {
+        "id": f"{prefix}-{caller.request_id}",
+        "object": kind,
+        "created": int(time.time()),
+        "model": model,
+    }
 
 
 def _include_usage(request: Sampling) -> bool:
