@@ -320,6 +320,16 @@ def test_body_larger_than_the_limit_is_a_413_json(http: httpx.Client) -> None:
     assert response.status_code == 413
     assert "max_body_bytes" in response.json()["error"]["message"]
 
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
+        yield b'{"model": "x", "input": "'
+        for _ in range(MAX_BODY // 65536 + 2):
+            yield b"x" * 65536
+        yield b'"}'
+
+    streamed = http.post("/v2/models/m/infer", content=chunks())
+    assert streamed.status_code == 413
+    assert "max_body_bytes" in streamed.json()["error"]  # the OIP envelope on /v2
+
 
 def test_client_disconnect_cancels_the_call_on_the_router(
     gateway: str, router: RouterServer
