@@ -82,6 +82,7 @@ models: install
 
 # Values table of charts/modelport/README.md from the comments in values.yaml.
 chart-docs: install
+	$(PY) scripts/chart_schema.py
 	$(PY) scripts/chart_values_table.py
 
 up: install

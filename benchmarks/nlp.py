@@ -5,7 +5,9 @@ batch 32 on eager torch (the old limit) and on the ONNX Runtime engine (the new 
 the gRPC service (its default engine, auto) at concurrency 32 with one text per call.
 Generation (gemma-3-270m, bf16, greedy): aggregate tokens/s with 1, 4 and 8 concurrent
 streams and time to first token; the ratio to one stream shows what batched decoding
-buys. Writes benchmarks/results/nlp.json.
+buys. Chat (smollm2-135m-instruct, float32, greedy, ChatStream): the same figures for
+questions answered through its chat template (replies end at its end of turn, so the
+token counts are what it produced). Writes benchmarks/results/nlp.json.
 
     .venv/bin/python benchmarks/nlp.py
 """
@@ -17,6 +19,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import AsyncIterable
 from pathlib import Path
 
 import grpc
@@ -27,6 +30,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from benchmarks.embedding import free_port, make_sentences
+from modelport.nlp.__main__ import CHAT_MODEL
 from modelport.v1 import common_pb2, nlp_pb2, nlp_pb2_grpc
 from tests.helpers import ServiceProcess
 
@@ -81,23 +85,47 @@ async def classify_grpc(target: str, sentences: list[str], concurrency: int) -> 
         return len(sentences) / (time.perf_counter() - start)
 
 
-async def generation(target: str, streams: int, tokens: int) -> tuple[float, float]:
-    """(aggregate tokens/s, median time to first token in ms) for `streams` at once."""
+QUESTIONS = [
+    "Write a short story about a dragon.",
+    "Explain how a bicycle works.",
+    "Describe the ocean.",
+    "Write a poem about autumn.",
+    "Tell me about the history of Rome.",
+    "Describe a city at night.",
+    "Explain photosynthesis.",
+    "Write a letter to a friend.",
+]
+
+
+async def generation(
+    target: str, streams: int, tokens: int, chat: bool = False
+) -> tuple[float, float]:
+    """(aggregate tokens/s, median time to first token in ms) for `streams` at once:
+    GenerateStream on gemma, or with `chat` ChatStream on the chat model."""
     async with grpc.aio.insecure_channel(target) as channel:
         stub = nlp_pb2_grpc.NlpServiceStub(channel)
-        model = common_pb2.ModelRef(name="gemma-3-270m")
+        model = common_pb2.ModelRef(name=CHAT_MODEL if chat else "gemma-3-270m")
+        parameters = nlp_pb2.GenerationParameters(max_new_tokens=tokens)
         first: list[float] = []
         produced: list[int] = []
 
-        async def one(prompt: str) -> None:
+        async def one(i: int) -> None:
             t0 = time.perf_counter()
             got_first = False
-            request = nlp_pb2.GenerateRequest(
-                model=model,
-                prompts=[prompt],
-                parameters=nlp_pb2.GenerationParameters(max_new_tokens=tokens),
-            )
-            async for chunk in stub.GenerateStream(request, timeout=600):
+            call: AsyncIterable[nlp_pb2.ChatStreamResponse | nlp_pb2.GenerateStreamResponse]
+            if chat:
+                message = nlp_pb2.ChatMessage(role="user", content=QUESTIONS[i % len(QUESTIONS)])
+                request = nlp_pb2.ChatRequest(
+                    model=model, messages=[message], parameters=parameters
+                )
+                call = stub.ChatStream(request, timeout=600)
+            else:
+                prompt = PROMPTS[i % len(PROMPTS)]
+                call = stub.GenerateStream(
+                    nlp_pb2.GenerateRequest(model=model, prompts=[prompt], parameters=parameters),
+                    timeout=600,
+                )
+            async for chunk in call:
                 if not got_first and chunk.text:
                     first.append(time.perf_counter() - t0)
                     got_first = True
@@ -105,7 +133,7 @@ async def generation(target: str, streams: int, tokens: int) -> tuple[float, flo
                     produced.append(chunk.usage.output_tokens)
 
         start = time.perf_counter()
-        await asyncio.gather(*(one(PROMPTS[i % len(PROMPTS)]) for i in range(streams)))
+        await asyncio.gather(*(one(i) for i in range(streams)))
         elapsed = time.perf_counter() - start
         return sum(produced) / elapsed, float(np.median(first)) * 1000
 
@@ -142,6 +170,16 @@ def main() -> None:
             results[f"gen_ttft_ms_{streams}"] = ttft
             print(
                 f"generate: {streams} streams {rate:.1f} tok/s aggregate "
+                f"({rate / base:.2f}x one stream), median time to first token {ttft:.0f} ms"
+            )
+        base = 0.0
+        for streams in (1, 4, 8):
+            rate, ttft = asyncio.run(generation(server.address, streams, 64, chat=True))
+            base = base or rate
+            results[f"chat_tokens_per_s_{streams}"] = rate
+            results[f"chat_ttft_ms_{streams}"] = ttft
+            print(
+                f"chat: {streams} streams {rate:.1f} tok/s aggregate "
                 f"({rate / base:.2f}x one stream), median time to first token {ttft:.0f} ms"
             )
     finally:

@@ -371,6 +371,7 @@ def _up(args: argparse.Namespace) -> int:
             f'try:   {command} embed{to} "hello world"\n'
             f'       {command} classify{to} "I love this"\n'
             f'       {command} generate{to} "Once upon a time"\n'
+            f'       {command} chat{to} "What is the capital of France?"\n'
             f"       {command} classify-image{to} {image}\n"
             + (f"       curl {base_url}/v1/models\n" if base_url else "")
             + "stop:  Ctrl-C"

@@ -13,19 +13,11 @@ from typing import Any
 import pytest
 import yaml
 
-from tests import prepared
-
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "modelport"
 SKAFFOLD_SCHEMA = ROOT.parent / "shared" / "schemas" / "skaffold-v4beta13.json"
 KUBE_VERSIONS = ("1.27.0", "1.33.0")
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
-
-
-@pytest.fixture(scope="session")
-def tools() -> Path:
-    """helm, kubernetes-validate, checkov, check-jsonschema (`make tools` installs them)."""
-    return prepared.chart_tools()
 
 
 def run(tools: Path, tool: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -245,12 +237,10 @@ def test_schema_rejects_a_model_spec_typo(tools: Path, key: str, value: str, nam
     assert named in out.stderr
 
 
-def test_keda_replaces_cpu_autoscaling_and_models_reach_the_pods(tools: Path) -> None:
+def test_models_reach_the_pods(tools: Path) -> None:
     docs = objects(
         render(
             tools,
-            "--set",
-            "keda.enabled=true",
             "--set",
             "backends.embedding.models[0].name=e5",
             "--set",
@@ -258,14 +248,6 @@ def test_keda_replaces_cpu_autoscaling_and_models_reach_the_pods(tools: Path) ->
             "--set",
             "backends.embedding.models[0].path=/models/e5",
         )
-    )
-    # the gateway keeps its CPU HPA: it has no queue to scale on
-    assert set(by_kind(docs, "HorizontalPodAutoscaler")) == {"mp-modelport-gateway"}
-    scaled = by_kind(docs, "ScaledObject")
-    assert set(scaled) == {"mp-modelport-embedding", "mp-modelport-nlp", "mp-modelport-vision"}
-    assert (
-        "modelport_queue_depth"
-        in scaled["mp-modelport-nlp"]["spec"]["triggers"][0]["metadata"]["query"]
     )
     models = yaml.safe_load(
         by_kind(docs, "ConfigMap")["mp-modelport-embedding-models"]["data"]["models.yaml"]
@@ -405,7 +387,7 @@ def test_the_default_install_is_authenticated_from_router_to_backends(tools: Pat
 
     docs = objects(render(tools))
     secrets = by_kind(docs, "Secret")
-    assert set(secrets) == {"mp-modelport-router-token"}
+    assert set(secrets) == {"mp-modelport-router-token", "mp-modelport-tokens"}
     token = base64.b64decode(secrets["mp-modelport-router-token"]["data"]["token"]).decode()
     assert len(token) >= 32
     assert token.isalnum()
@@ -414,6 +396,8 @@ def test_the_default_install_is_authenticated_from_router_to_backends(tools: Pat
     assert router["MODELPORT_ALLOW_REGISTRATION"] == "false"
     sent = mounted_file(deployments["mp-modelport-router"], router["MODELPORT_BACKEND_TOKEN_FILE"])  # type: ignore[arg-type]
     assert sent == ("mp-modelport-router-token", "token")
+    clients = mounted_file(deployments["mp-modelport-router"], router["MODELPORT_AUTH_TOKENS_FILE"])  # type: ignore[arg-type]
+    assert clients == ("mp-modelport-tokens", "tokens.yaml")  # clients need tokens too
     for name in ("mp-modelport-embedding", "mp-modelport-nlp", "mp-modelport-vision"):
         backend = container_env(deployments[name])
         accepted = mounted_file(deployments[name], backend["MODELPORT_AUTH_ROUTER_TOKEN_FILE"])  # type: ignore[arg-type]
@@ -449,4 +433,4 @@ def test_the_default_install_is_authenticated_from_router_to_backends(tools: Pat
     assert mounted_file(
         deployments["mp-modelport-nlp"],
         nlp["MODELPORT_AUTH_TOKENS_FILE"],  # type: ignore[arg-type]
-    ) == ("mp-tokens", "tokens.yaml")
+    ) == ("mp-tokens", "client-tokens.yaml")

@@ -193,3 +193,71 @@ async def next_event(events: Any) -> registry_pb2.ModelEvent:
     event = await events.read()
     assert isinstance(event, registry_pb2.ModelEvent), event
     return event
+
+
+async def test_traffic_splits_from_configuration_are_the_same_on_every_replica_and_restart(
+    tmp_path: Path,
+) -> None:
+    """Issue 19 item 5: two router replicas given the same configuration (the chart's
+    `router.trafficSplits` and `router.staticReplicas`) route with the same split, a
+    restart keeps it, a configured split wins over one stored by an earlier call, and
+    with runtime splits off a SetTrafficSplit call is refused instead of changing one
+    replica."""
+    replicas = [
+        {"name": "m", "version": version, "endpoint": f"127.0.0.1:{port}"}
+        for version, port in (("1", 9), ("2", 10))
+    ]
+    configured = {
+        "static_replicas": replicas,
+        "traffic_splits": {"m": {"1": 90, "2": 10}},
+        "allow_runtime_splits": False,
+    }
+
+    async def weights(router: RouterServer) -> dict[str, int]:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{router.port}") as channel:
+            stub = registry_pb2_grpc.RegistryServiceStub(channel)
+            info = await stub.GetModel(registry_pb2.GetModelRequest(name="m"), timeout=5)
+        return {v.version: v.traffic_weight for v in info.versions}
+
+    # A split stored by a call on a router that allowed it (runtime splits on).
+    earlier = await start_router(tmp_path, static_replicas=replicas)
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{earlier.port}") as channel:
+            await registry_pb2_grpc.RegistryServiceStub(channel).SetTrafficSplit(
+                registry_pb2.SetTrafficSplitRequest(name="m", weights={"1": 0, "2": 100}),
+                timeout=5,
+            )
+        assert await weights(earlier) == {"1": 0, "2": 100}
+    finally:
+        await earlier.stop(grace=0)
+
+    first = await start_router(tmp_path, **configured)  # same data dir: the stored split
+    second = await start_router(tmp_path / "other", **configured)
+    try:
+        assert await weights(first) == await weights(second) == {"1": 90, "2": 10}
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{first.port}") as channel:
+            stub = registry_pb2_grpc.RegistryServiceStub(channel)
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await stub.SetTrafficSplit(
+                    registry_pb2.SetTrafficSplitRequest(name="m", weights={"2": 100}), timeout=5
+                )
+        assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert "MODELPORT_TRAFFIC_SPLITS" in (refused.value.details() or "")
+        assert await weights(first) == {"1": 90, "2": 10}
+    finally:
+        await first.stop(grace=0)
+        await second.stop(grace=0)
+
+    restarted = await start_router(tmp_path, **configured)
+    try:
+        assert await weights(restarted) == {"1": 90, "2": 10}
+    finally:
+        await restarted.stop(grace=0)
+
+
+def test_a_configured_traffic_split_needs_a_positive_weight() -> None:
+    from pydantic import ValidationError
+
+    for splits in ({"m": {"1": 0}}, {"m": {"1": -1, "2": 5}}, {"": {"1": 1}}):
+        with pytest.raises(ValidationError, match="traffic split"):
+            RouterSettings(traffic_splits=splits)

@@ -14,6 +14,7 @@ from pydantic_settings import SettingsError
 
 from modelport.inference.server import InferenceServer
 from modelport.inference.settings import ModelSpec, ServerSettings, describe
+from modelport.serving.catalog import ModelState
 from modelport.serving.errors import ConfigError
 from modelport.serving.process import configure_logging
 
@@ -21,6 +22,8 @@ S = TypeVar("S", bound=ServerSettings)
 
 CONFIG_EXIT_CODE = 2
 """Exit status of a process whose settings or model config are wrong."""
+PREPARE_FAILED_EXIT_CODE = 1
+"""Exit status of a `prepare_only` process one of whose models failed to load."""
 
 
 def configure_process(settings: ServerSettings) -> None:
@@ -64,6 +67,26 @@ async def serve_forever(server: InferenceServer, specs: Sequence[ModelSpec]) -> 
                     await task
 
 
+async def prepare(server: InferenceServer, specs: Sequence[ModelSpec]) -> int:
+    """Load every model once without serving (filling the cache dir with what models build
+    on first use), unload them, and say how it went: the exit status, each failure on
+    stderr."""
+    repository = server.repository
+    try:
+        await repository.load_all(specs)
+        failed = [m for m in repository.models() if m.state is not ModelState.READY]
+        for managed in failed:
+            print(
+                f"modelport: model {managed.name!r} version {managed.version!r} failed to "
+                f"load: {managed.reason}",
+                file=sys.stderr,
+                flush=True,
+            )
+        return PREPARE_FAILED_EXIT_CODE if failed else 0
+    finally:
+        await repository.close()
+
+
 def read_settings(
     settings_type: type[S], default_models: Callable[[], list[ModelSpec]]
 ) -> tuple[S, list[ModelSpec]]:
@@ -91,6 +114,12 @@ def run_service(
     when they are wrong), then the process set-up, then the server."""
     settings, specs = read_settings(settings_type, default_models)
     configure_process(settings)
+
+    if settings.prepare_only:
+        status = asyncio.run(prepare(build(settings), specs))
+        if status:
+            raise SystemExit(status)
+        return
 
     async def main() -> None:
         await serve_forever(build(settings), specs)

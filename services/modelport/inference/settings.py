@@ -340,6 +340,11 @@ class ServerSettings(CommonSettings):
     warmup: bool = True
     """Run each model's warm-up (a batch, or a short generation) through its scheduler
     before the model reports READY."""
+    prepare_only: bool = False
+    """Load every model once, without serving, then exit: 0 when all loaded, 1 when one
+    failed. What a model builds on first use (gemma's folder converted from its GGUF,
+    ONNX exports) lands in `cache_dir`, so a shared cache is filled once (the chart's
+    prepare Job) instead of in every pod at start."""
     router_address: str | None = None
     """Router to register this process's models with (`host:port`); unset: no registration."""
     advertise_address: str | None = None

@@ -88,6 +88,7 @@ class RouterServer(GrpcServer):
             policy=self.policy,
             audit=audit,
             allow_registration=settings.allow_registration,
+            allow_splits=settings.allow_runtime_splits,
         )
         proxy = RoutingProxy(
             self.registry, self.pool, metrics, strip_headers=frozenset(settings.strip_headers)
@@ -132,7 +133,8 @@ class RouterServer(GrpcServer):
             Registration(s.name, s.version, s.endpoint, s.task, ReplicaState.READY, Source.STATIC)
             for s in self.router_settings.static_replicas
         ]
-        self.registry.load([*stored, *static], splits)
+        # Splits from configuration win over stored ones: the same on every replica.
+        self.registry.load([*stored, *static], {**splits, **self.router_settings.traffic_splits})
         self.registry.start()
         self.model_health.start()
         settings = self.router_settings

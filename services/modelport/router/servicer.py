@@ -30,7 +30,13 @@ from modelport.serving import endpoints
 from modelport.serving.auth import AuditLog
 from modelport.serving.calls import caller
 from modelport.serving.catalog import TASK_TO_PROTO
-from modelport.serving.errors import InvalidArgument, ModelportError, NotFound, PermissionDenied
+from modelport.serving.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    ModelportError,
+    NotFound,
+    PermissionDenied,
+)
 from modelport.serving.identity import Principal
 from modelport.serving.tracing import trace_id
 from modelport.v1 import common_pb2, registry_pb2, registry_pb2_grpc
@@ -103,6 +109,7 @@ class RouterRegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
         policy: EndpointPolicy | None = None,
         audit: AuditLog | None = None,
         allow_registration: bool = True,
+        allow_splits: bool = True,
     ) -> None:
         self._registry = registry
         self._store = store
@@ -110,6 +117,7 @@ class RouterRegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
         self._policy = policy or EndpointPolicy()
         self._audit = audit
         self._allow_registration = allow_registration
+        self._allow_splits = allow_splits
 
     # -- who may -------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -339,6 +347,12 @@ class RouterRegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
     ) -> registry_pb2.SetTrafficSplitResponse:
         weights = dict(request.weights)
         with self._change(context, "SetTrafficSplit", model=request.name, weights=weights):
+            if not self._allow_splits:
+                raise FailedPrecondition(
+                    "this router takes its traffic splits from its configuration "
+                    "(MODELPORT_TRAFFIC_SPLITS; the chart's router.trafficSplits), the same "
+                    "on every replica"
+                )
             known = {v.version for v in self._registry.versions(request.name)}
             for version in weights:
                 if version not in known:

@@ -39,6 +39,14 @@ class RouterSettings(CommonSettings):
     """Longest lease a backend may ask for."""
     static_replicas: list[StaticReplica] = Field(default_factory=list)
     """Replicas from configuration (JSON list in `MODELPORT_STATIC_REPLICAS`)."""
+    traffic_splits: dict[str, dict[str, int]] = Field(default_factory=dict)
+    """Traffic splits from configuration, `{"model": {"version": weight}}` (JSON in
+    `MODELPORT_TRAFFIC_SPLITS`): applied at start over the stored ones, so every router
+    given the same configuration routes the same way, after any restart."""
+    allow_runtime_splits: bool = True
+    """Serve SetTrafficSplit. False: splits come only from `traffic_splits` and the call
+    is FAILED_PRECONDITION (the chart's default: a split set by a call would change one
+    router replica only, and only until it restarts)."""
     eject_after_failures: int = Field(3, ge=1)
     """Consecutive transport failures after which a replica gets no calls until a health
     check passes."""
@@ -95,6 +103,19 @@ class RouterSettings(CommonSettings):
     @classmethod
     def _lower_case(cls, headers: list[str]) -> list[str]:
         return sorted({h.lower() for h in headers} | {"authorization"})
+
+    @field_validator("traffic_splits")
+    @classmethod
+    def _weights(cls, splits: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+        for name, weights in splits.items():
+            if not name:
+                raise ValueError("a traffic split needs a model name")
+            if any(w < 0 for w in weights.values()) or not any(weights.values()):
+                raise ValueError(
+                    f"traffic split of {name!r}: weights must not be negative and at least "
+                    "one must be positive"
+                )
+        return splits
 
     @field_validator("endpoint_allow_list")
     @classmethod
