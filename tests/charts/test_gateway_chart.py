@@ -9,9 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.charts.test_chart import KUBE_VERSIONS, objects, render, run, tools
-
-__all__ = ["tools"]  # the fixture, used by the tests below
+from tests.charts.test_chart import CHART, KUBE_VERSIONS, objects, render, run
 
 
 def gateway_objects(text: str) -> dict[str, dict[str, Any]]:
@@ -31,18 +29,17 @@ def test_gateway_is_deployed_with_service_pdb_hpa_and_no_ingress_by_default(tool
         "Deployment",
         "Service",
         "PodDisruptionBudget",
-        "HorizontalPodAutoscaler",
         "NetworkPolicy/mp-modelport-gateway",
-        "NetworkPolicy/mp-modelport-gateway-to-router",
+        "NetworkPolicy/mp-modelport-router-from-gateway",
     }
     deployment = found["Deployment"]
-    assert "replicas" not in deployment["spec"]  # the HPA owns the count
+    assert deployment["spec"]["replicas"] == 2  # no autoscaler unless asked, like the router
     pod = deployment["spec"]["template"]["spec"]
     assert pod["automountServiceAccountToken"] is False
     container = pod["containers"][0]
     assert container["args"] == ["serve", "gateway"]
     env = {e["name"]: e.get("value") for e in container["env"]}
-    assert env["MODELPORT_GATEWAY_ROUTER_ADDRESS"] == "mp-modelport-router:50051"
+    assert env["MODELPORT_GATEWAY_ROUTER_ADDRESS"] == "mp-modelport-router.modelport.svc:50051"
     assert env["MODELPORT_GATEWAY_PORT"] == "8080"
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
@@ -57,14 +54,14 @@ def test_gateway_is_deployed_with_service_pdb_hpa_and_no_ingress_by_default(tool
         "appProtocol": "http",
     }
     assert service["spec"]["selector"]["app.kubernetes.io/component"] == "gateway"
-    to_router = found["NetworkPolicy/mp-modelport-gateway-to-router"]["spec"]
+    to_router = found["NetworkPolicy/mp-modelport-router-from-gateway"]["spec"]
     assert to_router["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "router"
     assert to_router["ingress"][0]["ports"] == [{"port": "grpc"}]
     entry = found["NetworkPolicy/mp-modelport-gateway"]["spec"]
     assert entry["ingress"][0] == {"ports": [{"port": "http"}]}
-    assert (
-        found["HorizontalPodAutoscaler"]["spec"]["scaleTargetRef"]["name"] == "mp-modelport-gateway"
-    )
+    metrics = entry["ingress"][1]
+    assert metrics["ports"] == [{"port": "metrics"}]
+    assert metrics["from"][0]["namespaceSelector"]  # only from monitoring, by default
 
 
 def test_gateway_ingress_tls_and_router_tls(tools: Path) -> None:
@@ -96,31 +93,38 @@ def test_gateway_ingress_tls_and_router_tls(tools: Path) -> None:
         e["name"]: e.get("value")
         for e in found["Deployment"]["spec"]["template"]["spec"]["containers"][0]["env"]
     }
-    assert env["MODELPORT_GATEWAY_ROUTER_TLS_CA_FILE"] == "/etc/modelport/tls/ca.crt"
-    assert env["MODELPORT_GATEWAY_ROUTER_TLS_SERVER_NAME"] == "mp-modelport-backend"
+    assert env["MODELPORT_GATEWAY_ROUTER_TLS_CA_FILE"] == "/etc/modelport/router-ca/ca.crt"
+    pod = found["Deployment"]["spec"]["template"]["spec"]
+    (router_ca,) = [v for v in pod["volumes"] if v["name"] == "router-ca"]
+    assert router_ca["secret"]["items"] == [{"key": "ca.crt", "path": "ca.crt"}]
 
 
-def test_gateway_can_be_turned_off_and_fixed_in_size(tools: Path) -> None:
+def test_gateway_can_be_turned_off_or_autoscaled(tools: Path) -> None:
     assert gateway_objects(render(tools, "--set", "gateway.enabled=false")) == {}
     found = gateway_objects(
         render(
             tools,
             "--set",
-            "gateway.autoscaling.enabled=false",
-            "--set",
-            "gateway.replicaCount=3",
+            "gateway.autoscaling.enabled=true",
             "--set",
             "gateway.pdb.enabled=false",
         )
     )
-    assert "HorizontalPodAutoscaler" not in found
+    hpa = found["HorizontalPodAutoscaler"]["spec"]
+    assert hpa["scaleTargetRef"]["name"] == "mp-modelport-gateway"
+    assert hpa["metrics"][0]["resource"]["name"] == "cpu"
+    assert "replicas" not in found["Deployment"]["spec"]  # the HPA owns the count
     assert "PodDisruptionBudget" not in found
-    assert found["Deployment"]["spec"]["replicas"] == 3
 
 
 @pytest.mark.parametrize(
     "bad",
-    ["gateway.replicas=2", "gateway.ingress.path=api", "gateway.maxBodyBytes=10"],
+    [
+        "gateway.replicas=2",
+        "gateway.ingress.path=api",
+        "gateway.maxBodyBytes=10",
+        "gateway.pdb.minAvailable=1",
+    ],
 )
 def test_schema_rejects_bad_gateway_values(tools: Path, bad: str) -> None:
     out = run(
@@ -128,7 +132,7 @@ def test_schema_rejects_bad_gateway_values(tools: Path, bad: str) -> None:
         "helm",
         "template",
         "mp",
-        str(Path(__file__).resolve().parents[2] / "charts" / "modelport"),
+        str(CHART),
         "--set",
         bad,
     )
