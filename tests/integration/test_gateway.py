@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import ssl
 import struct
 import subprocess
 import time
@@ -677,7 +678,8 @@ def test_the_gateway_serves_https_when_given_a_certificate(
         router.port, tls_cert_file=tmp_path / "tls.crt", tls_key_file=tmp_path / "tls.key"
     ) as url:
         secure = url.replace("http://", "https://")
-        with httpx.Client(verify=str(tmp_path / "ca.crt"), timeout=30) as client:
+        trust = ssl.create_default_context(cafile=str(tmp_path / "ca.crt"))
+        with httpx.Client(verify=trust, timeout=30) as client:
             response = client.post(
                 f"{secure}/v1/embeddings", json={"model": EMBEDDER, "input": "over tls"}
             )
