@@ -162,26 +162,20 @@ def main() -> None:
             f"{engine_limit:.1f}/s; gRPC c=32 (default engine) {grpc_rate:.1f}/s = "
             f"{grpc_rate / limit:.2f}x eager, {grpc_rate / engine_limit:.2f}x engine"
         )
-        base = 0.0
-        for streams in (1, 4, 8):
-            rate, ttft = asyncio.run(generation(server.address, streams, 48))
-            base = base or rate
-            results[f"gen_tokens_per_s_{streams}"] = rate
-            results[f"gen_ttft_ms_{streams}"] = ttft
-            print(
-                f"generate: {streams} streams {rate:.1f} tok/s aggregate "
-                f"({rate / base:.2f}x one stream), median time to first token {ttft:.0f} ms"
-            )
-        base = 0.0
-        for streams in (1, 4, 8):
-            rate, ttft = asyncio.run(generation(server.address, streams, 64, chat=True))
-            base = base or rate
-            results[f"chat_tokens_per_s_{streams}"] = rate
-            results[f"chat_ttft_ms_{streams}"] = ttft
-            print(
-                f"chat: {streams} streams {rate:.1f} tok/s aggregate "
-                f"({rate / base:.2f}x one stream), median time to first token {ttft:.0f} ms"
-            )
+        for label, key, tokens, chat in (
+            ("generate", "gen", 48, False),
+            ("chat", "chat", 64, True),
+        ):
+            base = 0.0
+            for streams in (1, 4, 8):
+                rate, ttft = asyncio.run(generation(server.address, streams, tokens, chat))
+                base = base or rate
+                results[f"{key}_tokens_per_s_{streams}"] = rate
+                results[f"{key}_ttft_ms_{streams}"] = ttft
+                print(
+                    f"{label}: {streams} streams {rate:.1f} tok/s aggregate "
+                    f"({rate / base:.2f}x one stream), median time to first token {ttft:.0f} ms"
+                )
     finally:
         server.stop()
     out = Path(__file__).parent / "results"

@@ -157,3 +157,26 @@ def rpc_error(call: Callable[[], object]) -> grpc.Call:
         call()
     assert isinstance(info.value, grpc.Call)
     return info.value
+
+
+@contextmanager
+def static_router(data_dir: Path, replicas: list[dict[str, str]]) -> Iterator[str]:
+    """A router process whose replicas are `replicas` (`MODELPORT_STATIC_REPLICAS`):
+    yields its `host:port` once it is SERVING, stops it on exit."""
+    import json
+    import os
+
+    process = ServiceProcess(
+        "modelport.router",
+        {
+            **os.environ,
+            "MODELPORT_DATA_DIR": str(data_dir),
+            "MODELPORT_STATIC_REPLICAS": json.dumps(replicas),
+        },
+        free_port(),
+    ).start()
+    try:
+        process.wait_serving()
+        yield process.address
+    finally:
+        process.stop()

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from modelport import __version__
-from modelport.client import CHAT_MODEL, ClientError, ModelportClient
+from modelport.client import CHAT_MODEL, ClientError, GenerationChunk, ModelportClient
 from modelport.serving.catalog import PROTO_TO_TASK
 from modelport.v1 import common_pb2
 
@@ -477,6 +477,15 @@ def generate_timeout(max_new_tokens: int) -> float:
     return base + per_token * (max_new_tokens or unset)
 
 
+def _usage(last: GenerationChunk) -> dict[str, int]:
+    """The token counts of a finished generation, as `--json` prints them."""
+    return {
+        "input_tokens": last.input_tokens,
+        "output_tokens": last.output_tokens,
+        "total_tokens": last.input_tokens + last.output_tokens,
+    }
+
+
 def _generate(args: argparse.Namespace) -> int:
     prompt = _prompt(args)
     args.input_names = [_short(prompt, 40)]
@@ -503,11 +512,6 @@ def _generate(args: argparse.Namespace) -> int:
             if texts and not args.json:
                 print(flush=True)  # an error goes on a line of its own
     if args.json and last is not None:
-        usage = {
-            "input_tokens": last.input_tokens,
-            "output_tokens": last.output_tokens,
-            "total_tokens": last.input_tokens + last.output_tokens,
-        }
         print(
             json.dumps(
                 {
@@ -516,7 +520,7 @@ def _generate(args: argparse.Namespace) -> int:
                     "prompt": prompt,
                     "text": "".join(texts),
                     "finish_reason": last.finish_reason,
-                    "usage": usage,
+                    "usage": _usage(last),
                 }
             )
         )
@@ -555,11 +559,6 @@ def _chat(args: argparse.Namespace) -> int:
             if not args.json:
                 print(text)
     if args.json:
-        usage = {
-            "input_tokens": reply.input_tokens,
-            "output_tokens": reply.output_tokens,
-            "total_tokens": reply.input_tokens + reply.output_tokens,
-        }
         print(
             json.dumps(
                 {
@@ -567,7 +566,7 @@ def _chat(args: argparse.Namespace) -> int:
                     "version": reply.version,
                     "message": {"role": "assistant", "content": text},
                     "finish_reason": reply.finish_reason,
-                    "usage": usage,
+                    "usage": _usage(reply),
                 }
             )
         )

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 import threading
 import time
@@ -26,7 +25,7 @@ from modelport.inference.settings import GenerationSettings
 from modelport.nlp.__main__ import build
 from modelport.nlp.settings import CausalLMSpec, GenerativeOptions, NlpSettings
 from modelport.v1 import common_pb2, nlp_pb2, nlp_pb2_grpc, registry_pb2, registry_pb2_grpc
-from tests.helpers import ServiceProcess, free_port, rpc_error, running_server
+from tests.helpers import rpc_error, running_server, static_router
 
 CONVERSATION = [
     ("system", "you answer about animals"),
@@ -80,20 +79,8 @@ def router(server: InferenceServer, tmp_path_factory: pytest.TempPathFactory) ->
         {"name": name, "task": "text-generation", "endpoint": f"127.0.0.1:{server.port}"}
         for name in ("chat", "chat-one", "plain")
     ]
-    process = ServiceProcess(
-        "modelport.router",
-        {
-            **os.environ,
-            "MODELPORT_DATA_DIR": str(tmp_path_factory.mktemp("router")),
-            "MODELPORT_STATIC_REPLICAS": json.dumps(replicas),
-        },
-        free_port(),
-    ).start()
-    try:
-        process.wait_serving()
-        yield process.address
-    finally:
-        process.stop()
+    with static_router(tmp_path_factory.mktemp("router"), replicas) as address:
+        yield address
 
 
 def chat_request(

@@ -5,20 +5,17 @@ role first, and the Python client's chat helpers work against it."""
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Iterator
 
 import grpc
 import pytest
 
 from modelport.client import ModelportClient
-from modelport.inference.server import InferenceServer
 from modelport.nlp.__main__ import CHAT_MODEL, build, default_models
 from modelport.nlp.settings import NlpSettings
 from modelport.v1 import common_pb2, nlp_pb2, nlp_pb2_grpc
 from tests import prepared
-from tests.helpers import ServiceProcess, free_port, running_server
+from tests.helpers import running_server, static_router
 
 pytestmark = pytest.mark.slow
 
@@ -37,36 +34,22 @@ def router(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     (spec,) = [m for m in default_models() if m.name == CHAT_MODEL]
     settings = NlpSettings(host="127.0.0.1", port=0, metrics_port=-1)
     with running_server(build, settings, [spec]) as server:
-        yield from _router(server, tmp_path_factory)
-
-
-def _router(server: InferenceServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    replicas = [
-        {"name": CHAT_MODEL, "task": "text-generation", "endpoint": f"127.0.0.1:{server.port}"}
-    ]
-    process = ServiceProcess(
-        "modelport.router",
-        {
-            **os.environ,
-            "MODELPORT_DATA_DIR": str(tmp_path_factory.mktemp("router")),
-            "MODELPORT_STATIC_REPLICAS": json.dumps(replicas),
-        },
-        free_port(),
-    ).start()
-    try:
-        process.wait_serving()
-        yield process.address
-    finally:
-        process.stop()
+        replicas = [
+            {"name": CHAT_MODEL, "task": "text-generation", "endpoint": f"127.0.0.1:{server.port}"}
+        ]
+        with static_router(tmp_path_factory.mktemp("router"), replicas) as address:
+            yield address
 
 
 def test_a_summary_through_the_router_keeps_what_the_paragraph_is_about(router: str) -> None:
     with ModelportClient(router, timeout_s=300) as client:
-        reply = client.chat(f"Summarise this paragraph in one sentence: {PARAGRAPH}")
+        reply = client.chat(
+            f"Summarise this paragraph in one sentence: {PARAGRAPH}", max_new_tokens=96
+        )
     assert reply.model == CHAT_MODEL
     assert reply.role == "assistant"
     assert "library" in reply.text.lower(), reply.text
-    assert reply.finish_reason == "eos", reply  # it ended its turn before the default limit
+    assert reply.finish_reason == "eos", reply  # it ended its turn (at <|im_end|>)
     assert "<|im_end|>" not in reply.text
     assert reply.input_tokens > len(PARAGRAPH.split())  # the template's tokens count too
 

