@@ -667,7 +667,7 @@ def test_the_gateway_serves_https_when_given_a_certificate(
 ) -> None:
     from cryptography.hazmat.primitives import serialization
 
-    from tests.integration.test_security import issue, pem
+    from tests.pki import issue, pem
 
     ca = issue("gateway test CA", None)
     cert, key = issue("gateway", ca, server=True)
