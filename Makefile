@@ -27,7 +27,7 @@ MODELS_BUDGET ?= 900
 BUDGET := bash $(CURDIR)/scripts/budget.sh
 
 CLIENTS_VENV ?= .venv-clients
-CLIENTS_STAMP := $(CLIENTS_VENV)/.installed-stamp
+CLIENTS_STAMP := $(CLIENTS_VENV)/.installed-grpc-http
 NODE_STAMP := clients/node/node_modules/.installed-stamp
 
 .PHONY: install prepare k8s images router-image inference-image tools clients models up test \
@@ -43,9 +43,11 @@ $(STAMP): pyproject.toml services/models-no-deps.txt
 install: $(STAMP)
 
 # Reference clients in environments of their own: Triton's client pins protobuf < 7.
+# gRPC for the router, HTTP for the gateway (the stamp names both, so an environment made
+# with the gRPC client only is completed).
 $(CLIENTS_STAMP):
 	$(BUDGET) tritonclient $(CLIENTS_BUDGET) sh -c '$(PYTHON) -m venv $(CLIENTS_VENV) \
-		&& $(CLIENTS_VENV)/bin/python -m pip install --quiet "tritonclient[grpc]==2.73.0"'
+		&& $(CLIENTS_VENV)/bin/python -m pip install --quiet "tritonclient[grpc,http]==2.73.0"'
 	touch $@
 
 $(NODE_STAMP): clients/node/package.json clients/node/package-lock.json

@@ -15,7 +15,7 @@ the denominators. The first concurrency-32 block of each service is reported apa
 freshly started service). Writes benchmarks/results/embedding.json.
 
     .venv/bin/python benchmarks/embedding.py [--sentences 1000] [--rounds 4] [--direct]
-        [--engines torch,onnxruntime,onnxruntime-int8]
+        [--engines torch,onnxruntime,onnxruntime-int8,onnxruntime-1thread]
 """
 
 from __future__ import annotations
@@ -116,7 +116,7 @@ class EngineEncoder:
     """Modelport's encoder in this process, on one engine: tokenise, forward, pool and
     normalise, the same work `SentenceTransformer.encode` does."""
 
-    def __init__(self, path: str, engine: str) -> None:
+    def __init__(self, path: str, engine: str, options: dict[str, Any] | None = None) -> None:
         import torch
 
         from modelport.inference.settings import CacheSettings, EngineOptions
@@ -127,7 +127,7 @@ class EngineEncoder:
         cpu = torch.device("cpu")
         choice = EngineChoice(
             engine,  # type: ignore[arg-type]
-            EngineOptions(),
+            EngineOptions(**(options or {})),
             CacheSettings().cache_dir,
             cpu,
             torch.float32,
@@ -218,8 +218,11 @@ ENGINES: dict[str, dict[str, Any]] = {
     "torch": {"engine": "torch"},
     "onnxruntime": {"engine": "onnxruntime"},
     "onnxruntime-int8": {"engine": "onnxruntime", "engine_options": {"quantize": "int8"}},
+    "onnxruntime-1thread": {"engine": "onnxruntime", "engine_options": {"threads": 1}},
 }
-"""What each served variant sets in the model spec (int8 serves only if its gate passes)."""
+"""What each served variant sets in the model spec (int8 serves only if its gate passes;
+`onnxruntime-1thread` leaves the second core to the router, the client and the event loop)."""
+DEFAULT_ENGINES = ("torch", "onnxruntime", "onnxruntime-int8")
 
 
 def start_modelport(
@@ -285,6 +288,8 @@ def listed_engine(target: str, model_name: str, timeout_s: float = 60) -> str:
                     metadata = model.versions[0].metadata
                     if metadata.get("engine_precision") == "int8":
                         return "onnxruntime-int8"
+                    if metadata.get("engine_threads") == "1":
+                        return "onnxruntime-1thread"
                     reasons = metadata.get("engine_reason", metadata.get("engine_int8_reason"))
                     return f"{metadata.get('engine')} {reasons or ''}".strip()
             time.sleep(0.2)  # registration follows the backend's SERVING by a moment
@@ -327,7 +332,9 @@ def main() -> None:
     parser.add_argument("--sentences", type=int, default=1000, help="per block of calls")
     parser.add_argument("--rounds", type=int, default=4, help="blocks per variant at c=32")
     parser.add_argument(
-        "--engines", default=",".join(ENGINES), help=f"served variants, of {', '.join(ENGINES)}"
+        "--engines",
+        default=",".join(DEFAULT_ENGINES),
+        help=f"served variants, of {', '.join(ENGINES)}",
     )
     parser.add_argument(
         "--direct", action="store_true", help="call the embedding services, not the router"

@@ -3,7 +3,7 @@ scripts/lock.py --check` (tests/unit/test_lock.py) says whether they drifted.
 
 One lock per image, `requirements/<image>.txt`, resolved by uv for the image's Python
 (3.11, linux x86_64, manylinux_2_28) from pyproject.toml's base dependencies, the
-image's extras (`inference` and `models` for the inference variants, `router` for the
+image's extras (`inference` and `models` for the inference variants, `router` and `gateway` for the
 router) and `requirements/<image>.in` (which torch build; setuptools to build Modelport).
 services/Dockerfile installs a lock with `pip --require-hashes`, so nothing unlocked (and
 no nvidia-* wheel in the CPU or router image) can enter.
@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 IMAGES: dict[str, tuple[str, ...]] = {
     "inference-cpu": ("inference", "models"),
     "inference-cuda": ("inference", "models"),
-    "router": ("router",),
+    "router": ("router", "gateway"),
 }
 """Each lock and the pyproject extras it resolves."""
 NO_CUDA = ("inference-cpu", "router")

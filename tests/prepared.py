@@ -93,9 +93,10 @@ def inference_image() -> str:
 
 
 def triton_python() -> Path:
-    """The Python of the tritonclient environment (tritonclient pins protobuf < 7)."""
+    """The Python of the tritonclient environment (tritonclient pins protobuf < 7), with
+    its gRPC and HTTP clients."""
     python = ROOT / ".venv-clients" / "bin" / "python"
-    if not (ROOT / ".venv-clients" / ".installed-stamp").exists():
+    if not (ROOT / ".venv-clients" / ".installed-grpc-http").exists():
         missing(f"the tritonclient environment missing at {python.parents[1]}", "clients")
     return python
 

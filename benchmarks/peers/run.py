@@ -8,8 +8,8 @@ sentence per call at each concurrency level, stop.
 
 Servers: Modelport through its router (router + embedding service), Seldon MLServer with
 a custom runtime at its defaults and tuned per its docs (adaptive batching, no worker
-process), and Infinity with its torch engine. Peers run from the virtualenvs that
-benchmarks/peers/setup.sh builds under ~/.cache/modelport/peers/.
+process), and Infinity with its torch engine and with its ONNX engine. Peers run from
+the virtualenvs that benchmarks/peers/setup.sh builds under ~/.cache/modelport/peers/.
 
 Prints sentences/s, p50/p99 latency, ratio to the limit and the server's peak RSS per
 server and concurrency; writes benchmarks/results/peers.json. The limit is measured again
@@ -413,6 +413,7 @@ class Infinity(Server):
     name = "infinity"
     label = "Infinity (torch engine)"
     venv = VENVS / "infinity"
+    engine = "torch"
 
     def start(self, workdir: Path, log: IO[bytes]) -> list[subprocess.Popen[bytes]]:
         require_venv(self.venv)
@@ -426,7 +427,7 @@ class Infinity(Server):
             "--served-model-name",
             MODEL,
             "--engine",
-            "torch",
+            self.engine,
             "--device",
             "cpu",
             "--batch-size",
@@ -455,6 +456,16 @@ class Infinity(Server):
 
     def versions(self) -> dict[str, str]:
         return venv_versions(self.venv, ("infinity-emb", *KEY_PACKAGES))
+
+
+class InfinityOnnx(Infinity):
+    """Infinity with its ONNX Runtime engine (`--engine optimum`: Optimum exports the
+    folder to ONNX at start, or uses an ONNX file the folder ships), otherwise as above;
+    its vectors are checked like every server's."""
+
+    name = "infinity-onnx"
+    label = "Infinity (ONNX engine)"
+    engine = "optimum"
 
 
 # --- memory of a process tree -------------------------------------------------------------
@@ -768,8 +779,15 @@ def print_table(limits: list[float], single_p50: float, results: list[ServerResu
         )
 
 
-SERVERS = ("modelport", "mlserver-defaults", "mlserver-tuned", "infinity", "modelport-direct")
-DEFAULT_SERVERS = SERVERS[:4]
+SERVERS = (
+    "modelport",
+    "mlserver-defaults",
+    "mlserver-tuned",
+    "infinity",
+    "infinity-onnx",
+    "modelport-direct",
+)
+DEFAULT_SERVERS = SERVERS[:5]
 
 
 def main() -> None:
@@ -813,6 +831,7 @@ def main() -> None:
         "mlserver-defaults": MLServer(path, tuned=False),
         "mlserver-tuned": MLServer(path, tuned=True),
         "infinity": Infinity(path),
+        "infinity-onnx": InfinityOnnx(path),
         "modelport-direct": ModelportDirect(path),
     }
     logs = VENVS / "logs"

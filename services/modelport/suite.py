@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +52,8 @@ class Component:
     metrics_port: int | None = None
     note: str = ""
     """Said when the suite starts it: what it will take long for (a one-off conversion)."""
+    http: bool = False
+    """It serves HTTP, not gRPC: ready when its `/readyz` answers 200 (the gateway)."""
     process: subprocess.Popen[bytes] | None = None
     log: Path | None = None
     """The file its output goes to (set by `Suite.start`)."""
@@ -85,10 +88,14 @@ def conversion_note() -> str:
     )
 
 
-def local_suite(host: str, port: int, metrics_port: int, data_dir: str) -> list[Component]:
-    """The router on `port` and each backend on the next ports, registering with it.
+def local_suite(
+    host: str, port: int, metrics_port: int, data_dir: str, gateway_port: int = -1
+) -> list[Component]:
+    """The router on `port` and each backend on the next ports, registering with it; the
+    HTTP gateway on `gateway_port` (-1: none).
 
-    Metrics: the router on `metrics_port`, backends on the following ports.
+    Metrics: the router on `metrics_port`, backends on the following ports, the gateway's
+    after theirs.
     """
     router = f"{host}:{port}"
     common = {"MODELPORT_HOST": host, "MODELPORT_LOG_LEVEL": "INFO"}
@@ -132,6 +139,23 @@ def local_suite(host: str, port: int, metrics_port: int, data_dir: str) -> list[
                 note,
             )
         )
+    if gateway_port >= 0:
+        gateway_metrics = metrics_port + len(backends) + 1
+        components.append(
+            Component(
+                "gateway",
+                ["-m", "modelport.gateway"],
+                gateway_port,
+                {
+                    "MODELPORT_GATEWAY_HOST": host,
+                    "MODELPORT_GATEWAY_PORT": str(gateway_port),
+                    "MODELPORT_GATEWAY_METRICS_PORT": str(gateway_metrics),
+                    "MODELPORT_GATEWAY_ROUTER_ADDRESS": router,
+                },
+                metrics_port=gateway_metrics,
+                http=True,
+            )
+        )
     return components
 
 
@@ -153,7 +177,7 @@ def unusable_ports(host: str, components: Sequence[Component]) -> list[str]:
     """One line per port of `components` that cannot be listened on, naming its use."""
     problems = []
     for c in components:
-        uses = [(c.port, f"{c.name} gRPC")]
+        uses = [(c.port, f"{c.name} {'HTTP' if c.http else 'gRPC'}")]
         if c.metrics_port is not None and c.metrics_port > 0:
             uses.append((c.metrics_port, f"{c.name} metrics"))
         for port, use in uses:
@@ -184,6 +208,21 @@ def wait_serving(target: str, timeout_s: float, service: str = "") -> bool:
                     ready.result(timeout=min(left, 1.0))
                 except grpc.FutureTimeoutError:
                     ready.cancel()  # stop its connectivity polling before the channel closes
+    return False
+
+
+def wait_http_ready(url: str, timeout_s: float) -> bool:
+    """Block until `url` answers 200 (a process that is not listening yet is asked again
+    every 0.2 s: HTTP has no health watch to wait on)."""
+    deadline = time.monotonic() + timeout_s
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            with urllib.request.urlopen(url, timeout=min(left, 5.0)) as response:
+                if response.status == 200:
+                    return True
+        except OSError:  # refused while starting, or not ready (an HTTPError)
+            pass
+        time.sleep(0.2)
     return False
 
 
@@ -277,7 +316,10 @@ class Suite:
         events: queue.Queue[tuple[Component, bool]] = queue.Queue()
 
         def serving(c: Component) -> None:
-            events.put((c, wait_serving(f"{host}:{c.port}", timeout_s)))
+            if c.http:
+                events.put((c, wait_http_ready(f"http://{host}:{c.port}/readyz", timeout_s)))
+            else:
+                events.put((c, wait_serving(f"{host}:{c.port}", timeout_s)))
 
         def exited(c: Component) -> None:
             assert c.process is not None

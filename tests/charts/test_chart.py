@@ -113,6 +113,7 @@ def test_gpu_only_where_asked(rendered: tuple[str, Path, list[dict[str, Any]]]) 
         "mp-modelport-embedding",
         "mp-modelport-nlp",
         "mp-modelport-vision",
+        "mp-modelport-gateway",  # HTTP: tests/charts/test_gateway_chart.py
     }
     wanted = {"mp-modelport-nlp": "nvidia.com/gpu", "mp-modelport-vision": "nvidia.com/mig-1g.10gb"}
     if values == "values-cpu.yaml":
@@ -137,6 +138,8 @@ def test_gpu_only_where_asked(rendered: tuple[str, Path, list[dict[str, Any]]]) 
 def test_probes_security_and_tokens(rendered: tuple[str, Path, list[dict[str, Any]]]) -> None:
     _, _, docs = rendered
     for name, deployment in by_kind(docs, "Deployment").items():
+        if name.endswith("-gateway"):  # HTTP probes: tests/charts/test_gateway_chart.py
+            continue
         spec = pod_spec(deployment)
         assert spec["securityContext"]["runAsNonRoot"] is True
         assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}

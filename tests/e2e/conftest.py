@@ -17,9 +17,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def start_suite(
-    env: dict[str, str], data_dir: Path
+    env: dict[str, str], data_dir: Path, gateway_port: int | None = None
 ) -> tuple[subprocess.Popen[str], int, list[str]]:
-    """Start `modelport up`; return it, its router port and what it printed until ready."""
+    """Start `modelport up`; return it, its router port and what it printed until ready.
+    The gateway listens on `gateway_port` (a free port when None, never 8080: suites of
+    parallel runs must not collide)."""
     port, metrics_port = free_port(), free_port()
     up = subprocess.Popen(
         [
@@ -33,6 +35,8 @@ def start_suite(
             str(metrics_port),
             "--data-dir",
             str(data_dir),
+            "--gateway-port",
+            str(gateway_port if gateway_port is not None else free_port()),
         ],
         env=env,
         stdout=subprocess.PIPE,

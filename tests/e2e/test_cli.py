@@ -57,7 +57,7 @@ def test_up_then_every_command_then_a_second_up_then_a_clean_stop(
 ) -> None:
     prepared.gemma()  # else `modelport up` would convert it inside the test's timeout
     prepared.smollm2()
-    port, metrics_port = free_port(), free_port()
+    port, metrics_port, gateway_port = free_port(), free_port(), free_port()
     target = f"127.0.0.1:{port}"
     data = tmp_path / "data"
     up = subprocess.Popen(
@@ -68,6 +68,8 @@ def test_up_then_every_command_then_a_second_up_then_a_clean_stop(
             str(port),
             "--metrics-port",
             str(metrics_port),
+            "--gateway-port",
+            str(gateway_port),
             "--data-dir",
             str(data),
         ],
@@ -112,7 +114,14 @@ def test_up_then_every_command_then_a_second_up_then_a_clean_stop(
             )
         # each component says when it is serving, in its own time; no library noise
         serving = [re.match(r"  (\w+) +SERVING on ", line) for line in lines]
-        assert sorted(m[1] for m in serving if m) == ["embedding", "nlp", "router", "vision"]
+        assert sorted(m[1] for m in serving if m) == [
+            "embedding",
+            "gateway",
+            "nlp",
+            "router",
+            "vision",
+        ]
+        assert f"HTTP gateway on http://127.0.0.1:{gateway_port}" in lines[-1], lines
         for noise in ("%|", "Warning", "Loading weights", "Traceback"):
             assert not any(noise in line for line in lines), (noise, lines)
         assert {p.name for p in (data / "logs").iterdir()} == {
@@ -120,6 +129,7 @@ def test_up_then_every_command_then_a_second_up_then_a_clean_stop(
             "embedding.log",
             "nlp.log",
             "vision.log",
+            "gateway.log",
         }
 
         # a second suite on the same ports refuses to start, and never says ready
@@ -128,6 +138,21 @@ def test_up_then_every_command_then_a_second_up_then_a_clean_stop(
         assert f"127.0.0.1:{port} (router gRPC)" in second.stderr
         assert "another `modelport up`" in second.stderr
         assert "ready:" not in second.stdout
+        # and so does one whose gateway port is taken
+        third = modelport(
+            "up",
+            "--port",
+            str(free_port()),
+            "--metrics-port",
+            str(free_port()),
+            "--gateway-port",
+            str(gateway_port),
+            "--data-dir",
+            str(tmp_path / "third"),
+        )
+        assert third.returncode == 1, third
+        assert f"127.0.0.1:{gateway_port} (gateway HTTP)" in third.stderr
+        assert "ready:" not in third.stdout
 
         read = modelport("read-text", "--target", target, str(ROOT / "docs/examples/text.png"))
         assert read.returncode == 0, read.stderr

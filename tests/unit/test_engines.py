@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -253,3 +254,114 @@ def test_auto_on_a_gpu_stays_on_torch_and_says_why(tmp_path: Path) -> None:
     assert engine.kind == "torch"
     assert "runs on CPU here" in engine.describe()["engine_reason"]
     assert not (tmp_path / "onnx").exists()
+
+
+class HubExport(torch.nn.Module):
+    """A BERT as the hub's ONNX files take it: segment ids as a third input, and
+    `last_hidden_state` beside `pooler_output`."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        out = self.model(
+            input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+        )
+        return out.last_hidden_state, out.pooler_output
+
+
+def ship_onnx(source: Path, folder: Path, shift: float = 0.0) -> Path:
+    """A copy of the model folder `source` that ships `onnx/model.onnx` (of its own
+    weights, or of weights moved by `shift`, which then disagree with it)."""
+    from transformers import BertModel
+
+    shutil.copytree(source, folder)
+    model = BertModel.from_pretrained(folder, attn_implementation="eager")
+    model.train(False)
+    with torch.no_grad():  # noise (a constant shift would vanish in the layer norm)
+        weight = model.embeddings.word_embeddings.weight
+        weight.add_(torch.randn(weight.shape, generator=torch.Generator().manual_seed(1)) * shift)
+    ids = torch.tensor([[2, 5, 6, 3], [2, 7, 3, 0]])
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    axes = {0: "batch", 1: "sequence"}
+    (folder / "onnx").mkdir()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tracer's notes on transformers' shape checks
+        torch.onnx.export(
+            HubExport(model),
+            (ids, (ids != 0).long(), torch.zeros_like(ids)),
+            str(folder / "onnx" / "model.onnx"),
+            input_names=names,
+            output_names=["last_hidden_state", "pooler_output"],
+            dynamic_axes={**{n: axes for n in names}, "last_hidden_state": axes},
+            opset_version=17,
+            dynamo=False,
+        )
+    return folder / "onnx" / "model.onnx"
+
+
+def test_a_shipped_onnx_file_is_served_as_it_is(tiny_bert_dir: Path, tmp_path: Path) -> None:
+    shipped = ship_onnx(tiny_bert_dir, tmp_path / "model")
+    cache = tmp_path / "cache"
+    onnx = encoder(shipped.parent.parent, cache)
+    described = onnx.engine.describe()
+    assert described["engine"] == "onnxruntime"
+    assert described["engine_source"] == f"shipped {shipped}"
+    assert exports(cache) == []  # nothing exported
+    eager = encoder(tiny_bert_dir, cache, kind="torch")
+    long_text = "embeddings map text to vectors " * 20
+    texts = [*TEXTS, long_text]
+    assert cosines(vectors(onnx, texts), vectors(eager, texts)).min() >= 0.99999
+
+    exported = encoder(shipped.parent.parent, cache, use_shipped_onnx=False)
+    assert exported.engine.describe()["engine_source"] == "exported"
+    assert len(exports(cache)) == 1
+
+
+def test_a_shipped_onnx_file_that_disagrees_serves_torch_and_says_why(
+    tiny_bert_dir: Path, tmp_path: Path
+) -> None:
+    shipped = ship_onnx(tiny_bert_dir, tmp_path / "model", shift=0.5)
+    enc = encoder(shipped.parent.parent, tmp_path / "cache")
+    described = enc.engine.describe()
+    assert described["engine"] == "torch"
+    assert f"shipped {shipped}" in described["engine_reason"]
+    assert "disagrees with torch" in described["engine_reason"]
+
+
+def test_a_shipped_file_that_is_no_onnx_serves_torch_and_says_why(
+    tiny_bert_dir: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_bert_dir, folder)
+    (folder / "model.onnx").write_bytes(b"not an onnx graph")
+    described = encoder(folder, tmp_path / "cache").engine.describe()
+    assert described["engine"] == "torch"
+    reason = described["engine_reason"]
+    assert f"shipped ONNX file {folder / 'model.onnx'} cannot be opened" in reason
+
+
+def test_int8_of_a_shipped_file_is_cached_outside_the_model_folder(
+    tiny_bert_dir: Path, tmp_path: Path
+) -> None:
+    shipped = ship_onnx(tiny_bert_dir, tmp_path / "model")
+    cache = tmp_path / "cache"
+    encoder(
+        shipped.parent.parent,
+        cache,
+        quantize="int8",
+        int8_min_mean_cosine=0,
+        int8_min_neighbour_agreement=0,
+    )
+    assert sorted(p.name for p in shipped.parent.iterdir()) == ["model.onnx"]
+    [int8] = (cache / "onnx").glob("shipped-*/model.int8.onnx")
+    assert int8.stat().st_size > 0
+
+
+def test_an_export_keeps_one_graph_in_the_cache(tiny_bert_dir: Path, tmp_path: Path) -> None:
+    encoder(tiny_bert_dir, tmp_path)
+    [path] = exports(tmp_path)
+    assert sorted(p.name for p in path.parent.iterdir()) == ["export.json", "model.onnx"]

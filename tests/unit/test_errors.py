@@ -4,6 +4,7 @@ with google.rpc details; anything unexpected becomes a generic INTERNAL."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import pkgutil
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
@@ -20,6 +21,7 @@ from modelport.serving.calls import record_model
 from modelport.serving.catalog import Task, wrong_rpc
 from modelport.serving.metrics import Metrics
 from modelport.serving.server import interceptors
+from modelport.serving.tracing import request_id
 from modelport.v1 import common_pb2, embedding_pb2, embedding_pb2_grpc
 
 ROWS: list[tuple[Callable[[], errors.ModelportError], grpc.StatusCode]] = [
@@ -271,21 +273,65 @@ class Labelling(embedding_pb2_grpc.EmbeddingServiceServicer):
             yield await asyncio.create_task(self.Embed(request, context))
 
 
-async def test_model_recorded_in_a_child_task_labels_the_call() -> None:
-    metrics = Metrics()
+@contextlib.asynccontextmanager
+async def serving(
+    servicer: embedding_pb2_grpc.EmbeddingServiceServicer, metrics: Metrics
+) -> AsyncIterator[Any]:
+    """An (aio) stub of `servicer` served on a real server behind the interceptors."""
     server = grpc.aio.server(interceptors=interceptors(metrics))
-    embedding_pb2_grpc.add_EmbeddingServiceServicer_to_server(Labelling(), server)
+    embedding_pb2_grpc.add_EmbeddingServiceServicer_to_server(servicer, server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-            stub = embedding_pb2_grpc.EmbeddingServiceStub(channel)
-            request = embedding_pb2.EmbedRequest(model=common_pb2.ModelRef(name="m"))
-            await stub.Embed(request, timeout=5)
-            assert [r.model.name async for r in stub.EmbedStream(iter([request]), timeout=5)] == [
-                "m"
-            ]
+            yield embedding_pb2_grpc.EmbeddingServiceStub(channel)
     finally:
         await server.stop(0)
+
+
+async def test_model_recorded_in_a_child_task_labels_the_call() -> None:
+    metrics = Metrics()
+    async with serving(Labelling(), metrics) as stub:
+        request = embedding_pb2.EmbedRequest(model=common_pb2.ModelRef(name="m"))
+        await stub.Embed(request, timeout=5)
+        assert [r.model.name async for r in stub.EmbedStream(iter([request]), timeout=5)] == ["m"]
     assert calls(metrics, "Embed", "OK", "m", "7") == 1
     assert calls(metrics, "EmbedStream", "OK", "m", "7") == 1
+
+
+class PerCall(Labelling):
+    """Answers with the request id its call runs under and the model it names; models
+    named "bad-*" fail, and every call yields to the others once before answering."""
+
+    async def Embed(self, request: Any, context: Any) -> Any:
+        record_model(context, request.model.name, "1")
+        await asyncio.sleep(0)
+        if request.model.name.startswith("bad-"):
+            raise errors.NotFound(f"model {request.model.name!r} is not served here")
+        return embedding_pb2.EmbedResponse(model=request.model, request_id=request_id.get())
+
+
+async def test_concurrent_calls_of_one_method_keep_their_own_id_status_and_labels() -> None:
+    """The interceptors wrap each method once and reuse the wrapping: what belongs to a
+    call (its request id, its status, its metric labels) stays with that call."""
+    metrics = Metrics()
+    async with serving(PerCall(), metrics) as stub:
+
+        async def one(i: int) -> tuple[str, str]:
+            name = f"bad-{i}" if i % 3 == 0 else f"m{i}"
+            request = embedding_pb2.EmbedRequest(model=common_pb2.ModelRef(name=name))
+            metadata = (("x-request-id", f"call-{i}"),)
+            try:
+                response = await stub.Embed(request, timeout=5, metadata=metadata)
+            except grpc.aio.AioRpcError as error:
+                return error.code().name, error.details() or ""
+            return response.model.name, response.request_id
+
+        answers = await asyncio.gather(*(one(i) for i in range(30)))
+    for i, answer in enumerate(answers):
+        if i % 3 == 0:
+            assert answer == ("NOT_FOUND", f"model 'bad-{i}' is not served here")
+            assert calls(metrics, "Embed", "NOT_FOUND", f"bad-{i}", "1") == 1
+        else:
+            assert answer == (f"m{i}", f"call-{i}")
+            assert calls(metrics, "Embed", "OK", f"m{i}", "1") == 1

@@ -189,7 +189,9 @@ class ModelRepository:
                     if m.state is ModelState.FAILED:
                         why = f": version {m.version!r} FAILED: {m.reason}"
                 raise ModelNotReady(f"model {name!r} has no READY version{why}")
-            managed = max(ready, key=lambda m: version_key(m.version))
+            managed = (
+                ready[0] if len(ready) == 1 else max(ready, key=lambda m: version_key(m.version))
+            )
         if managed.state is ModelState.LOADING:
             raise ModelNotReady.loading(f"model {name!r} version {managed.version!r}")
         if managed.state is not ModelState.READY:

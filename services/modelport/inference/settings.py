@@ -121,6 +121,10 @@ class EngineOptions(BaseModel):
     int8_min_neighbour_agreement: float = Field(0.9, ge=0, le=1)
     """int8 gate: least share of probe rows whose nearest other row (embeddings) or top-1
     label (classifiers) is the same with int8 as with fp32."""
+    use_shipped_onnx: bool = True
+    """Serve the ONNX file the model folder ships (`onnx/model.onnx` or `model.onnx`, as
+    sentence-transformers and Optimum lay them out) instead of exporting one; it is
+    checked against torch at load like an export. false: always export."""
     threads: int = Field(0, ge=0)
     """Intra-op threads of the ONNX Runtime session; 0: as many as torch uses in this
     process (`MODELPORT_TORCH_THREADS`, default one per core)."""

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from modelport.oip import CONTENTS_FIELD
 from modelport.serving.errors import InvalidArgument
 
 NUMPY = {
@@ -31,20 +32,6 @@ NUMPY = {
     "FP16": np.float16,
     "FP32": np.float32,
     "FP64": np.float64,
-}
-CONTENTS_FIELD = {
-    "BOOL": "bool_contents",
-    "UINT8": "uint_contents",
-    "UINT16": "uint_contents",
-    "UINT32": "uint_contents",
-    "UINT64": "uint64_contents",
-    "INT8": "int_contents",
-    "INT16": "int_contents",
-    "INT32": "int_contents",
-    "INT64": "int64_contents",
-    "FP32": "fp32_contents",
-    "FP64": "fp64_contents",
-    "BYTES": "bytes_contents",
 }
 DATATYPES = (*NUMPY, "BF16", "BYTES")
 

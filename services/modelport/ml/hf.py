@@ -20,6 +20,10 @@ layer norm, skip layer norm, bias GELU)."""
 
 WEIGHT_PATTERNS = ("config.json", "*.safetensors", "*.bin")
 
+SHIPPED_ONNX = ("onnx/model.onnx", "model.onnx")
+"""Where model folders ship an ONNX file of the transformer (sentence-transformers' and
+Optimum's layout first)."""
+
 
 def weight_files(folder: Path) -> tuple[Path, ...]:
     """The files of a model folder that decide its outputs (config and weights)."""
@@ -27,6 +31,11 @@ def weight_files(folder: Path) -> tuple[Path, ...]:
     if not any(p.name != "config.json" for p in files):
         raise FileNotFoundError(f"no weight files (*.safetensors, *.bin) in {folder}")
     return tuple(sorted(files))
+
+
+def shipped_onnx(folder: Path) -> Path | None:
+    """The ONNX file `folder` ships, if any (`SHIPPED_ONNX`)."""
+    return next((folder / name for name in SHIPPED_ONNX if (folder / name).is_file()), None)
 
 
 def transformer_shape(config: Any) -> TransformerShape | None:
@@ -77,4 +86,5 @@ def text_graph(
         export_mode=lambda: eager_attention(model),
         pad_values={"input_ids": text.pad_id},
         max_sequence=text.max_length,
+        shipped=shipped_onnx(weights_dir),
     )

@@ -314,9 +314,14 @@ class Registry:
             if r.name == name:
                 by_version.setdefault(r.version, []).append(r)
         split = self._splits.get(name, {})
+        newest_first = (
+            sorted(by_version.items(), key=lambda kv: version_key(kv[0]), reverse=True)
+            if len(by_version) > 1
+            else by_version.items()  # one version (the usual case): no sort key per call
+        )
         return [
             VersionView(v, rs[0].task, sorted(rs, key=lambda r: r.endpoint), split.get(v, 0))
-            for v, rs in sorted(by_version.items(), key=lambda kv: version_key(kv[0]), reverse=True)
+            for v, rs in newest_first
         ]
 
     def ready_replicas(

@@ -149,7 +149,16 @@ def _stream_response(behaviour: Any, scope: Scope, streaming: bool) -> Any:
 
 
 class _WrappingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
-    """Wraps the behaviour of every method handler found (unknown methods pass)."""
+    """Wraps the behaviour of every method handler found (unknown methods pass).
+
+    A wrapping depends only on the method and the handler below, so it is made once per
+    method and reused while the handler below is the same object (it is, for every call of
+    a method, unless an inner interceptor wraps per call): per-call state lives in the
+    scope each call enters, never in the wrapping."""
+
+    def __init__(self) -> None:
+        self._wrapped: dict[str, tuple[Handler, Handler]] = {}
+        """method → (the handler below, its wrapping)."""
 
     async def intercept_service(
         self,
@@ -159,10 +168,15 @@ class _WrappingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg
         handler = await continuation(handler_call_details)
         if handler is None:
             return handler
-        wrapped: Handler = self.wrap(handler, handler_call_details)
+        method = handler_call_details.method
+        cached = self._wrapped.get(method)
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        wrapped: Handler = self.wrap(handler, method)
+        self._wrapped[method] = (handler, wrapped)
         return wrapped
 
-    def wrap(self, handler: Any, details: grpc.HandlerCallDetails) -> Any:
+    def wrap(self, handler: Any, method: str) -> Any:
         raise NotImplementedError
 
 
@@ -171,12 +185,11 @@ class ObservabilityInterceptor(_WrappingInterceptor):
     """The server span, request id, `CallRecord` and duration metric of every RPC."""
 
     def __init__(self, metrics: Metrics, tracer: trace.Tracer | None = None) -> None:
+        super().__init__()
         self._metrics = metrics
         self._tracer = tracer
 
-    def wrap(self, handler: Any, details: grpc.HandlerCallDetails) -> Any:
-        method = details.method
-        metadata = tuple(details.invocation_metadata or ())
+    def wrap(self, handler: Any, method: str) -> Any:
         metrics = self._metrics
         tracer = self._tracer
 
@@ -185,6 +198,7 @@ class ObservabilityInterceptor(_WrappingInterceptor):
             request: Any, context: Context, streaming: bool
         ) -> AsyncIterator[tuple[Any, Any]]:
             start = time.perf_counter()
+            metadata = tuple(context.invocation_metadata() or ())
             headers = dict(metadata)
             record = CallRecord(method, new_request_id(headers))
             request_id.set(record.request_id)
@@ -265,9 +279,7 @@ class ErrorInterceptor(_WrappingInterceptor):
     """Ends every call that raises with a status: ours with its code and details, anything
     else INTERNAL (logged)."""
 
-    def wrap(self, handler: Any, details: grpc.HandlerCallDetails) -> Any:
-        method = details.method
-
+    def wrap(self, handler: Any, method: str) -> Any:
         @contextlib.asynccontextmanager
         async def mapped(
             request: Any, context: Any, streaming: bool
@@ -307,7 +319,7 @@ class RequestParsingInterceptor(_WrappingInterceptor):
     """A request protobuf cannot parse becomes InvalidArgument naming the field (raised
     where the servicer would have received it), not grpc's bare INTERNAL."""
 
-    def wrap(self, handler: Any, details: grpc.HandlerCallDetails) -> Any:
+    def wrap(self, handler: Any, method: str) -> Any:
         if handler.request_deserializer is None:  # raw bytes: nothing to parse
             return handler
         safe = handler._replace(

@@ -80,7 +80,8 @@ def _select(graph: Graph, choice: EngineChoice, name: str) -> Engine:
             reference,
             choice,
             name,
-            f"ONNX Runtime failed on the probe batches: {type(exc).__name__}: {exc}",
+            f"ONNX Runtime failed on the probe batches{_of(candidate)}: "
+            f"{type(exc).__name__}: {exc}",
         )
     worst = float(np.min(_cosines(expected, got)))
     minimum = choice.options.min_cosine
@@ -89,7 +90,8 @@ def _select(graph: Graph, choice: EngineChoice, name: str) -> Engine:
             reference,
             choice,
             name,
-            f"ONNX Runtime disagrees with torch on the probe batch: worst cosine "
+            f"ONNX Runtime{_of(candidate)} disagrees with torch on the probe batch: "
+            f"worst cosine "
             f"{worst:.12g} < min_cosine {minimum}",
         )
     candidate.notes.update(
@@ -104,6 +106,11 @@ def _select(graph: Graph, choice: EngineChoice, name: str) -> Engine:
     if choice.options.quantize == "int8":
         return _int8_gate(candidate, graph, choice, expected, name)
     return candidate
+
+
+def _of(engine: OnnxRuntimeEngine) -> str:
+    """Which graph a reason is about, where it is not Modelport's own export."""
+    return "" if engine.source == "exported" else f" (the {engine.source} file)"
 
 
 def _rows(engine: Engine, graph: Graph) -> list[torch.Tensor]:
@@ -132,7 +139,7 @@ def _int8_gate(
     """The int8 engine where its probe rows agree with torch's as the options demand."""
     options = choice.options
     try:
-        int8 = fp32.quantized(choice)
+        int8 = fp32.quantized(choice, graph)
     except Exception as exc:
         reason = f"int8 quantisation failed: {type(exc).__name__}: {exc}"
         log.warning("%s stays fp32: %s", name, reason)

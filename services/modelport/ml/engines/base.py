@@ -86,6 +86,9 @@ class Graph:
     """Value that pads each input along its `sequence` axis (shape buckets); default 0."""
     max_sequence: int | None = None
     """Longest `sequence` axis the model takes (shape buckets stay within it)."""
+    shipped: Path | None = None
+    """An ONNX file of this forward pass that the model folder ships: served as it is
+    instead of an export (and checked against torch at load like one)."""
 
     @property
     def inputs(self) -> tuple[str, ...]:

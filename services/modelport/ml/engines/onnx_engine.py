@@ -1,11 +1,16 @@
 """The ONNX Runtime engine: the torch graph exported once, cached, run by ONNX Runtime.
 
+A model folder that ships an ONNX file of the forward pass (`Graph.shipped`) is served
+from that file instead, unless `engine_options.use_shipped_onnx` is false.
+
 The export is keyed by the weights' hash, the exporter (torch version, opset, this
 module's recipe) and the ONNX Runtime version, and lives under
 `<cache dir>/onnx/<key>/`: `model.onnx` (fp32, transformer fusions applied where the
 graph names a `TransformerShape`), `model.int8.onnx` when int8 was asked for, and
-`export.json` saying what made them. A cached folder is reused as it is; a folder being
-written is never seen half done (it is built aside and renamed into place).
+`export.json` saying what made them (a shipped file's int8 sibling is cached under
+`<cache dir>/onnx/shipped-<key>/`, keyed by the file's hash). A cached folder is reused
+as it is; a folder being written is never seen half done (it is built aside and renamed
+into place).
 """
 
 from __future__ import annotations
@@ -115,7 +120,9 @@ def export(graph: Graph, folder: Path, record: dict[str, Any]) -> None:
             )
         model = staging / "model.onnx"
         fused = "not asked" if graph.fusion is None else fuse(raw, model, graph)
-        if not model.exists():
+        if model.exists():
+            raw.unlink()  # the fused graph replaces it; the cache keeps one copy
+        else:
             raw.rename(model)
         seconds = round(time.perf_counter() - started, 2)
         record = {**record, "fused": fused, "export_seconds": seconds}
@@ -197,14 +204,33 @@ class OnnxRuntimeEngine(Engine):
 
     kind = "onnxruntime"
 
-    def __init__(self, session: Any, path: Path, threads: int, precision: str) -> None:
+    ZERO_INPUTS = frozenset({"token_type_ids"})
+    """Inputs a graph may take beyond the runtime's, fed as zeros like `input_ids` (BERT
+    exports that ship with segment ids: one segment)."""
+
+    def __init__(
+        self, session: Any, path: Path, threads: int, precision: str, graph: Graph
+    ) -> None:
         super().__init__()
         self.session = session
         self.path = path
         self.threads = threads
         self.precision = precision
+        self.source = "exported"
+        """`exported`, or `shipped <path>` for a file the model folder ships."""
+        self.int8_path = path.with_name("model.int8.onnx")
+        """Where the int8 sibling of this graph is (or would be) cached."""
         self.input_names = [i.name for i in session.get_inputs()]
-        self.output_name = session.get_outputs()[0].name
+        self.zero_inputs = [n for n in self.input_names if n not in graph.inputs]
+        unknown = sorted(set(self.zero_inputs) - self.ZERO_INPUTS)
+        if unknown:
+            raise EngineUnavailable(
+                f"the ONNX graph {path} takes inputs the runtime does not make: "
+                f"{', '.join(unknown)}"
+            )
+        outputs = [o.name for o in session.get_outputs()]
+        wanted = graph.module.output_name
+        self.output_name = wanted if wanted in outputs else outputs[0]
 
     @classmethod
     def load(cls, graph: Graph, choice: EngineChoice) -> OnnxRuntimeEngine:
@@ -221,6 +247,8 @@ class OnnxRuntimeEngine(Engine):
             import onnxruntime  # noqa: F401
         except ImportError as exc:
             raise EngineUnavailable("onnxruntime is not installed") from exc
+        if graph.shipped is not None and choice.options.use_shipped_onnx:
+            return cls.shipped(graph, choice, graph.shipped)
         folder, record = cache_folder(graph, choice.cache_dir)
         path = folder / "model.onnx"
         if path.exists():
@@ -228,10 +256,33 @@ class OnnxRuntimeEngine(Engine):
         else:
             log.info("exporting to ONNX once into %s", folder)
             export(graph, folder, record)
-        return cls.open(path, choice, "fp32")
+        return cls.open(path, choice, "fp32", graph)
 
     @classmethod
-    def open(cls, path: Path, choice: EngineChoice, precision: str) -> OnnxRuntimeEngine:
+    def shipped(cls, graph: Graph, choice: EngineChoice, path: Path) -> OnnxRuntimeEngine:
+        """The fp32 engine on the ONNX file the model folder ships (nothing exported)."""
+        import onnxruntime
+
+        log.info("using the ONNX file the model folder ships: %s", path)
+        key = hashlib.sha256(
+            f"{fingerprint((path,))}\0{onnxruntime.__version__}".encode()
+        ).hexdigest()[:32]
+        int8 = choice.cache_dir / "onnx" / f"shipped-{key}" / "model.int8.onnx"
+        try:
+            engine = cls.open(path, choice, "fp32", graph)
+        except EngineUnavailable:
+            raise
+        except Exception as exc:
+            raise EngineUnavailable(
+                f"the shipped ONNX file {path} cannot be opened: {type(exc).__name__}: {exc}"
+            ) from exc
+        engine.source, engine.int8_path = f"shipped {path}", int8
+        return engine
+
+    @classmethod
+    def open(
+        cls, path: Path, choice: EngineChoice, precision: str, graph: Graph
+    ) -> OnnxRuntimeEngine:
         import onnxruntime as ort
 
         options = choice.options
@@ -252,18 +303,30 @@ class OnnxRuntimeEngine(Engine):
             session_options,
             providers=[("CPUExecutionProvider", dict(options.provider_options))],
         )
-        return cls(session, path, threads, precision)
+        return cls(session, path, threads, precision, graph)
 
-    def quantized(self, choice: EngineChoice) -> OnnxRuntimeEngine:
-        """The int8 sibling of this fp32 engine (quantised once, cached beside it)."""
-        path = self.path.with_name("model.int8.onnx")
+    def quantized(self, choice: EngineChoice, graph: Graph) -> OnnxRuntimeEngine:
+        """The int8 sibling of this fp32 engine (quantised once, cached)."""
+        path = self.int8_path
         if not path.exists():
             log.info("quantising %s to int8 once", self.path)
+            path.parent.mkdir(parents=True, exist_ok=True)
             quantize_int8(self.path, path)
-        return type(self).open(path, choice, "int8")
+        int8 = type(self).open(path, choice, "int8", graph)
+        int8.source, int8.int8_path = self.source, path
+        return int8
 
     def forward(self, inputs: Inputs) -> torch.Tensor:
-        feeds = {name: np.ascontiguousarray(inputs[name].numpy()) for name in self.input_names}
+        feeds = {
+            name: np.ascontiguousarray(inputs[name].numpy())
+            for name in self.input_names
+            if name not in self.zero_inputs
+        }
+        if self.zero_inputs:
+            zeros = np.zeros_like(
+                feeds["input_ids"] if "input_ids" in feeds else next(iter(feeds.values()))
+            )
+            feeds.update((name, zeros) for name in self.zero_inputs)
         output = self.session.run([self.output_name], feeds)[0]
         return torch.from_numpy(output)
 
@@ -272,4 +335,5 @@ class OnnxRuntimeEngine(Engine):
             "engine_provider": self.session.get_providers()[0],
             "engine_threads": str(self.threads),
             "engine_precision": self.precision,
+            "engine_source": self.source,
         }

@@ -1,0 +1,124 @@
+"""The HTTP gateway of `modelport up` with the real clients: the `openai` SDK against the
+suite's models (embeddings with the SDK's default encoding, model list, completions,
+chat streaming and not, errors) and plain HTTP against its OIP REST."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+
+import httpx
+import openai
+import pytest
+
+from tests import prepared
+from tests.e2e.conftest import start_suite
+from tests.helpers import free_port
+
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
+
+CHAT_MODEL = "smollm2-135m-instruct"
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The base URL of the gateway of a running local suite."""
+    prepared.gemma()  # else `modelport up` would convert it inside the test's timeout
+    prepared.smollm2()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    port = free_port()
+    up, _, lines = start_suite(env, tmp_path_factory.mktemp("suite-data"), gateway_port=port)
+    try:
+        assert f"HTTP gateway on http://127.0.0.1:{port}" in lines[-1], lines
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        up.send_signal(signal.SIGTERM)
+        up.wait(60)
+
+
+@pytest.fixture
+def sdk(gateway: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{gateway}/v1", api_key="local", max_retries=0, timeout=300)
+
+
+def test_openai_sdk_models_and_embeddings(sdk: openai.OpenAI) -> None:
+    ids = {m.id for m in sdk.models.list()}
+    assert {"all-MiniLM-L6-v2", "sentiment", "gemma-3-270m", "efficientnet-lite0"} <= ids
+    result = sdk.embeddings.create(model="all-MiniLM-L6-v2", input=["hello", "world"])
+    assert [len(d.embedding) for d in result.data] == [384, 384]
+    assert result.usage.prompt_tokens > 0
+    with pytest.raises(openai.NotFoundError):
+        sdk.embeddings.create(model="no-such-model", input="x")
+
+
+def test_openai_sdk_completions_with_gemma(sdk: openai.OpenAI) -> None:
+    done = sdk.completions.create(
+        model="gemma-3-270m", prompt="Once upon a time", max_tokens=12, temperature=0
+    )
+    text = done.choices[0].text
+    assert text.strip()
+    assert done.usage is not None
+    assert 0 < done.usage.completion_tokens <= 12
+    streamed = sdk.completions.create(
+        model="gemma-3-270m", prompt="Once upon a time", max_tokens=12, temperature=0, stream=True
+    )
+    assert "".join(c.choices[0].text for c in streamed if c.choices) == text
+
+
+def test_openai_sdk_chat_streaming_and_not(sdk: openai.OpenAI) -> None:
+    """Needs the chat model of the suite (SmolLM2-135M-Instruct, NlpService.Chat)."""
+    messages: list[openai.types.chat.ChatCompletionMessageParam] = [
+        {"role": "system", "content": "You are a helpful assistant."},
+        {"role": "user", "content": "What is the capital of France?"},
+    ]
+    done = sdk.chat.completions.create(
+        model=CHAT_MODEL, messages=messages, max_completion_tokens=24, temperature=0
+    )
+    reply = done.choices[0].message
+    assert reply.role == "assistant"
+    assert "Paris" in (reply.content or "")
+    assert done.choices[0].finish_reason in ("stop", "length")
+    assert done.usage is not None
+    assert done.usage.prompt_tokens > 0
+    chunks = list(
+        sdk.chat.completions.create(
+            model=CHAT_MODEL,
+            messages=messages,
+            max_tokens=24,
+            temperature=0,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
+    assert chunks[0].choices[0].delta.role == "assistant"
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == reply.content
+    assert chunks[-1].choices == []
+    assert chunks[-1].usage is not None
+    assert chunks[-1].usage.completion_tokens == done.usage.completion_tokens
+
+
+def test_oip_rest_and_typed_rest_reach_every_backend(gateway: str) -> None:
+    with httpx.Client(base_url=gateway, timeout=120) as http:
+        assert http.get("/v2/health/ready").json() == {"ready": True}
+        sentiment = http.post(
+            "/v2/models/sentiment/infer",
+            json={
+                "inputs": [
+                    {"name": "text", "shape": [1], "datatype": "BYTES", "data": ["I love this"]}
+                ]
+            },
+        ).json()
+        labels = {o["name"]: o["data"] for o in sentiment["outputs"]}
+        assert labels["label"][0] == "positive"
+        classified = http.post(
+            "/modelport.v1.NlpService/Classify",
+            json={"model": {"name": "sentiment"}, "inputs": ["This is terrible"]},
+        ).json()
+        assert classified["results"][0]["labels"][0]["label"] == "negative"
+        generated = http.post(
+            "/v2/models/gemma-3-270m/generate",
+            json={"text_input": "Once upon a time", "parameters": {"max_tokens": 8}},
+        ).json()
+        assert generated["text_output"].strip()
