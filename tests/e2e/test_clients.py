@@ -109,6 +109,8 @@ def test_triton_errors_statistics_and_repository(triton_results: dict[str, objec
     assert index == {
         "all-MiniLM-L6-v2": "READY",
         "sentiment": "READY",
+        "ner": "READY",
+        "sentiment-spacy": "READY",
         "gemma-3-270m": "READY",
         "smollm2-135m-instruct": "READY",
         "efficientnet-lite0": "READY",
