@@ -893,7 +893,9 @@ def parser() -> argparse.ArgumentParser:
     entities = command("entities", "find named entities (token classification) in texts")
     _texts_args(entities)
     entities.add_argument(
-        "--model", required=True, help="token-classification model to call (see `models`)"
+        "--model",
+        default="ner",
+        help="token-classification model to call (see `models`; the suite's is spaCy's `ner`)",
     )
     _version_arg(entities)
     entities.add_argument(

@@ -15,10 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-import grpc
 import pytest
 
-from modelport.v1 import common_pb2, nlp_pb2, nlp_pb2_grpc
 from tests import prepared
 from tests.helpers import free_port
 
@@ -200,19 +198,19 @@ def test_up_then_every_command_then_a_second_up_then_a_clean_stop(
             "negative",
             "neutral",
         }
-        # named entities through the router (no token-classification command yet)
-        with grpc.insecure_channel(target) as channel:
-            tagged = nlp_pb2_grpc.NlpServiceStub(channel).ClassifyTokens(
-                nlp_pb2.ClassifyTokensRequest(model=common_pb2.ModelRef(name="ner"), inputs=[NEWS]),
-                timeout=60,
-            )
-        (entities,) = tagged.results
-        assert [(e.label, NEWS[e.start : e.end]) for e in entities.entities] == [
+        # named entities through the router, with exact character offsets
+        tagged = modelport("entities", "--target", target, "--json", NEWS)
+        assert tagged.returncode == 0, tagged.stderr
+        found = json.loads(tagged.stdout)
+        assert found["model"] == "ner"
+        (entities,) = found["results"]
+        assert [(e["label"], NEWS[e["start"] : e["end"]]) for e in entities["entities"]] == [
             ("PERSON", "Angela Merkel"),
             ("ORG", "Siemens"),
             ("GPE", "Paris"),
             ("DATE", "Tuesday"),
         ]
+        assert all(e["text"] == NEWS[e["start"] : e["end"]] for e in entities["entities"])
 
         generated = modelport(
             "generate", "--target", target, "--max-new-tokens", "12", "Once upon a time"
