@@ -369,7 +369,7 @@ class ModelportClient:
         self,
         texts: Sequence[str],
         *,
-        model: str,
+        model: str = "ner",
         version: str = "",
         aggregation: str = "simple",
         min_score: float = 0.0,
