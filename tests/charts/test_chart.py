@@ -124,12 +124,15 @@ def test_gpu_only_where_asked(rendered: tuple[str, Path, list[dict[str, Any]]]) 
         gpu_keys = {k for part in resources.values() for k in part if "nvidia.com" in k}
         tolerations = spec.get("tolerations", [])
         selector = spec.get("nodeSelector", {})
+        env = {e["name"]: e.get("value") for e in spec["containers"][0].get("env", [])}
         if name in wanted:
+            assert env["MODELPORT_DEFAULT_DEVICE"] == "cuda", name  # never silently on CPU
             assert resources["limits"][wanted[name]] == 1
             assert resources["requests"][wanted[name]] == 1
             assert GPU_TOLERATION in tolerations
             assert selector.get("nvidia.com/gpu.present") == "true"
         else:
+            assert "MODELPORT_DEFAULT_DEVICE" not in env, name
             assert not gpu_keys, name
             assert GPU_TOLERATION not in tolerations, name
             assert "nvidia.com/gpu.present" not in selector, name

@@ -26,6 +26,7 @@ from modelport.v1 import (
     registry_pb2_grpc,
 )
 from modelport.vision.__main__ import build as build_vision
+from modelport.vision.__main__ import default_models as vision_defaults
 from modelport.vision.settings import RapidOcrSpec, VisionSettings
 from tests.helpers import loopback_settings, rpc_error, running_server
 
@@ -108,3 +109,40 @@ def test_auto_still_runs_on_the_cpu_and_serves(tiny_bert_dir: Path, tmp_path: Pa
     ):
         assert listed(channel)["auto"] == (common_pb2.MODEL_STATE_READY, "")
         assert health(channel) == SERVING
+
+
+def test_a_process_whose_default_device_is_cuda_fails_its_auto_models(
+    tiny_bert_dir: Path, tmp_path: Path
+) -> None:
+    """MODELPORT_DEFAULT_DEVICE=cuda (the chart's GPU backends): a spec that says `auto`
+    asks for the GPU, so it fails with the reason instead of serving on the CPU."""
+    settings = loopback_settings(EmbeddingSettings, cache_dir=tmp_path, default_device="cuda")
+    spec = ModelSpec(name="auto", runtime="sentence-embedding", path=tiny_bert_dir, engine="torch")
+    with (
+        running_server(build_embedding, settings, [spec]) as srv,
+        grpc.insecure_channel(f"127.0.0.1:{srv.port}") as channel,
+    ):
+        state, reason = listed(channel)["auto"]
+        assert state == common_pb2.MODEL_STATE_FAILED
+        assert "device: cuda, but CUDA is not usable here" in reason, reason
+        assert "MODELPORT_DEFAULT_DEVICE" in reason
+        assert health(channel) == NOT_SERVING
+
+
+def test_the_vision_defaults_on_a_cuda_process_fail_the_torch_model_keep_ocr_on_cpu(
+    tmp_path: Path,
+) -> None:
+    """The built-in vision models on a GPU backend: the torch classifier asks for CUDA and
+    fails; RapidOCR (CPU ONNX Runtime) keeps the CPU and is READY; the process is not."""
+    settings = loopback_settings(VisionSettings, cache_dir=tmp_path, default_device="cuda")
+    with (
+        running_server(build_vision, settings, vision_defaults()) as srv,
+        grpc.insecure_channel(f"127.0.0.1:{srv.port}") as channel,
+    ):
+        models = listed(channel)
+        state, reason = models["efficientnet-lite0"]
+        assert state == common_pb2.MODEL_STATE_FAILED
+        assert "device: cuda, but CUDA is not usable here" in reason, reason
+        assert models["ocr"] == (common_pb2.MODEL_STATE_READY, "")
+        assert health(channel) == NOT_SERVING
+        assert health(channel, "model/ocr") == SERVING

@@ -8,10 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from pydantic import ValidationError
 
-from modelport.inference.settings import ModelSpec
+from modelport.inference.settings import ModelSpec, with_default_device
 from modelport.ml.device import select_device
 from modelport.ml.sentence import SentenceEncoder
+from modelport.nlp.settings import NlpSettings, SpacyNerSpec
+from modelport.vision.settings import RapidOcrSpec
 
 TEXTS = ["a short one", "a somewhat longer sentence with more words in it"]
 
@@ -44,3 +47,24 @@ def test_cuda_float16_vectors_match_cpu_float32(tiny_bert_dir: Path) -> None:
     np.testing.assert_allclose(
         np.stack(gpu.encode(ids)), np.stack(cpu.encode(ids)), rtol=1e-2, atol=1e-2
     )
+
+
+def test_the_process_default_device_replaces_auto_for_torch_runtimes_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MODELPORT_DEFAULT_DEVICE", "cuda")
+    assert NlpSettings().default_device == "cuda"
+    assert with_default_device(spec(), "cuda").device == "cuda"
+    assert with_default_device(spec(), "cpu").device == "cpu"
+    assert with_default_device(spec(), "auto").device == "auto"
+    assert with_default_device(spec(device="cpu"), "cuda").device == "cpu"  # said, kept
+    spacy = SpacyNerSpec(name="ner", package="en_core_web_sm")
+    ocr = RapidOcrSpec(name="ocr")
+    assert with_default_device(spacy, "cuda").device == "auto"  # spaCy runs on the CPU
+    assert with_default_device(ocr, "cuda").device == "auto"  # CPU ONNX Runtime
+
+
+def test_a_default_device_that_is_not_one_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MODELPORT_DEFAULT_DEVICE", "gpu")
+    with pytest.raises(ValidationError, match="default_device"):
+        NlpSettings()

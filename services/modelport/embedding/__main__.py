@@ -31,9 +31,7 @@ def build(settings: EmbeddingSettings) -> InferenceServer:
 
     configure_threads(settings.torch_threads)
     metrics = InferenceMetrics()
-    repository = ModelRepository(
-        settings.runtimes, metrics, cache_dir=settings.cache_dir, warmup=settings.warmup
-    )
+    repository = ModelRepository.of(settings, metrics)
     handler = EmbeddingHandler(repository, settings.text_limits())
     embedding = EmbeddingServicer(handler)
     services = backend_bindings(

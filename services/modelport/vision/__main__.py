@@ -52,9 +52,7 @@ def build(settings: VisionSettings) -> InferenceServer:
 
     configure_threads(settings.torch_threads)
     metrics = InferenceMetrics()
-    repository = ModelRepository(
-        settings.runtimes, metrics, cache_dir=settings.cache_dir, warmup=settings.warmup
-    )
+    repository = ModelRepository.of(settings, metrics)
     handler = VisionHandler(
         repository,
         ImageLimits(settings.max_image_bytes, settings.max_image_pixels),

@@ -118,6 +118,9 @@ class RapidOcrSpec(ModelSpec):
     runtime: Literal["rapidocr"] = "rapidocr"
     options: RapidOcrOptions = Field(default_factory=RapidOcrOptions)
     needs_folder: ClassVar[bool] = False
+    follows_default_device: ClassVar[bool] = False
+    """`auto` is the CPU: the images' ONNX Runtime has no CUDA provider, so only an
+    explicit `device: cuda` (with onnxruntime-gpu installed) runs it on a GPU."""
 
 
 RUNTIMES = Runtimes(
