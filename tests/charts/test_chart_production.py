@@ -19,7 +19,9 @@ from typing import Any
 
 import pytest
 import yaml
+from pydantic import TypeAdapter
 
+from modelport.serving.settings import TlsIdentity
 from tests.charts.test_chart import (
     CHART,
     KUBE_VERSIONS,
@@ -544,16 +546,11 @@ def test_router_and_backends_have_separate_keypairs_and_reloader_rolls_them(tool
     assert "security.tls.secretName" in refused(tools, "--set", "security.tls.routerSecretName=x")
 
 
-@pytest.mark.parametrize(
-    ("release", "expected"),
-    [("modelport", "modelport-backend"), ("prod", "prod-modelport-backend")],
-)
-def test_notes_name_the_certificate_the_router_checks(
-    tools: Path, tmp_path: Path, release: str, expected: str
-) -> None:
+def render_notes(
+    tools: Path, tmp_path: Path, release: str, *args: str
+) -> tuple[str, list[dict[str, Any]]]:
     """NOTES.txt (which `helm template` does not print) rendered through a copy of the
-    chart that wraps it in a ConfigMap: the name it asks for is the one the router
-    verifies, for a release whose name contains the chart's and for one whose does not."""
+    chart that wraps it in a ConfigMap, and the release's other objects."""
     chart = tmp_path / "modelport"
     shutil.copytree(CHART, chart)
     notes = (chart / "templates" / "NOTES.txt").read_text()
@@ -561,26 +558,70 @@ def test_notes_name_the_certificate_the_router_checks(
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\ndata:\n  notes: |\n"
         + "".join(f"    {line}\n" for line in notes.splitlines())
     )
-    out = run(
-        tools,
-        "helm",
-        "template",
-        release,
-        str(chart),
-        "-n",
-        "mp",
-        "--set",
-        "security.tls.secretName=t",
-    )
+    out = run(tools, "helm", "template", release, str(chart), "-n", "mp", *args)
     assert out.returncode == 0, out.stderr
     docs = objects(out.stdout)
-    text = by_kind(docs, "ConfigMap")["notes"]["data"]["notes"]
+    text: str = by_kind(docs, "ConfigMap")["notes"]["data"]["notes"]
+    return text, docs
+
+
+@pytest.mark.parametrize(
+    ("release", "expected"),
+    [("modelport", "modelport-backend"), ("prod", "prod-modelport-backend")],
+)
+def test_notes_name_the_certificate_the_router_checks(
+    tools: Path, tmp_path: Path, release: str, expected: str
+) -> None:
+    """The name NOTES.txt asks for is the one the router verifies, for a release whose
+    name contains the chart's and for one whose does not."""
+    text, docs = render_notes(tools, tmp_path, release, "--set", "security.tls.secretName=t")
     named = re.search(r"must name\s+(\S+)", text)
     assert named is not None
     assert named.group(1) == expected
     router = by_kind(docs, "Deployment")[f"{expected.removesuffix('-backend')}-router"]
     assert container_env(router)["MODELPORT_BACKEND_TLS_SERVER_NAME"] == expected
     assert "client-token" in text  # how to get a token
+    assert "router's own certificate must name" not in text  # it shares the backends' keypair
+    for name in ("embedding", "nlp", "vision"):
+        backend = container_env(by_kind(docs, "Deployment")[f"{fullname(release)}-{name}"])
+        assert "MODELPORT_AUTH_TLS_IDENTITIES" not in backend  # no name tells it apart
+
+
+def fullname(release: str) -> str:
+    return release if "modelport" in release else f"{release}-modelport"
+
+
+@pytest.mark.parametrize("release", ["modelport", "prod"])
+def test_backends_take_the_router_by_its_own_certificate(
+    tools: Path, tmp_path: Path, release: str
+) -> None:
+    """With a router keypair of its own, every backend maps the name NOTES.txt asks the
+    router's certificate for to role router, and nothing else: another certificate from
+    the CA names nobody there."""
+    text, docs = render_notes(
+        tools,
+        tmp_path,
+        release,
+        "--set",
+        "security.tls.secretName=t",
+        "--set",
+        "security.tls.routerSecretName=r",
+    )
+    named = re.search(r"router's own certificate must name\s+(\S+)", text)
+    assert named is not None
+    assert named.group(1) == f"{fullname(release)}-router"
+    deployments = by_kind(docs, "Deployment")
+    for name in ("embedding", "nlp", "vision"):
+        backend = container_env(deployments[f"{fullname(release)}-{name}"])
+        value = backend["MODELPORT_AUTH_TLS_IDENTITIES"] or ""
+        assert json.loads(value) == [{"peer": named.group(1), "role": "router"}], name
+        (identity,) = TypeAdapter(list[TlsIdentity]).validate_json(value)  # as the app reads it
+        assert (identity.peer, identity.role) == (named.group(1), "router")
+        assert backend["MODELPORT_TLS_CLIENT_CA_FILE"] == "/etc/modelport/tls/ca.crt"
+    for name in ("router", "gateway"):  # clients still bring tokens
+        assert "MODELPORT_AUTH_TLS_IDENTITIES" not in container_env(
+            deployments[f"{fullname(release)}-{name}"]
+        )
 
 
 # -- 8. escape hatches, model specs, network policy ------------------------------------------

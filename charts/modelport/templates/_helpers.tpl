@@ -139,6 +139,12 @@ readinessProbe:
 {{- default .Values.security.tls.secretName .Values.security.tls.routerSecretName -}}
 {{- end -}}
 
+{{/* The name the router's own certificate (security.tls.routerSecretName) must carry:
+backends map it to role router (MODELPORT_AUTH_TLS_IDENTITIES). */}}
+{{- define "modelport.routerCertName" -}}
+{{- printf "%s-router" (include "modelport.fullname" .) -}}
+{{- end -}}
+
 {{/* The name every backend certificate must carry (the router checks it). */}}
 {{- define "modelport.backendServerName" -}}
 {{- printf "%s-backend" (include "modelport.fullname" .) -}}
