@@ -587,6 +587,40 @@ def test_notes_name_the_certificate_the_router_checks(
         assert "MODELPORT_AUTH_TLS_IDENTITIES" not in backend  # no name tells it apart
 
 
+def test_notes_tell_http_clients_where_the_gateway_is(tools: Path, tmp_path: Path) -> None:
+    """The gateway's in-cluster URL and port-forward in NOTES.txt name the Service and
+    port the chart renders; the Ingress URL when it has a host; nothing when it is off."""
+    text, docs = render_notes(tools, tmp_path / "on", "prod", "--set", "gateway.service.port=8081")
+    url = re.search(r"call the gateway:\s+http://([^.\s]+)\.mp\.svc:(\d+)", text)
+    assert url is not None, text
+    service = by_kind(docs, "Service")[url.group(1)]
+    assert [p["port"] for p in service["spec"]["ports"] if p["name"] == "http"] == [8081]
+    assert int(url.group(2)) == 8081
+    forward = re.search(r"port-forward svc/(\S+) 8080:(\d+)", text)
+    assert forward is not None
+    assert (forward.group(1), forward.group(2)) == (url.group(1), "8081")
+    assert 'curl -s http://127.0.0.1:8080/v1/models -H "authorization: Bearer' in text
+    assert "(Ingress)" not in text
+
+    text, _ = render_notes(
+        tools,
+        tmp_path / "ingress",
+        "prod",
+        *sets(
+            gateway__ingress={
+                "enabled": True,
+                "host": "ml.example.com",
+                "path": "/",
+                "tlsSecretName": "ml-tls",
+            }
+        ),
+    )
+    assert "https://ml.example.com/ (Ingress)" in text
+
+    text, _ = render_notes(tools, tmp_path / "off", "prod", "--set", "gateway.enabled=false")
+    assert "gateway" not in text
+
+
 def fullname(release: str) -> str:
     return release if "modelport" in release else f"{release}-modelport"
 
@@ -803,7 +837,11 @@ def test_skaffold_forwards_to_a_service_the_chart_renders_and_the_gpu_profile_pu
     config = yaml.safe_load((ROOT / "skaffold.yaml").read_text())
     release = config["deploy"]["helm"]["releases"][0]
     dev = next(p for p in config["profiles"] if p["name"] == "dev")
-    forward = dev["portForward"][0]
+    forwards = {f["resourceName"]: f for f in dev["portForward"]}
+    assert {n: f["localPort"] for n, f in forwards.items()} == {
+        "modelport-router": 50051,  # gRPC, where `modelport` calls by default
+        "modelport-gateway": 8080,  # HTTP, where `modelport up` serves it
+    }
     overrides = [f"{k}={v}" for k, v in release.get("setValues", {}).items()]
     for name in ("modelport", "dev", "my-team"):  # whatever the release is called
         args = ["-n", release["namespace"]]
@@ -812,9 +850,11 @@ def test_skaffold_forwards_to_a_service_the_chart_renders_and_the_gpu_profile_pu
         out = run(tools, "helm", "template", name, str(ROOT / release["chartPath"]), *args)
         assert out.returncode == 0, out.stderr
         services = by_kind(objects(out.stdout), "Service")
-        assert forward["resourceName"] in services, name
-        assert forward["port"] in [
-            p["port"] for p in services[forward["resourceName"]]["spec"]["ports"]
-        ]
+        for forward in forwards.values():
+            assert forward["resourceName"] in services, name
+            assert forward["namespace"] == release["namespace"]
+            assert forward["port"] in [
+                p["port"] for p in services[forward["resourceName"]]["spec"]["ports"]
+            ]
     gpu = next(p for p in config["profiles"] if p["name"] == "gpu")
     assert {"op": "replace", "path": "/build/local/push", "value": True} in gpu["patches"]
