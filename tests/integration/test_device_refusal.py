@@ -6,6 +6,7 @@ the path a test can take (skipped where CUDA works)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,7 +29,14 @@ from modelport.v1 import (
 from modelport.vision.__main__ import build as build_vision
 from modelport.vision.__main__ import default_models as vision_defaults
 from modelport.vision.settings import RapidOcrSpec, VisionSettings
-from tests.helpers import loopback_settings, rpc_error, running_server
+from tests.helpers import (
+    ServiceProcess,
+    free_port,
+    loopback_settings,
+    models_file,
+    rpc_error,
+    running_server,
+)
 
 pytestmark = pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is usable here")
 
@@ -146,3 +154,35 @@ def test_the_vision_defaults_on_a_cuda_process_fail_the_torch_model_keep_ocr_on_
         assert models["ocr"] == (common_pb2.MODEL_STATE_READY, "")
         assert health(channel) == NOT_SERVING
         assert health(channel, "model/ocr") == SERVING
+
+
+def test_a_service_process_with_default_device_cuda_never_serves_on_the_cpu(
+    tiny_bert_dir: Path, tmp_path: Path, free_env: dict[str, str]
+) -> None:
+    """`python -m modelport.embedding` with `MODELPORT_DEFAULT_DEVICE=cuda` in its
+    environment (what the chart sets on GPU backends) and a model config that says nothing
+    of devices: the model ends FAILED with the reason and the process stays NOT_SERVING."""
+    config = models_file(
+        tmp_path / "models.yaml",
+        {"name": "plain", "runtime": "sentence-embedding", "path": str(tiny_bert_dir)},
+    )
+    env = {**free_env, "MODELPORT_DEFAULT_DEVICE": "cuda", "MODELPORT_MODELS_FILE": str(config)}
+    process = ServiceProcess("modelport.embedding", env, free_port()).start()
+    try:
+        with grpc.insecure_channel(process.address) as channel:
+            grpc.channel_ready_future(channel).result(timeout=120)
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:  # the server answers while models load
+                try:
+                    state, reason = listed(channel).get("plain", (None, ""))
+                except grpc.RpcError:
+                    state = None
+                if state == common_pb2.MODEL_STATE_FAILED:
+                    break
+                assert state != common_pb2.MODEL_STATE_READY, "served on the CPU"
+                time.sleep(0.2)
+            assert state == common_pb2.MODEL_STATE_FAILED, state
+            assert "device: cuda, but CUDA is not usable here" in reason, reason
+            assert health(channel) == NOT_SERVING
+    finally:
+        process.stop()
