@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal
 
 import grpc
 import pytest
@@ -108,29 +109,26 @@ def test_an_onnx_runtime_model_asking_for_cuda_fails_without_the_cuda_provider()
         assert health(channel) == NOT_SERVING
 
 
-def test_auto_still_runs_on_the_cpu_and_serves(tiny_bert_dir: Path, tmp_path: Path) -> None:
-    settings = loopback_settings(EmbeddingSettings, cache_dir=tmp_path)
-    spec = ModelSpec(name="auto", runtime="sentence-embedding", path=tiny_bert_dir, engine="torch")
-    with (
-        running_server(build_embedding, settings, [spec]) as srv,
-        grpc.insecure_channel(f"127.0.0.1:{srv.port}") as channel,
-    ):
-        assert listed(channel)["auto"] == (common_pb2.MODEL_STATE_READY, "")
-        assert health(channel) == SERVING
-
-
-def test_a_process_whose_default_device_is_cuda_fails_its_auto_models(
-    tiny_bert_dir: Path, tmp_path: Path
+@pytest.mark.parametrize("default_device", ["auto", "cpu", "cuda"])
+def test_auto_follows_the_process_default_device(
+    tiny_bert_dir: Path, tmp_path: Path, default_device: Literal["auto", "cpu", "cuda"]
 ) -> None:
-    """MODELPORT_DEFAULT_DEVICE=cuda (the chart's GPU backends): a spec that says `auto`
-    asks for the GPU, so it fails with the reason instead of serving on the CPU."""
-    settings = loopback_settings(EmbeddingSettings, cache_dir=tmp_path, default_device="cuda")
+    """`device: auto` still runs on the CPU and serves, unless the process's
+    MODELPORT_DEFAULT_DEVICE is cuda (the chart's GPU backends): then it asks for the GPU
+    and fails with the reason instead of serving on the CPU."""
+    settings = loopback_settings(
+        EmbeddingSettings, cache_dir=tmp_path, default_device=default_device
+    )
     spec = ModelSpec(name="auto", runtime="sentence-embedding", path=tiny_bert_dir, engine="torch")
     with (
         running_server(build_embedding, settings, [spec]) as srv,
         grpc.insecure_channel(f"127.0.0.1:{srv.port}") as channel,
     ):
         state, reason = listed(channel)["auto"]
+        if default_device != "cuda":
+            assert (state, reason) == (common_pb2.MODEL_STATE_READY, "")
+            assert health(channel) == SERVING
+            return
         assert state == common_pb2.MODEL_STATE_FAILED
         assert "device: cuda, but CUDA is not usable here" in reason, reason
         assert "MODELPORT_DEFAULT_DEVICE" in reason
