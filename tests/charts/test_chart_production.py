@@ -621,6 +621,22 @@ def test_notes_tell_http_clients_where_the_gateway_is(tools: Path, tmp_path: Pat
     assert "gateway" not in text
 
 
+def test_a_gpu_backend_demands_cuda_unless_its_env_says_otherwise(tools: Path) -> None:
+    docs = objects(
+        render(
+            tools,
+            "-f",
+            str(CHART / "values-gpu.yaml"),
+            *sets(backends__vision__env=[{"name": "MODELPORT_DEFAULT_DEVICE", "value": "auto"}]),
+        )
+    )
+    deployments = by_kind(docs, "Deployment")
+    nlp = pod_spec(deployments["mp-modelport-nlp"])["containers"][0]["env"]
+    vision = pod_spec(deployments["mp-modelport-vision"])["containers"][0]["env"]
+    assert [e["value"] for e in nlp if e["name"] == "MODELPORT_DEFAULT_DEVICE"] == ["cuda"]
+    assert [e["value"] for e in vision if e["name"] == "MODELPORT_DEFAULT_DEVICE"] == ["auto"]
+
+
 def fullname(release: str) -> str:
     return release if "modelport" in release else f"{release}-modelport"
 
