@@ -122,3 +122,36 @@ def test_oip_rest_and_typed_rest_reach_every_backend(gateway: str) -> None:
             json={"text_input": "Once upon a time", "parameters": {"max_tokens": 8}},
         ).json()
         assert generated["text_output"].strip()
+
+
+def test_tritonclient_http_against_the_suite(gateway: str) -> None:
+    """Triton's HTTP client, unchanged, against the suite's gateway: binary and JSON
+    tensors of the suite's embedding model, metadata, config, index and errors."""
+    import json
+    import subprocess
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "clients" / "triton_http_check.py"
+    out = subprocess.run(
+        [
+            str(prepared.triton_python()),
+            str(script),
+            "--url",
+            gateway.removeprefix("http://"),
+            "all-MiniLM-L6-v2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    r = json.loads(out.stdout)
+    assert r["live"] is True
+    assert r["ready"] is True
+    assert r["model_ready"] is True
+    assert "binary_tensor_data" in r["server"]["extensions"]
+    assert {m["name"] for m in r["index"]} >= {"all-MiniLM-L6-v2", "ner", "ocr"}
+    for name, result in r["results"].items():
+        assert result["shape"] == [2, 384], name
+    assert r["unknown_model"]["status"] == "404"
+    assert r["bad_input"]["status"] == "400"
