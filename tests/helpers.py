@@ -190,9 +190,9 @@ async def start_router(tmp_path: Path, **settings: object) -> RouterServer:
 
 
 @contextmanager
-def static_router(data_dir: Path, replicas: list[dict[str, str]]) -> Iterator[str]:
+def static_router(data_dir: Path, replicas: list[dict[str, str]]) -> Iterator[ServiceProcess]:
     """A router process whose replicas are `replicas` (`MODELPORT_STATIC_REPLICAS`):
-    yields its `host:port` once it is SERVING, stops it on exit."""
+    yields it once it is SERVING (`.address` is its `host:port`), stops it on exit."""
     import json
     import os
 
@@ -207,7 +207,7 @@ def static_router(data_dir: Path, replicas: list[dict[str, str]]) -> Iterator[st
     ).start()
     try:
         process.wait_serving()
-        yield process.address
+        yield process
     finally:
         process.stop()
 

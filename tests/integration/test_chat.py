@@ -79,8 +79,8 @@ def router(server: InferenceServer, tmp_path_factory: pytest.TempPathFactory) ->
         {"name": name, "task": "text-generation", "endpoint": f"127.0.0.1:{server.port}"}
         for name in ("chat", "chat-one", "plain")
     ]
-    with static_router(tmp_path_factory.mktemp("router"), replicas) as address:
-        yield address
+    with static_router(tmp_path_factory.mktemp("router"), replicas) as process:
+        yield process.address
 
 
 def chat_request(

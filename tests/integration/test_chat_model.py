@@ -37,8 +37,8 @@ def router(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         replicas = [
             {"name": CHAT_MODEL, "task": "text-generation", "endpoint": f"127.0.0.1:{server.port}"}
         ]
-        with static_router(tmp_path_factory.mktemp("router"), replicas) as address:
-            yield address
+        with static_router(tmp_path_factory.mktemp("router"), replicas) as process:
+            yield process.address
 
 
 def test_a_summary_through_the_router_keeps_what_the_paragraph_is_about(router: str) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import json
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -53,7 +52,7 @@ from tests.fuzzing import (
     requests,
     rpcs,
 )
-from tests.helpers import ServiceProcess, free_port, loopback_settings, running_server
+from tests.helpers import ServiceProcess, loopback_settings, running_server, static_router
 
 FULL_CASES = int(os.environ.get("MODELPORT_FUZZ_CASES", "10500"))
 SAMPLE_CASES = 300
@@ -369,23 +368,6 @@ def vision(tiny_vit_dir: Path, tiny_detector_dir: Path) -> Iterator[InferenceSer
         yield server
 
 
-def run_router(data_dir: Path, replicas: list[dict[str, str]]) -> Iterator[ServiceProcess]:
-    process = ServiceProcess(
-        "modelport.router",
-        {
-            **os.environ,
-            "MODELPORT_DATA_DIR": str(data_dir),
-            "MODELPORT_STATIC_REPLICAS": json.dumps(replicas),
-        },
-        free_port(),
-    ).start()
-    try:
-        process.wait_serving()
-        yield process
-    finally:
-        process.stop()
-
-
 @pytest.fixture(scope="module")
 def router(
     embedding: InferenceServer,
@@ -400,14 +382,16 @@ def router(
         for model in target.models
         for task in [MODELS[model][0]]
     ]
-    yield from run_router(tmp_path_factory.mktemp("router"), replicas)
+    with static_router(tmp_path_factory.mktemp("router"), replicas) as process:
+        yield process
 
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
     """A router of its own for registry writes; `split` has a replica nobody listens on."""
     replicas = [{"name": "split", "version": v, "endpoint": "127.0.0.1:9"} for v in ("1", "2")]
-    yield from run_router(tmp_path_factory.mktemp("registry"), replicas)
+    with static_router(tmp_path_factory.mktemp("registry"), replicas) as process:
+        yield process
 
 
 def address(request: pytest.FixtureRequest, target: Target) -> str:
