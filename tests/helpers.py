@@ -147,6 +147,28 @@ class ServiceProcess:
         return total
 
 
+def scrape_until(metrics_port: int, *wanted: str, timeout_s: float = 10) -> str:
+    """The `/metrics` body once it holds every line of `wanted`. A call that fails with
+    `context.abort` sends its status before the server's interceptor observes its duration,
+    so a scrape right after the client sees the error may precede it: scrape again until
+    the lines are there, or fail naming the missing ones."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        body = (
+            urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5)
+            .read()
+            .decode()
+        )
+        missing = [line for line in wanted if line not in body]
+        if not missing:
+            return body
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not in /metrics after {timeout_s} s: {missing}")
+        time.sleep(0.05)
+
+
 def models_file(path: Path, *models: dict[str, object]) -> Path:
     path.write_text(yaml.safe_dump({"models": list(models)}))
     return path

@@ -29,7 +29,7 @@ from modelport.v1 import (
     registry_pb2,
     registry_pb2_grpc,
 )
-from tests.helpers import loopback_settings, rpc_error, running_server
+from tests.helpers import loopback_settings, rpc_error, running_server, scrape_until
 
 TEXTS = [
     "the cat sat on the mat",
@@ -411,10 +411,10 @@ def test_metrics_endpoint_exports_histograms(
 ) -> None:
     embed(stub, ["metrics please"])
     rpc_error(lambda: embed(stub, ["x"], model="nope"))
-    body = (
-        urllib.request.urlopen(f"http://127.0.0.1:{server.metrics_port}/metrics", timeout=5)
-        .read()
-        .decode()
+    body = scrape_until(
+        server.metrics_port,
+        'modelport_request_duration_seconds_count{code="NOT_FOUND",'
+        'method="/modelport.v1.EmbeddingService/Embed",model="",version=""}',
     )
     for name in (
         'modelport_request_duration_seconds_count{code="OK",'
@@ -528,15 +528,11 @@ def test_a_call_that_fails_after_its_model_is_resolved_is_labelled_with_it(
         )
     )
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
-    body = (
-        urllib.request.urlopen(f"http://127.0.0.1:{server.metrics_port}/metrics", timeout=5)
-        .read()
-        .decode()
-    )
-    assert (
+    line = (
         'modelport_request_duration_seconds_count{code="INVALID_ARGUMENT",'
         'method="/modelport.v1.EmbeddingService/Embed",model="tiny",version="1"} 1.0'
-    ) in body.splitlines()
+    )
+    assert line in scrape_until(server.metrics_port, line).splitlines()
 
 
 def test_an_input_over_the_byte_limit_is_refused_and_others_are_served(
