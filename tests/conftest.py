@@ -73,60 +73,91 @@ def build_wordpiece_tokenizer(out: Path) -> int:
 def tiny_bert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A random 2-layer BERT in sentence-transformers layout: CLS pooling + Normalize."""
     import torch
-    from transformers import BertConfig, BertModel
+    from transformers import BertModel
 
     out = tmp_path_factory.mktemp("tiny-bert")
     vocab = build_wordpiece_tokenizer(out)
     torch.manual_seed(0)
-    config = BertConfig(
+    save_sentence_bert(BertModel(bert_config(vocab, hidden=32)), out)
+    return out
+
+
+def bert_config(vocab: int, hidden: int) -> Any:
+    """A 2-layer, 2-head BERT config of width `hidden` (feed-forward 2x or 4x it), 64
+    positions."""
+    from transformers import BertConfig
+
+    return BertConfig(
         vocab_size=vocab,
-        hidden_size=32,
+        hidden_size=hidden,
         num_hidden_layers=2,
         num_attention_heads=2,
-        intermediate_size=64,
+        intermediate_size=hidden * (2 if hidden < 64 else 4),
         max_position_embeddings=64,
     )
-    BertModel(config).save_pretrained(out)
-    (out / "modules.json").write_text(
-        json.dumps(
-            [
-                {
-                    "idx": 0,
-                    "name": "0",
-                    "path": "",
-                    "type": "sentence_transformers.models.Transformer",
-                },
-                {
-                    "idx": 1,
-                    "name": "1",
-                    "path": "1_Pooling",
-                    "type": "sentence_transformers.models.Pooling",
-                },
-                {
-                    "idx": 2,
-                    "name": "2",
-                    "path": "2_Normalize",
-                    "type": "sentence_transformers.models.Normalize",
-                },
-            ]
-        )
-    )
+
+
+def save_sentence_bert(model: Any, out: Path) -> None:
+    """Save a BERT in sentence-transformers layout: CLS pooling + Normalize, 16 tokens."""
+    model.save_pretrained(out)
+    (out / "modules.json").write_text(json.dumps(SENTENCE_MODULES))
     (out / "1_Pooling").mkdir()
-    (out / "1_Pooling" / "config.json").write_text(
-        json.dumps(
-            {
-                "word_embedding_dimension": 32,
-                "pooling_mode_cls_token": True,
-                "pooling_mode_mean_tokens": False,
-                "pooling_mode_max_tokens": False,
-                "pooling_mode_mean_sqrt_len_tokens": False,
-            }
-        )
-    )
+    pooling = cls_pooling(model.config.hidden_size)
+    (out / "1_Pooling" / "config.json").write_text(json.dumps(pooling))
     (out / "sentence_bert_config.json").write_text(
         json.dumps({"max_seq_length": 16, "do_lower_case": False})
     )
-    return out
+
+
+FLEET_SIZE = 8
+"""Models in `fleet_dirs`."""
+
+
+@pytest.fixture(scope="session")
+def fleet_dirs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """FLEET_SIZE small sentence-embedding models (a 2-layer BERT of ~4 MB each, CLS
+    pooling + Normalize), one tokenizer, each with its own random weights: more models
+    than a small memory budget holds, each answering differently."""
+    import shutil
+
+    import torch
+    from transformers import BertModel
+
+    base = tmp_path_factory.mktemp("fleet")
+    tokenizer = base / "tokenizer"
+    tokenizer.mkdir()
+    vocab = build_wordpiece_tokenizer(tokenizer)
+    config = bert_config(vocab, hidden=192)
+    folders = []
+    for index in range(FLEET_SIZE):
+        out = base / f"model-{index}"
+        shutil.copytree(tokenizer, out)
+        torch.manual_seed(100 + index)
+        save_sentence_bert(BertModel(config), out)
+        folders.append(out)
+    return folders
+
+
+SENTENCE_MODULES = [
+    {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+    {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+    {
+        "idx": 2,
+        "name": "2",
+        "path": "2_Normalize",
+        "type": "sentence_transformers.models.Normalize",
+    },
+]
+
+
+def cls_pooling(dimension: int) -> dict[str, object]:
+    return {
+        "word_embedding_dimension": dimension,
+        "pooling_mode_cls_token": True,
+        "pooling_mode_mean_tokens": False,
+        "pooling_mode_max_tokens": False,
+        "pooling_mode_mean_sqrt_len_tokens": False,
+    }
 
 
 @pytest.fixture(scope="session")

@@ -80,6 +80,51 @@ class InferenceMetrics(Metrics):
             registry=r,
         )
 
+        self.capacity_bytes = Gauge(
+            "modelport_memory_capacity_bytes",
+            "Memory budget of this replica per device (absent: no budget).",
+            ["device"],
+            registry=r,
+        )
+        self.used_bytes = Gauge(
+            "modelport_memory_used_bytes",
+            "Memory the loaded (and loading) models take per device: measured, or estimated "
+            "until loaded.",
+            ["device"],
+            registry=r,
+        )
+        self.model_size_bytes = Gauge(
+            "modelport_model_size_bytes",
+            "Memory each loaded model version takes (measured after its load).",
+            ["model", "version"],
+            registry=r,
+        )
+        self.model_loads = Counter(
+            "modelport_model_loads_total",
+            "Model loads by outcome: loaded, failed, refused (no room in the budget).",
+            ["model", "outcome"],
+            registry=r,
+        )
+        self.model_load_duration = Histogram(
+            "modelport_model_load_duration_seconds",
+            "Time from the start of a load (eviction included) to READY.",
+            ["model"],
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
+            registry=r,
+        )
+        self.evictions = Counter(
+            "modelport_model_evictions_total",
+            "Models unloaded to make room for another.",
+            ["model"],
+            registry=r,
+        )
+        self.age_at_eviction = Histogram(
+            "modelport_model_idle_at_eviction_seconds",
+            "How long an evicted model had not been used.",
+            buckets=(1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 24 * 3600),
+            registry=r,
+        )
+
     def observe_call(
         self, method: str, model: str, version: str, code: grpc.StatusCode, seconds: float
     ) -> None:

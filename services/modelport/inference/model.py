@@ -5,6 +5,7 @@ subclass whose `scheduler` is a decoding loop."""
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -16,6 +17,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from opentelemetry import trace
 
 from modelport.inference.batching import DynamicBatcher
+from modelport.inference.memory import Measure, estimate_bytes
 from modelport.inference.metrics import InferenceMetrics
 from modelport.inference.scheduling import Scheduler
 from modelport.inference.settings import ModelSpec, RuntimeOptions
@@ -71,6 +73,9 @@ class Model(ABC, Generic[In, Out]):
         self.cache_dir = cache_dir
         """Where a model folder built on first use is kept (`ServerSettings.cache_dir`)."""
         self._preprocess_pool: ThreadPoolExecutor | None = None
+        self.measured_bytes = 0
+        """Memory the last load took, measured around it (0 until loaded; see
+        `modelport.inference.memory`)."""
 
     @property
     def name(self) -> str:
@@ -85,7 +90,31 @@ class Model(ABC, Generic[In, Out]):
 
     def _load_locked(self) -> None:
         with _LOAD_LOCK:
+            measure = Measure(self.device_kind())
+            measure.start()
             self.load_weights()
+            self.measured_bytes = measure.finish(self)
+
+    def device_kind(self) -> str:
+        """`cuda` or `cpu`: where the weights go, so which memory budget they count in."""
+        if self.spec.device != "auto":
+            return self.spec.device
+        torch = sys.modules.get("torch")
+        return "cuda" if torch is not None and torch.cuda.is_available() else "cpu"
+
+    def estimate_bytes(self) -> int:
+        """Memory the model is expected to take before it loads: `spec.size_bytes` when
+        set, else its weight files scaled to the dtype it loads in (a runtime whose
+        memory is not in its folder overrides this)."""
+        if self.spec.size_bytes is not None:
+            return int(self.spec.size_bytes)
+        dtype = self.spec.dtype
+        if dtype == "auto":
+            dtype = "float16" if self.device_kind() == "cuda" else "float32"
+        folder = None
+        if self.spec.path is not None or self.spec.package is not None:
+            folder = self.model_path()
+        return estimate_bytes(folder, dtype)
 
     def model_path(self) -> Path:
         """The local folder of the weights: `path`, or the folder `package` gives."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import grpc
@@ -17,7 +18,7 @@ import grpc
 from modelport import __version__
 from modelport.inference.batching import DynamicBatcher
 from modelport.inference.model import TensorSpec
-from modelport.inference.repository import ManagedModel, ModelRepository
+from modelport.inference.repository import SERVABLE, ManagedModel, ModelRepository
 from modelport.inference.stats import Duration, ModelStats, RequestStats
 from modelport.inference.tensors import Output, Tensor, decode_input, encode_output, parameter_value
 from modelport.oip import EXTENSIONS
@@ -39,6 +40,8 @@ INDEX_STATE = {
     ModelState.LOADING: "LOADING",
     ModelState.FAILED: "UNAVAILABLE",
     ModelState.UNLOADING: "UNLOADING",
+    ModelState.NOT_LOADED: "NOT_LOADED",
+    ModelState.EVICTED: "EVICTED",
 }
 
 
@@ -118,6 +121,21 @@ def model_config(managed: ManagedModel) -> pb.ModelConfig:
     for key, value in metadata.properties.items():
         config.parameters[key].string_value = value
     return config
+
+
+def index_reason(managed: ManagedModel) -> str:
+    """The repository index's `reason` of a model: why it FAILED, or (the index has no other
+    field for them) its memory, last use and pin, as `size_bytes=N measured|estimated;
+    last_used=<RFC 3339>|never; pinned=true|false`."""
+    if managed.state is ModelState.FAILED:
+        return managed.reason
+    size = f"size_bytes={managed.size_bytes} {'measured' if managed.measured else 'estimated'}"
+    used = (
+        datetime.fromtimestamp(managed.last_used, UTC).isoformat(timespec="seconds")
+        if managed.last_used
+        else "never"
+    )
+    return f"{size}; last_used={used}; pinned={str(managed.pinned).lower()}"
 
 
 class OipServicer(pb_grpc.GRPCInferenceServiceServicer):
@@ -288,7 +306,7 @@ class OipServicer(pb_grpc.GRPCInferenceServiceServicer):
     async def RepositoryIndex(self, request: pb.RepositoryIndexRequest, context: Context) -> Any:
         entries = [
             pb.RepositoryIndexResponse.ModelIndex(
-                name=m.name, version=m.version, state=INDEX_STATE[m.state], reason=m.reason
+                name=m.name, version=m.version, state=INDEX_STATE[m.state], reason=index_reason(m)
             )
             for m in self._repository.models()
         ]
@@ -329,7 +347,7 @@ def oip_binding(
     servicer = OipServicer(
         repository,
         adapters,
-        ready=lambda: any(m.state is ModelState.READY for m in repository.models()),
+        ready=lambda: any(m.state in SERVABLE for m in repository.models()),
         requests=requests,
     )
     name = pb.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name

@@ -68,13 +68,14 @@ async def serve_forever(server: InferenceServer, specs: Sequence[ModelSpec]) -> 
 
 
 async def prepare(server: InferenceServer, specs: Sequence[ModelSpec]) -> int:
-    """Load every model once without serving (filling the cache dir with what models build
-    on first use), unload them, and say how it went: the exit status, each failure on
-    stderr."""
+    """Load every model (on-demand ones too) once without serving (filling the cache dir
+    with what models build on first use), unload them, and say how it went: the exit
+    status, each failure on stderr."""
     repository = server.repository
     try:
-        await repository.load_all(specs)
-        failed = [m for m in repository.models() if m.state is not ModelState.READY]
+        # on-demand models are prepared too (under a budget, by evicting the ones before)
+        await repository.load_all([s.model_copy(update={"load": "startup"}) for s in specs])
+        failed = [m for m in repository.models() if m.state is ModelState.FAILED]
         for managed in failed:
             print(
                 f"modelport: model {managed.name!r} version {managed.version!r} failed to "

@@ -25,7 +25,13 @@ from modelport.v1 import common_pb2, registry_pb2, registry_pb2_grpc
 log = logging.getLogger(__name__)
 
 RPC_TIMEOUT_S = 5.0
-REPORTED = (ModelState.LOADING, ModelState.READY, ModelState.FAILED)
+REPORTED = (
+    ModelState.LOADING,
+    ModelState.READY,
+    ModelState.FAILED,
+    ModelState.NOT_LOADED,
+    ModelState.EVICTED,
+)
 """States a backend tells the router about; it deregisters a model in any other state."""
 
 

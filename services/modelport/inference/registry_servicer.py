@@ -19,20 +19,25 @@ from modelport.v1 import registry_pb2, registry_pb2_grpc
 Context = grpc.aio.ServicerContext[Any, Any]
 
 
-def _version(managed: ManagedModel) -> registry_pb2.ModelVersion:
+def _version(repository: ModelRepository, managed: ManagedModel) -> registry_pb2.ModelVersion:
     metadata = managed.model.metadata() if managed.state is ModelState.READY else None
+    replica = registry_pb2.Replica(
+        state=STATE_TO_PROTO[managed.state],
+        reason=managed.reason,
+        source="local",
+        outstanding=managed.queue_depth,
+        size_bytes=managed.size_bytes,
+        pinned=managed.pinned,
+        capacity_bytes=repository.budgets.get(managed.device, 0),
+        used_bytes=repository.used_bytes(managed.device),
+    )
+    if managed.last_used:
+        replica.last_used.FromNanoseconds(int(managed.last_used * 1e9))
     return registry_pb2.ModelVersion(
         version=managed.version,
         task=TASK_TO_PROTO[managed.model.task],
         state=STATE_TO_PROTO[managed.state],
-        replicas=[
-            registry_pb2.Replica(
-                state=STATE_TO_PROTO[managed.state],
-                reason=managed.reason,
-                source="local",
-                outstanding=managed.queue_depth,
-            )
-        ],
+        replicas=[replica],
         metadata=metadata.properties if metadata else {},
     )
 
@@ -45,7 +50,8 @@ def _infos(repository: ModelRepository) -> list[registry_pb2.ModelInfo]:
         registry_pb2.ModelInfo(
             name=name,
             versions=[
-                _version(m) for m in sorted(ms, key=lambda m: version_key(m.version), reverse=True)
+                _version(repository, m)
+                for m in sorted(ms, key=lambda m: version_key(m.version), reverse=True)
             ],
         )
         for name, ms in sorted(by_name.items())

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from modelport.inference.metrics import InferenceMetrics
 from modelport.inference.registration import RouterRegistrar
-from modelport.inference.repository import ManagedModel, ModelRepository
+from modelport.inference.repository import SERVABLE, ManagedModel, ModelRepository
 from modelport.inference.settings import ModelSpec, ServerSettings
 from modelport.serving.catalog import ModelState
 from modelport.serving.server import NOT_SERVING, SERVING, GrpcServer, ServiceBinding, health_name
@@ -66,9 +66,9 @@ class InferenceServer(GrpcServer):
 
     async def load_models(self, specs: Sequence[ModelSpec]) -> None:
         """Load (and warm up) every model concurrently, then report SERVING when one is
-        READY, unless a model whose spec asks for a GPU (`device: cuda`) FAILED: such a
-        process (a GPU pod that cannot use its GPU) stays NOT_SERVING, so it is never
-        Ready, and ListModels says why."""
+        READY (or in the catalogue, to load on demand), unless a model whose spec asks for
+        a GPU (`device: cuda`) FAILED: such a process (a GPU pod that cannot use its GPU)
+        stays NOT_SERVING, so it is never Ready, and ListModels says why."""
         await self.repository.load_all(specs)
         models = self.repository.models()
         refused = [m for m in models if m.state is ModelState.FAILED and m.spec.device == "cuda"]
@@ -78,7 +78,7 @@ class InferenceServer(GrpcServer):
                 managed.name,
                 managed.reason,
             )
-        ready = any(m.state is ModelState.READY for m in models)
+        ready = any(m.state in SERVABLE for m in models)
         await self.set_serving(ready and not refused)
 
     async def _on_model_change(self, managed: ManagedModel) -> None:

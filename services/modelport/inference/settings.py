@@ -18,12 +18,31 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Union, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ByteSize,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from modelport.inference.text import TextLimits
 from modelport.serving.errors import ConfigError
 from modelport.serving.settings import CommonSettings
+
+
+def _positive(value: ByteSize) -> ByteSize:
+    if value <= 0:
+        raise ValueError("must be more than 0 bytes")
+    return value
+
+
+PositiveBytes = Annotated[ByteSize, AfterValidator(_positive)]
+"""A number of bytes above 0, written as a number or with a unit (`512MiB`, `2GB`)."""
 
 TOKEN_BUDGET = 128
 """The default `max_batch_tokens`, chosen by benchmarks/fairness.py on 2 CPU cores."""
@@ -190,6 +209,15 @@ class ModelSpec(BaseModel):
     """How the engine runs (thresholds, threads, quantisation, shape buckets)."""
     options: RuntimeOptions = Field(default_factory=RuntimeOptions)
     """The runtime's options, typed and documented by each runtime."""
+    load: Literal["startup", "on_demand"] = "startup"
+    """`startup`: loaded when the process starts. `on_demand`: in the catalogue only
+    (listed as NOT_LOADED, registered with the router) and loaded when a call needs it,
+    within the process's memory budget; it may be evicted again when idle."""
+    pinned: bool = False
+    """Never evicted to make room for another model (it still counts in the budget)."""
+    size_bytes: PositiveBytes | None = None
+    """Memory the model is expected to take (e.g. `300MiB`), instead of the estimate from
+    its weight files and dtype; replaced by the measured size once it has loaded."""
 
     needs_folder: ClassVar[bool] = True
     """Whether the runtime loads from a model folder (`path` or `package`)."""
@@ -368,6 +396,20 @@ class ServerSettings(CommonSettings):
     GPU pod: a model that cannot use CUDA FAILS and the process never reports SERVING,
     instead of silently serving on the CPU (the chart sets it on backends with
     `gpu.count > 0`). `auto`: CUDA when torch sees it, else CPU."""
+    memory_budget: PositiveBytes | None = None
+    """Most host memory (e.g. `2GiB`) this process's CPU models may take together; unset:
+    no budget (every configured model loads). Each model counts with the estimate from its
+    weight files and dtype until it has loaded, then with its measured size. A load that
+    does not fit evicts idle, unpinned models, least recently used first; if that is not
+    enough it fails with RESOURCE_EXHAUSTED, and the repository never exceeds the budget."""
+    gpu_memory_budget: PositiveBytes | None = None
+    """The same budget for each GPU (CUDA models count on the GPU they run on)."""
+    eviction_grace_s: float = Field(0.5, ge=0)
+    """An evicted model keeps serving calls this long after it left the router (calls the
+    router sent just before arrive after), and then until no call holds it."""
+    max_pending_loads: int = Field(4, ge=1)
+    """Most loads waiting for this process's (one at a time) loader; beyond it a load is
+    RESOURCE_EXHAUSTED at once (the router tries another replica)."""
     warmup: bool = True
     """Run each model's warm-up (a batch, or a short generation) through its scheduler
     before the model reports READY."""

@@ -86,6 +86,14 @@ def record_model(context: object, model: str, version: str) -> None:
         record.model, record.version = model, version
 
 
+call_holds: ContextVar[list[Callable[[], None]] | None] = ContextVar(
+    "modelport_call_holds", default=None
+)
+"""Releases the call being served runs when it ends (set per call by the observability
+interceptor): a model repository holds the model a call resolved until then, so it is
+never evicted with the call in flight."""
+
+
 def caller(context: object) -> Principal | None:
     """The authenticated caller of the call of `context`; None when authentication is off
     (then every caller may do everything)."""

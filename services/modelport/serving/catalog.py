@@ -30,6 +30,10 @@ class ModelState(enum.Enum):
     READY = "READY"
     FAILED = "FAILED"
     UNLOADING = "UNLOADING"
+    NOT_LOADED = "NOT_LOADED"
+    """In the catalogue (`load: on_demand`), never loaded here yet."""
+    EVICTED = "EVICTED"
+    """Was loaded, then evicted to make room; loads again on demand."""
 
 
 def version_key(version: str) -> tuple[tuple[int, int | str], ...]:
@@ -53,6 +57,8 @@ STATE_TO_PROTO: dict[ModelState, common_pb2.ModelState.ValueType] = {
     ModelState.READY: common_pb2.MODEL_STATE_READY,
     ModelState.FAILED: common_pb2.MODEL_STATE_FAILED,
     ModelState.UNLOADING: common_pb2.MODEL_STATE_UNLOADING,
+    ModelState.NOT_LOADED: common_pb2.MODEL_STATE_NOT_LOADED,
+    ModelState.EVICTED: common_pb2.MODEL_STATE_EVICTED,
 }
 
 PROTO_TO_TASK: dict[common_pb2.Task.ValueType, Task] = {v: k for k, v in TASK_TO_PROTO.items()}

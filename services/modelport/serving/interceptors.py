@@ -34,7 +34,13 @@ from grpc_status import rpc_status
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
-from modelport.serving.calls import CallContext, CallRecord, fair_share, fair_share_key
+from modelport.serving.calls import (
+    CallContext,
+    CallRecord,
+    call_holds,
+    fair_share,
+    fair_share_key,
+)
 from modelport.serving.errors import InvalidArgument, ModelportError, ResourceExhausted
 from modelport.serving.metrics import Metrics
 from modelport.serving.tracing import extract, new_request_id, request_id
@@ -203,6 +209,8 @@ class ObservabilityInterceptor(_WrappingInterceptor):
             record = CallRecord(method, new_request_id(headers))
             request_id.set(record.request_id)
             fair_share.set(fair_share_key(headers, context.peer() or "", None))
+            holds: list[Callable[[], None]] = []
+            call_holds.set(holds)
             code = grpc.StatusCode.OK
             with _server_span(tracer, method, metadata) as span:
                 try:
@@ -211,6 +219,8 @@ class ObservabilityInterceptor(_WrappingInterceptor):
                     code = _status_code(exc, context)
                     raise
                 finally:
+                    for release in holds:
+                        release()
                     span.set_attribute("rpc.grpc.status_code", code.value[0])
                     metrics.observe_call(
                         method, record.model, record.version, code, time.perf_counter() - start

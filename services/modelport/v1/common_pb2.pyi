@@ -117,6 +117,10 @@ class _ModelStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ModelState
     """/ Being unloaded; finishes in-flight work, takes no new requests."""
     MODEL_STATE_DRAINING: _ModelState.ValueType  # 5
     """/ The replica is shutting down; finishes in-flight work, takes no new requests."""
+    MODEL_STATE_NOT_LOADED: _ModelState.ValueType  # 6
+    """/ In the backend's catalogue (`load: on_demand`) but not loaded: a call loads it."""
+    MODEL_STATE_EVICTED: _ModelState.ValueType  # 7
+    """/ Was loaded, then evicted to make room for another model; a call loads it again."""
 
 class ModelState(_ModelState, metaclass=_ModelStateEnumTypeWrapper):
     """/ Lifecycle state of a model (on a backend) or of a replica (in the router's registry)."""
@@ -133,6 +137,10 @@ MODEL_STATE_UNLOADING: ModelState.ValueType  # 4
 """/ Being unloaded; finishes in-flight work, takes no new requests."""
 MODEL_STATE_DRAINING: ModelState.ValueType  # 5
 """/ The replica is shutting down; finishes in-flight work, takes no new requests."""
+MODEL_STATE_NOT_LOADED: ModelState.ValueType  # 6
+"""/ In the backend's catalogue (`load: on_demand`) but not loaded: a call loads it."""
+MODEL_STATE_EVICTED: ModelState.ValueType  # 7
+"""/ Was loaded, then evicted to make room for another model; a call loads it again."""
 Global___ModelState: _TypeAlias = ModelState  # noqa: Y015
 
 @_typing.final

@@ -263,6 +263,11 @@ class Replica(_message.Message):
     SOURCE_FIELD_NUMBER: _builtins.int
     LEASE_EXPIRES_AT_FIELD_NUMBER: _builtins.int
     EJECTED_FIELD_NUMBER: _builtins.int
+    SIZE_BYTES_FIELD_NUMBER: _builtins.int
+    LAST_USED_FIELD_NUMBER: _builtins.int
+    PINNED_FIELD_NUMBER: _builtins.int
+    CAPACITY_BYTES_FIELD_NUMBER: _builtins.int
+    USED_BYTES_FIELD_NUMBER: _builtins.int
     endpoint: _builtins.str
     """/ gRPC address, "host:port"."""
     state: _common_pb2.ModelState.ValueType
@@ -275,9 +280,21 @@ class Replica(_message.Message):
     """/ Where the registration came from: "lease", "persistent", "static", "kubernetes", "local"."""
     ejected: _builtins.bool
     """/ The router stopped sending to it after consecutive failures."""
+    size_bytes: _builtins.int
+    """/ Memory the model takes on that replica: measured once loaded, else the estimate."""
+    pinned: _builtins.bool
+    """/ Never evicted to make room for another model."""
+    capacity_bytes: _builtins.int
+    """/ The replica's memory budget on the model's device (0: no budget)."""
+    used_bytes: _builtins.int
+    """/ Memory its loaded models take on that device."""
     @_builtins.property
     def lease_expires_at(self) -> _timestamp_pb2.Timestamp:
         """/ When the lease ends (leased registrations only)."""
+
+    @_builtins.property
+    def last_used(self) -> _timestamp_pb2.Timestamp:
+        """/ When a call last used the model there (unset: never)."""
 
     def __init__(
         self,
@@ -289,10 +306,15 @@ class Replica(_message.Message):
         source: _builtins.str = ...,
         lease_expires_at: _timestamp_pb2.Timestamp | None = ...,
         ejected: _builtins.bool = ...,
+        size_bytes: _builtins.int = ...,
+        last_used: _timestamp_pb2.Timestamp | None = ...,
+        pinned: _builtins.bool = ...,
+        capacity_bytes: _builtins.int = ...,
+        used_bytes: _builtins.int = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["lease_expires_at", b"lease_expires_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["last_used", b"last_used", "lease_expires_at", b"lease_expires_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["ejected", b"ejected", "endpoint", b"endpoint", "lease_expires_at", b"lease_expires_at", "outstanding", b"outstanding", "reason", b"reason", "source", b"source", "state", b"state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["capacity_bytes", b"capacity_bytes", "ejected", b"ejected", "endpoint", b"endpoint", "last_used", b"last_used", "lease_expires_at", b"lease_expires_at", "outstanding", b"outstanding", "pinned", b"pinned", "reason", b"reason", "size_bytes", b"size_bytes", "source", b"source", "state", b"state", "used_bytes", b"used_bytes"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -28,6 +28,14 @@ export const ModelState = {
    * The replica is shutting down; finishes in-flight work, takes no new requests.
    */
   MODEL_STATE_DRAINING: 'MODEL_STATE_DRAINING',
+  /**
+   * In the backend's catalogue (`load: on_demand`) but not loaded: a call loads it.
+   */
+  MODEL_STATE_NOT_LOADED: 'MODEL_STATE_NOT_LOADED',
+  /**
+   * Was loaded, then evicted to make room for another model; a call loads it again.
+   */
+  MODEL_STATE_EVICTED: 'MODEL_STATE_EVICTED',
 } as const;
 
 /**
@@ -64,6 +72,16 @@ export type ModelState =
    */
   | 'MODEL_STATE_DRAINING'
   | 5
+  /**
+   * In the backend's catalogue (`load: on_demand`) but not loaded: a call loads it.
+   */
+  | 'MODEL_STATE_NOT_LOADED'
+  | 6
+  /**
+   * Was loaded, then evicted to make room for another model; a call loads it again.
+   */
+  | 'MODEL_STATE_EVICTED'
+  | 7
 
 /**
  * Lifecycle state of a model (on a backend) or of a replica (in the router's registry).

@@ -2,6 +2,7 @@
 
 import type { ModelState as _modelport_v1_ModelState, ModelState__Output as _modelport_v1_ModelState__Output } from '../../modelport/v1/ModelState.js';
 import type { Timestamp as _google_protobuf_Timestamp, Timestamp__Output as _google_protobuf_Timestamp__Output } from '../../google/protobuf/Timestamp.js';
+import type { Long } from '@grpc/proto-loader';
 
 /**
  * One replica of a model version.
@@ -35,6 +36,26 @@ export interface Replica {
    * The router stopped sending to it after consecutive failures.
    */
   'ejected'?: (boolean);
+  /**
+   * Memory the model takes on that replica: measured once loaded, else the estimate.
+   */
+  'sizeBytes'?: (number | string | Long);
+  /**
+   * When a call last used the model there (unset: never).
+   */
+  'lastUsed'?: (_google_protobuf_Timestamp | null);
+  /**
+   * Never evicted to make room for another model.
+   */
+  'pinned'?: (boolean);
+  /**
+   * The replica's memory budget on the model's device (0: no budget).
+   */
+  'capacityBytes'?: (number | string | Long);
+  /**
+   * Memory its loaded models take on that device.
+   */
+  'usedBytes'?: (number | string | Long);
 }
 
 /**
@@ -69,4 +90,24 @@ export interface Replica__Output {
    * The router stopped sending to it after consecutive failures.
    */
   'ejected': (boolean);
+  /**
+   * Memory the model takes on that replica: measured once loaded, else the estimate.
+   */
+  'sizeBytes': (string);
+  /**
+   * When a call last used the model there (unset: never).
+   */
+  'lastUsed': (_google_protobuf_Timestamp__Output | null);
+  /**
+   * Never evicted to make room for another model.
+   */
+  'pinned': (boolean);
+  /**
+   * The replica's memory budget on the model's device (0: no budget).
+   */
+  'capacityBytes': (string);
+  /**
+   * Memory its loaded models take on that device.
+   */
+  'usedBytes': (string);
 }
