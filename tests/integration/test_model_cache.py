@@ -121,7 +121,7 @@ async def test_a_load_that_needs_room_evicts_the_least_recently_used_idle_model(
     assert (states(cache)["m0"], states(cache)["m1"]) == ("EVICTED", "READY")
 
 
-async def test_pinned_and_busy_models_are_never_evicted(
+async def test_pinned_models_stay_and_busy_ones_go_only_once_their_calls_end(
     fleet_dirs: list[Path], metrics: InferenceMetrics
 ) -> None:
     repository = repository_of(metrics, int(2.5 * model_bytes(fleet_dirs[0])))
@@ -138,20 +138,49 @@ async def test_pinned_and_busy_models_are_never_evicted(
             repository.get("m1")  # a call holds m1 (in flight)
         finally:
             call_holds.reset(token)
-        with pytest.raises(ResourceExhausted, match="pinned or busy"):
-            await repository.ensure("m2")
-        assert states(repository)["m2"] == "NOT_LOADED"
-        assert (states(repository)["pinned"], states(repository)["m1"]) == ("READY", "READY")
-        for release in holds:  # the call ends: m1 may go now, the pinned model never
+        loading = asyncio.create_task(repository.ensure("m2"))
+        left = asyncio.Event()
+
+        async def on_change(managed: ManagedModel) -> None:
+            if managed.name == "m1" and managed.state is ModelState.EVICTED:
+                left.set()
+
+        repository.add_listener(on_change)
+        await left.wait()  # m1 leaves the router at once ...
+        await asyncio.sleep(0.2)
+        assert not loading.done()  # ... but stays loaded while the call is in flight
+        (m1,) = [m for m in repository.models() if m.name == "m1"]
+        assert m1.scheduler is not None
+        for release in holds:  # the call ends: m1 goes, the pinned model never does
             release()
-        await repository.ensure("m2")
+        assert (await loading).state is ModelState.READY
         assert states(repository) == {
             "pinned": "READY",
             "m1": "EVICTED",
             "m2": "READY",
             "m3": "NOT_LOADED",
         }
-        assert metrics.model_loads.labels("m2", "refused")._value.get() == 1
+    finally:
+        await repository.close()
+
+
+async def test_a_load_is_refused_when_pinned_models_fill_the_budget(
+    fleet_dirs: list[Path], metrics: InferenceMetrics
+) -> None:
+    repository = repository_of(metrics, int(1.5 * model_bytes(fleet_dirs[0])))
+    try:
+        await repository.load_all(
+            [spec("pinned", fleet_dirs[0], pinned=True), spec("m1", fleet_dirs[1])]
+        )
+        await repository.ensure("pinned")
+        with pytest.raises(ResourceExhausted, match="pinned or loading"):
+            await repository.ensure("m1")
+        assert states(repository) == {"pinned": "READY", "m1": "NOT_LOADED"}
+        assert metrics.model_loads.labels("m1", "refused")._value.get() == 1
+        # a model configured to load at start that can never fit FAILS, saying why
+        huge = await repository.load(spec("huge", fleet_dirs[2], size_bytes=10 * MB))
+        assert huge.state is ModelState.FAILED
+        assert "RESOURCE_EXHAUSTED: the model needs 10485760 bytes" in huge.reason
     finally:
         await repository.close()
 
@@ -166,8 +195,8 @@ async def test_a_model_being_evicted_serves_the_calls_on_their_way_until_they_en
         left = asyncio.Event()
 
         async def on_change(managed: ManagedModel) -> None:
-            if managed.name == "m0" and managed.state is ModelState.UNLOADING:
-                left.set()  # what the registrar deregisters from the router on
+            if managed.name == "m0" and managed.state is ModelState.EVICTED:
+                left.set()  # what the registrar tells the router (it stops routing here)
 
         repository.add_listener(on_change)
         loading = asyncio.create_task(repository.ensure("m1"))

@@ -19,6 +19,7 @@ across the load.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import sys
@@ -60,6 +61,25 @@ def estimate_bytes(folder: Path | None, dtype: str) -> int:
     files = sum(p.stat().st_size for p in weight_files(folder))
     scale = DTYPE_BYTES.get(dtype, 4) / DTYPE_BYTES[stored_dtype(folder)]
     return max(MIN_ESTIMATE, int(files * scale * OVERHEAD))
+
+
+def release_freed_memory() -> None:
+    """Give memory the allocator holds but nothing uses back to the system (glibc's
+    `malloc_trim`, which returns free pages of every arena; a no-op elsewhere). Without it
+    the weights of an evicted model, freed on a worker thread's arena, stay resident and
+    the next model's are allocated beside them."""
+    global _TRIM
+    if _TRIM is None:
+        try:
+            _TRIM = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _TRIM = False
+    if _TRIM:
+        _TRIM(0)
+
+
+_TRIM: Any = None
+"""glibc's `malloc_trim` once looked up (False where there is none)."""
 
 
 def rss_bytes() -> int:

@@ -6,7 +6,7 @@ import grpc
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from modelport.inference.stats import RequestStats
-from modelport.serving.metrics import LATENCY_BUCKETS, Metrics
+from modelport.serving.metrics import LATENCY_BUCKETS, LOAD_BUCKETS, Metrics
 
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 SELF_COUNTED = frozenset({"/inference.GRPCInferenceService/ModelStreamInfer"})
@@ -109,7 +109,7 @@ class InferenceMetrics(Metrics):
             "modelport_model_load_duration_seconds",
             "Time from the start of a load (eviction included) to READY.",
             ["model"],
-            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
+            buckets=LOAD_BUCKETS,
             registry=r,
         )
         self.evictions = Counter(

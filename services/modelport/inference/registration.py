@@ -103,6 +103,8 @@ class RouterRegistrar:
             metadata=(
                 managed.model.metadata().properties if managed.state is ModelState.READY else {}
             ),
+            size_bytes=managed.size_bytes,
+            pinned=managed.pinned,
         )
         request.lease_ttl.FromNanoseconds(int(self._ttl_s * 1e9))
         try:

@@ -3,14 +3,17 @@ and, for catalogue entries loaded on demand, NOT_LOADED → LOADING → READY �
 
 Memory: with a budget for a device (`ServerSettings.memory_budget`, `gpu_memory_budget`)
 every model counts its size there (estimated from its files before it loads, measured
-after: `modelport.inference.memory`) and a load that does not fit first evicts idle,
-unpinned models, least recently used first. A model is idle when no call holds it (a call
+after: `modelport.inference.memory`) and a load that does not fit first evicts unpinned
+models: idle ones, least recently used first, then, if that is not enough, busy ones,
+which stop taking calls and go once idle. A model is idle when no call holds it (a call
 holds the model it resolved until it ends: `serving.calls.call_holds`) and nothing waits
-in its queue. An eviction takes the model out of the router first (its state leaves
-READY, so the registrar deregisters it), keeps serving calls that were already on their
-way for `eviction_grace_s`, waits for every call that holds it, then unloads it and drops
-the model object, so its memory is freed for real. Loads under a budget run one at a time
-(a queue of `max_pending_loads`), and concurrent asks for one model share one load.
+in its queue: a model is never unloaded with a call in flight or queued. An eviction
+takes the model out of the router first (its state turns EVICTED at once and the
+registrar reports it, so the router stops routing here), keeps serving calls that were
+already on their way for `eviction_grace_s`, waits for every call that holds it, then
+unloads it and drops the model object, so its memory is freed for real. Loads under a
+budget run one at a time (a queue of `max_pending_loads`), and concurrent asks for one
+model share one load.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from opentelemetry import trace
 
 from modelport.inference.batching import DynamicBatcher
 from modelport.inference.decoding import DecodeLoop
+from modelport.inference.memory import release_freed_memory
 from modelport.inference.metrics import InferenceMetrics
 from modelport.inference.model import Model
 from modelport.inference.scheduling import Scheduler
@@ -106,8 +110,12 @@ class ManagedModel:
 
     @property
     def resident(self) -> bool:
-        """Its memory counts in the budget (loading, loaded or being unloaded)."""
-        return self.state in (ModelState.LOADING, ModelState.READY, ModelState.UNLOADING)
+        """Its memory counts in the budget (loading, loaded, being evicted or unloaded)."""
+        return self.evicting or self.state in (
+            ModelState.LOADING,
+            ModelState.READY,
+            ModelState.UNLOADING,
+        )
 
     def hold(self) -> None:
         """One more call uses it (until `release`)."""
@@ -412,9 +420,11 @@ class ModelRepository:
             self._metrics.used_bytes.labels(device).set(self._used(device))
 
     async def _make_room(self, device: str, need: int, budget: int) -> None:
-        """Evict idle, unpinned READY models on `device`, least recently used first, until
-        `need` more bytes fit in `budget`; RESOURCE_EXHAUSTED (nothing evicted) if they
-        cannot."""
+        """Evict unpinned READY models on `device` until `need` more bytes fit in `budget`:
+        idle ones first, least recently used first, then busy ones, which leave the router
+        at once and go when their last call has ended (never with a call in flight).
+        RESOURCE_EXHAUSTED, nothing evicted, when even that is not enough (pinned and
+        loading models fill the budget)."""
         if need > budget:
             raise ResourceExhausted(
                 f"the model needs {need} bytes; the {device} memory budget is {budget}"
@@ -422,7 +432,7 @@ class ModelRepository:
         free = budget - self._used(device)
         if need <= free:
             return
-        idle = sorted(
+        candidates = sorted(
             (
                 m
                 for m in self._models.values()
@@ -430,20 +440,20 @@ class ModelRepository:
                 and m.state is ModelState.READY
                 and not m.evicting
                 and not m.pinned
-                and not m.busy
             ),
-            key=lambda m: m.last_used,
+            key=lambda m: (m.busy, m.last_used),
         )
         victims: list[ManagedModel] = []
-        for candidate in idle:
+        for candidate in candidates:
             if free >= need:
                 break
             victims.append(candidate)
             free += candidate.size_bytes
         if free < need:
             raise ResourceExhausted(
-                f"no room on {device}: the model needs {need} bytes, {budget - self._used(device)} "
-                f"of the {budget}-byte budget are free and the other models are pinned or busy",
+                f"no room on {device}: the model needs {need} bytes, "
+                f"{budget - self._used(device)} of the {budget}-byte budget are free and "
+                "the other models are pinned or loading",
                 retry_after_s=ModelNotReady.LOADING_RETRY_S,
             )
         for victim in victims:
@@ -451,14 +461,15 @@ class ModelRepository:
         await asyncio.gather(*(self._evict(v) for v in victims))
 
     async def _evict(self, managed: ManagedModel) -> None:
-        """Take `managed` out of the router (UNLOADING: the registrar deregisters it),
-        serve the calls on their way for the grace period and until none holds it, then
-        unload it and drop its model object (state EVICTED, loadable again)."""
+        """Take `managed` out of the router (state EVICTED at once: the registrar tells the
+        router, which stops routing calls here and may ask for the model again), serve the
+        calls on their way for the grace period and until none holds it, then unload it
+        and drop its model object."""
         idle_s = time.time() - managed.last_used if managed.last_used else 0.0
         log.info(
             "evicting model %s version %s (idle %.1f s)", managed.name, managed.version, idle_s
         )
-        await self._set_state(managed, ModelState.UNLOADING)
+        await self._set_state(managed, ModelState.EVICTED)  # the router stops routing here
         await asyncio.sleep(self._eviction_grace_s)
         await managed.until_idle()
         await self._drop(managed)
@@ -481,6 +492,7 @@ class ModelRepository:
         managed.model = self._classes[managed.spec.runtime](managed.spec, self._cache_dir)
         managed.evicting = False
         gc.collect()
+        await asyncio.to_thread(release_freed_memory)
         torch = sys.modules.get("torch")
         if managed.device == "cuda" and torch is not None and torch.cuda.is_available():
             torch.cuda.empty_cache()

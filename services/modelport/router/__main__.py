@@ -10,6 +10,7 @@ import grpc
 from modelport.router.health import ModelHealth
 from modelport.router.metrics import RouterMetrics
 from modelport.router.oip import RouterOip
+from modelport.router.placement import Placement
 from modelport.router.pool import ReplicaPool
 from modelport.router.proxy import RoutingProxy
 from modelport.router.registry import Registration, Registry, ReplicaState, Source
@@ -90,8 +91,23 @@ class RouterServer(GrpcServer):
             allow_registration=settings.allow_registration,
             allow_splits=settings.allow_runtime_splits,
         )
+        self.placement = (
+            Placement(
+                self.registry,
+                self.pool,
+                metrics,
+                load_timeout_s=settings.load_timeout_s,
+                hot_outstanding=settings.hot_outstanding,
+            )
+            if settings.load_on_demand
+            else None
+        )
         proxy = RoutingProxy(
-            self.registry, self.pool, metrics, strip_headers=frozenset(settings.strip_headers)
+            self.registry,
+            self.pool,
+            metrics,
+            strip_headers=frozenset(settings.strip_headers),
+            placement=self.placement,
         )
         services = [
             ServiceBinding(
@@ -115,6 +131,8 @@ class RouterServer(GrpcServer):
         self.model_health = ModelHealth(self.registry, self.health)
         self.on_stop(self.model_health.close)
         self.on_stop(self.registry.close)
+        if self.placement is not None:
+            self.on_stop(self.placement.close)
         self.on_stop(self.pool.close)
 
     async def start(self) -> None:

@@ -27,9 +27,17 @@ import grpc
 from modelport.router.pool import ReplicaPool
 from modelport.router.registry import Registration, Registry, ReplicaState, Source
 from modelport.router.servicer import task_from_proto
-from modelport.v1 import registry_pb2, registry_pb2_grpc
+from modelport.v1 import common_pb2, registry_pb2, registry_pb2_grpc
 
 log = logging.getLogger(__name__)
+
+DISCOVERED = {
+    common_pb2.MODEL_STATE_READY: ReplicaState.READY,
+    common_pb2.MODEL_STATE_NOT_LOADED: ReplicaState.NOT_LOADED,
+    common_pb2.MODEL_STATE_EVICTED: ReplicaState.EVICTED,
+}
+"""A backend's model states discovery registers: READY ones are routed to, catalogue
+entries are loaded on demand; any other state is left out, as if not served."""
 
 WATCH_TIMEOUT_S = 60
 LIST_MODELS_TIMEOUT_S = 5.0
@@ -237,7 +245,7 @@ class KubernetesDiscovery:
         try:
             async with self._probe_slots:
                 response = await stub.ListModels(
-                    registry_pb2.ListModelsRequest(ready_only=True),
+                    registry_pb2.ListModelsRequest(),
                     timeout=LIST_MODELS_TIMEOUT_S,
                     metadata=self._pool.call_metadata,
                 )
@@ -247,16 +255,22 @@ class KubernetesDiscovery:
         serving = set()
         for info in response.models:
             for version in info.versions:
+                state = DISCOVERED.get(version.state)
+                if state is None:  # loading, failed or leaving: not routed, not loadable
+                    continue
                 serving.add((info.name, version.version))
+                replica = version.replicas[0] if version.replicas else registry_pb2.Replica()
                 self._registry.register(
                     Registration(
                         info.name,
                         version.version,
                         endpoint,
                         task_from_proto(version.task),
-                        ReplicaState.READY,
+                        state,
                         Source.KUBERNETES,
                         metadata=dict(version.metadata),
+                        size_bytes=replica.size_bytes,
+                        pinned=replica.pinned,
                     )
                 )
         for registration in self._registry.registrations():

@@ -37,6 +37,7 @@ from google.protobuf.message import DecodeError
 from opentelemetry import trace
 
 from modelport.router.metrics import RouterMetrics
+from modelport.router.placement import Placement
 from modelport.router.pool import Replica, ReplicaPool
 from modelport.router.registry import Registry, ReplicaState
 from modelport.serving.calls import (
@@ -50,6 +51,7 @@ from modelport.serving.catalog import Task, wrong_rpc
 from modelport.serving.errors import (
     DeadlineExceeded,
     InvalidArgument,
+    ModelNotReady,
     ModelportError,
     Unavailable,
 )
@@ -76,6 +78,10 @@ _NOT_FORWARDED = {
     CALLER_HEADER,  # replaced by the router's own key for the call
 }
 
+
+MAX_LOADS_PER_CALL = 2
+"""Loads one call may wait for (a replica that loaded the model and was evicted again
+before the call reached it; a load that did not show up in the registry)."""
 
 RouteKey = Callable[[bytes], tuple[str, str]]
 TASKS_BY_NAME = {task.value: task for task in Task}
@@ -217,11 +223,14 @@ class RoutingProxy:
         metrics: RouterMetrics,
         *,
         strip_headers: frozenset[str] = frozenset({"authorization"}),
+        placement: Placement | None = None,
     ) -> None:
         self._registry = registry
         self._pool = pool
         self._metrics = metrics
         self._strip = strip_headers | {"authorization"}
+        self._placement = placement
+        """Loads models on demand and spreads hot ones; None: neither."""
 
     def _metadata(self, context: Context) -> tuple[tuple[str, str | bytes], ...]:
         return forwarded_metadata(context, self._strip, self._pool.call_metadata)
@@ -278,14 +287,27 @@ class RoutingProxy:
         skipped (the call was never sent to them, so trying another is safe). The only
         place a call moves to another replica."""
         span = trace.get_current_span()
+        loads = 0
         while True:
-            registrations = self._registry.ready_replicas(
-                name, version, reasons=sees_internals(context)
-            )
+            try:
+                registrations = self._registry.ready_replicas(
+                    name, version, reasons=sees_internals(context)
+                )
+            except ModelNotReady:
+                placement = self._placement
+                if placement is None or loads >= MAX_LOADS_PER_CALL:
+                    raise
+                if not placement.can_load(name, version):
+                    raise
+                loads += 1
+                await placement.load_for_call(name, version, context.time_remaining())
+                continue
             record_model(context, name, registrations[0].version)
             replica = self._pool.pick(registrations, tried)
             if replica is None:
                 raise Unavailable(f"no replica of model {name!r} could be reached")
+            if self._placement is not None:
+                self._placement.routed(name, version, registrations, replica.endpoint)
             remaining = context.time_remaining()
             if remaining is not None and remaining <= 0:
                 raise DeadlineExceeded("deadline exceeded before a replica was reached")

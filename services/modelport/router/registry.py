@@ -37,6 +37,14 @@ class ReplicaState(enum.Enum):
     FAILED = "FAILED"
     UNLOADING = "UNLOADING"
     DRAINING = "DRAINING"
+    NOT_LOADED = "NOT_LOADED"
+    """In the replica's catalogue, not loaded: the router loads it when a call needs it."""
+    EVICTED = "EVICTED"
+    """Loaded there once, evicted to make room: loadable again like NOT_LOADED."""
+
+
+LOADABLE = (ReplicaState.NOT_LOADED, ReplicaState.EVICTED)
+"""States of a replica the router may ask to load the model (`RepositoryModelLoad`)."""
 
 
 class Source(enum.Enum):
@@ -65,6 +73,12 @@ class Registration:
     """Lease length granted at registration; each renewal extends the lease by it."""
     lease_expires: float = 0.0
     """time.monotonic() deadline for leased registrations."""
+    size_bytes: int = 0
+    """Memory the model takes there, as the replica reported it (0: not said)."""
+    pinned: bool = False
+    """The replica never evicts it."""
+    last_used: float = 0.0
+    """time.time() this router last sent it a call for the model (0: never)."""
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -75,7 +89,12 @@ class Registration:
         return replace(self, **_NO_LEASE) == replace(other, **_NO_LEASE)
 
 
-_NO_LEASE: dict[str, Any] = {"lease_id": "", "lease_ttl_s": 0.0, "lease_expires": 0.0}
+_NO_LEASE: dict[str, Any] = {
+    "lease_id": "",
+    "lease_ttl_s": 0.0,
+    "lease_expires": 0.0,
+    "last_used": 0.0,
+}
 
 
 @dataclass(frozen=True)
@@ -93,6 +112,8 @@ class VersionView:
         for state in (
             ReplicaState.READY,
             ReplicaState.LOADING,
+            ReplicaState.EVICTED,
+            ReplicaState.NOT_LOADED,
             ReplicaState.DRAINING,
             ReplicaState.UNLOADING,
             ReplicaState.FAILED,
@@ -198,6 +219,8 @@ class Registry:
             registration.lease_id = uuid.uuid4().hex
             registration.lease_expires = time.monotonic() + registration.lease_ttl_s
             self._leases[registration.lease_id] = registration
+        if old is not None:
+            registration.last_used = old.last_used
         self._entries[registration.key] = registration
         self._past.setdefault(registration.name, {})[registration.endpoint] = math.inf
         if old is not None and old.same_as(registration):
@@ -367,6 +390,17 @@ class Registry:
             return chosen[1]
         return candidates[0][1]
 
+    def loadable(self, name: str, version: str) -> list[Registration]:
+        """Replicas that hold `name` (the newest version holding it when `version` is
+        empty) in their catalogue without having it loaded: where a load may go."""
+        for view in self.versions(name):
+            if version and view.version != version:
+                continue
+            found = [r for r in view.replicas if r.state in LOADABLE]
+            if found:
+                return found
+        return []
+
     def _unknown(self, name: str) -> str:
         """Why `name` is NOT_FOUND: the closest known names, else a few of them."""
         names = self.names()
@@ -441,6 +475,11 @@ def _not_ready(what: str, replicas: list[Registration], reasons: bool) -> ModelN
     of a failure."""
     if any(r.state is ReplicaState.LOADING for r in replicas):
         return ModelNotReady.loading(what)
+    if any(r.state in LOADABLE for r in replicas):
+        return ModelNotReady(
+            f"{what} is not loaded on any replica; retry (a call loads it)",
+            retry_after_s=ModelNotReady.LOADING_RETRY_S,
+        )
     failed = [r for r in replicas if r.state is ReplicaState.FAILED]
     if failed and len(failed) == len(replicas):
         if not reasons:

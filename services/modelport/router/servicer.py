@@ -51,6 +51,8 @@ STATE_TO_PROTO = {
     ReplicaState.FAILED: common_pb2.MODEL_STATE_FAILED,
     ReplicaState.UNLOADING: common_pb2.MODEL_STATE_UNLOADING,
     ReplicaState.DRAINING: common_pb2.MODEL_STATE_DRAINING,
+    ReplicaState.NOT_LOADED: common_pb2.MODEL_STATE_NOT_LOADED,
+    ReplicaState.EVICTED: common_pb2.MODEL_STATE_EVICTED,
 }
 STATE_FROM_PROTO = {v: k for k, v in STATE_TO_PROTO.items()}
 TASK_NAME_TO_PROTO = {task.value: proto for task, proto in TASK_TO_PROTO.items()}
@@ -168,7 +170,11 @@ class RouterRegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
             source=r.source.value,
             outstanding=connection.outstanding if connection else 0,
             ejected=connection.ejected if connection else False,
+            size_bytes=r.size_bytes,
+            pinned=r.pinned,
         )
+        if r.last_used:
+            replica.last_used.FromNanoseconds(int(r.last_used * 1e9))
         if r.lease_id:
             expires = timestamp_pb2.Timestamp()
             expires.FromNanoseconds(int((time.time() + r.lease_expires - time.monotonic()) * 1e9))
@@ -237,6 +243,8 @@ class RouterRegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
             source=Source.PERSISTENT if request.persistent else Source.LEASE,
             reason=request.reason,
             metadata=dict(request.metadata),
+            size_bytes=request.size_bytes,
+            pinned=request.pinned,
         )
         ttl = request.lease_ttl.ToNanoseconds() / 1e9 if request.HasField("lease_ttl") else None
         self._registry.register(registration, ttl)

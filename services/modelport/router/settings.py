@@ -94,6 +94,15 @@ class RouterSettings(CommonSettings):
     allow_unix_endpoints: bool = False
     """Accept `unix:` endpoints (registered or static). Off: endpoints are `host:port`
     only, never a socket on the router's machine."""
+    load_on_demand: bool = True
+    """A call for a model that replicas list as NOT_LOADED or EVICTED (`load: on_demand`
+    in their catalogue) makes the router ask the replica with the most free memory budget
+    to load it; the call waits within its deadline. False: such calls get UNAVAILABLE."""
+    load_timeout_s: float = Field(300.0, gt=0)
+    """Longest a load the router asks a replica for may take."""
+    hot_outstanding: int = Field(8, ge=0)
+    """Calls in flight from this router on every READY replica of a model at which the
+    model is loaded on one more replica that lists it in its catalogue; 0: never."""
     forget_deregistered_after_s: float = Field(600.0, ge=0)
     """How long a replica that deregistered a model itself (after an unload, say) is still
     sent RepositoryModelLoad/Index calls for it. Replicas removed by an admin, whose lease

@@ -5,6 +5,8 @@ from __future__ import annotations
 import grpc
 from prometheus_client import CollectorRegistry, Histogram, start_http_server
 
+LOAD_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+"""Histogram buckets of model loads and of calls waiting for one (seconds)."""
 LATENCY_BUCKETS = (
     0.0005,
     0.001,

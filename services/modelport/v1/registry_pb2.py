@@ -27,7 +27,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from modelport.v1 import common_pb2 as modelport_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bmodelport/v1/registry.proto\x12\x0cmodelport.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19modelport/v1/common.proto\"\xe1\x02\n\x14RegisterModelRequest\x12%\n\x05model\x18\x01 \x01(\x0b\x32\x16.modelport.v1.ModelRef\x12 \n\x04task\x18\x02 \x01(\x0e\x32\x12.modelport.v1.Task\x12\x10\n\x08\x65ndpoint\x18\x03 \x01(\t\x12\'\n\x05state\x18\x04 \x01(\x0e\x32\x18.modelport.v1.ModelState\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x42\n\x08metadata\x18\x06 \x03(\x0b\x32\x30.modelport.v1.RegisterModelRequest.MetadataEntry\x12,\n\tlease_ttl\x18\x07 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x12\n\npersistent\x18\x08 \x01(\x08\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"W\n\x15RegisterModelResponse\x12\x10\n\x08lease_id\x18\x01 \x01(\t\x12,\n\tlease_ttl\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\"P\n\x11RenewLeaseRequest\x12\x11\n\tlease_ids\x18\x01 \x03(\t\x12(\n\x06states\x18\x02 \x03(\x0e\x32\x18.modelport.v1.ModelState\"/\n\x12RenewLeaseResponse\x12\x19\n\x11unknown_lease_ids\x18\x01 \x03(\t\"Q\n\x16\x44\x65registerModelRequest\x12%\n\x05model\x18\x01 \x01(\x0b\x32\x16.modelport.v1.ModelRef\x12\x10\n\x08\x65ndpoint\x18\x02 \x01(\t\"\x19\n\x17\x44\x65registerModelResponse\"I\n\x11ListModelsRequest\x12 \n\x04task\x18\x01 \x01(\x0e\x32\x12.modelport.v1.Task\x12\x12\n\nready_only\x18\x02 \x01(\x08\"\xbf\x02\n\x07Replica\x12\x10\n\x08\x65ndpoint\x18\x01 \x01(\t\x12\'\n\x05state\x18\x02 \x01(\x0e\x32\x18.modelport.v1.ModelState\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x13\n\x0boutstanding\x18\x04 \x01(\r\x12\x0e\n\x06source\x18\x05 \x01(\t\x12\x34\n\x10lease_expires_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x65jected\x18\x07 \x01(\x08\x12\x12\n\nsize_bytes\x18\x08 \x01(\x04\x12-\n\tlast_used\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06pinned\x18\n \x01(\x08\x12\x16\n\x0e\x63\x61pacity_bytes\x18\x0b \x01(\x04\x12\x12\n\nused_bytes\x18\x0c \x01(\x04\"\x98\x02\n\x0cModelVersion\x12\x0f\n\x07version\x18\x01 \x01(\t\x12 \n\x04task\x18\x02 \x01(\x0e\x32\x12.modelport.v1.Task\x12\'\n\x05state\x18\x03 \x01(\x0e\x32\x18.modelport.v1.ModelState\x12\'\n\x08replicas\x18\x04 \x03(\x0b\x32\x15.modelport.v1.Replica\x12:\n\x08metadata\x18\x05 \x03(\x0b\x32(.modelport.v1.ModelVersion.MetadataEntry\x12\x16\n\x0etraffic_weight\x18\x06 \x01(\r\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"G\n\tModelInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12,\n\x08versions\x18\x02 \x03(\x0b\x32\x1a.modelport.v1.ModelVersion\"=\n\x12ListModelsResponse\x12\'\n\x06models\x18\x01 \x03(\x0b\x32\x17.modelport.v1.ModelInfo\"\x1f\n\x0fGetModelRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\"\n\x12WatchModelsRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"4\n\nModelEvent\x12&\n\x05model\x18\x01 \x01(\x0b\x32\x17.modelport.v1.ModelInfo\"\x9a\x01\n\x16SetTrafficSplitRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x42\n\x07weights\x18\x02 \x03(\x0b\x32\x31.modelport.v1.SetTrafficSplitRequest.WeightsEntry\x1a.\n\x0cWeightsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\r:\x02\x38\x01\"\x19\n\x17SetTrafficSplitResponse2\xde\x04\n\x0fRegistryService\x12X\n\rRegisterModel\x12\".modelport.v1.RegisterModelRequest\x1a#.modelport.v1.RegisterModelResponse\x12O\n\nRenewLease\x12\x1f.modelport.v1.RenewLeaseRequest\x1a .modelport.v1.RenewLeaseResponse\x12^\n\x0f\x44\x65registerModel\x12$.modelport.v1.DeregisterModelRequest\x1a%.modelport.v1.DeregisterModelResponse\x12O\n\nListModels\x12\x1f.modelport.v1.ListModelsRequest\x1a .modelport.v1.ListModelsResponse\x12\x42\n\x08GetModel\x12\x1d.modelport.v1.GetModelRequest\x1a\x17.modelport.v1.ModelInfo\x12K\n\x0bWatchModels\x12 .modelport.v1.WatchModelsRequest\x1a\x18.modelport.v1.ModelEvent0\x01\x12^\n\x0fSetTrafficSplit\x12$.modelport.v1.SetTrafficSplitRequest\x1a%.modelport.v1.SetTrafficSplitResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bmodelport/v1/registry.proto\x12\x0cmodelport.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19modelport/v1/common.proto\"\x85\x03\n\x14RegisterModelRequest\x12%\n\x05model\x18\x01 \x01(\x0b\x32\x16.modelport.v1.ModelRef\x12 \n\x04task\x18\x02 \x01(\x0e\x32\x12.modelport.v1.Task\x12\x10\n\x08\x65ndpoint\x18\x03 \x01(\t\x12\'\n\x05state\x18\x04 \x01(\x0e\x32\x18.modelport.v1.ModelState\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x42\n\x08metadata\x18\x06 \x03(\x0b\x32\x30.modelport.v1.RegisterModelRequest.MetadataEntry\x12,\n\tlease_ttl\x18\x07 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x12\n\npersistent\x18\x08 \x01(\x08\x12\x12\n\nsize_bytes\x18\t \x01(\x04\x12\x0e\n\x06pinned\x18\n \x01(\x08\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"W\n\x15RegisterModelResponse\x12\x10\n\x08lease_id\x18\x01 \x01(\t\x12,\n\tlease_ttl\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\"P\n\x11RenewLeaseRequest\x12\x11\n\tlease_ids\x18\x01 \x03(\t\x12(\n\x06states\x18\x02 \x03(\x0e\x32\x18.modelport.v1.ModelState\"/\n\x12RenewLeaseResponse\x12\x19\n\x11unknown_lease_ids\x18\x01 \x03(\t\"Q\n\x16\x44\x65registerModelRequest\x12%\n\x05model\x18\x01 \x01(\x0b\x32\x16.modelport.v1.ModelRef\x12\x10\n\x08\x65ndpoint\x18\x02 \x01(\t\"\x19\n\x17\x44\x65registerModelResponse\"I\n\x11ListModelsRequest\x12 \n\x04task\x18\x01 \x01(\x0e\x32\x12.modelport.v1.Task\x12\x12\n\nready_only\x18\x02 \x01(\x08\"\xbf\x02\n\x07Replica\x12\x10\n\x08\x65ndpoint\x18\x01 \x01(\t\x12\'\n\x05state\x18\x02 \x01(\x0e\x32\x18.modelport.v1.ModelState\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x13\n\x0boutstanding\x18\x04 \x01(\r\x12\x0e\n\x06source\x18\x05 \x01(\t\x12\x34\n\x10lease_expires_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x65jected\x18\x07 \x01(\x08\x12\x12\n\nsize_bytes\x18\x08 \x01(\x04\x12-\n\tlast_used\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06pinned\x18\n \x01(\x08\x12\x16\n\x0e\x63\x61pacity_bytes\x18\x0b \x01(\x04\x12\x12\n\nused_bytes\x18\x0c \x01(\x04\"\x98\x02\n\x0cModelVersion\x12\x0f\n\x07version\x18\x01 \x01(\t\x12 \n\x04task\x18\x02 \x01(\x0e\x32\x12.modelport.v1.Task\x12\'\n\x05state\x18\x03 \x01(\x0e\x32\x18.modelport.v1.ModelState\x12\'\n\x08replicas\x18\x04 \x03(\x0b\x32\x15.modelport.v1.Replica\x12:\n\x08metadata\x18\x05 \x03(\x0b\x32(.modelport.v1.ModelVersion.MetadataEntry\x12\x16\n\x0etraffic_weight\x18\x06 \x01(\r\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"G\n\tModelInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12,\n\x08versions\x18\x02 \x03(\x0b\x32\x1a.modelport.v1.ModelVersion\"=\n\x12ListModelsResponse\x12\'\n\x06models\x18\x01 \x03(\x0b\x32\x17.modelport.v1.ModelInfo\"\x1f\n\x0fGetModelRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\"\n\x12WatchModelsRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"4\n\nModelEvent\x12&\n\x05model\x18\x01 \x01(\x0b\x32\x17.modelport.v1.ModelInfo\"\x9a\x01\n\x16SetTrafficSplitRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x42\n\x07weights\x18\x02 \x03(\x0b\x32\x31.modelport.v1.SetTrafficSplitRequest.WeightsEntry\x1a.\n\x0cWeightsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\r:\x02\x38\x01\"\x19\n\x17SetTrafficSplitResponse2\xde\x04\n\x0fRegistryService\x12X\n\rRegisterModel\x12\".modelport.v1.RegisterModelRequest\x1a#.modelport.v1.RegisterModelResponse\x12O\n\nRenewLease\x12\x1f.modelport.v1.RenewLeaseRequest\x1a .modelport.v1.RenewLeaseResponse\x12^\n\x0f\x44\x65registerModel\x12$.modelport.v1.DeregisterModelRequest\x1a%.modelport.v1.DeregisterModelResponse\x12O\n\nListModels\x12\x1f.modelport.v1.ListModelsRequest\x1a .modelport.v1.ListModelsResponse\x12\x42\n\x08GetModel\x12\x1d.modelport.v1.GetModelRequest\x1a\x17.modelport.v1.ModelInfo\x12K\n\x0bWatchModels\x12 .modelport.v1.WatchModelsRequest\x1a\x18.modelport.v1.ModelEvent0\x01\x12^\n\x0fSetTrafficSplit\x12$.modelport.v1.SetTrafficSplitRequest\x1a%.modelport.v1.SetTrafficSplitResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,43 +41,43 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SETTRAFFICSPLITREQUEST_WEIGHTSENTRY']._loaded_options = None
   _globals['_SETTRAFFICSPLITREQUEST_WEIGHTSENTRY']._serialized_options = b'8\001'
   _globals['_REGISTERMODELREQUEST']._serialized_start=138
-  _globals['_REGISTERMODELREQUEST']._serialized_end=491
-  _globals['_REGISTERMODELREQUEST_METADATAENTRY']._serialized_start=444
-  _globals['_REGISTERMODELREQUEST_METADATAENTRY']._serialized_end=491
-  _globals['_REGISTERMODELRESPONSE']._serialized_start=493
-  _globals['_REGISTERMODELRESPONSE']._serialized_end=580
-  _globals['_RENEWLEASEREQUEST']._serialized_start=582
-  _globals['_RENEWLEASEREQUEST']._serialized_end=662
-  _globals['_RENEWLEASERESPONSE']._serialized_start=664
-  _globals['_RENEWLEASERESPONSE']._serialized_end=711
-  _globals['_DEREGISTERMODELREQUEST']._serialized_start=713
-  _globals['_DEREGISTERMODELREQUEST']._serialized_end=794
-  _globals['_DEREGISTERMODELRESPONSE']._serialized_start=796
-  _globals['_DEREGISTERMODELRESPONSE']._serialized_end=821
-  _globals['_LISTMODELSREQUEST']._serialized_start=823
-  _globals['_LISTMODELSREQUEST']._serialized_end=896
-  _globals['_REPLICA']._serialized_start=899
-  _globals['_REPLICA']._serialized_end=1218
-  _globals['_MODELVERSION']._serialized_start=1221
-  _globals['_MODELVERSION']._serialized_end=1501
-  _globals['_MODELVERSION_METADATAENTRY']._serialized_start=444
-  _globals['_MODELVERSION_METADATAENTRY']._serialized_end=491
-  _globals['_MODELINFO']._serialized_start=1503
-  _globals['_MODELINFO']._serialized_end=1574
-  _globals['_LISTMODELSRESPONSE']._serialized_start=1576
-  _globals['_LISTMODELSRESPONSE']._serialized_end=1637
-  _globals['_GETMODELREQUEST']._serialized_start=1639
-  _globals['_GETMODELREQUEST']._serialized_end=1670
-  _globals['_WATCHMODELSREQUEST']._serialized_start=1672
-  _globals['_WATCHMODELSREQUEST']._serialized_end=1706
-  _globals['_MODELEVENT']._serialized_start=1708
-  _globals['_MODELEVENT']._serialized_end=1760
-  _globals['_SETTRAFFICSPLITREQUEST']._serialized_start=1763
-  _globals['_SETTRAFFICSPLITREQUEST']._serialized_end=1917
-  _globals['_SETTRAFFICSPLITREQUEST_WEIGHTSENTRY']._serialized_start=1871
-  _globals['_SETTRAFFICSPLITREQUEST_WEIGHTSENTRY']._serialized_end=1917
-  _globals['_SETTRAFFICSPLITRESPONSE']._serialized_start=1919
-  _globals['_SETTRAFFICSPLITRESPONSE']._serialized_end=1944
-  _globals['_REGISTRYSERVICE']._serialized_start=1947
-  _globals['_REGISTRYSERVICE']._serialized_end=2553
+  _globals['_REGISTERMODELREQUEST']._serialized_end=527
+  _globals['_REGISTERMODELREQUEST_METADATAENTRY']._serialized_start=480
+  _globals['_REGISTERMODELREQUEST_METADATAENTRY']._serialized_end=527
+  _globals['_REGISTERMODELRESPONSE']._serialized_start=529
+  _globals['_REGISTERMODELRESPONSE']._serialized_end=616
+  _globals['_RENEWLEASEREQUEST']._serialized_start=618
+  _globals['_RENEWLEASEREQUEST']._serialized_end=698
+  _globals['_RENEWLEASERESPONSE']._serialized_start=700
+  _globals['_RENEWLEASERESPONSE']._serialized_end=747
+  _globals['_DEREGISTERMODELREQUEST']._serialized_start=749
+  _globals['_DEREGISTERMODELREQUEST']._serialized_end=830
+  _globals['_DEREGISTERMODELRESPONSE']._serialized_start=832
+  _globals['_DEREGISTERMODELRESPONSE']._serialized_end=857
+  _globals['_LISTMODELSREQUEST']._serialized_start=859
+  _globals['_LISTMODELSREQUEST']._serialized_end=932
+  _globals['_REPLICA']._serialized_start=935
+  _globals['_REPLICA']._serialized_end=1254
+  _globals['_MODELVERSION']._serialized_start=1257
+  _globals['_MODELVERSION']._serialized_end=1537
+  _globals['_MODELVERSION_METADATAENTRY']._serialized_start=480
+  _globals['_MODELVERSION_METADATAENTRY']._serialized_end=527
+  _globals['_MODELINFO']._serialized_start=1539
+  _globals['_MODELINFO']._serialized_end=1610
+  _globals['_LISTMODELSRESPONSE']._serialized_start=1612
+  _globals['_LISTMODELSRESPONSE']._serialized_end=1673
+  _globals['_GETMODELREQUEST']._serialized_start=1675
+  _globals['_GETMODELREQUEST']._serialized_end=1706
+  _globals['_WATCHMODELSREQUEST']._serialized_start=1708
+  _globals['_WATCHMODELSREQUEST']._serialized_end=1742
+  _globals['_MODELEVENT']._serialized_start=1744
+  _globals['_MODELEVENT']._serialized_end=1796
+  _globals['_SETTRAFFICSPLITREQUEST']._serialized_start=1799
+  _globals['_SETTRAFFICSPLITREQUEST']._serialized_end=1953
+  _globals['_SETTRAFFICSPLITREQUEST_WEIGHTSENTRY']._serialized_start=1907
+  _globals['_SETTRAFFICSPLITREQUEST_WEIGHTSENTRY']._serialized_end=1953
+  _globals['_SETTRAFFICSPLITRESPONSE']._serialized_start=1955
+  _globals['_SETTRAFFICSPLITRESPONSE']._serialized_end=1980
+  _globals['_REGISTRYSERVICE']._serialized_start=1983
+  _globals['_REGISTRYSERVICE']._serialized_end=2589
 # @@protoc_insertion_point(module_scope)

@@ -55,6 +55,8 @@ class RegisterModelRequest(_message.Message):
     METADATA_FIELD_NUMBER: _builtins.int
     LEASE_TTL_FIELD_NUMBER: _builtins.int
     PERSISTENT_FIELD_NUMBER: _builtins.int
+    SIZE_BYTES_FIELD_NUMBER: _builtins.int
+    PINNED_FIELD_NUMBER: _builtins.int
     task: _common_pb2.Task.ValueType
     """/ What the model does."""
     endpoint: _builtins.str
@@ -65,6 +67,10 @@ class RegisterModelRequest(_message.Message):
     """/ Why the model is in its state (FAILED reasons, say)."""
     persistent: _builtins.bool
     """/ Admin registration without a lease, stored so it survives a router restart."""
+    size_bytes: _builtins.int
+    """/ Memory the model takes on that replica (measured once loaded, else estimated)."""
+    pinned: _builtins.bool
+    """/ The replica never evicts it to make room for another model."""
     @_builtins.property
     def model(self) -> _common_pb2.ModelRef:
         """/ Model name and version served. Version required."""
@@ -88,10 +94,12 @@ class RegisterModelRequest(_message.Message):
         metadata: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
         lease_ttl: _duration_pb2.Duration | None = ...,
         persistent: _builtins.bool = ...,
+        size_bytes: _builtins.int = ...,
+        pinned: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["lease_ttl", b"lease_ttl", "model", b"model"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["endpoint", b"endpoint", "lease_ttl", b"lease_ttl", "metadata", b"metadata", "model", b"model", "persistent", b"persistent", "reason", b"reason", "state", b"state", "task", b"task"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["endpoint", b"endpoint", "lease_ttl", b"lease_ttl", "metadata", b"metadata", "model", b"model", "persistent", b"persistent", "pinned", b"pinned", "reason", b"reason", "size_bytes", b"size_bytes", "state", b"state", "task", b"task"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

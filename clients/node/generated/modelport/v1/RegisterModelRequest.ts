@@ -4,6 +4,7 @@ import type { ModelRef as _modelport_v1_ModelRef, ModelRef__Output as _modelport
 import type { Task as _modelport_v1_Task, Task__Output as _modelport_v1_Task__Output } from '../../modelport/v1/Task.js';
 import type { ModelState as _modelport_v1_ModelState, ModelState__Output as _modelport_v1_ModelState__Output } from '../../modelport/v1/ModelState.js';
 import type { Duration as _google_protobuf_Duration, Duration__Output as _google_protobuf_Duration__Output } from '../../google/protobuf/Duration.js';
+import type { Long } from '@grpc/proto-loader';
 
 /**
  * One replica's registration of one model version.
@@ -41,6 +42,14 @@ export interface RegisterModelRequest {
    * Admin registration without a lease, stored so it survives a router restart.
    */
   'persistent'?: (boolean);
+  /**
+   * Memory the model takes on that replica (measured once loaded, else estimated).
+   */
+  'sizeBytes'?: (number | string | Long);
+  /**
+   * The replica never evicts it to make room for another model.
+   */
+  'pinned'?: (boolean);
 }
 
 /**
@@ -79,4 +88,12 @@ export interface RegisterModelRequest__Output {
    * Admin registration without a lease, stored so it survives a router restart.
    */
   'persistent': (boolean);
+  /**
+   * Memory the model takes on that replica (measured once loaded, else estimated).
+   */
+  'sizeBytes': (string);
+  /**
+   * The replica never evicts it to make room for another model.
+   */
+  'pinned': (boolean);
 }
