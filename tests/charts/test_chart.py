@@ -266,6 +266,55 @@ def test_models_reach_the_pods(tools: Path) -> None:
     assert env["MODELPORT_ADVERTISE_ADDRESS"] == "$(POD_IP):50051"
 
 
+def test_a_memory_budget_and_an_on_demand_catalogue_reach_the_pods(tools: Path) -> None:
+    docs = objects(
+        render(
+            tools,
+            "--set",
+            "backends.embedding.memoryBudget=3GiB",
+            "--set",
+            "backends.embedding.models[0].name=e5",
+            "--set",
+            "backends.embedding.models[0].runtime=sentence-embedding",
+            "--set",
+            "backends.embedding.models[0].path=/models/e5",
+            "--set",
+            "backends.embedding.models[0].load=on_demand",
+            "--set",
+            "backends.embedding.models[0].size_bytes=500MiB",
+        )
+    )
+    deployments = by_kind(docs, "Deployment")
+    assert container_env(deployments["mp-modelport-embedding"])["MODELPORT_MEMORY_BUDGET"] == "3GiB"
+    assert "MODELPORT_MEMORY_BUDGET" not in container_env(deployments["mp-modelport-nlp"])
+    models = yaml.safe_load(
+        by_kind(docs, "ConfigMap")["mp-modelport-embedding-models"]["data"]["models.yaml"]
+    )
+    assert models["models"][0]["load"] == "on_demand"
+    refused = run(
+        tools, "helm", "template", "mp", str(CHART), "--set", "backends.nlp.memoryBudget=lots"
+    )
+    assert refused.returncode != 0
+    assert "memoryBudget" in refused.stderr
+    refused = run(
+        tools,
+        "helm",
+        "template",
+        "mp",
+        str(CHART),
+        "--set",
+        "backends.embedding.models[0].name=e5",
+        "--set",
+        "backends.embedding.models[0].runtime=sentence-embedding",
+        "--set",
+        "backends.embedding.models[0].path=/models/e5",
+        "--set",
+        "backends.embedding.models[0].load=lazily",
+    )
+    assert refused.returncode != 0
+    assert "load" in refused.stderr
+
+
 def test_skaffold_config_matches_its_schema(tools: Path) -> None:
     assert SKAFFOLD_SCHEMA.exists(), f"{SKAFFOLD_SCHEMA} is missing (../shared beside the repo)"
     out = run(

@@ -32,7 +32,15 @@ Context = grpc.aio.ServicerContext[Any, Any]
 SERVICE = pb.DESCRIPTOR.services_by_name["GRPCInferenceService"]
 FORWARDED = ("ModelInfer", "ModelStreamInfer", "ModelMetadata", "ModelConfig")
 FAN_OUT_TIMEOUT_S = 10.0
-STATE_RANK = {"READY": 0, "LOADING": 1, "UNLOADING": 2, "UNAVAILABLE": 3}
+STATE_RANK = {
+    "READY": 0,
+    "LOADING": 1,
+    "UNLOADING": 2,
+    "EVICTED": 3,
+    "NOT_LOADED": 4,
+    "UNAVAILABLE": 5,
+}
+"""Which replica's entry the merged repository index shows for a model: the most available."""
 
 
 def _add(total: pb.StatisticDuration, part: pb.StatisticDuration) -> None:
