@@ -270,3 +270,16 @@ class RecordingReplica:
         )
         self.address = f"127.0.0.1:{self.server.add_insecure_port('127.0.0.1:0')}"
         self.server.start()
+
+
+def retry_delay(error: grpc.Call) -> float | None:
+    """The `google.rpc.RetryInfo` delay a status carries, in seconds (None without one)."""
+    from google.rpc import error_details_pb2
+    from grpc_status import rpc_status
+
+    status = rpc_status.from_call(error)
+    for detail in status.details if status is not None else []:
+        info = error_details_pb2.RetryInfo()
+        if detail.Unpack(info):
+            return float(info.retry_delay.ToNanoseconds()) / 1e9
+    return None

@@ -266,20 +266,19 @@ def test_models_reach_the_pods(tools: Path) -> None:
     assert env["MODELPORT_ADVERTISE_ADDRESS"] == "$(POD_IP):50051"
 
 
+def e5_on_demand(load: str) -> list[str]:
+    """`--set` arguments of an embedding model e5 with `load: <load>`."""
+    spec = {"name": "e5", "runtime": "sentence-embedding", "path": "/models/e5", "load": load}
+    return [a for k, v in spec.items() for a in ("--set", f"backends.embedding.models[0].{k}={v}")]
+
+
 def test_a_memory_budget_and_an_on_demand_catalogue_reach_the_pods(tools: Path) -> None:
     docs = objects(
         render(
             tools,
             "--set",
             "backends.embedding.memoryBudget=3GiB",
-            "--set",
-            "backends.embedding.models[0].name=e5",
-            "--set",
-            "backends.embedding.models[0].runtime=sentence-embedding",
-            "--set",
-            "backends.embedding.models[0].path=/models/e5",
-            "--set",
-            "backends.embedding.models[0].load=on_demand",
+            *e5_on_demand("on_demand"),
             "--set",
             "backends.embedding.models[0].size_bytes=500MiB",
         )
@@ -291,28 +290,13 @@ def test_a_memory_budget_and_an_on_demand_catalogue_reach_the_pods(tools: Path) 
         by_kind(docs, "ConfigMap")["mp-modelport-embedding-models"]["data"]["models.yaml"]
     )
     assert models["models"][0]["load"] == "on_demand"
-    refused = run(
-        tools, "helm", "template", "mp", str(CHART), "--set", "backends.nlp.memoryBudget=lots"
-    )
-    assert refused.returncode != 0
-    assert "memoryBudget" in refused.stderr
-    refused = run(
-        tools,
-        "helm",
-        "template",
-        "mp",
-        str(CHART),
-        "--set",
-        "backends.embedding.models[0].name=e5",
-        "--set",
-        "backends.embedding.models[0].runtime=sentence-embedding",
-        "--set",
-        "backends.embedding.models[0].path=/models/e5",
-        "--set",
-        "backends.embedding.models[0].load=lazily",
-    )
-    assert refused.returncode != 0
-    assert "load" in refused.stderr
+    for wrong, named in (
+        (["--set", "backends.nlp.memoryBudget=lots"], "memoryBudget"),
+        (e5_on_demand("lazily"), "load"),
+    ):
+        refused = run(tools, "helm", "template", "mp", str(CHART), *wrong)
+        assert refused.returncode != 0
+        assert named in refused.stderr
 
 
 def test_skaffold_config_matches_its_schema(tools: Path) -> None:

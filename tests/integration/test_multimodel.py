@@ -35,9 +35,10 @@ from tests.cluster import (
     router_process,
     stop_all,
     wait_for,
+    wait_replicas,
 )
 from tests.conftest import SENTENCES
-from tests.helpers import ServiceProcess, models_file
+from tests.helpers import ServiceProcess, free_port, models_file, retry_delay, scrape_until
 
 pytestmark = pytest.mark.slow
 
@@ -65,6 +66,23 @@ def reference_vectors(folder: Path) -> dict[str, np.ndarray]:
             cls = model(**tokens).last_hidden_state[0, 0].numpy()
             vectors[sentence] = cls / np.linalg.norm(cls)
     return vectors
+
+
+def on_demand_catalogue(tmp_path: Path, folders: list[Path]) -> Path:
+    """A models file listing each folder as model m<i>, `load: on_demand`, run by torch."""
+    return models_file(
+        tmp_path / "fleet.yaml",
+        *(
+            dict[str, object](
+                name=name,
+                runtime="sentence-embedding",
+                path=str(folder),
+                engine="torch",
+                load="on_demand",
+            )
+            for name, folder in zip(names(len(folders)), folders, strict=True)
+        ),
+    )
 
 
 def rss_bytes(process: ServiceProcess) -> int:
@@ -120,19 +138,7 @@ def cluster(
     """The router and two backends, each listing the whole fleet as `load: on_demand`
     with room for two and a half models; yields them and one model's file size."""
     size = (fleet_dirs[0] / "model.safetensors").stat().st_size
-    catalogue = models_file(
-        tmp_path / "fleet.yaml",
-        *(
-            dict[str, object](
-                name=name,
-                runtime="sentence-embedding",
-                path=str(folder),
-                engine="torch",
-                load="on_demand",
-            )
-            for name, folder in zip(names(len(fleet_dirs)), fleet_dirs, strict=True)
-        ),
-    )
+    catalogue = on_demand_catalogue(tmp_path, fleet_dirs)
     router = router_process(free_env, tmp_path / "data", MODELPORT_HOT_OUTSTANDING="2").start()
     router.wait_serving()
     budget = str(int(2.5 * size))
@@ -225,3 +231,116 @@ def test_more_models_than_memory_every_call_answered_within_budget(
         assert grown < watcher.capacity + size, f"backend {index} grew {grown} bytes"
     # the hot model was spread to the second replica
     assert metrics['modelport_router_hot_spreads_total{model="m0"}'] >= 1
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_a_miss_waits_for_one_shared_load_by_the_router_and_the_state_is_visible(
+    tmp_path: Path, fleet_dirs: list[Path], free_env: dict[str, str]
+) -> None:
+    """A backend whose loads wait for a gate, and which takes calls from the router only
+    (its token): a call whose deadline comes before the load ends gets UNAVAILABLE with
+    RetryInfo; calls that wait share that one load, which the router asked for with its
+    credential (a caller without it is refused the same load); the router, the backend's
+    ListModels, its repository index and its metrics show the states, sizes and budget."""
+    token = tmp_path / "router-token"
+    token.write_text("router-secret\n")
+    catalogue = on_demand_catalogue(tmp_path, fleet_dirs[:2])
+    router = router_process(
+        free_env, tmp_path / "data", MODELPORT_BACKEND_TOKEN_FILE=str(token)
+    ).start()
+    gate = tmp_path / "gate"
+    budget = 3 * (fleet_dirs[0] / "model.safetensors").stat().st_size
+    backend = ServiceProcess(
+        "tests.gated_embedding",
+        {
+            **free_env,
+            "PYTHONPATH": f"{ROOT}:{free_env.get('PYTHONPATH', '')}",
+            "MODELPORT_ROUTER_ADDRESS": router.address,
+            "MODELPORT_MODELS_FILE": str(catalogue),
+            "MODELPORT_LEASE_TTL_S": "3",
+            "MODELPORT_TORCH_THREADS": "1",
+            "MODELPORT_TEST_LOAD_GATE": str(gate),
+            "MODELPORT_AUTH_ROUTER_TOKEN_FILE": str(token),
+            "MODELPORT_MEMORY_BUDGET": str(budget),
+        },
+        free_port(),
+        free_port(),
+    )
+    try:
+        router.wait_serving()
+        backend.start().wait_serving()
+        wait_replicas(router, 1, name="m0", state=common_pb2.MODEL_STATE_NOT_LOADED)
+        client = embedding(router)
+        m0 = embedding_pb2.EmbedRequest(model=common_pb2.ModelRef(name="m0"), inputs=["hi"])
+
+        # straight to the backend, without the router's credential: refused
+        direct = grpc.insecure_channel(backend.address)
+        with pytest.raises(grpc.RpcError) as refused:
+            oip_grpc.GRPCInferenceServiceStub(direct).RepositoryModelLoad(
+                oip.RepositoryModelLoadRequest(model_name="m0"), timeout=10
+            )
+        assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+        # through the router: the load starts, the call's deadline comes first
+        with pytest.raises(grpc.RpcError) as info:
+            client.Embed(m0, timeout=2)
+        error = info.value
+        assert isinstance(error, grpc.Call)
+        assert error.code() == grpc.StatusCode.UNAVAILABLE, error.details()
+        assert "did not finish within the call's deadline; retry" in (error.details() or "")
+        assert retry_delay(error) is not None
+        wait_replicas(router, 1, name="m0", state=common_pb2.MODEL_STATE_LOADING)
+
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            waiting = [pool.submit(client.Embed, m0, timeout=120) for _ in range(4)]
+            wait_for(
+                lambda: (
+                    router_metrics(router).get('modelport_router_cache_misses_total{model="m0"}', 0)
+                    == 5
+                ),
+                "the four calls waiting for the load",
+            )
+            assert not any(f.done() for f in waiting)
+            gate.touch()
+            answers = [f.result() for f in waiting]
+        assert all(a.model.name == "m0" and len(a.embeddings) == 1 for a in answers)
+        metrics = router_metrics(router)
+        assert metrics['modelport_router_model_loads_total{model="m0",outcome="OK"}'] == 1
+
+        # visible: the router's view ...
+        listed = {
+            m.name: m.versions[0].replicas[0]
+            for m in registry(router).ListModels(registry_pb2.ListModelsRequest(), timeout=5).models
+        }
+        assert listed["m0"].state == common_pb2.MODEL_STATE_READY
+        assert listed["m0"].size_bytes > 0
+        assert listed["m0"].HasField("last_used")
+        assert listed["m1"].state == common_pb2.MODEL_STATE_NOT_LOADED
+        # ... the backend's, with the router's credential
+        credential = (("authorization", "Bearer router-secret"),)
+        own = registry_pb2_grpc.RegistryServiceStub(direct).ListModels(
+            registry_pb2.ListModelsRequest(), timeout=5, metadata=credential
+        )
+        replica = {m.name: m.versions[0].replicas[0] for m in own.models}["m0"]
+        assert replica.capacity_bytes == budget
+        assert 0 < replica.size_bytes == replica.used_bytes <= budget
+        assert not replica.pinned
+        index = oip_grpc.GRPCInferenceServiceStub(direct).RepositoryIndex(
+            oip.RepositoryIndexRequest(), timeout=5, metadata=credential
+        )
+        entries = {e.name: e for e in index.models}
+        assert entries["m0"].state == "READY"
+        assert entries["m0"].reason.startswith(f"size_bytes={replica.size_bytes} measured;")
+        assert entries["m0"].reason.endswith("pinned=false")
+        assert entries["m1"].state == "NOT_LOADED"
+        assert "last_used=never" in entries["m1"].reason
+        scrape_until(backend.metrics_port, "modelport_model_load_duration_seconds_count")
+        samples = router_metrics(backend)  # the same Prometheus text, read from the backend
+        assert samples['modelport_memory_capacity_bytes{device="cpu"}'] == budget
+        assert samples['modelport_memory_used_bytes{device="cpu"}'] == replica.used_bytes
+        assert samples['modelport_model_loads_total{model="m0",outcome="loaded"}'] == 1
+        assert samples['modelport_model_size_bytes{model="m0",version="1"}'] == replica.size_bytes
+    finally:
+        stop_all(backend, router)

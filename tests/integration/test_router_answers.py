@@ -12,9 +12,7 @@ from pathlib import Path
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_status import rpc_status
 
 from modelport.v1 import common_pb2, nlp_pb2, nlp_pb2_grpc, registry_pb2
 from tests.cluster import (
@@ -27,21 +25,11 @@ from tests.cluster import (
     tiny,
     wait_replicas,
 )
-from tests.helpers import ServiceProcess, free_port
+from tests.helpers import ServiceProcess, free_port, retry_delay
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def retry_delay(error: grpc.Call) -> float | None:
-    """The `google.rpc.RetryInfo` delay a status carries, in seconds (None without one)."""
-    status = rpc_status.from_call(error)
-    for detail in status.details if status is not None else []:
-        info = error_details_pb2.RetryInfo()
-        if detail.Unpack(info):
-            return float(info.retry_delay.ToNanoseconds()) / 1e9
-    return None
 
 
 def model_health(router: ServiceProcess) -> int:

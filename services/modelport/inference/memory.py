@@ -14,7 +14,8 @@ first model with the libraries its load imported nor misses memory the allocator
 from an evicted model); for a CUDA model, the larger of that and the growth of
 `torch.cuda.memory_allocated`. For a model without torch tensors (spaCy, ONNX Runtime
 sessions, RapidOCR) it is the growth of the process's resident set (`/proc/self/statm`)
-across the load.
+across the load, except for the first load of its runtime in the process, which mostly
+imports libraries: that one keeps its estimate.
 """
 
 from __future__ import annotations
@@ -143,9 +144,12 @@ def cuda_allocated() -> int:
 
 @dataclass
 class Measure:
-    """Memory a load added, measured around it (see the module docstring)."""
+    """Memory a load added, measured around it (see the module docstring). `first`: the
+    first load of its runtime in this process, whose resident-set growth is mostly the
+    libraries it imported; without torch tensors to count it is not measured (0)."""
 
     device: str
+    first: bool = False
     rss_before: int = 0
     cuda_before: int = 0
     measured: int = 0
@@ -160,6 +164,6 @@ class Measure:
             self.measured = max(cuda_allocated() - self.cuda_before, tensors)
         elif tensors:
             self.measured = tensors
-        else:
+        elif not self.first:
             self.measured = max(rss_bytes() - self.rss_before, 0)
         return self.measured

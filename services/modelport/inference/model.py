@@ -29,6 +29,9 @@ _LOAD_LOCK = threading.Lock()
 process-wide state while it builds a model, so two loads in threads corrupt each other.
 Warm-up, batching and serving of loaded models go on concurrently."""
 
+_LOADED: set[type[Any]] = set()
+"""Model classes loaded at least once in this process (their libraries are imported)."""
+
 In = TypeVar("In")
 Out = TypeVar("Out")
 
@@ -74,8 +77,10 @@ class Model(ABC, Generic[In, Out]):
         """Where a model folder built on first use is kept (`ServerSettings.cache_dir`)."""
         self._preprocess_pool: ThreadPoolExecutor | None = None
         self.measured_bytes = 0
-        """Memory the last load took, measured around it (0 until loaded; see
-        `modelport.inference.memory`)."""
+        """Memory the last load took, measured around it (see `modelport.inference.memory`);
+        0 until loaded, and when the load could not be measured (the first load of a
+        runtime without torch tensors, whose resident-set growth is mostly the libraries
+        it imported): the estimate stands then."""
 
     @property
     def name(self) -> str:
@@ -90,10 +95,11 @@ class Model(ABC, Generic[In, Out]):
 
     def _load_locked(self) -> None:
         with _LOAD_LOCK:
-            measure = Measure(self.device_kind())
+            measure = Measure(self.device_kind(), first=type(self) not in _LOADED)
             measure.start()
             self.load_weights()
             self.measured_bytes = measure.finish(self)
+            _LOADED.add(type(self))
 
     def device_kind(self) -> str:
         """`cuda` or `cpu`: where the weights go, so which memory budget they count in."""

@@ -365,7 +365,7 @@ class ModelRepository:
                 await self._run_load(managed)
                 if managed.state is ModelState.READY and self._used(managed.device) > budget:
                     try:  # measured above the estimate: make room for the difference
-                        await self._make_room(managed.device, 0, budget)
+                        await self._make_room(managed.device, 0, budget, keep=managed)
                     except ResourceExhausted as exc:
                         await self._drop(managed)
                         await self._set_state(
@@ -388,7 +388,8 @@ class ModelRepository:
         model, spec = managed.model, managed.spec
         try:
             await model.load()
-            managed.size_bytes, managed.measured = max(model.measured_bytes, 1), True
+            if model.measured_bytes:  # else the estimate stands (see Model.measured_bytes)
+                managed.size_bytes, managed.measured = model.measured_bytes, True
             managed.last_used = time.time()  # a load counts as a use: it is not first to go
             managed.scheduler = model.scheduler(self._metrics, self.tracer)
             managed.scheduler.start()
@@ -419,12 +420,14 @@ class ModelRepository:
         for device in self.budgets:
             self._metrics.used_bytes.labels(device).set(self._used(device))
 
-    async def _make_room(self, device: str, need: int, budget: int) -> None:
+    async def _make_room(
+        self, device: str, need: int, budget: int, keep: ManagedModel | None = None
+    ) -> None:
         """Evict unpinned READY models on `device` until `need` more bytes fit in `budget`:
         idle ones first, least recently used first, then busy ones, which leave the router
         at once and go when their last call has ended (never with a call in flight).
         RESOURCE_EXHAUSTED, nothing evicted, when even that is not enough (pinned and
-        loading models fill the budget)."""
+        loading models fill the budget). `keep` (the model just loaded) is never a victim."""
         if need > budget:
             raise ResourceExhausted(
                 f"the model needs {need} bytes; the {device} memory budget is {budget}"
@@ -440,6 +443,7 @@ class ModelRepository:
                 and m.state is ModelState.READY
                 and not m.evicting
                 and not m.pinned
+                and m is not keep
             ),
             key=lambda m: (m.busy, m.last_used),
         )

@@ -37,6 +37,9 @@ from modelport.v1 import registry_pb2, registry_pb2_grpc
 
 log = logging.getLogger(__name__)
 
+ANSWER_MARGIN_S = 0.2
+"""A call that waits for a load gives up this much (at most a quarter of its time left)
+before its deadline, so its UNAVAILABLE with RetryInfo reaches the caller in time."""
 BUSY_RETRY_S = 0.05
 """First wait before asking again when every replica was too busy to load (doubles)."""
 MAX_BUSY_RETRY_S = 1.0
@@ -78,6 +81,8 @@ class Placement:
         started = time.perf_counter()
         key = (name, version)
         task = self._loads.get(key) or self._start(key, set())
+        if remaining_s is not None:  # answer before the caller's deadline does
+            remaining_s -= min(ANSWER_MARGIN_S, remaining_s / 4)
         try:
             async with asyncio.timeout(remaining_s):
                 await asyncio.shield(task)
