@@ -229,6 +229,15 @@ async def test_concurrent_asks_share_one_load(
     assert metrics.model_loads.labels("m5", "loaded")._value.get() == 1
 
 
+async def test_a_repository_load_of_a_catalogue_model_shares_the_load_under_way(
+    cache: ModelRepository, metrics: InferenceMetrics
+) -> None:
+    asked, (loaded,) = await asyncio.gather(cache.ensure("m4"), cache.load_by_name("m4"))
+    assert asked is loaded
+    assert loaded.state is ModelState.READY
+    assert metrics.model_loads.labels("m4", "loaded")._value.get() == 1
+
+
 async def test_loads_beyond_the_queue_are_refused_at_once(
     fleet_dirs: list[Path], metrics: InferenceMetrics
 ) -> None:

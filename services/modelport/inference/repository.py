@@ -592,10 +592,11 @@ class ModelRepository:
             if managed is not None and managed.state is ModelState.FAILED:
                 await self.unload(spec.name, spec.version)
                 managed = None
-            if managed is not None and managed.state in _ON_DEMAND:
-                loaded.append(await self.ensure(spec.name, spec.version))
-            elif managed is None:
+            key = (spec.name, spec.version)
+            if managed is None:
                 loaded.append(await self.load(spec))
+            elif managed.state in _ON_DEMAND or key in self._loads:
+                loaded.append(await self.ensure(spec.name, spec.version))
         failed = [m for m in loaded if m.state is ModelState.FAILED]
         if failed:
             raise FailedPrecondition(f"model {name!r} failed to load: {failed[0].reason}")
