@@ -84,7 +84,8 @@ class ManagedModel:
     size_bytes: int = 0
     """Memory it takes: the estimate until loaded, then the measured size."""
     measured: bool = False
-    """Whether `size_bytes` was measured (else it is the estimate)."""
+    """Whether `size_bytes` was measured (else it is the estimate). An evicted model keeps
+    its measured size, which a later load of it is admitted with instead of the estimate."""
     last_used: float = 0.0
     """time.time() of the last call that resolved it, or of its load if later; 0: never
     loaded."""
@@ -176,7 +177,7 @@ class ModelRepository:
         default_device: Literal["auto", "cpu", "cuda"] = "auto",
         budgets: dict[str, int] | None = None,
         max_pending_loads: int = 4,
-        eviction_grace_s: float = 0.5,
+        eviction_grace_s: float = 0.1,
     ) -> None:
         self._runtimes = runtimes
         self._default_device: Literal["auto", "cpu", "cuda"] = default_device
@@ -326,6 +327,8 @@ class ModelRepository:
             raise ModelNotReady.loading(f"model {key[0]!r} version {key[1]!r}")
         managed = self._entry(self._specs[key], ModelState.LOADING)
         previous = self._models.get(key)
+        if previous is not None and previous.measured:  # loaded before: its size is known
+            managed.size_bytes, managed.measured = previous.size_bytes, True
         self._models[key] = managed
         try:
             await self._load(managed)
@@ -334,6 +337,7 @@ class ModelRepository:
             managed.state = previous.state if previous is not None else ModelState.NOT_LOADED
             if previous is not None:
                 managed.size_bytes, managed.last_used = previous.size_bytes, previous.last_used
+                managed.measured = previous.measured
             await self._set_state(managed, managed.state)
             raise
         except ModelportError as exc:
@@ -353,7 +357,11 @@ class ModelRepository:
             await self._run_load(managed)
         else:
             async with self._admission:
-                estimate = await asyncio.to_thread(managed.model.estimate_bytes)
+                estimate = (
+                    managed.size_bytes  # measured at an earlier load
+                    if managed.measured
+                    else await asyncio.to_thread(managed.model.estimate_bytes)
+                )
                 managed.size_bytes = 0  # counted from here on, not while room is made
                 try:
                     await self._make_room(managed.device, estimate, budget)
@@ -482,6 +490,7 @@ class ModelRepository:
         self._metrics.age_at_eviction.observe(idle_s)
         evicted = self._entry(managed.spec, ModelState.EVICTED)
         evicted.size_bytes, evicted.last_used = managed.size_bytes, managed.last_used
+        evicted.measured = managed.measured
         key = (managed.name, managed.version)
         if self._models.get(key) is managed:
             self._models[key] = evicted

@@ -404,9 +404,10 @@ class ServerSettings(CommonSettings):
     enough it fails with RESOURCE_EXHAUSTED, and the repository never exceeds the budget."""
     gpu_memory_budget: PositiveBytes | None = None
     """The same budget for each GPU (CUDA models count on the GPU they run on)."""
-    eviction_grace_s: float = Field(0.5, ge=0)
-    """An evicted model keeps serving calls this long after it left the router (calls the
-    router sent just before arrive after), and then until no call holds it."""
+    eviction_grace_s: float = Field(0.1, ge=0)
+    """An evicted model keeps serving calls this long after the router was told (calls it
+    sent just before are still on the wire), and then until no call holds it. Each load
+    that evicts waits for it, so keep it short."""
     max_pending_loads: int = Field(4, ge=1)
     """Most loads waiting for this process's (one at a time) loader; beyond it a load is
     RESOURCE_EXHAUSTED at once (the router tries another replica)."""

@@ -3,7 +3,8 @@ on one more replica when a model gets hot.
 
 A call for a model no replica has loaded (every replica lists it NOT_LOADED or EVICTED)
 is a cache miss: the router asks the replica with the most free memory budget to load it
-(`RepositoryModelLoad`, with the router's own credential like every router→backend call),
+(`RepositoryModelLoad`, with the router's own credential like every router→backend call;
+where it would have to evict, the one whose least recently used model is idle longest),
 the next one if that one has no room (RESOURCE_EXHAUSTED) or fails, and the call waits
 for the load within its deadline; when the load cannot finish in time the call gets
 UNAVAILABLE with RetryInfo (the load goes on, so the retry finds the model). Concurrent
@@ -33,7 +34,7 @@ from modelport.router.metrics import RouterMetrics
 from modelport.router.pool import ReplicaPool
 from modelport.router.registry import Registration, Registry
 from modelport.serving.errors import ModelNotReady, ModelportError
-from modelport.v1 import registry_pb2, registry_pb2_grpc
+from modelport.v1 import common_pb2, registry_pb2, registry_pb2_grpc
 
 log = logging.getLogger(__name__)
 
@@ -150,28 +151,50 @@ class Placement:
         return errors
 
     async def _by_free_room(self, candidates: list[Registration]) -> list[Registration]:
-        """`candidates`, the replica with the most free budget first (one without a budget
-        counts as unbounded; one that does not answer goes last)."""
-        rooms = await asyncio.gather(*(self._free_room(r) for r in candidates))
-        ranked = sorted(zip(rooms, candidates, strict=True), key=lambda pair: -pair[0])
+        """`candidates`, the best place first: replicas where the model fits without an
+        eviction, the most free budget first (no budget counts as unbounded); then those
+        that must evict, the one whose least recently used model has been idle longest
+        first (its eviction costs the least, as ModelMesh places by LRU age); replicas that
+        do not answer last."""
+        rooms = await asyncio.gather(*(self._room(r) for r in candidates))
+        ranked = sorted(zip(rooms, candidates, strict=True), key=lambda pair: pair[0], reverse=True)
         return [r for _, r in ranked]
 
-    async def _free_room(self, registration: Registration) -> float:
+    async def _room(self, registration: Registration) -> tuple[int, float]:
+        """(2, free bytes) when the model fits now, (1, idle seconds of the replica's least
+        recently used evictable model) when it does not, (0, 0) when the replica does not
+        say."""
         stub = registry_pb2_grpc.RegistryServiceStub(self._pool.get(registration.endpoint).channel)
         try:
-            info = await stub.GetModel(
-                registry_pb2.GetModelRequest(name=registration.name),
+            listed = await stub.ListModels(
+                registry_pb2.ListModelsRequest(),
                 timeout=ROOM_TIMEOUT_S,
                 metadata=self._pool.call_metadata,
             )
         except grpc.aio.AioRpcError:
-            return -math.inf
-        for version in info.versions:
-            for replica in version.replicas:
-                if not replica.capacity_bytes:
-                    return math.inf
-                return float(replica.capacity_bytes) - float(replica.used_bytes)
-        return -math.inf
+            return (0, 0.0)
+        replicas = [
+            (info.name, replica)
+            for info in listed.models
+            for version in info.versions
+            for replica in version.replicas
+        ]
+        mine = [r for name, r in replicas if name == registration.name]
+        if not mine:
+            return (0, 0.0)
+        capacity, used = mine[0].capacity_bytes, mine[0].used_bytes
+        if not capacity:
+            return (2, math.inf)
+        need = registration.size_bytes or mine[0].size_bytes
+        if used + need <= capacity:
+            return (2, float(capacity - used))
+        now = time.time()
+        idle = [
+            now - r.last_used.ToNanoseconds() / 1e9
+            for _, r in replicas
+            if r.state == common_pb2.MODEL_STATE_READY and not r.pinned and r.HasField("last_used")
+        ]
+        return (1, max(idle, default=0.0))
 
     def _stub(self, endpoint: str) -> Any:
         return pb_grpc.GRPCInferenceServiceStub(self._pool.get(endpoint).channel)
