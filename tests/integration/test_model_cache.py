@@ -221,6 +221,19 @@ async def test_a_model_being_evicted_serves_the_calls_on_their_way_until_they_en
         await repository.close()
 
 
+async def test_evicted_models_reload_with_their_measured_size_and_queued_loads_count_nothing(
+    cache: ModelRepository,
+) -> None:
+    for name in ("m0", "m1", "m2"):  # m0 evicted for m2
+        await cache.ensure(name)
+    (m0,) = [m for m in cache.models() if m.name == "m0"]
+    assert (m0.state, m0.measured) == (ModelState.EVICTED, True)
+    loaded = await asyncio.gather(*(cache.ensure(n) for n in ("m0", "m3", "m1", "m4")))
+    assert [m.state for m in loaded].count(ModelState.READY) >= 2
+    assert cache.used_bytes("cpu") <= cache.budgets["cpu"]
+    assert all(m.measured for m in cache.models() if m.state is ModelState.READY)
+
+
 async def test_concurrent_asks_share_one_load(
     cache: ModelRepository, metrics: InferenceMetrics
 ) -> None:

@@ -94,7 +94,9 @@ class ManagedModel:
     evicting: bool = False
     """Being evicted: out of the router already, still serving calls on their way."""
     idle: asyncio.Event = field(default_factory=asyncio.Event)
-    """Set when the last call holding an evicted model ends, and when its eviction is over."""
+    """Set when the last call holding a model being evicted ends."""
+    gone: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when its eviction is over (a load of it waits for that)."""
 
     @property
     def name(self) -> str:
@@ -319,7 +321,7 @@ class ModelRepository:
     async def _load_on_demand(self, key: tuple[str, str]) -> ManagedModel:
         known = self._models.get(key)
         if known is not None and known.evicting:  # being evicted: load it again once gone
-            await known.idle.wait()
+            await known.gone.wait()
             known = self._models.get(key)
         if known is not None and known.state is ModelState.READY:
             return known
@@ -327,11 +329,10 @@ class ModelRepository:
             raise ModelNotReady.loading(f"model {key[0]!r} version {key[1]!r}")
         managed = self._entry(self._specs[key], ModelState.LOADING)
         previous = self._models.get(key)
-        if previous is not None and previous.measured:  # loaded before: its size is known
-            managed.size_bytes, managed.measured = previous.size_bytes, True
+        known_size = previous.size_bytes if previous is not None and previous.measured else 0
         self._models[key] = managed
         try:
-            await self._load(managed)
+            await self._load(managed, known_size)
         except ResourceExhausted:
             # Not loaded for want of room: it stays what it was (the router tries elsewhere).
             managed.state = previous.state if previous is not None else ModelState.NOT_LOADED
@@ -346,10 +347,11 @@ class ModelRepository:
             raise FailedPrecondition(f"model {key[0]!r} failed to load: {managed.reason}")
         return managed
 
-    async def _load(self, managed: ManagedModel) -> None:
+    async def _load(self, managed: ManagedModel, known_size: int = 0) -> None:
         """Load `managed` (state LOADING when it starts, READY or FAILED when it ends);
-        under its device's budget, after making room. Raises `ResourceExhausted` (state
-        untouched) when there is no room."""
+        under its device's budget, after making room, admitted with `known_size` (measured
+        at an earlier load) or else the estimate; until admitted it counts for nothing.
+        Raises `ResourceExhausted` (state untouched) when there is no room."""
         budget = self.budgets.get(managed.device)
         started = time.perf_counter()
         if budget is None:
@@ -357,12 +359,7 @@ class ModelRepository:
             await self._run_load(managed)
         else:
             async with self._admission:
-                estimate = (
-                    managed.size_bytes  # measured at an earlier load
-                    if managed.measured
-                    else await asyncio.to_thread(managed.model.estimate_bytes)
-                )
-                managed.size_bytes = 0  # counted from here on, not while room is made
+                estimate = known_size or await asyncio.to_thread(managed.model.estimate_bytes)
                 try:
                     await self._make_room(managed.device, estimate, budget)
                 except ResourceExhausted:
@@ -496,7 +493,7 @@ class ModelRepository:
             self._models[key] = evicted
         await self._set_state(evicted, ModelState.EVICTED)
         self._report_used()
-        managed.idle.set()  # wakes loads of it that waited for the eviction to end
+        managed.gone.set()  # wakes loads of it that waited for the eviction to end
 
     async def _drop(self, managed: ManagedModel) -> None:
         """Close the scheduler, unload the model and free what it held (gc, CUDA cache)."""
