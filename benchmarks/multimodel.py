@@ -70,6 +70,22 @@ def make_fleet(root: Path, count: int) -> list[Path]:
     return folders
 
 
+def lru_hit_rate(names: list[str], slots: int) -> float:
+    """Hit rate of one ideal LRU cache of `slots` models over the call sequence, run
+    sequentially (no concurrency, loads take no time): the reference the cluster's hit
+    rate is compared with."""
+    cache: list[str] = []
+    hits = 0
+    for name in names:
+        if name in cache:
+            hits += 1
+            cache.remove(name)
+        elif len(cache) == slots:
+            cache.pop(0)
+        cache.append(name)
+    return hits / len(names)
+
+
 def metrics(process: ServiceProcess) -> dict[str, float]:
     url = f"http://127.0.0.1:{process.metrics_port}/metrics"
     body = urllib.request.urlopen(url, timeout=5).read().decode()
@@ -214,8 +230,10 @@ def main() -> None:
         resident = asyncio.run(run(cluster.router.address, calls))
     r50, r99 = (float(np.percentile(resident, q)) * 1000 for q in (50, 99))
 
+    ideal = lru_hit_rate([n for n, _ in calls], 2 * int(args.room))
     results |= {
         "hit_rate": 1 - misses / len(calls),
+        "ideal_lru_hit_rate": ideal,
         "misses": misses,
         "loads": loads,
         "evictions": evictions,
@@ -234,10 +252,11 @@ def main() -> None:
     )
     print(
         f"hit rate {results['hit_rate']:.1%} ({misses:.0f} misses), {loads:.0f} loads, "
-        f"{evictions:.0f} evictions"
+        f"{evictions:.0f} evictions; one ideal LRU of {2 * int(args.room)} models over the "
+        f"same sequence: {ideal:.1%}"
     )
     print(
-        f"load latency (backend, estimate to READY incl. warm-up) mean "
+        f"load latency (backend, from its turn to READY: evictions, weights, warm-up) mean "
         f"{results['load_latency_mean_ms']:.0f} ms; a miss waited {miss_wait * 1000:.0f} ms "
         f"on average = {results['miss_cost_vs_resident_p50']:.0f}x a resident call's p50"
     )

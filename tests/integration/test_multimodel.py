@@ -217,14 +217,18 @@ def test_more_models_than_memory_every_call_answered_within_budget(
         vector = np.array(response.embeddings[0].values)
         assert float(vector @ references[name][sentence]) > 0.9999, (name, sentence)
     metrics = router_metrics(router)
-    misses = sum(v for k, v in metrics.items() if k.startswith("modelport_router_cache_misses"))
+    misses = sum(
+        v for k, v in metrics.items() if k.startswith("modelport_router_cache_misses_total{")
+    )
     assert misses > len(models)  # more models than room: some were evicted and loaded again
     # within budget: the backends' own accounting ...
     assert watcher.capacity == int(2.5 * size)
     assert 0 < watcher.most_used <= watcher.capacity
     # ... and their resident sets, measured from outside: the models cycled through
     # (far more loads than fit) added at most the budget and a model's worth of slack
-    loads = sum(v for k, v in metrics.items() if k.startswith("modelport_router_model_loads_total"))
+    loads = sum(
+        v for k, v in metrics.items() if k.startswith("modelport_router_model_loads_total{")
+    )
     assert loads * size > 4 * watcher.capacity
     for index in range(len(backends)):
         grown = watcher.rss_most[index] - watcher.rss_warm[index]

@@ -107,7 +107,8 @@ class InferenceMetrics(Metrics):
         )
         self.model_load_duration = Histogram(
             "modelport_model_load_duration_seconds",
-            "Time from the start of a load (eviction included) to READY.",
+            "Time from a load's turn (its estimate, evictions, weights, warm-up) to READY; "
+            "waiting for the turn is not counted.",
             ["model"],
             buckets=LOAD_BUCKETS,
             registry=r,

@@ -359,6 +359,7 @@ class ModelRepository:
             await self._run_load(managed)
         else:
             async with self._admission:
+                started = time.perf_counter()  # its turn: waiting for it is not the load's
                 estimate = known_size or await asyncio.to_thread(managed.model.estimate_bytes)
                 try:
                     await self._make_room(managed.device, estimate, budget)
