@@ -24,6 +24,7 @@ INFERENCE_IMAGE_BUDGET ?= 1500
 TOOLS_BUDGET ?= 900
 CLIENTS_BUDGET ?= 600
 MODELS_BUDGET ?= 900
+PEERS_BUDGET ?= 1800
 BUDGET := bash $(CURDIR)/scripts/budget.sh
 
 CLIENTS_VENV ?= .venv-clients
@@ -31,7 +32,7 @@ CLIENTS_STAMP := $(CLIENTS_VENV)/.installed-grpc-http
 NODE_STAMP := clients/node/node_modules/.installed-stamp
 
 .PHONY: install prepare k8s images router-image inference-image tools clients models up test \
-	unit lint format typecheck pytest protos node-stubs chart-docs bench lock clean
+	unit lint format typecheck pytest protos node-stubs chart-docs bench peers lock clean
 
 $(STAMP): pyproject.toml services/models-no-deps.txt
 	$(PYTHON) -m venv $(VENV)
@@ -133,6 +134,12 @@ node-stubs: $(NODE_STAMP)
 
 bench: install
 	$(PY) benchmarks/embedding.py
+
+# The peer servers of benchmarks/peers/ (MLServer, Infinity with its torch and ONNX
+# engines), one venv each under ~/.cache/modelport/peers; not part of `prepare` (no test
+# uses them).
+peers: install
+	$(BUDGET) peers $(PEERS_BUDGET) env VENV=$(VENV) bash benchmarks/peers/setup.sh
 
 clean:
 	rm -rf $(VENV) $(CLIENTS_VENV) clients/node/node_modules clients/node/dist .pytest_cache \

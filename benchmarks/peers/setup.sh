@@ -2,7 +2,7 @@
 # Builds one virtualenv per peer server under ~/.cache/modelport/peers/ (outside the repo).
 # Idempotent: a venv whose requirement list has not changed is left alone.
 #
-#   bash benchmarks/peers/setup.sh
+#   make peers     (or: bash benchmarks/peers/setup.sh; VENV= the project venv, default .venv)
 #
 # torch is installed first, alone, in every venv: a bare torch requirement would pull a
 # multi-GB CUDA build (the machine's pip constraints cap torch at the CPU release).
@@ -12,14 +12,15 @@ ROOT="${MODELPORT_PEERS_DIR:-$HOME/.cache/modelport/peers}"
 PYTHON="${PYTHON:-python3}"
 TORCH="torch==2.13.0"
 REPO="$(cd "$(dirname "$0")/../.." && pwd)"
+VENV="${VENV:-$REPO/.venv}"
 
 # The same sentence-transformers/transformers as the project's venv, so MLServer runs the
 # very code path Modelport's reference vectors come from.
-version_of() { "$REPO/.venv/bin/pip" show "$1" 2>/dev/null | sed -n 's/^Version: //p'; }
+version_of() { "$VENV/bin/pip" show "$1" 2>/dev/null | sed -n 's/^Version: //p'; }
 ST_VERSION="$(version_of sentence-transformers)"
 TF_VERSION="$(version_of transformers)"
-: "${ST_VERSION:?sentence-transformers not found in $REPO/.venv}"
-: "${TF_VERSION:?transformers not found in $REPO/.venv}"
+: "${ST_VERSION:?sentence-transformers not found in $VENV}"
+: "${TF_VERSION:?transformers not found in $VENV}"
 
 # name|requirements (space separated; torch comes first on its own)
 VENVS=(
