@@ -21,6 +21,7 @@ STYLE = {
     "mlserver-defaults": ("tab:orange", "s"),
     "mlserver-tuned": ("tab:red", "D"),
     "infinity": ("tab:green", "^"),
+    "infinity-onnx": ("tab:olive", "v"),
 }
 
 

