@@ -205,11 +205,11 @@ class Server(ABC):
 
 
 def popen(
-    args: list[str], workdir: Path, log: IO[bytes], env: dict[str, str]
+    args: list[str], workdir: Path, log: IO[bytes], env: dict[str, str], cwd: Path | None = None
 ) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         args,
-        cwd=workdir,
+        cwd=cwd or workdir,
         env={**os.environ, **SERVER_ENV, **env},
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -444,6 +444,8 @@ class Infinity(Server):
     label = "Infinity (torch engine)"
     venv = VENVS / "infinity"
     engine = "torch"
+    model_cwd: Path | None = None
+    """Start in this folder and name the model `.` (see `InfinityOnnx`)."""
 
     def start(self, workdir: Path, log: IO[bytes]) -> list[subprocess.Popen[bytes]]:
         require_venv(self.venv)
@@ -453,7 +455,7 @@ class Infinity(Server):
             str(self.venv / "bin/infinity_emb"),
             "v2",
             "--model-id",
-            self.model_path,
+            "." if self.model_cwd else self.model_path,
             "--served-model-name",
             MODEL,
             "--engine",
@@ -472,7 +474,8 @@ class Infinity(Server):
             "warning",
         ]
         self.config = {"command": ["infinity_emb", *args[1:]], "api": "REST POST /embeddings"}
-        return [popen(args, workdir, log, {"INFINITY_HOME": str(workdir / "home")})]
+        home = {"INFINITY_HOME": str(workdir / "home")}
+        return [popen(args, workdir, log, home, cwd=self.model_cwd)]
 
     def ready(self) -> bool:
         try:
@@ -492,15 +495,19 @@ class InfinityOnnx(Infinity):
     """Infinity with its ONNX Runtime engine (`--engine optimum`), otherwise as above. It
     loads an ONNX file the model folder ships (it exports none itself), so it serves
     setup.sh's copy of the folder with Optimum's export of the same weights in
-    `onnx/model.onnx`; its vectors are checked like every server's."""
+    `model.onnx` (Infinity's own graph optimisation fails with optimum 2.1 and it says it
+    serves the unoptimised graph); its vectors are checked like every server's."""
 
     name = "infinity-onnx"
     label = "Infinity (ONNX engine)"
     engine = "optimum"
 
     def __init__(self, model_path: str) -> None:
-        # setup.sh's copy of the model folder with Optimum's export in onnx/model.onnx.
-        super().__init__(str(VENVS / "models" / "all-MiniLM-L6-v2-onnx"))
+        # setup.sh's copy of the model folder with Optimum's export in model.onnx, named
+        # by a relative path: Infinity 0.0.78 hands Optimum the ONNX file's path as it
+        # globbed it, and Optimum matches it against paths relative to the folder.
+        super().__init__(model_path)
+        self.model_cwd = VENVS / "models" / "all-MiniLM-L6-v2-onnx"
 
 
 # --- memory of a process tree -------------------------------------------------------------

