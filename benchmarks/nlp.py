@@ -38,7 +38,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from benchmarks.embedding import free_port, make_sentences
-from benchmarks.served import start_per_engine
+from benchmarks.served import load_in_process, start_per_engine, summary
 from modelport.nlp.__main__ import CHAT_MODEL
 from modelport.v1 import common_pb2, nlp_pb2, nlp_pb2_grpc
 from tests.helpers import ServiceProcess
@@ -60,20 +60,13 @@ class InProcessClassifier:
     """The sentiment model in this process on one engine (loaded once)."""
 
     def __init__(self, engine: str) -> None:
-        import torch
-
         from modelport.nlp.__main__ import default_models
         from modelport.nlp.classify import PrototypeClassifier
         from modelport.nlp.settings import NlpSettings
 
-        torch.set_num_threads(THREADS)
-        self.model = PrototypeClassifier(
-            default_models()[0].model_copy(update={"engine": engine}), NlpSettings().cache_dir
+        self.model = load_in_process(
+            PrototypeClassifier, default_models()[0], NlpSettings().cache_dir, engine, THREADS
         )
-        self.model.load_weights()
-        served = self.model.metadata().properties["engine"]
-        if served != engine:
-            raise SystemExit(f"in-process sentiment asked for {engine}, runs on {served}")
 
     def limit(self, sentences: list[str]) -> float:
         """Texts/s at batch 32 (tokenise, forward, pool, compare with the prototypes)."""
@@ -149,31 +142,7 @@ def classification(texts: int, rounds: int, engines: list[str]) -> dict[str, Any
     finally:
         for process in processes:
             process.stop()
-    eager, engine = (float(np.mean(limits[k])) for k in ("eager", "engine"))
-    print(
-        "classify, in process at batch 32 (before the served blocks and after each round): "
-        f"eager {', '.join(f'{x:.1f}' for x in limits['eager'])} texts/s (mean {eager:.1f}); "
-        f"ONNX Runtime {', '.join(f'{x:.1f}' for x in limits['engine'])} (mean {engine:.1f})"
-    )
-    results: dict[str, Any] = {
-        "classify_limits": limits,
-        "classify_limit": eager,
-        "classify_engine_limit": engine,
-    }
-    for e in engines:
-        rate = float(np.mean(served[e]))
-        print(
-            f"classify through the router, {e}: c=1 p50 {lone[e]:.2f} ms; c=32 "
-            f"{', '.join(f'{x:.1f}' for x in served[e])} texts/s = {rate / eager:.2f}x eager, "
-            f"{rate / engine:.2f}x engine"
-        )
-        results[f"classify_router_{e}"] = {
-            "c1_p50_ms": lone[e],
-            "c32_texts_per_s": served[e],
-            "x_eager_limit": rate / eager,
-            "x_engine_limit": rate / engine,
-        }
-    return results
+    return summary("classify", "texts", 32, limits, served, lone)
 
 
 QUESTIONS = [
@@ -266,7 +235,7 @@ def main() -> None:
     parts = args.parts.split(",")
     results: dict[str, Any] = {}
     if "classify" in parts:
-        results.update(classification(args.texts, args.rounds, args.engines.split(",")))
+        results["classify"] = classification(args.texts, args.rounds, args.engines.split(","))
     if "generate" in parts:
         results.update(generation_figures())
     out = Path(__file__).parent / "results"

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import grpc
+import numpy as np
 import yaml
 
 from benchmarks.embedding import free_port
@@ -72,6 +74,22 @@ def start_per_engine(
     return [*processes, router], targets
 
 
+def load_in_process(
+    model_class: Callable[[Any, Path], Any], spec: Any, cache_dir: Path, engine: str, threads: int
+) -> Any:
+    """`spec`'s model built by `model_class` and loaded in this process on `engine`; a
+    model that runs on another engine stops the run."""
+    import torch
+
+    torch.set_num_threads(threads)
+    model = model_class(spec.model_copy(update={"engine": engine}), cache_dir)
+    model.load_weights()
+    served = model.metadata().properties["engine"]
+    if served != engine:
+        raise SystemExit(f"in-process {spec.name} asked for {engine}, runs on {served}")
+    return model
+
+
 def model_properties(target: str, model_name: str, timeout_s: float = 60) -> dict[str, str]:
     """The `ListModels` metadata of `model_name` once it is READY at `target`."""
     from modelport.v1 import registry_pb2, registry_pb2_grpc
@@ -86,3 +104,37 @@ def model_properties(target: str, model_name: str, timeout_s: float = 60) -> dic
                     return dict(model.versions[0].metadata)
             time.sleep(0.2)  # registration follows the service's SERVING by a moment
     raise SystemExit(f"{model_name} never became READY at {target}")
+
+
+def summary(
+    label: str,
+    unit: str,
+    concurrency: int,
+    limits: dict[str, list[float]],
+    served: dict[str, list[float]],
+    lone: dict[str, float],
+) -> dict[str, Any]:
+    """Print and return one run's figures: the in-process limits (`eager`, `engine`: each
+    measurement, and their means, the denominators) and, per engine served through the
+    router, the c=1 p50 and each block's rate at `concurrency` with its ratios."""
+    eager, engine = (float(np.mean(limits[k])) for k in ("eager", "engine"))
+    print(
+        f"{label}, in process (before the served blocks and after each round): eager "
+        f"{', '.join(f'{x:.1f}' for x in limits['eager'])} {unit}/s (mean {eager:.1f}); "
+        f"ONNX Runtime {', '.join(f'{x:.1f}' for x in limits['engine'])} (mean {engine:.1f})"
+    )
+    results: dict[str, Any] = {"limits": limits, "eager_limit": eager, "engine_limit": engine}
+    for name, rates in served.items():
+        rate = float(np.mean(rates))
+        print(
+            f"{label} through the router, {name}: c=1 p50 {lone[name]:.2f} ms; "
+            f"c={concurrency} {', '.join(f'{x:.1f}' for x in rates)} {unit}/s = "
+            f"{rate / eager:.2f}x eager, {rate / engine:.2f}x engine"
+        )
+        results[f"router_{name}"] = {
+            "c1_p50_ms": lone[name],
+            f"c{concurrency}_{unit}_per_s": rates,
+            "x_eager_limit": rate / eager,
+            "x_engine_limit": rate / engine,
+        }
+    return results

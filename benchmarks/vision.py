@@ -33,7 +33,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from benchmarks.served import start_per_engine
+from benchmarks.served import load_in_process, start_per_engine, summary
 from modelport.v1 import common_pb2, vision_pb2, vision_pb2_grpc
 
 THREADS = 2
@@ -58,20 +58,13 @@ class InProcessVision:
     """EfficientNet-Lite0 in this process on one engine (loaded once)."""
 
     def __init__(self, engine: str) -> None:
-        import torch
-
         from modelport.vision.__main__ import default_models
         from modelport.vision.models import TorchImageClassifier
         from modelport.vision.settings import VisionSettings
 
-        torch.set_num_threads(THREADS)
-        self.model = TorchImageClassifier(
-            default_models()[0].model_copy(update={"engine": engine}), VisionSettings().cache_dir
+        self.model = load_in_process(
+            TorchImageClassifier, default_models()[0], VisionSettings().cache_dir, engine, THREADS
         )
-        self.model.load_weights()
-        served = self.model.metadata().properties["engine"]
-        if served != engine:
-            raise SystemExit(f"in-process EfficientNet asked for {engine}, runs on {served}")
 
     def prepare(self, images: list[bytes]) -> tuple[list[Any], float]:
         """The images decoded and preprocessed, and the ms that took per image."""
@@ -155,32 +148,11 @@ def main() -> None:
     finally:
         for process in processes:
             process.stop()
-    eager, engine = (float(np.mean(limits[k])) for k in ("eager", "engine"))
-    print(
-        "in-process model at batch 16 (before the served blocks and after each round): eager "
-        f"{', '.join(f'{x:.1f}' for x in limits['eager'])} images/s (mean {eager:.1f}), ONNX "
-        f"Runtime {', '.join(f'{x:.1f}' for x in limits['engine'])} (mean {engine:.1f}); "
-        f"decode + preprocess {prepare_ms:.1f} ms per image, not included"
-    )
-    results: dict[str, Any] = {
-        "limits_images_per_s": limits,
-        "limit_images_per_s": eager,
-        "engine_limit_images_per_s": engine,
+    print(f"decode + preprocess: {prepare_ms:.1f} ms per image, not in the limits")
+    results = {
+        **summary("EfficientNet-Lite0", "images", 16, limits, served, lone),
         "decode_preprocess_ms": prepare_ms,
     }
-    for e in engines:
-        rate = float(np.mean(served[e]))
-        print(
-            f"through the router, {e}: c=1 p50 {lone[e]:.1f} ms; c=16 "
-            f"{', '.join(f'{x:.1f}' for x in served[e])} images/s = {rate / eager:.2f}x eager, "
-            f"{rate / engine:.2f}x engine"
-        )
-        results[f"router_{e}"] = {
-            "c1_p50_ms": lone[e],
-            "c16_images_per_s": served[e],
-            "x_eager_limit": rate / eager,
-            "x_engine_limit": rate / engine,
-        }
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
     (out / "vision.json").write_text(json.dumps(results, indent=2))
