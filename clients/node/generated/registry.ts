@@ -38,9 +38,11 @@ export interface ProtoGrpcType {
   }
   modelport: {
     v1: {
+      Baseline: EnumTypeDefinition
       Classification: MessageTypeDefinition<_modelport_v1_Classification, _modelport_v1_Classification__Output>
       DeregisterModelRequest: MessageTypeDefinition<_modelport_v1_DeregisterModelRequest, _modelport_v1_DeregisterModelRequest__Output>
       DeregisterModelResponse: MessageTypeDefinition<_modelport_v1_DeregisterModelResponse, _modelport_v1_DeregisterModelResponse__Output>
+      ExplainMethod: EnumTypeDefinition
       GetModelRequest: MessageTypeDefinition<_modelport_v1_GetModelRequest, _modelport_v1_GetModelRequest__Output>
       LabelScore: MessageTypeDefinition<_modelport_v1_LabelScore, _modelport_v1_LabelScore__Output>
       ListModelsRequest: MessageTypeDefinition<_modelport_v1_ListModelsRequest, _modelport_v1_ListModelsRequest__Output>
