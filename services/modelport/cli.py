@@ -13,6 +13,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from google.protobuf import json_format
+
 from modelport import __version__
 from modelport.client import (
     AGGREGATIONS,
@@ -58,6 +60,24 @@ COMMANDS = {
     "VisionService/DetectObjects": "detect",
     "VisionService/ReadText": "read-text",
 }
+METHODS = {
+    "default": common_pb2.EXPLAIN_METHOD_UNSPECIFIED,
+    "ig": common_pb2.EXPLAIN_METHOD_INTEGRATED_GRADIENTS,
+    "occlusion": common_pb2.EXPLAIN_METHOD_OCCLUSION,
+}
+METHOD_NAMES = {
+    common_pb2.EXPLAIN_METHOD_INTEGRATED_GRADIENTS: "integrated gradients",
+    common_pb2.EXPLAIN_METHOD_OCCLUSION: "occlusion",
+}
+BASELINES = {
+    "default": common_pb2.BASELINE_UNSPECIFIED,
+    "pad": common_pb2.BASELINE_PAD,
+    "zero": common_pb2.BASELINE_ZERO,
+    "black": common_pb2.BASELINE_BLACK,
+}
+EXPLAIN_TIMEOUT_S = 300.0
+"""explain's default deadline: an explanation costs tens of forward and backward passes."""
+BAR_WIDTH = 20
 
 
 class UsageError(Exception):
@@ -517,6 +537,122 @@ def _classify_image(args: argparse.Namespace) -> int:
     return 0
 
 
+def _how(response: Any) -> str:
+    """The method and its parameters, as the explain command prints them."""
+    parts = [METHOD_NAMES.get(response.method, "?")]
+    if response.HasField("convergence_delta"):
+        baseline = common_pb2.Baseline.Name(response.baseline).removeprefix("BASELINE_").lower()
+        parts += [
+            f"{response.steps} steps",
+            f"baseline {baseline}",
+            f"convergence delta {response.convergence_delta:+.4f}",
+        ]
+    elif getattr(response, "window", 0):
+        parts += [f"window {response.window}", f"stride {response.stride}"]
+    parts.append(f"{response.forward_passes} forward passes")
+    return ", ".join(parts)
+
+
+def _explain(args: argparse.Namespace) -> int:
+    args.timeout = args.deadline_s = args.timeout or EXPLAIN_TIMEOUT_S
+    method, baseline = METHODS[args.method], BASELINES[args.baseline]
+    if args.image is not None:
+        if args.text is not None:
+            raise UsageError("give a text or --image, not both")
+        return _explain_image(args, method, baseline)
+    if args.text is None:
+        raise UsageError("give the text as an argument ('-' reads stdin) or --image FILE")
+    text = _decode(_read("-"), "-") if args.text == "-" else _utf8(args.text, "the text")
+    with _client(args) as client:
+        response = client.explain_text(
+            text,
+            model=args.model or "sentiment",
+            version=args.version,
+            target_label=args.label,
+            method=method,
+            steps=args.steps,
+            baseline=baseline,
+        )
+    if args.json:
+        print(json.dumps(json_format.MessageToDict(response)))
+        return 0
+    ref = response.model
+    print(
+        f"{ref.name} {ref.version}: {response.target_label} {response.target_score:.3f} "
+        f"({_how(response)})"
+    )
+    cells = [
+        (t.token, "" if t.special else repr(t.text), f"{t.start}-{t.end}") for t in response.tokens
+    ]
+    values = [t.attribution for t in response.tokens]
+    top = max(map(abs, values), default=0.0) or 1.0
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(HEADINGS)]
+    print("  ".join(h.ljust(w) for h, w in zip(HEADINGS, widths, strict=True)) + "  attribution")
+    for row, value in zip(cells, values, strict=True):
+        bar = ("+" if value >= 0 else "-") * round(BAR_WIDTH * abs(value) / top)
+        line = "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True))
+        print(f"{line}  {value:+.4f} {bar}")
+    return 0
+
+
+HEADINGS = ("token", "text", "chars")
+
+
+def _explain_image(
+    args: argparse.Namespace,
+    method: common_pb2.ExplainMethod.ValueType,
+    baseline: common_pb2.Baseline.ValueType,
+) -> int:
+    import numpy as np
+
+    data = _read(args.image)
+    args.input_names = [args.image]
+    with _client(args) as client:
+        response = client.explain_image(
+            data,
+            model=args.model or "efficientnet-lite0",
+            version=args.version,
+            target_label=args.label,
+            method=method,
+            steps=args.steps,
+            baseline=baseline,
+            window=args.window,
+            stride=args.stride,
+            heatmap=True,
+        )
+    heatmap = args.heatmap or f"{Path(args.image).stem}.heatmap.png"
+    try:
+        Path(heatmap).write_bytes(response.heatmap_png)
+    except OSError as exc:
+        raise UsageError(f"--heatmap {heatmap}: {exc.strerror or exc}") from None
+    saliency = response.saliency
+    values = np.frombuffer(saliency.data, "<f4").reshape(saliency.height, saliency.width)
+    if args.json:
+        out = json_format.MessageToDict(response)
+        out.pop("heatmapPng", None)
+        out["heatmapFile"] = heatmap
+        print(json.dumps(out))
+        return 0
+    ref = response.model
+    print(
+        f"{ref.name} {ref.version}: {response.target_label} {response.target_score:.3f} "
+        f"({_how(response)})"
+    )
+    positive = np.clip(values, 0, None)
+    y, x = np.unravel_index(int(np.argmax(values)), values.shape)
+    total = float(positive.sum()) or 1.0
+    half = [
+        ("left", positive[:, : values.shape[1] // 2]),
+        ("right", positive[:, values.shape[1] // 2 :]),
+        ("top", positive[: values.shape[0] // 2]),
+        ("bottom", positive[values.shape[0] // 2 :]),
+    ]
+    shares = ", ".join(f"{name} {float(part.sum()) / total:.0%}" for name, part in half)
+    print(f"saliency {saliency.width}x{saliency.height}: strongest at x={x} y={y}; {shares}")
+    print(f"heat map: {heatmap}")
+    return 0
+
+
 def _entities(args: argparse.Namespace) -> int:
     texts = _texts(args)
     args.input_names = [_short(t, 40) for t in texts]
@@ -972,6 +1108,53 @@ def parser() -> argparse.ArgumentParser:
         "smollm2-135m-instruct), cut to what the conversation leaves of the context",
     )
     chat.set_defaults(func=_chat)
+
+    explain = command(
+        "explain",
+        "explain a classification: each token's attribution (text) or a saliency map and "
+        "a heat map PNG (--image)",
+    )
+    explain.add_argument("text", nargs="?", metavar="TEXT", help="the text; '-' reads stdin")
+    explain.add_argument("--image", metavar="FILE", help="explain an image file instead")
+    explain.add_argument(
+        "--model",
+        default="",
+        help="model to call (default: sentiment; efficientnet-lite0 with --image)",
+    )
+    _version_arg(explain)
+    explain.add_argument("--label", default="", help="label to explain (default: the predicted)")
+    explain.add_argument(
+        "--method",
+        choices=list(METHODS),
+        default="default",
+        help="integrated gradients (ig) or occlusion; default: the model's (ig where it "
+        "has gradients)",
+    )
+    explain.add_argument(
+        "--steps", type=non_negative_int, default=0, help="ig steps; 0: the server's (50)"
+    )
+    explain.add_argument(
+        "--baseline",
+        choices=list(BASELINES),
+        default="default",
+        help="ig/occlusion reference: pad or zero (text), zero or black (images)",
+    )
+    explain.add_argument(
+        "--window",
+        type=non_negative_int,
+        default=0,
+        help="image occlusion window, pixels of the model's input; 0: 32",
+    )
+    explain.add_argument(
+        "--stride", type=non_negative_int, default=0, help="image occlusion stride; 0: window/2"
+    )
+    explain.add_argument(
+        "--heatmap",
+        metavar="FILE",
+        help="where to write the image's heat map PNG (default: <image name>.heatmap.png)",
+    )
+    _client_args(explain, f"deadline of the call, seconds (default: {EXPLAIN_TIMEOUT_S:g})")
+    explain.set_defaults(func=_explain)
 
     models = command("models", "list models: versions, tasks, states, replicas")
     _client_args(models)

@@ -365,6 +365,57 @@ class ModelportClient:
             response.model.version,
         )
 
+    def explain_text(
+        self,
+        text: str,
+        *,
+        model: str = "sentiment",
+        version: str = "",
+        target_label: str = "",
+        method: common_pb2.ExplainMethod.ValueType = common_pb2.EXPLAIN_METHOD_UNSPECIFIED,
+        steps: int = 0,
+        baseline: common_pb2.Baseline.ValueType = common_pb2.BASELINE_UNSPECIFIED,
+    ) -> nlp_pb2.ExplainTextResponse:
+        """Each token's attribution to `target_label` (default: the predicted label)."""
+        request = nlp_pb2.ExplainTextRequest(
+            model=common_pb2.ModelRef(name=model, version=version),
+            input=text,
+            target_label=target_label,
+            method=method,
+            steps=steps,
+            baseline=baseline,
+        )
+        return self._call(self._nlp.Explain, request)
+
+    def explain_image(
+        self,
+        image: bytes,
+        *,
+        model: str = "efficientnet-lite0",
+        version: str = "",
+        target_label: str = "",
+        method: common_pb2.ExplainMethod.ValueType = common_pb2.EXPLAIN_METHOD_UNSPECIFIED,
+        steps: int = 0,
+        baseline: common_pb2.Baseline.ValueType = common_pb2.BASELINE_UNSPECIFIED,
+        window: int = 0,
+        stride: int = 0,
+        heatmap: bool = False,
+    ) -> vision_pb2.ExplainImageResponse:
+        """A saliency map of the encoded image for `target_label` (default: predicted),
+        with a PNG heat map when `heatmap`."""
+        request = vision_pb2.ExplainImageRequest(
+            model=common_pb2.ModelRef(name=model, version=version),
+            image=image,
+            target_label=target_label,
+            method=method,
+            steps=steps,
+            baseline=baseline,
+            window=window,
+            stride=stride,
+            heatmap=heatmap,
+        )
+        return self._call(self._vision.Explain, request)
+
     def classify_tokens(
         self,
         texts: Sequence[str],

@@ -165,6 +165,8 @@ class DynamicBatcher(Generic[In, Out]):
         self.stats = ModelStats()
         self.batches_run = 0
         """How many times the model was called (for tests and statistics)."""
+        self.idle_pieces_run = 0
+        """How many background pieces (`run_idle`) ran (for tests and statistics)."""
 
     def start(self) -> None:
         """Start the collector; call from inside the running event loop."""
@@ -245,6 +247,7 @@ class DynamicBatcher(Generic[In, Out]):
         piece, future = self._idle.popleft()
         if future.done():  # its caller was cancelled while it waited
             return
+        self.idle_pieces_run += 1
         try:
             result = await self._run_on_worker(piece)
         except Exception as exc:
@@ -402,7 +405,9 @@ class DynamicBatcher(Generic[In, Out]):
             ).end(end)
 
     async def close(self) -> None:
-        """Stop collecting; calls still queued get UNAVAILABLE; the worker is released."""
+        """Stop collecting; calls still queued or running get UNAVAILABLE; the worker is
+        released."""
+        running = list(self._running)  # cancelling the collector clears `_running`
         if self._collector is not None:
             self._collector.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -410,7 +415,7 @@ class DynamicBatcher(Generic[In, Out]):
             self._collector = None
         flows = [*self._new.values(), *self._old.values()]
         waiting = [e for flow in flows for w in flow.queues() for e in w]
-        for entry in [*self._running, *waiting]:
+        for entry in [*running, *waiting]:
             if not entry.future.done():
                 entry.future.set_exception(Unavailable(f"model {self.name!r} was unloaded"))
         for _, future in self._idle:
