@@ -333,9 +333,11 @@ async def test_background_pieces_run_only_while_no_input_waits() -> None:
     await until(lambda: batcher.queue_depth == 1)
     fn.gate.set()
     assert await piece == "done"
-    assert await first == [2] and await second == [4]
+    assert await first == [2]
+    assert await second == [4]
     assert fn.batches == [[1], [2]]  # the input queued after the piece still went first
-    assert order == ["piece"] and batcher.idle_pieces_run == 1
+    assert order == ["piece"]
+    assert batcher.idle_pieces_run == 1
     await batcher.close()
 
 
@@ -355,6 +357,7 @@ async def test_a_cancelled_background_piece_never_runs_and_close_fails_the_rest(
     with pytest.raises(ModelportError) as failed:
         await waiting
     assert failed.value.code == grpc.StatusCode.UNAVAILABLE
-    assert ran == [] and cancelled.cancelled()
+    assert ran == []
+    assert cancelled.cancelled()
     with contextlib.suppress(ModelportError):
         await busy
