@@ -199,7 +199,7 @@ def test_a_full_explain_queue_refuses_explanations_not_inference_and_cancel_stop
     )
     assert classified.results[0].labels[0].label == "positive"
     assert not running.done()  # inference was answered while the explanation computed
-    running.cancel()
+    running.cancel()  # type: ignore[no-untyped-call]
     accepted = until_accepted(stub)
     assert accepted.target_label == "positive"
     # The cancelled explanation stopped between pieces: far fewer than its whole work

@@ -328,7 +328,12 @@ async def test_background_pieces_run_only_while_no_input_waits() -> None:
     order: list[str] = []
     first = asyncio.create_task(batcher.submit([1]))
     await until(lambda: batcher.batches_run == 1)  # the first batch runs (held by the gate)
-    piece = asyncio.create_task(batcher.run_idle(lambda: order.append("piece") or "done"))
+
+    def piece_of_work() -> str:
+        order.append("piece")
+        return "done"
+
+    piece = asyncio.create_task(batcher.run_idle(piece_of_work))
     second = asyncio.create_task(batcher.submit([2]))
     await until(lambda: batcher.queue_depth == 1)
     fn.gate.set()
