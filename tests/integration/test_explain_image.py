@@ -60,7 +60,7 @@ def saliency(response: vision_pb2.ExplainImageResponse) -> np.ndarray:
 
 @pytest.mark.parametrize("method", [IG, OCCLUSION])
 def test_the_saliency_mass_sits_on_the_cat(
-    stub: vision_pb2_grpc.VisionServiceStub, method: int
+    stub: vision_pb2_grpc.VisionServiceStub, method: common_pb2.ExplainMethod.ValueType
 ) -> None:
     image = cat_on_the_left()
     classified = stub.ClassifyImage(
