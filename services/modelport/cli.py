@@ -582,7 +582,8 @@ def _explain(args: argparse.Namespace) -> int:
         f"({_how(response)})"
     )
     cells = [
-        (t.token, "" if t.special else repr(t.text), f"{t.start}-{t.end}") for t in response.tokens
+        (t.token, *(("", "") if t.special else (repr(t.text), f"{t.start}-{t.end}")))
+        for t in response.tokens
     ]
     values = [t.attribution for t in response.tokens]
     top = max(map(abs, values), default=0.0) or 1.0
