@@ -537,6 +537,15 @@ def _classify_image(args: argparse.Namespace) -> int:
     return 0
 
 
+def _headline(response: Any) -> str:
+    """The model, the label explained with its score, the method and its parameters."""
+    ref = response.model
+    return (
+        f"{ref.name} {ref.version}: {response.target_label} {response.target_score:.3f} "
+        f"({_how(response)})"
+    )
+
+
 def _how(response: Any) -> str:
     """The method and its parameters, as the explain command prints them."""
     parts = [METHOD_NAMES.get(response.method, "?")]
@@ -576,11 +585,7 @@ def _explain(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(json_format.MessageToDict(response)))
         return 0
-    ref = response.model
-    print(
-        f"{ref.name} {ref.version}: {response.target_label} {response.target_score:.3f} "
-        f"({_how(response)})"
-    )
+    print(_headline(response))
     cells = [
         (t.token, *(("", "") if t.special else (repr(t.text), f"{t.start}-{t.end}")))
         for t in response.tokens
@@ -634,11 +639,7 @@ def _explain_image(
         out["heatmapFile"] = heatmap
         print(json.dumps(out))
         return 0
-    ref = response.model
-    print(
-        f"{ref.name} {ref.version}: {response.target_label} {response.target_score:.3f} "
-        f"({_how(response)})"
-    )
+    print(_headline(response))
     positive = np.clip(values, 0, None)
     y, x = np.unravel_index(int(np.argmax(values)), values.shape)
     total = float(positive.sum()) or 1.0
