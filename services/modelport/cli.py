@@ -35,12 +35,15 @@ EXIT_USAGE = 2
 """Bad arguments or unreadable input files: nothing was sent."""
 EXIT_UNREACHABLE = 3
 """No server answered at --target (refused, unresolvable, not gRPC)."""
+EXIT_GATE = 4
+"""`eval`: a --fail-under gate was missed; `rollout`: the new version was rolled back."""
 EXIT_INTERRUPTED = 130
 
 EXIT_CODES = """\
 exit status: 0 success; 1 the server answered with an error (or `modelport up` could not
 start the suite); 2 bad arguments or unreadable input files (nothing was sent); 3 no
-server answered at --target; 130 interrupted."""
+server answered at --target; 4 an eval gate was missed or a rollout rolled back;
+130 interrupted."""
 
 GENERATE_TIMEOUT_S = (30.0, 0.25, 512)
 """generate's default deadline: 30 s plus 0.25 s per new token asked for (512 when the
@@ -88,6 +91,13 @@ def non_negative_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    value = non_negative_int(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be 1 or more")
     return value
 
 
@@ -719,6 +729,90 @@ def _models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _eval_task(args: argparse.Namespace, client: ModelportClient) -> str:
+    """--task, else the evaluation task of the model's registered task."""
+    from modelport.evaluation.runner import REGISTRY_TASKS
+
+    if args.task:
+        return str(args.task)
+    for info in client.list_models().models:
+        if info.name == args.model:
+            for v in info.versions:
+                task = PROTO_TO_TASK.get(v.task)
+                if task is not None and task.value in REGISTRY_TASKS:
+                    return REGISTRY_TASKS[task.value]
+            raise UsageError(f"model {args.model!r} has no task `eval` scores: give --task")
+    raise UsageError(f"model {args.model!r} is not listed at {args.target}: give --task")
+
+
+def _label_map(pairs: Sequence[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--label-map {pair!r}: expected MODEL_LABEL=DATASET_LABEL")
+        out[key] = value
+    return out
+
+
+def _eval_data(args: argparse.Namespace, task: str) -> Any:
+    from modelport.evaluation import data
+
+    path = Path(args.data)
+    try:
+        if task == "classification":
+            return data.read_classification(path)
+        if task == "token-classification":
+            return data.read_entities(path)
+        if task == "retrieval":
+            if args.corpus is None:
+                raise UsageError("retrieval needs --corpus FILE (JSONL: id, text)")
+            return data.read_retrieval(path, Path(args.corpus))
+        return data.read_image_folder(path)
+    except data.DataError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from modelport.evaluation import report as reports
+    from modelport.evaluation.runner import Options, evaluate
+
+    try:
+        gates = [reports.parse_gate(g) for g in args.fail_under]
+    except ValueError as exc:
+        raise UsageError(f"--fail-under {exc}") from None
+    with _client(args) as client:
+        task = _eval_task(args, client)
+        dataset = _eval_data(args, task)
+        options = Options(
+            task=task,
+            model=args.model,
+            version=args.version,
+            concurrency=args.concurrency,
+            batch_size=args.batch_size,
+            labels=tuple(x for x in args.labels.split(",") if x) if args.labels else (),
+            label_map=_label_map(args.label_map),
+            seed=args.seed,
+            limit=args.limit,
+            target=args.target,
+        )
+        report = evaluate(client, dataset, options)
+    try:
+        passed = reports.apply_gates(report, gates)
+    except KeyError as exc:
+        raise UsageError(str(exc.args[0])) from None
+    json_path, md_path = reports.write(report, Path(args.out))
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print(reports.summary(report))
+        for gate in report["gates"]:
+            verdict = "pass" if gate["pass"] else "FAIL"
+            print(f"gate {gate['metric']} >= {gate['min']:g}: {gate['value']:.4f} {verdict}")
+        print(f"report: {json_path} {md_path}")
+    return 0 if passed else EXIT_GATE
+
+
 # -- the parser ---------------------------------------------------------------------------
 def _decoding_args(cmd: argparse.ArgumentParser, max_new_tokens: str) -> None:
     """Decoding options and the client options of a generating command, whose default
@@ -972,6 +1066,65 @@ def parser() -> argparse.ArgumentParser:
         "smollm2-135m-instruct), cut to what the conversation leaves of the context",
     )
     chat.set_defaults(func=_chat)
+
+    evaluation = command(
+        "eval",
+        "score a deployed model on labelled data through the live API: a JSON and a "
+        "Markdown report (metrics, latency, errors, model version, dataset hash)",
+    )
+    evaluation.add_argument(
+        "data",
+        metavar="DATA",
+        help="JSONL or CSV file (text + label, text + entities, or retrieval queries + "
+        "relevant ids), or an image folder with one subfolder per label",
+    )
+    evaluation.add_argument("--model", required=True, help="model to evaluate")
+    _version_arg(evaluation)
+    evaluation.add_argument(
+        "--task",
+        choices=["classification", "token-classification", "retrieval", "image-classification"],
+        help="what to score (default: from the model's registered task)",
+    )
+    evaluation.add_argument(
+        "--corpus", metavar="FILE", help="retrieval: the documents, JSONL with id and text"
+    )
+    evaluation.add_argument(
+        "--labels",
+        metavar="A,B,...",
+        help="classification: score only examples of these labels, answering the "
+        "best-scored of them; token classification: only entities of these types",
+    )
+    evaluation.add_argument(
+        "--label-map",
+        action="append",
+        default=[],
+        metavar="MODEL=DATASET",
+        help="rename a model label before comparing (repeatable; an empty DATASET drops "
+        "that entity type)",
+    )
+    evaluation.add_argument(
+        "--concurrency", type=positive_int, default=4, help="calls in flight at once"
+    )
+    evaluation.add_argument("--batch-size", type=positive_int, default=8, help="inputs per call")
+    evaluation.add_argument(
+        "--limit", type=non_negative_int, default=0, help="score a sample of N records; 0: all"
+    )
+    evaluation.add_argument("--seed", type=int, default=0, help="seed of the --limit sample")
+    evaluation.add_argument(
+        "--out",
+        default="eval-report",
+        metavar="PREFIX",
+        help="write PREFIX.json and PREFIX.md",
+    )
+    evaluation.add_argument(
+        "--fail-under",
+        action="append",
+        default=[],
+        metavar="METRIC=VALUE",
+        help="exit 4 when METRIC is below VALUE (repeatable), e.g. accuracy=0.8",
+    )
+    _client_args(evaluation)
+    evaluation.set_defaults(func=_eval)
 
     models = command("models", "list models: versions, tasks, states, replicas")
     _client_args(models)
