@@ -8,7 +8,7 @@ from typing import Any
 
 HEADLINE = {
     "classification": ("accuracy", "macro_f1", "micro_f1", "weighted_f1"),
-    "token-classification": ("precision", "recall", "f1", "macro_f1"),
+    "token-classification": ("f1", "precision", "recall", "macro_f1"),
     "retrieval": ("ndcg_at_10", "mrr", "recall_at_1", "recall_at_5", "recall_at_10"),
     "image-classification": ("top1", "top5"),
 }

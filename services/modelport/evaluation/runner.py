@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import IO, Any, TypeVar
 
 from modelport import __version__
@@ -175,11 +175,13 @@ def evaluate(
     """Score the model on `dataset`; the report as a JSON-ready dict (without gates)."""
     started = datetime.datetime.now(datetime.UTC)
     clock = time.monotonic()
+    records = len(dataset.examples)
+    if options.task == "classification" and options.labels:  # before sampling: --limit N
+        kept = [e for e in dataset.examples if e.label in options.labels]
+        dataset = replace(dataset, examples=kept)
     dataset = dataset.sample(options.limit, options.seed)
     calls = Calls()
     examples = dataset.examples
-    if options.task == "classification" and options.labels:
-        examples = [e for e in examples if e.label in options.labels]
     mapped = options.label_map
 
     def progress(what: str, n: int) -> Progress:
@@ -199,6 +201,7 @@ def evaluate(
         scores = metrics.top_k_accuracy(truth, ranked)
     else:
         raise ValueError(f"unknown task {options.task!r}; one of {', '.join(TASKS)}")
+    scored = scores["n"]
     answered = sum(calls.versions.values())
     total = answered + calls.failed_items
     scores["success_rate"] = answered / total if total else 0.0
@@ -213,8 +216,8 @@ def evaluate(
         "dataset": {
             "path": dataset.path,
             "sha256": dataset.sha256,
-            "n": len(dataset.examples),
-            "evaluated": len(examples) if options.task != "retrieval" else len(dataset.examples),
+            "n": records,
+            "evaluated": scored,
         },
         "seed": options.seed,
         "limit": options.limit,
