@@ -865,6 +865,25 @@ def _rollout(args: argparse.Namespace) -> int:
     return EXIT_GATE
 
 
+def _split(args: argparse.Namespace) -> int:
+    weights: dict[str, int] = {}
+    for pair in args.weights:
+        version, sep, weight = pair.partition("=")
+        if not sep or not version or not weight.isdigit():
+            raise UsageError(f"{pair!r}: expected VERSION=WEIGHT (e.g. 1=90 2=10)")
+        weights[version] = int(weight)
+    if weights and args.clear:
+        raise UsageError("give weights or --clear, not both")
+    with _client(args) as client:
+        if weights or args.clear:
+            client.set_traffic_split(args.model, weights, args.reason)
+        info = client.get_model(args.model)
+    shown = ", ".join(f"v{v.version} {v.traffic_weight}" for v in info.versions)
+    split = any(v.traffic_weight for v in info.versions)
+    print(f"{args.model}: {shown if split else 'no split (the newest READY version serves)'}")
+    return 0
+
+
 def _eval(args: argparse.Namespace) -> int:
     from modelport.evaluation import report as reports
     from modelport.evaluation.runner import evaluate
@@ -1312,6 +1331,22 @@ def parser() -> argparse.ArgumentParser:
     _eval_args(rollout)
     _client_args(rollout)
     rollout.set_defaults(func=_rollout, version="")
+
+    split = command(
+        "split",
+        "show or set how a model's unpinned calls are shared between its versions (the "
+        "router's traffic split; setting it is an admin's)",
+    )
+    split.add_argument(
+        "weights", nargs="*", metavar="VERSION=WEIGHT", help="e.g. 1=90 2=10; none: show it"
+    )
+    split.add_argument(
+        "--clear", action="store_true", help="remove the split (the newest READY version serves)"
+    )
+    split.add_argument("--model", required=True, help="model whose traffic is split")
+    split.add_argument("--reason", default="", help="why (the router's audit log keeps it)")
+    _client_args(split)
+    split.set_defaults(func=_split)
 
     models = command("models", "list models: versions, tasks, states, replicas")
     _client_args(models)

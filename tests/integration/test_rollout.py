@@ -111,8 +111,9 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
         nlp.start().wait_serving(300)
         with ModelportClient(router.address, timeout_s=300) as client:
             client.wait_for_models([MODEL])
-            # v1 serves: the state a rollout starts from
-            client.set_traffic_split(MODEL, {"1": 100}, "test set-up: v1 serves")
+        # v1 serves: the state a rollout starts from
+        pin = ["split", "--model", MODEL, "1=100", "--target", router.address]
+        assert cli.main([*pin, "--reason", "test set-up: v1 serves"]) == 0
         yield Suite(router, audit)
     finally:
         nlp.stop()
@@ -213,7 +214,9 @@ def test_shadow_good_promoted_worse_rolled_back(
             assert client.classify(LIVE_TEXTS, model=MODEL).version == "2"
     assert not traffic.errors
 
-    lines = [json.loads(line) for line in suite.audit.read_text().splitlines()]
+    text = suite.audit.read_text()
+    print(text)
+    lines = [json.loads(line) for line in text.splitlines()]
     actions = [
         (line["what"].rsplit("/", 1)[1], line.get("reason", ""), line["outcome"])
         for line in lines

@@ -14,17 +14,26 @@ import grpc
 import pytest
 
 from modelport.router.__main__ import RouterServer
-from modelport.v1 import common_pb2, nlp_pb2, nlp_pb2_grpc, registry_pb2, registry_pb2_grpc
+from modelport.v1 import (
+    common_pb2,
+    embedding_pb2,
+    embedding_pb2_grpc,
+    nlp_pb2,
+    nlp_pb2_grpc,
+    registry_pb2,
+    registry_pb2_grpc,
+)
 from tests.helpers import start_router
 
 CLASSIFY = "/modelport.v1.NlpService/Classify"
 
 
 class Replica:
-    """Answers Classify as `version` of model `m`, labelling every input `label`; records
-    each request as it arrived. While `gate` is clear, calls wait for it."""
+    """Answers Classify as `version` of model `m`, labelling every input `label`, and
+    Embed as `version` of model `e`, with `vector` for every input; records each Classify
+    request as it arrived. While `gate` is clear, calls wait for it."""
 
-    def __init__(self, version: str, label: str) -> None:
+    def __init__(self, version: str, label: str, vector: list[float]) -> None:
         self.requests: list[nlp_pb2.ClassifyRequest] = []
         self.gate = threading.Event()
         self.gate.set()
@@ -42,11 +51,22 @@ class Replica:
                 model=common_pb2.ModelRef(name="m", version=version), results=results
             ).SerializeToString()
 
+        def embed(raw: bytes, context: grpc.ServicerContext) -> bytes:
+            request = embedding_pb2.EmbedRequest.FromString(raw)
+            return embedding_pb2.EmbedResponse(
+                model=common_pb2.ModelRef(name="e", version=version),
+                embeddings=[embedding_pb2.Embedding(values=vector) for _ in request.inputs],
+            ).SerializeToString()
+
         self.server.add_generic_rpc_handlers(
             (
                 grpc.method_handlers_generic_handler(
                     "modelport.v1.NlpService",
                     {"Classify": grpc.unary_unary_rpc_method_handler(classify)},
+                ),
+                grpc.method_handlers_generic_handler(
+                    "modelport.v1.EmbeddingService",
+                    {"Embed": grpc.unary_unary_rpc_method_handler(embed)},
                 ),
             )
         )
@@ -56,7 +76,7 @@ class Replica:
 
 @pytest.fixture
 def replicas() -> Iterator[tuple[Replica, Replica]]:
-    one, two = Replica("1", "positive"), Replica("2", "negative")
+    one, two = Replica("1", "positive", [1.0, 0.0]), Replica("2", "negative", [1.0, 1.0])
     yield one, two
     for r in (one, two):
         r.gate.set()
@@ -71,6 +91,8 @@ async def router_with(
         static_replicas=[
             {"name": "m", "version": "1", "endpoint": one.address, "task": "text-classification"},
             {"name": "m", "version": "2", "endpoint": two.address, "task": "text-classification"},
+            {"name": "e", "version": "1", "endpoint": one.address, "task": "embedding"},
+            {"name": "e", "version": "2", "endpoint": two.address, "task": "embedding"},
         ],
         **settings,
     )
@@ -148,6 +170,40 @@ async def test_copies_beyond_the_bound_are_dropped_and_callers_never_wait(
             assert (status.mirrored, status.dropped) == (1, 3)
     finally:
         two.gate.set()
+        await router.stop(0)
+
+
+async def test_vectors_are_compared_by_cosine(
+    tmp_path: Path, replicas: tuple[Replica, Replica]
+) -> None:
+    router = await router_with(tmp_path, *replicas)
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{router.port}") as channel:
+            registry = registry_pb2_grpc.RegistryServiceStub(channel)
+            await registry.SetTrafficSplit(
+                registry_pb2.SetTrafficSplitRequest(name="e", weights={"1": 1})
+            )
+            await registry.SetShadow(
+                registry_pb2.SetShadowRequest(name="e", version="2", fraction=1.0)
+            )
+            embed = embedding_pb2_grpc.EmbeddingServiceStub(channel)
+            request = embedding_pb2.EmbedRequest(
+                model=common_pb2.ModelRef(name="e"), inputs=["x", "y", "z"]
+            )
+            answer = await embed.Embed(request, timeout=10)
+            assert [list(e.values) for e in answer.embeddings] == [[1.0, 0.0]] * 3
+            for _ in range(100):
+                status = await registry.GetShadow(registry_pb2.GetShadowRequest(name="e"))
+                if status.vectors == 3:
+                    break
+                await asyncio.sleep(0.05)
+            assert (status.vectors, status.compared) == (3, 0)
+            assert status.mean_cosine == pytest.approx(2**-0.5)
+            count = router.metrics.registry.get_sample_value(
+                "modelport_router_shadow_cosine_count", {"model": "e", "version": "2"}
+            )
+            assert count == 3
+    finally:
         await router.stop(0)
 
 

@@ -146,8 +146,7 @@ class Rollout:
         except BaseException:  # interrupted, or the router stopped answering
             self._roll_back("the rollout was interrupted")
             raise
-        if plan.shadow_only:
-            self.client.set_shadow(plan.model, "", 0.0, "shadow phase done")
+        if plan.shadow_only:  # the shadow phase stopped its shadow
             return Outcome(False, "shadow only: every gate held", phases)
         reason = f"promote {plan.model} v{plan.new}: every gate held at every step"
         self.client.set_traffic_split(plan.model, {plan.new: 100}, reason)
