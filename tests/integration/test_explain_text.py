@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import grpc
 import pytest
 
 from modelport.inference.server import InferenceServer
+from modelport.inference.settings import ModelSpec
 from modelport.nlp.__main__ import build, default_models
 from modelport.nlp.settings import NlpSettings
 from modelport.v1 import common_pb2, nlp_pb2, nlp_pb2_grpc
@@ -36,8 +38,11 @@ POLL_S = 60.0
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[InferenceServer]:
+def server(tiny_classifier_dir: Path) -> Iterator[InferenceServer]:
     models = [m for m in default_models() if m.name in ("sentiment", "sentiment-spacy")]
+    models.append(
+        ModelSpec(name="cls", runtime="hf-sequence-classification", path=tiny_classifier_dir)
+    )
     settings = NlpSettings(
         host="127.0.0.1",
         port=0,
@@ -137,6 +142,29 @@ def test_integrated_gradients_reports_its_convergence_delta(
     assert not occluded.HasField("convergence_delta")
     spacy = explain(stub, "sentiment-spacy", "The food was wonderful.")
     assert spacy.method == OCCLUSION  # its default: spaCy has no gradients here
+
+
+@pytest.mark.parametrize("method", [IG, OCCLUSION])
+def test_a_transformers_sequence_classifier_is_explained_too(
+    stub: nlp_pb2_grpc.NlpServiceStub, method: common_pb2.ExplainMethod.ValueType
+) -> None:
+    """`hf-sequence-classification` (a tiny BERT): the explained label's score is the one
+    Classify gives, and the tokens cover the text."""
+    text = "the cat sat on the mat"
+    classified = stub.Classify(
+        nlp_pb2.ClassifyRequest(model=common_pb2.ModelRef(name="cls"), inputs=[text]), timeout=60
+    )
+    best = classified.results[0].labels[0]
+    response = explain(stub, "cls", text, method=method)
+    assert response.method == method
+    assert response.target_label == best.label
+    assert response.target_score == pytest.approx(best.score, abs=1e-4)
+    tokens = [t for t in response.tokens if not t.special]
+    covered = {i for t in tokens for i in range(t.start, t.end)}
+    assert covered == {i for i, c in enumerate(text) if not c.isspace()}
+    assert all(text[t.start : t.end] == t.text for t in tokens)
+    assert response.HasField("convergence_delta") == (method == IG)
+    assert any(t.attribution != 0 for t in tokens)
 
 
 @pytest.mark.parametrize(
