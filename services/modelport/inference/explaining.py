@@ -91,15 +91,9 @@ class ExplainQueue:
         self._admitted = 0
         self._slots: asyncio.Semaphore | None = None
 
-    @property
-    def admitted(self) -> int:
-        """Explanations computing or waiting."""
-        return self._admitted
-
-    @asynccontextmanager
-    async def slot(self, model: str) -> AsyncIterator[None]:
-        """Hold one of the running slots for an explanation of `model` (waiting for one
-        if needed), or refuse at once when the queue is full."""
+    def admit(self, model: str) -> None:
+        """Refuse at once with RESOURCE_EXHAUSTED if the queue is full. Handlers call it
+        before decoding or tokenising, so shedding costs nothing; `slot` checks again."""
         capacity = self.limits.max_running + self.limits.max_waiting
         if self._admitted >= capacity:
             self._metrics.rejected.labels(model).inc()
@@ -110,6 +104,12 @@ class ExplainQueue:
                 subject="explain",
                 retry_after_s=EXPLAIN_RETRY_AFTER_S,
             )
+
+    @asynccontextmanager
+    async def slot(self, model: str) -> AsyncIterator[None]:
+        """Hold one of the running slots for an explanation of `model` (waiting for one
+        if needed), or refuse at once when the queue is full."""
+        self.admit(model)
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.limits.max_running)
         self._admitted += 1

@@ -194,6 +194,7 @@ class VisionHandler:
         baseline = call.baseline or Baseline.ZERO
         managed = self._resolve(call.model, call.version, call.on_model, ImageClassifier, EXPLAIN)
         model: ImageClassifier = managed.model  # type: ignore[assignment]  # checked
+        self._explanations.admit(managed.name)
 
         def prepare() -> tuple[Image.Image, Any, Any]:
             image = decode(call.image, self._limits, "image")
