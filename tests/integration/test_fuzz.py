@@ -122,17 +122,20 @@ TARGETS = [
         registry_writes=True,
     ),
 ]
-REGISTRY_WRITES = {"RegisterModel", "RenewLease", "DeregisterModel", "SetTrafficSplit"}
+REGISTRY_WRITES = {
+    "RegisterModel", "RenewLease", "DeregisterModel", "SetTrafficSplit", "SetShadow"
+}  # fmt: skip
 WEIGHTS = {
     "Embed": 500, "EmbedStream": 300, "Classify": 400, "ClassifyTokens": 400,
     "Generate": 400, "GenerateStream": 300, "Chat": 200, "ChatStream": 200,
-    "ClassifyImage": 400, "DetectObjects": 300, "ReadText": 200,
+    "ClassifyImage": 400, "DetectObjects": 300, "ReadText": 200, "Explain": 200,
     "ModelInfer": 600, "ModelStreamInfer": 300, "ModelMetadata": 80, "ModelConfig": 80,
     "ModelReady": 80, "ModelStatistics": 60, "RepositoryModelLoad": 60,
     "RepositoryModelUnload": 60,
     "RepositoryIndex": 40, "ServerLive": 30, "ServerReady": 30, "ServerMetadata": 30,
     "ListModels": 80, "GetModel": 80, "WatchModels": 40, "RegisterModel": 300,
-    "RenewLease": 200, "DeregisterModel": 200, "SetTrafficSplit": 200,
+    "RenewLease": 200, "DeregisterModel": 200, "SetTrafficSplit": 200, "SetShadow": 100,
+    "GetShadow": 60,
 }  # fmt: skip
 """Relative share of the case budget per RPC (per target)."""
 
@@ -193,7 +196,16 @@ def typed_seeds(model: str) -> dict[str, list[Message]]:
         embed = embedding_pb2.EmbedRequest(model=ref, inputs=["hello", "world"], dimensions=8)
         return {f"/{EMBEDDING}/Embed": [embed], f"/{EMBEDDING}/EmbedStream": [embed]}
     if task == "text-classification":
-        return {f"/{NLP}/Classify": [nlp_pb2.ClassifyRequest(model=ref, inputs=["I love it"])]}
+        explain: list[Message] = [
+            nlp_pb2.ExplainTextRequest(model=ref, input="I love it", steps=4),
+            nlp_pb2.ExplainTextRequest(
+                model=ref, input="I love it", method=common_pb2.EXPLAIN_METHOD_OCCLUSION
+            ),
+        ]
+        return {
+            f"/{NLP}/Classify": [nlp_pb2.ClassifyRequest(model=ref, inputs=["I love it"])],
+            f"/{NLP}/Explain": explain,
+        }
     if task == "token-classification":
         tokens = nlp_pb2.ClassifyTokensRequest(model=ref, inputs=["the cat sat in the park"])
         return {f"/{NLP}/ClassifyTokens": [tokens]}
@@ -216,7 +228,17 @@ def typed_seeds(model: str) -> dict[str, list[Message]]:
         }
     if task == "image-classification":
         classify = vision_pb2.ClassifyImageRequest(model=ref, images=[small_image("PNG")], top_k=2)
-        return {f"/{VISION}/ClassifyImage": [classify]}
+        explain_image: list[Message] = [
+            vision_pb2.ExplainImageRequest(model=ref, image=small_image("PNG"), steps=2),
+            vision_pb2.ExplainImageRequest(
+                model=ref,
+                image=small_image("JPEG"),
+                method=common_pb2.EXPLAIN_METHOD_OCCLUSION,
+                window=8,
+                heatmap=True,
+            ),
+        ]
+        return {f"/{VISION}/ClassifyImage": [classify], f"/{VISION}/Explain": explain_image}
     if task == "ocr":
         image = [small_image("PNG")]
         read = vision_pb2.ReadTextRequest(model=ref, images=image, min_confidence=0.2)
@@ -270,6 +292,8 @@ def seeds(target: Target) -> dict[str, list[bytes]]:
             model=registration.model, endpoint=registration.endpoint
         ),
         "SetTrafficSplit": registry_pb2.SetTrafficSplitRequest(name="split", weights={"1": 3}),
+        "SetShadow": registry_pb2.SetShadowRequest(name="split", version="1", fraction=0.5),
+        "GetShadow": registry_pb2.GetShadowRequest(name="split"),
     }.items():
         found[f"/{REGISTRY}/{path}"].append(message)
     return {path: [m.SerializeToString() for m in messages] for path, messages in found.items()}
