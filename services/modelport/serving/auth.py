@@ -465,6 +465,27 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         guarded: Handler = around(handler, self._scope(principal, method, handler, trace, share))
         return guarded
 
+    def authorize(
+        self, header: str | None, method: str, request: bytes | None, source: str, trace: str = ""
+    ) -> Principal:
+        """Decide a call a data plane (Envoy's ext_authz) forwards for the caller whose
+        `authorization` header is `header`, as `intercept_service` decides a call to this
+        server: the token's principal, its role, its rate limit charged per input of
+        `request` (1 when the body is not known). Raises what the caller is told; the
+        audit log says who and why."""
+        principal = None
+        if header is not None and header.startswith("Bearer "):
+            principal = self._tokens.find(header.removeprefix("Bearer ").strip())
+        if principal is None:
+            self._denied(source, "-", method, "unauthenticated", trace)
+            raise ModelportError(UNAUTHENTICATED, code=grpc.StatusCode.UNAUTHENTICATED)
+        if not allowed(principal.role, method) or method in ADMIN_METHODS:
+            self._denied(principal.identity, principal.identity, method, "permission_denied", trace)
+            raise PermissionDenied(FORBIDDEN)
+        if self._limiter is not None and principal.role != "router":
+            self._charge(principal, method, request if request is not None else b"", trace)
+        return principal
+
     def _certificate_scope(
         self, method: str, handler: Any, trace: str, metadata: Mapping[str, str | bytes]
     ) -> Any:

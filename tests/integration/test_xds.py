@@ -1,0 +1,190 @@
+"""The router as an xDS control plane, with Envoy from the wheel and tiny-model backends.
+
+Real processes: a router (`MODELPORT_XDS=1`), embedding backends that register with it,
+Envoy configured by it over ADS, and grpcio clients calling through Envoy. What each
+test shows: calls with `x-modelport-model` go from Envoy straight to a replica (the
+router serves none of them) and answer as the router does; calls without it go through
+the router; the caller's token never reaches a replica; a registry change reaches Envoy
+as a new version; a DRAINING replica leaves the endpoints; a SIGKILLed replica stops
+getting calls; Envoy keeps routing while the router is down.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+
+from modelport.router.envoy import Envoy
+from modelport.router.xds_resources import MODEL_HEADER, VERSION_HEADER
+from modelport.v1 import embedding_pb2_grpc
+from tests.cluster import (
+    MODEL,
+    backend_process,
+    request,
+    router_process,
+    stop_all,
+    tiny,
+    wait_for,
+    wait_replicas,
+)
+from tests.helpers import ServiceProcess, free_port
+
+pytestmark = pytest.mark.slow
+
+
+class DataPlane:
+    def __init__(self, router: ServiceProcess, envoy: Envoy, listen: int) -> None:
+        self.router = router
+        self.envoy = envoy
+        self.address = f"127.0.0.1:{listen}"
+        self.channel = grpc.insecure_channel(self.address)
+        self.stub = embedding_pb2_grpc.EmbeddingServiceStub(self.channel)
+
+    def embed(self, version: str = "", *, header: bool = True, **extra: str) -> list[float]:
+        metadata: list[tuple[str, str | bytes]] = [(MODEL_HEADER, MODEL)] if header else []
+        if version and header:
+            metadata.append((VERSION_HEADER, version))
+        metadata += list(extra.items())
+        answer = self.stub.Embed(request(version), metadata=tuple(metadata), timeout=30)
+        return list(answer.embeddings[0].values)
+
+    def endpoints(self, cluster: str) -> set[str]:
+        """host:port of the endpoints Envoy holds for `cluster`."""
+        found = re.findall(
+            rf"^{re.escape(cluster)}::(\d+\.\d+\.\d+\.\d+:\d+)::health_flags::",
+            self.envoy.admin("/clusters"),
+            re.MULTILINE,
+        )
+        return set(found)
+
+    def stat(self, name: str) -> int:
+        for line in self.envoy.admin(f"/stats?filter=^{re.escape(name)}$").splitlines():
+            key, _, value = line.partition(": ")
+            if key == name:
+                return int(value)
+        return 0
+
+
+@pytest.fixture
+def plane(tmp_path: Path, free_env: dict[str, str]) -> Iterator[DataPlane]:
+    listen = free_port()
+    router = router_process(
+        free_env,
+        tmp_path / "data",
+        MODELPORT_XDS="1",
+        MODELPORT_XDS_LISTEN_ADDRESS=f"127.0.0.1:{listen}",
+    )
+    router.start().wait_serving()
+    envoy = Envoy(("127.0.0.1", router.port), free_port(), tmp_path).start()
+    try:
+        assert envoy.wait_ready(), "Envoy did not take the router's listener"
+        yield DataPlane(router, envoy, listen)
+    finally:
+        envoy.stop()
+        router.stop()
+
+
+def test_header_calls_go_straight_to_the_replica_and_others_through_the_router(
+    plane: DataPlane, tmp_path: Path, tiny_bert_dir: Path, free_env: dict[str, str]
+) -> None:
+    backend = backend_process(free_env, plane.router, tiny(tmp_path, tiny_bert_dir))
+    backend.start()
+    try:
+        wait_replicas(plane.router, 1)
+        wait_for(lambda: bool(plane.endpoints(f"model/{MODEL}/1")), "Envoy has the replica")
+        via_router = embedding_pb2_grpc.EmbeddingServiceStub(
+            grpc.insecure_channel(plane.router.address)
+        ).Embed(request(), timeout=30)
+        routed_before = plane.router.served_calls()
+        direct = [plane.embed() for _ in range(5)]
+        assert plane.router.served_calls() == routed_before, "a header call went via the router"
+        assert all(d == pytest.approx(list(via_router.embeddings[0].values)) for d in direct)
+        assert plane.embed("1") == pytest.approx(direct[0])
+        plane.embed(header=False)  # no header: the router reads the body
+        assert plane.router.served_calls() == routed_before + 1
+        # a version with no READY replica: the router answers (NOT_FOUND, naming versions)
+        with pytest.raises(grpc.RpcError) as missing:
+            plane.embed("7")
+        assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+        assert "'1'" in (missing.value.details() or "")
+        # a model with no replica at all: the router answers, as without Envoy
+        with pytest.raises(grpc.RpcError) as unknown:
+            plane.stub.Embed(request(name="nope"), metadata=((MODEL_HEADER, "nope"),), timeout=30)
+        assert unknown.value.code() == grpc.StatusCode.NOT_FOUND
+        # a client stream through Envoy, straight to the replica
+        streamed = list(
+            plane.stub.EmbedStream(iter([request(), request()]), metadata=((MODEL_HEADER, MODEL),))
+        )
+        assert len(streamed) == 2
+        assert all(list(s.embeddings[0].values) == pytest.approx(direct[0]) for s in streamed)
+        assert backend.served_calls("/modelport.v1.EmbeddingService/EmbedStream") == 1
+    finally:
+        stop_all(backend)
+
+
+@pytest.fixture
+def pair(
+    plane: DataPlane, tmp_path: Path, tiny_bert_dir: Path, free_env: dict[str, str]
+) -> Iterator[tuple[ServiceProcess, ServiceProcess]]:
+    """Two replicas of model `m` version 1, both in Envoy's endpoints."""
+    first = backend_process(free_env, plane.router, tiny(tmp_path, tiny_bert_dir))
+    second = backend_process(free_env, plane.router, tiny(tmp_path, tiny_bert_dir))
+    first.start()
+    second.start()
+    try:
+        wait_replicas(plane.router, 2)
+        wanted = {first.address, second.address}
+        wait_for(lambda: plane.endpoints(CLUSTER) == wanted, "both replicas in EDS")
+        yield first, second
+    finally:
+        stop_all(first, second)
+
+
+CLUSTER = f"model/{MODEL}/1"
+
+
+def test_registry_changes_reach_envoy_and_draining_replicas_leave_the_endpoints(
+    plane: DataPlane, pair: tuple[ServiceProcess, ServiceProcess]
+) -> None:
+    first, second = pair
+    # SIGTERM: the backend drains (DRAINING, then gone): no new calls reach it
+    first.signal(signal.SIGTERM)
+    wait_for(lambda: plane.endpoints(CLUSTER) == {second.address}, "first left EDS")
+    before = second.served_calls()
+    for _ in range(6):
+        plane.embed()
+    assert second.served_calls() == before + 6
+    assert plane.stat("listener_manager.lds.update_rejected") == 0
+    assert plane.stat("cluster_manager.cds.update_rejected") == 0
+    # the last replica goes: its cluster leaves Envoy, and calls go to the router, which
+    # answers as it does for a model with no replica
+    second.signal(signal.SIGTERM)
+    wait_for(lambda: f"{CLUSTER}::" not in plane.envoy.admin("/clusters"), "cluster gone")
+    with pytest.raises(grpc.RpcError) as gone:
+        plane.embed()
+    assert gone.value.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.UNAVAILABLE)
+
+
+def test_a_sigkilled_replica_is_ejected_and_envoy_routes_on_while_the_router_is_down(
+    plane: DataPlane, pair: tuple[ServiceProcess, ServiceProcess]
+) -> None:
+    first, second = pair
+    first.kill()
+    # every call still answers: one that finds the dead replica is tried on the other
+    # (connect-failure), and the dead one is ejected before its lease even lapses
+    outcomes = [plane.embed() for _ in range(20)]
+    assert len(outcomes) == 20
+    assert second.served_calls() >= 20
+    # the router goes away: Envoy keeps its last config and keeps routing
+    plane.router.kill()
+    assert [plane.embed() for _ in range(5)]
+    plane.router.start().wait_serving()
+    wait_replicas(plane.router, 1)
+    # the restarted router pushes its first config once the leases had time to come back
+    wait_for(lambda: plane.endpoints(CLUSTER) == {second.address}, "the new config")
+    assert plane.embed()
