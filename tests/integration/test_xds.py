@@ -11,6 +11,7 @@ getting calls; Envoy keeps routing while the router is down.
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 from collections.abc import Iterator
@@ -18,10 +19,12 @@ from pathlib import Path
 
 import grpc
 import pytest
+import yaml
+from envoy.service.discovery.v3 import ads_pb2_grpc
 
 from modelport.router.envoy import Envoy
 from modelport.router.xds_resources import MODEL_HEADER, VERSION_HEADER
-from modelport.v1 import embedding_pb2_grpc
+from modelport.v1 import embedding_pb2, embedding_pb2_grpc
 from tests.cluster import (
     MODEL,
     backend_process,
@@ -32,7 +35,7 @@ from tests.cluster import (
     wait_for,
     wait_replicas,
 )
-from tests.helpers import ServiceProcess, free_port
+from tests.helpers import RecordingReplica, ServiceProcess, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -188,3 +191,123 @@ def test_a_sigkilled_replica_is_ejected_and_envoy_routes_on_while_the_router_is_
     # the restarted router pushes its first config once the leases had time to come back
     wait_for(lambda: plane.endpoints(CLUSTER) == {second.address}, "the new config")
     assert plane.embed()
+
+
+CLIENT_TOKEN = "client-token-through-envoy"
+DATA_PLANE_TOKEN = "envoy-data-plane-token"
+BACKEND_TOKEN = "router-backend-token"
+
+
+@pytest.fixture
+def guarded(
+    tmp_path: Path, tiny_bert_dir: Path, free_env: dict[str, str]
+) -> Iterator[tuple[DataPlane, ServiceProcess, RecordingReplica]]:
+    """Callers authenticate: a router with client and data-plane tokens and a rate limit,
+    a backend that accepts only the router's token, a recording replica (model `rec`),
+    and Envoy presenting the data plane's token to the router."""
+    tokens = tmp_path / "tokens.yaml"
+    tokens.write_text(
+        yaml.safe_dump(
+            {
+                "tokens": [
+                    {"token": CLIENT_TOKEN, "identity": "team-a", "role": "client"},
+                    {"token": DATA_PLANE_TOKEN, "identity": "envoy", "role": "router"},
+                ]
+            }
+        )
+    )
+    backend_token = tmp_path / "backend-token"
+    backend_token.write_text(BACKEND_TOKEN)
+    data_plane_token = tmp_path / "data-plane-token"
+    data_plane_token.write_text(DATA_PLANE_TOKEN)
+    backend = ServiceProcess(
+        "modelport.embedding",
+        {
+            **free_env,
+            "MODELPORT_MODELS_FILE": str(tiny(tmp_path, tiny_bert_dir)),
+            "MODELPORT_AUTH_ROUTER_TOKEN_FILE": str(backend_token),
+            "MODELPORT_TORCH_THREADS": "1",
+        },
+        free_port(),
+        free_port(),
+    )
+    recording = RecordingReplica()
+    listen = free_port()
+    router = router_process(
+        free_env,
+        tmp_path / "data",
+        MODELPORT_XDS="1",
+        MODELPORT_XDS_WARMUP_S="0",
+        MODELPORT_XDS_LISTEN_ADDRESS=f"127.0.0.1:{listen}",
+        MODELPORT_AUTH_TOKENS_FILE=str(tokens),
+        MODELPORT_BACKEND_TOKEN_FILE=str(backend_token),
+        MODELPORT_DATA_PLANE_TOKEN_FILE=str(data_plane_token),
+        MODELPORT_RATE_LIMIT_PER_S="0.01",
+        MODELPORT_RATE_LIMIT_BURST="12",
+        MODELPORT_STATIC_REPLICAS=json.dumps(
+            [
+                {"name": MODEL, "endpoint": backend.address},
+                {"name": "rec", "endpoint": recording.address},
+            ]
+        ),
+    )
+    envoy = Envoy(("127.0.0.1", router.port), free_port(), tmp_path, token=DATA_PLANE_TOKEN)
+    backend.start()
+    router.start()
+    try:
+        backend.wait_serving()
+        router.wait_serving()
+        envoy.start()
+        assert envoy.wait_ready(), "Envoy did not take the router's listener"
+        yield DataPlane(router, envoy, listen), backend, recording
+    finally:
+        envoy.stop()
+        stop_all(router, backend)
+        recording.server.stop(None)
+
+
+def test_callers_authenticate_through_envoy_and_their_token_never_reaches_a_replica(
+    guarded: tuple[DataPlane, ServiceProcess, RecordingReplica],
+) -> None:
+    plane, backend, recording = guarded
+    bearer = ("authorization", f"Bearer {CLIENT_TOKEN}")
+    wait_for(lambda: bool(plane.endpoints(CLUSTER)), "the backend in EDS")
+    routed = plane.router.served_calls()
+    answer = plane.embed(authorization=f"Bearer {CLIENT_TOKEN}")
+    assert answer
+    assert plane.router.served_calls() == routed  # straight to the backend
+    assert plane.router.served_calls("/envoy.service.auth.v3.Authorization/Check") >= 1
+    for token in (None, "wrong-token", DATA_PLANE_TOKEN[:-1]):
+        metadata = {"authorization": f"Bearer {token}"} if token else {}
+        with pytest.raises(grpc.RpcError) as denied:
+            plane.embed(**metadata)
+        assert denied.value.code() == grpc.StatusCode.UNAUTHENTICATED, token
+    assert backend.served_calls() == 1
+    # the replica gets the router's credential and the caller's identity, never the
+    # caller's token, whatever fair-share key the caller claims
+    plane.stub.Embed(
+        request(name="rec"),
+        metadata=((MODEL_HEADER, "rec"), bearer, ("x-modelport-caller", "id:someone-else")),
+        timeout=30,
+    )
+    received = recording.metadata[-1]
+    assert received["authorization"] == f"Bearer {BACKEND_TOKEN}"
+    assert received["x-modelport-caller"] == "id:team-a"
+    assert not any(CLIENT_TOKEN in str(v) for v in received.values())
+    # streams take the router's path (their every message is charged there)
+    streamed = list(
+        plane.stub.EmbedStream(iter([request()]), metadata=((MODEL_HEADER, MODEL), bearer))
+    )
+    assert len(streamed) == 1
+    assert plane.router.served_calls("/modelport.v1.EmbeddingService/EmbedStream") == 1
+    # the rate limit charges per input, as at the router: the bucket runs dry
+    big = embedding_pb2.EmbedRequest(model=request().model, inputs=["x"] * 12)
+    plane.stub.Embed(big, metadata=((MODEL_HEADER, MODEL), bearer), timeout=30)
+    with pytest.raises(grpc.RpcError) as limited:
+        plane.embed(authorization=f"Bearer {CLIENT_TOKEN}")
+    assert limited.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    # the control plane is the data plane's: a client token gets no config
+    ads = ads_pb2_grpc.AggregatedDiscoveryServiceStub(grpc.insecure_channel(plane.router.address))
+    with pytest.raises(grpc.RpcError) as refused:
+        next(iter(ads.StreamAggregatedResources(iter([]), metadata=(bearer,), timeout=10)))
+    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
