@@ -22,8 +22,10 @@ import pytest
 import yaml
 from envoy.service.discovery.v3 import ads_pb2_grpc
 
+from modelport.client import ModelportClient
 from modelport.router.envoy import Envoy
-from modelport.router.xds_resources import MODEL_HEADER, VERSION_HEADER
+from modelport.serving.calls import MODEL_HEADER, VERSION_HEADER
+from modelport.suite import Suite, local_suite
 from modelport.v1 import embedding_pb2, embedding_pb2_grpc
 from tests.cluster import (
     MODEL,
@@ -48,11 +50,14 @@ class DataPlane:
         self.channel = grpc.insecure_channel(self.address)
         self.stub = embedding_pb2_grpc.EmbeddingServiceStub(self.channel)
 
-    def embed(self, version: str = "", *, header: bool = True, **extra: str) -> list[float]:
+    def embed(
+        self, version: str = "", *, header: bool = True, token: str | None = None
+    ) -> list[float]:
         metadata: list[tuple[str, str | bytes]] = [(MODEL_HEADER, MODEL)] if header else []
         if version and header:
             metadata.append((VERSION_HEADER, version))
-        metadata += list(extra.items())
+        if token is not None:
+            metadata.append(("authorization", f"Bearer {token}"))
         answer = self.stub.Embed(request(version), metadata=tuple(metadata), timeout=30)
         return list(answer.embeddings[0].values)
 
@@ -108,6 +113,10 @@ def test_header_calls_go_straight_to_the_replica_and_others_through_the_router(
         assert plane.router.served_calls() == routed_before, "a header call went via the router"
         assert all(d == pytest.approx(list(via_router.embeddings[0].values)) for d in direct)
         assert plane.embed("1") == pytest.approx(direct[0])
+        # Modelport's client names the model in the header itself
+        with ModelportClient(plane.address) as client:
+            assert client.embed(["route me"], model=MODEL).vectors[0] == pytest.approx(direct[0])
+        assert plane.router.served_calls() == routed_before
         plane.embed(header=False)  # no header: the router reads the body
         assert plane.router.served_calls() == routed_before + 1
         # a version with no READY replica: the router answers (NOT_FOUND, naming versions)
@@ -273,14 +282,13 @@ def test_callers_authenticate_through_envoy_and_their_token_never_reaches_a_repl
     bearer = ("authorization", f"Bearer {CLIENT_TOKEN}")
     wait_for(lambda: bool(plane.endpoints(CLUSTER)), "the backend in EDS")
     routed = plane.router.served_calls()
-    answer = plane.embed(authorization=f"Bearer {CLIENT_TOKEN}")
+    answer = plane.embed(token=CLIENT_TOKEN)
     assert answer
     assert plane.router.served_calls() == routed  # straight to the backend
     assert plane.router.served_calls("/envoy.service.auth.v3.Authorization/Check") >= 1
     for token in (None, "wrong-token", DATA_PLANE_TOKEN[:-1]):
-        metadata = {"authorization": f"Bearer {token}"} if token else {}
         with pytest.raises(grpc.RpcError) as denied:
-            plane.embed(**metadata)
+            plane.embed(token=token)
         assert denied.value.code() == grpc.StatusCode.UNAUTHENTICATED, token
     assert backend.served_calls() == 1
     # the replica gets the router's credential and the caller's identity, never the
@@ -304,10 +312,49 @@ def test_callers_authenticate_through_envoy_and_their_token_never_reaches_a_repl
     big = embedding_pb2.EmbedRequest(model=request().model, inputs=["x"] * 12)
     plane.stub.Embed(big, metadata=((MODEL_HEADER, MODEL), bearer), timeout=30)
     with pytest.raises(grpc.RpcError) as limited:
-        plane.embed(authorization=f"Bearer {CLIENT_TOKEN}")
+        plane.embed(token=CLIENT_TOKEN)
     assert limited.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     # the control plane is the data plane's: a client token gets no config
     ads = ads_pb2_grpc.AggregatedDiscoveryServiceStub(grpc.insecure_channel(plane.router.address))
     with pytest.raises(grpc.RpcError) as refused:
         next(iter(ads.StreamAggregatedResources(iter([]), metadata=(bearer,), timeout=10)))
     assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_the_local_suite_runs_envoy_from_the_wheel_beside_the_router(tmp_path: Path) -> None:
+    """`modelport up --data-plane envoy`: the suite's router serves xDS and Envoy, started
+    from the wheel with the suite's bootstrap, routes a header call to a replica (here a
+    recording one, instead of the suite's backends)."""
+    recording = RecordingReplica()
+    port, envoy_port = free_port(), free_port()
+    components = local_suite(
+        "127.0.0.1", port, free_port(), str(tmp_path), envoy=(envoy_port, free_port())
+    )
+    router = components[0]
+    (envoy,) = [c for c in components if c.name == "envoy"]
+    router.env["MODELPORT_STATIC_REPLICAS"] = json.dumps(
+        [{"name": "rec", "endpoint": recording.address}]
+    )
+    suite = Suite([router, envoy])
+    suite.start(tmp_path / "logs")
+    try:
+        assert not suite.wait_ready("127.0.0.1", 60), (router.log_tail(), envoy.log_tail())
+        stub = embedding_pb2_grpc.EmbeddingServiceStub(
+            grpc.insecure_channel(f"127.0.0.1:{envoy_port}")
+        )
+        wait_for(lambda: _answers(stub, (MODEL_HEADER, "rec")), "Envoy routes to the replica", 30)
+        assert recording.metadata[-1][MODEL_HEADER] == "rec"
+        assert router.metrics_port is not None
+        metrics = ServiceProcess("modelport.router", {}, port, router.metrics_port)
+        assert metrics.served_calls() == 0  # the router forwarded none of them
+    finally:
+        suite.stop()
+        recording.server.stop(None)
+
+
+def _answers(stub: embedding_pb2_grpc.EmbeddingServiceStub, header: tuple[str, str]) -> bool:
+    try:
+        stub.Embed(request(name="rec"), metadata=(header,), timeout=5)
+    except grpc.RpcError:
+        return False
+    return True

@@ -57,7 +57,7 @@ def envoy_bootstrap(
         # The routes' method regex is larger than RE2's default program-size limit (100).
         "layered_runtime": {
             "layers": [
-                {"name": "static", "static_layer": {"re2.max_program_size.error_level": 1000}}
+                {"name": "static", "static_layer": {"re2.max_program_size.error_level": 4096}}
             ]
         },
         "dynamic_resources": {

@@ -30,6 +30,7 @@ limit per input, as its interceptor does), and only unary methods take the direc
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,7 +56,10 @@ from envoy.extensions.upstreams.http.v3 import http_protocol_options_pb2
 from envoy.type.matcher.v3 import regex_pb2, string_pb2
 from google.protobuf import any_pb2, duration_pb2, wrappers_pb2
 
-from modelport.serving.calls import CALLER_HEADER
+from modelport.router.oip import FORWARDED
+from modelport.router.oip import SERVICE as OIP_SERVICE
+from modelport.router.proxy import ROUTED_FILES
+from modelport.serving.calls import CALLER_HEADER, MODEL_HEADER, VERSION_HEADER
 
 LISTENER = "type.googleapis.com/envoy.config.listener.v3.Listener"
 ROUTE = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
@@ -63,24 +67,41 @@ CLUSTER = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
 ENDPOINT = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"
 TYPES = (LISTENER, ROUTE, CLUSTER, ENDPOINT)
 
-MODEL_HEADER = "x-modelport-model"
-VERSION_HEADER = "x-modelport-version"
 ROUTER_CLUSTER = "modelport-router"
 ENVOY_LISTENER = "modelport-envoy"
 ROUTE_CONFIG = "modelport-routes"
 EXT_AUTHZ = "envoy.filters.http.ext_authz"
 
-UNARY_PATHS = (
-    r"modelport\.v1\.EmbeddingService/Embed",
-    r"modelport\.v1\.NlpService/(Classify|ClassifyTokens|Generate|Transform)",
-    r"modelport\.v1\.VisionService/[A-Za-z]+",
-    r"inference\.GRPCInferenceService/(ModelInfer|ModelMetadata|ModelConfig)",
-)
-STREAMING_PATHS = (
-    r"modelport\.v1\.EmbeddingService/EmbedStream",
-    r"modelport\.v1\.NlpService/GenerateStream",
-    r"inference\.GRPCInferenceService/ModelStreamInfer",
-)
+
+def _inference_methods(streaming: bool) -> tuple[str, ...]:
+    """`service/method` of what the router forwards to replicas (every method of the
+    typed services, and the Open Inference Protocol's forwarded ones), streaming or not:
+    the only paths a header may send straight to a replica (never admin or repository
+    methods, which a replica would take as the router's)."""
+    found = []
+    for file in ROUTED_FILES:
+        for service in file.DESCRIPTOR.services_by_name.values():
+            found += [
+                (service.full_name, m.name)
+                for m in service.methods
+                if (m.client_streaming or m.server_streaming) == streaming
+            ]
+    found += [
+        (OIP_SERVICE.full_name, m.name)
+        for m in OIP_SERVICE.methods
+        if m.name in FORWARDED and (m.client_streaming or m.server_streaming) == streaming
+    ]
+    by_service: dict[str, list[str]] = {}
+    for service, method in found:
+        by_service.setdefault(service, []).append(method)
+    return tuple(
+        f"{re.escape(service)}/({'|'.join(sorted(methods))})"
+        for service, methods in sorted(by_service.items())
+    )
+
+
+UNARY_PATHS = _inference_methods(streaming=False)
+STREAMING_PATHS = _inference_methods(streaming=True)
 
 
 def path_regex(paths: tuple[str, ...]) -> str:

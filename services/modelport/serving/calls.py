@@ -93,6 +93,11 @@ def caller(context: object) -> Principal | None:
     return record.principal if record is not None else None
 
 
+MODEL_HEADER = "x-modelport-model"
+VERSION_HEADER = "x-modelport-version"
+"""Metadata naming the model (and version) a call is for, which Modelport's clients send:
+Envoy routes a call that has them straight to a replica of that model (the request's
+`model` field stays what the replica serves; the router reads the body, never these)."""
 CALLER_HEADER = "x-modelport-caller"
 """Metadata the router sends with each call it forwards: the fair-share key it gave the
 call, so a backend queues the caller's work as the caller's, not as the router's."""
