@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import re
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +25,7 @@ import yaml
 from envoy.service.discovery.v3 import ads_pb2_grpc
 
 from modelport.client import ModelportClient
-from modelport.router.envoy import Envoy
+from modelport.router.envoy import Envoy, proxyless_bootstrap
 from modelport.serving.calls import MODEL_HEADER, VERSION_HEADER
 from modelport.suite import Suite, local_suite
 from modelport.v1 import embedding_pb2, embedding_pb2_grpc
@@ -31,6 +33,7 @@ from tests.cluster import (
     MODEL,
     backend_process,
     request,
+    router_metrics,
     router_process,
     stop_all,
     tiny,
@@ -135,6 +138,11 @@ def test_header_calls_go_straight_to_the_replica_and_others_through_the_router(
         assert len(streamed) == 2
         assert all(list(s.embeddings[0].values) == pytest.approx(direct[0]) for s in streamed)
         assert backend.served_calls("/modelport.v1.EmbeddingService/EmbedStream") == 1
+        # both kinds of client took every resource: no NACK, from Envoy or from grpcio
+        samples = router_metrics(plane.router)
+        assert samples["modelport_router_xds_streams"] >= 1
+        assert not any(k.startswith("modelport_router_xds_nacks_total") for k in samples)
+        assert samples['modelport_router_xds_pushes_total{type="Listener"}'] >= 2
     finally:
         stop_all(backend)
 
@@ -358,3 +366,51 @@ def _answers(stub: embedding_pb2_grpc.EmbeddingServiceStub, header: tuple[str, s
     except grpc.RpcError:
         return False
     return True
+
+
+def test_proxyless_grpc_clients_route_by_the_same_control_plane(
+    plane: DataPlane, tmp_path: Path, tiny_bert_dir: Path, free_env: dict[str, str]
+) -> None:
+    """grpcio with an xDS bootstrap naming the router dials `xds:///modelport`: calls with
+    the header go from the client straight to the replica (no hop; the router serves
+    none of them), typed, streaming and OIP alike, with the router's answers; calls
+    without it reach the router through the same control plane's router cluster."""
+    backend = backend_process(free_env, plane.router, tiny(tmp_path, tiny_bert_dir))
+    backend.start()
+    try:
+        wait_replicas(plane.router, 1)
+        expected = list(
+            embedding_pb2_grpc.EmbeddingServiceStub(grpc.insecure_channel(plane.router.address))
+            .Embed(request(), timeout=30)
+            .embeddings[0]
+            .values
+        )
+        routed = plane.router.served_calls()
+        bootstrap = json.dumps(proxyless_bootstrap(plane.router.address))
+        done = subprocess.run(
+            [sys.executable, "-m", "tests.proxyless_client", MODEL],
+            env={**free_env, "GRPC_XDS_BOOTSTRAP_CONFIG": bootstrap},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        answers = json.loads(done.stdout.strip().splitlines()[-1])
+        assert answers["header"] == pytest.approx(expected)
+        assert answers["body"] == pytest.approx(expected)
+        assert len(answers["streamed"]) == 2
+        assert answers["streamed"][1] == pytest.approx(expected)
+        assert answers["infer_outputs"]
+        # only the call without the header went through the router
+        assert plane.router.served_calls() == routed + 1
+        assert plane.router.served_calls("/inference.GRPCInferenceService/ModelInfer") == 0
+        assert backend.served_calls("/inference.GRPCInferenceService/ModelInfer") == 1
+        assert backend.served_calls("/modelport.v1.EmbeddingService/EmbedStream") == 1
+        # both kinds of client took every resource: no NACK, from Envoy or from grpcio
+        samples = router_metrics(plane.router)
+        assert samples["modelport_router_xds_streams"] >= 1
+        assert not any(k.startswith("modelport_router_xds_nacks_total") for k in samples)
+        assert samples['modelport_router_xds_pushes_total{type="Listener"}'] >= 2
+    finally:
+        stop_all(backend)

@@ -205,12 +205,13 @@ def cluster(plan: Plan, name: str, *, proxyless: bool) -> cluster_pb2.Cluster:
 
 
 def load_assignment(name: str, addresses: tuple[tuple[str, int], ...]) -> Any:
-    """The READY replicas of a cluster, one locality (its weight set: gRPC skips a
-    locality without one)."""
+    """The READY replicas of a cluster, one locality (named, with its weight set: gRPC
+    refuses a locality without a name and skips one without a weight)."""
     return endpoint_pb2.ClusterLoadAssignment(
         cluster_name=name,
         endpoints=[
             endpoint_components_pb2.LocalityLbEndpoints(
+                locality=base_pb2.Locality(zone="modelport"),  # gRPC NACKs none
                 load_balancing_weight=wrappers_pb2.UInt32Value(value=1),
                 lb_endpoints=[
                     endpoint_components_pb2.LbEndpoint(
