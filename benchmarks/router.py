@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -128,6 +129,85 @@ async def minimal_proxy_floor(calls: int) -> tuple[float, float]:
     return float(np.percentile(direct_lat, 50)) * 1000, float(np.percentile(proxied_lat, 50)) * 1000
 
 
+ECHO = "echo"
+ECHO_SERVER = """
+import asyncio, sys
+import grpc
+
+async def main():
+    async def embed(request, context):
+        return b""  # an empty EmbedResponse: the hop's cost alone, no model
+
+    server = grpc.aio.server()
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
+        "modelport.v1.EmbeddingService", {"Embed": grpc.unary_unary_rpc_method_handler(embed)}),))
+    server.add_insecure_port("127.0.0.1:" + sys.argv[1])
+    await server.start()
+    await server.wait_for_termination()
+
+asyncio.run(main())
+"""
+
+
+async def echo_calls(
+    target: str, calls: int, concurrency: int, metadata: tuple[tuple[str, str], ...]
+) -> tuple[float, list[float]]:
+    """`calls` Embed calls of model `echo` (answered at once by the echo replica)."""
+    latencies: list[float] = []
+    request = embedding_pb2.EmbedRequest(model=common_pb2.ModelRef(name=ECHO), inputs=["x"])
+    async with grpc.aio.insecure_channel(target) as channel:
+        stub = embedding_pb2_grpc.EmbeddingServiceStub(channel)
+        await stub.Embed(request, timeout=30, metadata=metadata)
+        left = iter(range(calls))
+
+        async def worker() -> None:
+            for _ in left:
+                t0 = time.perf_counter()
+                await stub.Embed(request, timeout=30, metadata=metadata)
+                latencies.append(time.perf_counter() - t0)
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return time.perf_counter() - start, latencies
+
+
+def hop_costs(paths: dict[str, str], forwarders: dict[str, int], calls: int) -> dict[str, float]:
+    """Each path's added p50 at concurrency 1 and each forwarder's CPU per call at
+    concurrency 32, to a replica that answers at once: the hops' costs without a model's
+    noise. A forwarder's idle CPU (measured while calls go direct) is taken off."""
+    found: dict[str, float] = {}
+    echo_metadata = ((MODEL_HEADER, ECHO),)
+    latencies: dict[str, list[float]] = {name: [] for name in paths}
+    for _ in range(4):  # alternate to share the machine's drift
+        for name, target in paths.items():
+            latencies[name] += asyncio.run(echo_calls(target, calls // 4, 1, echo_metadata))[1]
+    d50 = percentiles(latencies["direct"])[0]
+    for name in paths:
+        p50 = percentiles(latencies[name])[0]
+        found[f"echo_{name}_p50_ms"] = p50
+        found[f"echo_{name}_added_p50_ms"] = p50 - d50
+        print(f"echo, concurrency 1, {name:9}: p50 {p50:.3f} ms, added {p50 - d50:+.3f} ms")
+    many = calls * 4
+    spent: dict[str, dict[str, float]] = {}
+    elapsed: dict[str, float] = {}
+    for name, target in paths.items():
+        before = {n: cpu_seconds(pid) for n, pid in forwarders.items()}
+        elapsed[name], _ = asyncio.run(echo_calls(target, many, 32, echo_metadata))
+        spent[name] = {n: cpu_seconds(pid) - before[n] for n, pid in forwarders.items()}
+    for forwarder in forwarders:
+        idle_per_s = spent["direct"][forwarder] / elapsed["direct"]
+        net = spent[forwarder][forwarder] - idle_per_s * elapsed[forwarder]
+        found[f"echo_{forwarder}_cpu_us_per_call"] = net / many * 1e6
+        print(
+            f"echo, concurrency 32, {forwarder}: {many / elapsed[forwarder]:.0f} calls/s, "
+            f"forwarding CPU {net / many * 1e6:.0f} us per call (idle taken off)"
+        )
+    ratio = found["echo_envoy_cpu_us_per_call"] / found["echo_router_cpu_us_per_call"]
+    found["echo_envoy_to_router_cpu_ratio"] = ratio
+    print(f"echo: Envoy's forwarding CPU per call = {ratio:.3f} of the Python router's")
+    return found
+
+
 def percentiles(latencies: list[float]) -> tuple[float, float]:
     return float(np.percentile(latencies, 50)) * 1000, float(np.percentile(latencies, 99)) * 1000
 
@@ -139,6 +219,8 @@ def main() -> None:
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "HF_HUB_OFFLINE": "1"}
     data = tempfile.mkdtemp(prefix="modelport-bench-")
     listen = free_port()
+    echo_port = free_port()
+    echo = subprocess.Popen([sys.executable, "-c", ECHO_SERVER, str(echo_port)])
     router = ServiceProcess(
         "modelport.router",
         {
@@ -147,6 +229,9 @@ def main() -> None:
             "MODELPORT_XDS": "1",
             "MODELPORT_XDS_WARMUP_S": "0",
             "MODELPORT_XDS_LISTEN_ADDRESS": f"127.0.0.1:{listen}",
+            "MODELPORT_STATIC_REPLICAS": json.dumps(
+                [{"name": ECHO, "endpoint": f"127.0.0.1:{echo_port}"}]
+            ),
         },
         free_port(),
     )
@@ -196,20 +281,26 @@ def main() -> None:
             f"added {floor_proxied - floor_direct:+.2f} ms"
         )
         results["minimal_proxy_added_p50_ms"] = floor_proxied - floor_direct
-        many = make_sentences(2000, seed=11)
         forwarders = {"router": router.process.pid, "envoy": envoy.process.pid}
+        echo_paths = {**paths, "direct": f"127.0.0.1:{echo_port}"}
+        results.update(hop_costs(echo_paths, forwarders, args.calls * 2))
+        many = make_sentences(2000, seed=11)
+        idle: dict[str, float] = {}
         for name, target in paths.items():
             before = {n: cpu_seconds(pid) for n, pid in forwarders.items()}
             elapsed, _ = asyncio.run(run(target, many, 32))
             spent = {n: cpu_seconds(pid) - before[n] for n, pid in forwarders.items()}
+            if name == "direct":  # neither forwards: their idle CPU per second
+                idle = {n: seconds / elapsed for n, seconds in spent.items()}
+            net = {n: spent[n] - idle[n] * elapsed for n in spent}
             rate = len(many) / elapsed
             results[f"{name}_calls_per_s"] = rate
-            for forwarder, seconds in spent.items():
+            for forwarder, seconds in net.items():
                 results[f"{name}_{forwarder}_cpu_us_per_call"] = seconds / len(many) * 1e6
             print(
-                f"concurrency 32, {name:9}: {rate:.1f} calls/s; CPU per call: router "
-                f"{spent['router'] / len(many) * 1e6:.0f} us, "
-                f"envoy {spent['envoy'] / len(many) * 1e6:.0f} us"
+                f"concurrency 32, {name:9}: {rate:.1f} calls/s; CPU per call (idle taken "
+                f"off): router {net['router'] / len(many) * 1e6:.0f} us, "
+                f"envoy {net['envoy'] / len(many) * 1e6:.0f} us"
             )
         router_cpu = float(results["router_router_cpu_us_per_call"])  # type: ignore[arg-type]
         envoy_cpu = float(results["envoy_envoy_cpu_us_per_call"])  # type: ignore[arg-type]
@@ -226,6 +317,8 @@ def main() -> None:
         envoy.stop()
         backend.stop()
         router.stop()
+        echo.terminate()
+        echo.wait()
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
     (out / "router.json").write_text(json.dumps(results, indent=2))

@@ -25,6 +25,9 @@ import yaml
 from envoy.service.discovery.v3 import ads_pb2_grpc
 
 from modelport.client import ModelportClient
+from modelport.embedding.__main__ import build
+from modelport.embedding.settings import EmbeddingSettings
+from modelport.inference.settings import ModelSpec
 from modelport.router.envoy import Envoy, proxyless_bootstrap
 from modelport.serving.calls import MODEL_HEADER, VERSION_HEADER
 from modelport.suite import Suite, local_suite
@@ -40,7 +43,15 @@ from tests.cluster import (
     wait_for,
     wait_replicas,
 )
-from tests.helpers import RecordingReplica, ServiceProcess, free_port
+from tests.helpers import (
+    RecordingReplica,
+    ServiceProcess,
+    free_port,
+    loopback_settings,
+    running_server,
+)
+from tests.pki import issue
+from tests.pki import write as pki_files
 
 pytestmark = pytest.mark.slow
 
@@ -414,3 +425,52 @@ def test_proxyless_grpc_clients_route_by_the_same_control_plane(
         assert samples['modelport_router_xds_pushes_total{type="Listener"}'] >= 2
     finally:
         stop_all(backend)
+
+
+def test_envoy_calls_tls_backends_with_the_routers_client_certificate(
+    tmp_path: Path, tiny_bert_dir: Path, free_env: dict[str, str]
+) -> None:
+    """Backends that require mTLS from the router's CA: Envoy verifies them under the
+    router's `backend_tls_server_name` and presents the router's client certificate."""
+    ca = issue("modelport test CA", None)
+    (tmp_path / "pki").mkdir()
+    files = pki_files(
+        tmp_path / "pki",
+        {"ca": ca, "server": issue("backend", ca, server=True), "client": issue("router", ca)},
+    )
+    settings = loopback_settings(
+        EmbeddingSettings,
+        tls_cert_file=files["server.crt"],
+        tls_key_file=files["server.key"],
+        tls_client_ca_file=files["ca.crt"],
+    )
+    models = [ModelSpec(name=MODEL, runtime="sentence-embedding", path=tiny_bert_dir)]
+    listen = free_port()
+    with running_server(build, settings, models) as backend:
+        router = router_process(
+            free_env,
+            tmp_path / "data",
+            MODELPORT_XDS="1",
+            MODELPORT_XDS_WARMUP_S="0",
+            MODELPORT_XDS_LISTEN_ADDRESS=f"127.0.0.1:{listen}",
+            MODELPORT_BACKEND_TLS_CA_FILE=str(files["ca.crt"]),
+            MODELPORT_BACKEND_TLS_CERT_FILE=str(files["client.crt"]),
+            MODELPORT_BACKEND_TLS_KEY_FILE=str(files["client.key"]),
+            MODELPORT_BACKEND_TLS_SERVER_NAME="localhost",
+            MODELPORT_STATIC_REPLICAS=json.dumps(
+                [{"name": MODEL, "endpoint": f"127.0.0.1:{backend.port}"}]
+            ),
+        )
+        envoy = Envoy(("127.0.0.1", router.port), free_port(), tmp_path)
+        try:
+            router.start().wait_serving()
+            envoy.start()
+            assert envoy.wait_ready()
+            plane = DataPlane(router, envoy, listen)
+            wait_for(lambda: bool(plane.endpoints(CLUSTER)), "the backend in EDS")
+            assert plane.embed()
+            assert plane.router.served_calls() == 0
+            assert plane.stat(f"cluster.{CLUSTER}.ssl.handshake") >= 1
+        finally:
+            envoy.stop()
+            router.stop()

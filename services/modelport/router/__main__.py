@@ -80,6 +80,15 @@ def data_plane_plan(settings: RouterSettings) -> Plan:
     listen = None
     if settings.xds_listen_address is not None:
         listen = endpoints.split_host_port(settings.xds_listen_address)
+    tls = None
+    if settings.backend_tls_ca_file is not None:
+        cert, key = settings.backend_tls_cert_file, settings.backend_tls_key_file
+        tls = xds_resources.BackendTls(
+            str(settings.backend_tls_ca_file.resolve()),
+            str(cert.resolve()) if cert else None,
+            str(key.resolve()) if key else None,
+            settings.backend_tls_server_name,
+        )
     return xds_resources.Plan(
         models={},
         router=(router[0].strip("[]"), router[1]),
@@ -89,6 +98,7 @@ def data_plane_plan(settings: RouterSettings) -> Plan:
         connect_timeout_s=settings.connect_timeout_s,
         backend_token=backend_token(settings),
         strip_headers=tuple(settings.strip_headers),
+        backend_tls=tls,
     )
 
 

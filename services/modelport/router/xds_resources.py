@@ -52,6 +52,8 @@ from envoy.extensions.filters.network.http_connection_manager.v3 import (
     http_connection_manager_pb2 as hcm_pb2,
 )
 from envoy.extensions.retry.host.previous_hosts.v3 import previous_hosts_pb2
+from envoy.extensions.transport_sockets.tls.v3 import common_pb2 as tls_common_pb2
+from envoy.extensions.transport_sockets.tls.v3 import tls_pb2
 from envoy.extensions.upstreams.http.v3 import http_protocol_options_pb2
 from envoy.type.matcher.v3 import regex_pb2, string_pb2
 from google.protobuf import any_pb2, duration_pb2, wrappers_pb2
@@ -118,6 +120,18 @@ class VersionPlan:
 
 
 @dataclass(frozen=True)
+class BackendTls:
+    """The router's TLS towards backends, as files Envoy reads itself."""
+
+    ca_file: str
+    cert_file: str | None = None
+    key_file: str | None = None
+    server_name: str | None = None
+    """The name every backend's certificate is verified under (and sent as SNI); None:
+    its address."""
+
+
+@dataclass(frozen=True)
 class Plan:
     """What the resources are made of."""
 
@@ -133,6 +147,8 @@ class Plan:
     connect_timeout_s: float = 1.0
     backend_token: str | None = None
     strip_headers: tuple[str, ...] = ("authorization",)
+    backend_tls: BackendTls | None = None
+    """TLS (mTLS with a client certificate) from Envoy to the replicas (None: plaintext)."""
     ext_authz_metadata: tuple[tuple[str, str], ...] | None = None
     """None: callers are not authenticated (no ext_authz). Otherwise the metadata Envoy
     sends with each ext_authz check (the data plane's own credential, if any)."""
@@ -190,6 +206,8 @@ def cluster(plan: Plan, name: str, *, proxyless: bool) -> cluster_pb2.Cluster:
     if not proxyless:
         for key, value in _http2_options().items():
             made.typed_extension_protocol_options[key].CopyFrom(value)
+    if name != ROUTER_CLUSTER and plan.backend_tls is not None and not proxyless:
+        made.transport_socket.CopyFrom(_upstream_tls(plan.backend_tls))
     if name != ROUTER_CLUSTER:
         made.outlier_detection.CopyFrom(
             outlier_detection_pb2.OutlierDetection(
@@ -202,6 +220,32 @@ def cluster(plan: Plan, name: str, *, proxyless: bool) -> cluster_pb2.Cluster:
             )
         )
     return made
+
+
+def _upstream_tls(settings: BackendTls) -> base_pb2.TransportSocket:
+    common = tls_pb2.CommonTlsContext(
+        alpn_protocols=["h2"],
+        validation_context=tls_common_pb2.CertificateValidationContext(
+            trusted_ca=base_pb2.DataSource(filename=settings.ca_file),
+            match_typed_subject_alt_names=[
+                tls_common_pb2.SubjectAltNameMatcher(
+                    san_type=tls_common_pb2.SubjectAltNameMatcher.DNS,
+                    matcher=string_pb2.StringMatcher(exact=settings.server_name),
+                )
+            ]
+            if settings.server_name
+            else [],
+        ),
+    )
+    if settings.cert_file and settings.key_file:
+        common.tls_certificates.append(
+            tls_common_pb2.TlsCertificate(
+                certificate_chain=base_pb2.DataSource(filename=settings.cert_file),
+                private_key=base_pb2.DataSource(filename=settings.key_file),
+            )
+        )
+    context = tls_pb2.UpstreamTlsContext(common_tls_context=common, sni=settings.server_name or "")
+    return base_pb2.TransportSocket(name="envoy.transport_sockets.tls", typed_config=_any(context))
 
 
 def load_assignment(name: str, addresses: tuple[tuple[str, int], ...]) -> Any:
