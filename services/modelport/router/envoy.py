@@ -138,12 +138,15 @@ class Envoy:
         *,
         token: str | None = None,
         log_level: str = "warning",
+        concurrency: int | None = None,
     ) -> None:
         self.admin_port = admin_port
         self.bootstrap = write_json(
             work_dir / "envoy-bootstrap.json", envoy_bootstrap(router, admin_port, token=token)
         )
         self._log_level = log_level
+        self._concurrency = concurrency
+        """Envoy's worker threads (None: one per CPU)."""
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Envoy:
