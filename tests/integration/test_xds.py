@@ -92,6 +92,14 @@ class DataPlane:
         return 0
 
 
+def assert_every_config_taken(router: ServiceProcess) -> None:
+    """The router's xDS clients took every resource it pushed: no NACK."""
+    samples = router_metrics(router)
+    assert samples["modelport_router_xds_streams"] >= 1
+    assert not any(k.startswith("modelport_router_xds_nacks_total") for k in samples)
+    assert samples['modelport_router_xds_pushes_total{type="Listener"}'] >= 2
+
+
 @pytest.fixture
 def plane(tmp_path: Path, free_env: dict[str, str]) -> Iterator[DataPlane]:
     listen = free_port()
@@ -149,11 +157,7 @@ def test_header_calls_go_straight_to_the_replica_and_others_through_the_router(
         assert len(streamed) == 2
         assert all(list(s.embeddings[0].values) == pytest.approx(direct[0]) for s in streamed)
         assert backend.served_calls("/modelport.v1.EmbeddingService/EmbedStream") == 1
-        # both kinds of client took every resource: no NACK, from Envoy or from grpcio
-        samples = router_metrics(plane.router)
-        assert samples["modelport_router_xds_streams"] >= 1
-        assert not any(k.startswith("modelport_router_xds_nacks_total") for k in samples)
-        assert samples['modelport_router_xds_pushes_total{type="Listener"}'] >= 2
+        assert_every_config_taken(plane.router)  # by Envoy
     finally:
         stop_all(backend)
 
@@ -418,11 +422,7 @@ def test_proxyless_grpc_clients_route_by_the_same_control_plane(
         assert plane.router.served_calls("/inference.GRPCInferenceService/ModelInfer") == 0
         assert backend.served_calls("/inference.GRPCInferenceService/ModelInfer") == 1
         assert backend.served_calls("/modelport.v1.EmbeddingService/EmbedStream") == 1
-        # both kinds of client took every resource: no NACK, from Envoy or from grpcio
-        samples = router_metrics(plane.router)
-        assert samples["modelport_router_xds_streams"] >= 1
-        assert not any(k.startswith("modelport_router_xds_nacks_total") for k in samples)
-        assert samples['modelport_router_xds_pushes_total{type="Listener"}'] >= 2
+        assert_every_config_taken(plane.router)  # by Envoy and by grpcio
     finally:
         stop_all(backend)
 
