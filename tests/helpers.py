@@ -156,7 +156,7 @@ def scrape_until(metrics_port: int, *wanted: str, timeout_s: float = 10) -> str:
 
     deadline = time.monotonic() + timeout_s
     while True:
-        body = (
+        body: str = (
             urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5)
             .read()
             .decode()

@@ -561,6 +561,30 @@ class ModelportClient:
     def list_models(self) -> registry_pb2.ListModelsResponse:
         return self._call(self._registry.ListModels, registry_pb2.ListModelsRequest())
 
+    def get_model(self, name: str) -> registry_pb2.ModelInfo:
+        """The model's versions (newest first) with their states and traffic weights."""
+        return self._call(self._registry.GetModel, registry_pb2.GetModelRequest(name=name))
+
+    def set_traffic_split(self, name: str, weights: dict[str, int], reason: str = "") -> None:
+        """Share the model's unpinned calls between versions by `weights` (router, admin);
+        empty weights remove the split. `reason` goes to the router's audit log."""
+        request = registry_pb2.SetTrafficSplitRequest(name=name, weights=weights, reason=reason)
+        self._call(self._registry.SetTrafficSplit, request)
+
+    def set_shadow(
+        self, name: str, version: str, fraction: float, reason: str = ""
+    ) -> registry_pb2.ShadowStatus:
+        """Copy `fraction` of the model's unpinned calls to `version` and compare the
+        answers (router, admin); a fraction of 0 stops it."""
+        request = registry_pb2.SetShadowRequest(
+            name=name, version=version, fraction=fraction, reason=reason
+        )
+        return self._call(self._registry.SetShadow, request)
+
+    def get_shadow(self, name: str) -> registry_pb2.ShadowStatus:
+        """What the model's shadow compared so far."""
+        return self._call(self._registry.GetShadow, registry_pb2.GetShadowRequest(name=name))
+
 
 def _chat_request(
     messages: Messages,

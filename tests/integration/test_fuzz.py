@@ -142,7 +142,9 @@ TARGETS = [
         registry_writes=True,
     ),
 ]
-REGISTRY_WRITES = {"RegisterModel", "RenewLease", "DeregisterModel", "SetTrafficSplit"}
+REGISTRY_WRITES = {
+    "RegisterModel", "RenewLease", "DeregisterModel", "SetTrafficSplit", "SetShadow"
+}  # fmt: skip
 WEIGHTS = {
     "Embed": 500, "EmbedStream": 300, "Classify": 400, "ClassifyTokens": 400,
     "Generate": 400, "GenerateStream": 300, "Chat": 200, "ChatStream": 200,
@@ -152,7 +154,8 @@ WEIGHTS = {
     "RepositoryModelUnload": 60,
     "RepositoryIndex": 40, "ServerLive": 30, "ServerReady": 30, "ServerMetadata": 30,
     "ListModels": 80, "GetModel": 80, "WatchModels": 40, "RegisterModel": 300,
-    "RenewLease": 200, "DeregisterModel": 200, "SetTrafficSplit": 200,
+    "RenewLease": 200, "DeregisterModel": 200, "SetTrafficSplit": 200, "SetShadow": 100,
+    "GetShadow": 60,
 }  # fmt: skip
 """Relative share of the case budget per RPC (per target)."""
 
@@ -290,6 +293,8 @@ def seeds(target: Target) -> dict[str, list[bytes]]:
             model=registration.model, endpoint=registration.endpoint
         ),
         "SetTrafficSplit": registry_pb2.SetTrafficSplitRequest(name="split", weights={"1": 3}),
+        "SetShadow": registry_pb2.SetShadowRequest(name="split", version="1", fraction=0.5),
+        "GetShadow": registry_pb2.GetShadowRequest(name="split"),
     }.items():
         found[f"/{REGISTRY}/{path}"].append(message)
     return {path: [m.SerializeToString() for m in messages] for path, messages in found.items()}

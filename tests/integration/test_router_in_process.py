@@ -247,3 +247,38 @@ def test_a_configured_traffic_split_needs_a_positive_weight() -> None:
     for splits in ({"m": {"1": 0}}, {"m": {"1": -1, "2": 5}}, {"": {"1": 1}}):
         with pytest.raises(ValidationError, match="traffic split"):
             RouterSettings(traffic_splits=splits)
+
+
+async def test_one_connection_cannot_hold_more_calls_open_than_the_server_allows(
+    tmp_path: Path,
+) -> None:
+    """Security review L4: MODELPORT_MAX_STREAMS_PER_CONNECTION=2 is the HTTP/2 stream limit
+    the router announces. A third call on the same connection waits (it is queued, not
+    failed) until one of the two ends; a call on another connection is not held up."""
+    router = await start_router(tmp_path, max_streams_per_connection=2)
+    router.registry.register(
+        Registration("m", "1", "127.0.0.1:1", "embedding", ReplicaState.READY, Source.STATIC)
+    )
+    watch = registry_pb2.WatchModelsRequest(name="m")
+    address = f"127.0.0.1:{router.port}"
+    own = [("grpc.use_local_subchannel_pool", 1)]  # a connection of its own, not shared
+    try:
+        async with (
+            grpc.aio.insecure_channel(address, options=own) as channel,
+            grpc.aio.insecure_channel(address, options=own) as other,
+        ):
+            stub = registry_pb2_grpc.RegistryServiceStub(channel)
+            opened = [stub.WatchModels(watch) for _ in "ab"]
+            for stream in opened:
+                assert (await next_event(stream)).model.name == "m"  # open on the router
+            third = stub.WatchModels(watch)
+            third_read = asyncio.ensure_future(next_event(third))
+            elsewhere = registry_pb2_grpc.RegistryServiceStub(other).WatchModels(watch)
+            assert (await asyncio.wait_for(next_event(elsewhere), 30)).model.name == "m"
+            assert not third_read.done()  # still queued behind the connection's two
+            opened[0].cancel()
+            assert (await asyncio.wait_for(third_read, 30)).model.name == "m"
+            for stream in (opened[1], third, elsewhere):
+                stream.cancel()
+    finally:
+        await router.stop(grace=0)

@@ -261,6 +261,32 @@ async def test_metrics_count_the_status_the_client_got() -> None:
     assert calls(metrics, "EmbedStream", "INTERNAL") == 1
 
 
+class Endless(embedding_pb2_grpc.EmbeddingServiceServicer):
+    """A response stream that answers once and then waits (a watch with nothing new)."""
+
+    async def Embed(self, request: Any, context: Any) -> Any:
+        raise NotImplementedError
+
+    async def EmbedStream(self, requests: AsyncIterator[Any], context: Any) -> Any:
+        yield embedding_pb2.EmbedResponse()
+        await asyncio.Event().wait()
+
+
+async def test_a_stream_the_client_cancels_is_counted_as_cancelled() -> None:
+    """The client goes away while the stream waits: CANCELLED, not the INTERNAL of a bug."""
+    metrics = Metrics()
+    async with serving(Endless(), metrics) as stub:
+        call = stub.EmbedStream(iter([embedding_pb2.EmbedRequest()]))
+        await call.read()
+        call.cancel()
+        for _ in range(200):
+            if calls(metrics, "EmbedStream", "CANCELLED"):
+                break
+            await asyncio.sleep(0.025)
+    assert calls(metrics, "EmbedStream", "CANCELLED") == 1
+    assert calls(metrics, "EmbedStream", "INTERNAL") == 0
+
+
 class Labelling(embedding_pb2_grpc.EmbeddingServiceServicer):
     """Records the model of each call from a task of its own, as EmbedStream does."""
 

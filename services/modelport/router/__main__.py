@@ -18,10 +18,11 @@ from modelport.router.proxy import RoutingProxy
 from modelport.router.registry import Registration, Registry, ReplicaState, Source
 from modelport.router.servicer import EndpointPolicy, RouterRegistryServicer
 from modelport.router.settings import RouterSettings
+from modelport.router.shadow import Shadows
 from modelport.router.store import RegistryStore
 from modelport.serving import endpoints
 from modelport.serving.auth import open_audit
-from modelport.serving.identity import REGISTRY_WRITES, TRAFFIC_SPLIT
+from modelport.serving.identity import REGISTRY_WRITES, SHADOW, TRAFFIC_SPLIT
 from modelport.serving.process import configure_logging
 from modelport.serving.server import GrpcServer, ServiceBinding
 from modelport.v1 import registry_pb2, registry_pb2_grpc
@@ -129,6 +130,13 @@ class RouterServer(GrpcServer):
             server_name=settings.backend_tls_server_name,
             token=backend_token(settings),
         )
+        self.shadows = Shadows(
+            self.registry,
+            self.pool,
+            metrics,
+            max_inflight=settings.shadow_max_inflight,
+            timeout_s=settings.shadow_timeout_s,
+        )
         registry_servicer = RouterRegistryServicer(
             self.registry,
             self.store,
@@ -137,9 +145,14 @@ class RouterServer(GrpcServer):
             audit=audit,
             allow_registration=settings.allow_registration,
             allow_splits=settings.allow_runtime_splits,
+            shadows=self.shadows,
         )
         proxy = RoutingProxy(
-            self.registry, self.pool, metrics, strip_headers=frozenset(settings.strip_headers)
+            self.registry,
+            self.pool,
+            metrics,
+            strip_headers=frozenset(settings.strip_headers),
+            shadows=self.shadows,
         )
         self.control_plane: ControlPlane | None = None
         extra: list[ServiceBinding] = []
@@ -172,12 +185,14 @@ class RouterServer(GrpcServer):
             metrics,
             name="modelport-router",
             audit=audit,
-            self_audited=REGISTRY_WRITES | {TRAFFIC_SPLIT},  # the servicer says what changed
+            self_audited=REGISTRY_WRITES
+            | {TRAFFIC_SPLIT, SHADOW},  # the servicer says what changed
         )
         self.router_settings = settings
         self.model_health = ModelHealth(self.registry, self.health)
         self.on_stop(self.model_health.close)
         self.on_stop(self.registry.close)
+        self.on_stop(self.shadows.close)
         self.on_stop(self.pool.close)
         if self.control_plane is not None:
             self.on_stop(self.control_plane.close)

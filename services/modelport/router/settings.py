@@ -48,6 +48,11 @@ class RouterSettings(CommonSettings):
     """Serve SetTrafficSplit. False: splits come only from `traffic_splits` and the call
     is FAILED_PRECONDITION (the chart's default: a split set by a call would change one
     router replica only, and only until it restarts)."""
+    shadow_max_inflight: int = Field(16, ge=1)
+    """Shadow copies (SetShadow) in flight at once on this router; one more is dropped
+    (counted), never queued: shadows never hold memory or delay callers."""
+    shadow_timeout_s: float = Field(10.0, gt=0)
+    """Deadline of each shadow copy."""
     eject_after_failures: int = Field(3, ge=1)
     """Consecutive transport failures after which a replica gets no calls until a health
     check passes."""

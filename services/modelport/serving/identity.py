@@ -28,6 +28,8 @@ REGISTRY_WRITES = frozenset(
 )
 """What a registrar may call (for its own endpoints, checked by the registry)."""
 TRAFFIC_SPLIT = "/modelport.v1.RegistryService/SetTrafficSplit"
+SHADOW = "/modelport.v1.RegistryService/SetShadow"
+"""Admins only, like traffic splits: it sends callers' inputs to another version."""
 REPOSITORY_WRITES = frozenset(
     {
         "/inference.GRPCInferenceService/RepositoryModelLoad",
@@ -41,7 +43,7 @@ DATA_PLANE_PREFIXES = (
 )
 """The router's xDS control plane and ext_authz check: the data plane's (a `router`-role
 token) or an admin's; they show replica addresses and answer for other callers."""
-ADMIN_METHODS = REGISTRY_WRITES | REPOSITORY_WRITES | {TRAFFIC_SPLIT}
+ADMIN_METHODS = REGISTRY_WRITES | REPOSITORY_WRITES | {TRAFFIC_SPLIT, SHADOW}
 """Methods no client may call."""
 
 
@@ -51,7 +53,7 @@ def allowed(role: str, method: str) -> bool:
         return True
     if method in REGISTRY_WRITES:
         return role == "registrar"
-    if method == TRAFFIC_SPLIT:
+    if method in (TRAFFIC_SPLIT, SHADOW):
         return False
     if method in REPOSITORY_WRITES or method.startswith(DATA_PLANE_PREFIXES):
         return role == "router"

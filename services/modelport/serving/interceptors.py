@@ -264,8 +264,9 @@ def _attached(context: otel_context.Context) -> Iterator[None]:
 
 
 def _status_code(exc: BaseException, context: Context) -> grpc.StatusCode:
-    """The status a call that raised `exc` ends with."""
-    if isinstance(exc, asyncio.CancelledError):
+    """The status a call that raised `exc` ends with. A response stream whose client went
+    away is closed at its `yield` (GeneratorExit) or cancelled: CANCELLED, not a bug."""
+    if isinstance(exc, asyncio.CancelledError | GeneratorExit) or context.cancelled():
         return grpc.StatusCode.CANCELLED
     if isinstance(exc, grpc.aio.AbortError):
         return context.code() or grpc.StatusCode.UNKNOWN

@@ -169,7 +169,10 @@ class GrpcServer:
             )
         server = grpc.aio.server(
             interceptors=interceptors(self.metrics, self.tracer, auth),
-            options=grpc_options(settings),
+            options=[
+                *grpc_options(settings),
+                ("grpc.max_concurrent_streams", settings.max_streams_per_connection),
+            ],
         )
         for service in self._services:
             service.register(server)

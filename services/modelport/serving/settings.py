@@ -109,6 +109,11 @@ class CommonSettings(BaseSettings):
     max_streams_per_identity: int = Field(64, ge=0)
     """Streaming calls (client, server or both) one identity may have open at once; more
     are RESOURCE_EXHAUSTED. 0: no cap. Only with auth on; the router role is not capped."""
+    max_streams_per_connection: int = Field(1024, ge=1)
+    """Calls (unary or streaming) one client connection may have open at once: the HTTP/2
+    SETTINGS_MAX_CONCURRENT_STREAMS the server announces. A client past it waits for one of
+    its calls to end (gRPC clients queue the call; nothing fails), so one connection cannot
+    hold an unbounded number of streams open. Other connections are not affected."""
     audit_log: str = ""
     """Where admin actions, registry changes and denied calls are written as JSON lines: a
     path, "-" for stdout, empty for nowhere."""
