@@ -31,10 +31,11 @@ from modelport.inference.settings import ModelSpec
 from modelport.router.envoy import Envoy, proxyless_bootstrap
 from modelport.serving.calls import MODEL_HEADER, VERSION_HEADER
 from modelport.suite import Suite, local_suite
-from modelport.v1 import embedding_pb2, embedding_pb2_grpc
+from modelport.v1 import embedding_pb2, embedding_pb2_grpc, registry_pb2
 from tests.cluster import (
     MODEL,
     backend_process,
+    registry,
     request,
     router_metrics,
     router_process,
@@ -48,6 +49,7 @@ from tests.helpers import (
     ServiceProcess,
     free_port,
     loopback_settings,
+    models_file,
     running_server,
 )
 from tests.pki import issue
@@ -474,3 +476,31 @@ def test_envoy_calls_tls_backends_with_the_routers_client_certificate(
         finally:
             envoy.stop()
             router.stop()
+
+
+def test_a_split_through_envoy_is_served_by_the_version_envoy_chose(
+    plane: DataPlane, tmp_path: Path, tiny_bert_dir: Path, free_env: dict[str, str]
+) -> None:
+    """A backend serving versions 1 and 2: with a split all on version 1, an unpinned
+    call through Envoy is answered by version 1 (Envoy names its choice in
+    `x-modelport-version`, which the backend takes from the router's data plane only),
+    not by the backend's newest."""
+    spec = {"name": MODEL, "runtime": "sentence-embedding", "path": str(tiny_bert_dir)}
+    both = models_file(tmp_path / "both.yaml", {**spec, "version": "1"}, {**spec, "version": "2"})
+    backend = backend_process(free_env, plane.router, both)
+    backend.start()
+
+    def version() -> str:
+        answer = plane.stub.Embed(request(), metadata=((MODEL_HEADER, MODEL),), timeout=30)
+        return str(answer.model.version)
+
+    try:
+        wait_replicas(plane.router, 2)
+        wait_for(lambda: version() == "2", "the newest version answers without a split")
+        registry(plane.router).SetTrafficSplit(
+            registry_pb2.SetTrafficSplitRequest(name=MODEL, weights={"1": 1}), timeout=10
+        )
+        wait_for(lambda: version() == "1", "Envoy has the split")
+        assert {version() for _ in range(8)} == {"1"}
+    finally:
+        stop_all(backend)

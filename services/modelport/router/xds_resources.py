@@ -279,25 +279,45 @@ def _header(name: str, value: str | None = None) -> route_components_pb2.HeaderM
     )
 
 
+def _set(key: str, value: str) -> base_pb2.HeaderValueOption:
+    return base_pb2.HeaderValueOption(
+        header=base_pb2.HeaderValue(key=key, value=value),
+        append_action=base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD,
+    )
+
+
 def _action(
-    plan: Plan, clusters: list[tuple[str, int]], *, proxyless: bool, direct: bool
+    plan: Plan,
+    clusters: list[tuple[str, int]],
+    *,
+    proxyless: bool,
+    direct: bool,
+    pin: bool = False,
 ) -> route_components_pb2.RouteAction:
     """Forward to one cluster or a weighted set; deadlines are the caller's (grpc-timeout),
     never Envoy's 15 s default."""
+    pin = pin and not proxyless
     action = route_components_pb2.RouteAction(
         timeout=_duration(0),
         max_stream_duration=route_components_pb2.RouteAction.MaxStreamDuration(
             grpc_timeout_header_max=_duration(0)
         ),
     )
-    if len(clusters) == 1:
+    if len(clusters) == 1 and not pin:
         action.cluster = clusters[0][0]
     else:
+        # Each choice names its version (`VERSION_HEADER`): a backend that serves several
+        # versions serves an unpinned request with the one chosen here, as the router
+        # pins it in the request. (gRPC clients ignore added headers.)
         action.weighted_clusters.CopyFrom(
             route_components_pb2.WeightedCluster(
                 clusters=[
                     route_components_pb2.WeightedCluster.ClusterWeight(
-                        name=name, weight=wrappers_pb2.UInt32Value(value=weight)
+                        name=name,
+                        weight=wrappers_pb2.UInt32Value(value=weight),
+                        request_headers_to_add=[_set(VERSION_HEADER, name.rsplit("/", 1)[1])]
+                        if pin
+                        else [],
                     )
                     for name, weight in clusters
                 ]
@@ -330,36 +350,23 @@ def _direct_route(
     regex: str,
     *,
     proxyless: bool,
+    pin: bool = False,
 ) -> route_components_pb2.Route:
     route = route_components_pb2.Route(
         name=name,
         match=route_components_pb2.RouteMatch(
             safe_regex=regex_pb2.RegexMatcher(regex=regex), headers=headers
         ),
-        route=_action(plan, clusters, proxyless=proxyless, direct=True),
+        route=_action(plan, clusters, proxyless=proxyless, direct=True, pin=pin),
     )
     if proxyless:
         return route
     route.request_headers_to_remove.extend(plan.strip_headers)
     if plan.ext_authz_metadata is None:
         route.request_headers_to_remove.append(CALLER_HEADER)
-        route.request_headers_to_add.append(
-            base_pb2.HeaderValueOption(
-                header=base_pb2.HeaderValue(
-                    key=CALLER_HEADER, value="peer:%DOWNSTREAM_REMOTE_ADDRESS%"
-                ),
-                append_action=base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD,
-            )
-        )
+        route.request_headers_to_add.append(_set(CALLER_HEADER, "peer:%DOWNSTREAM_REMOTE_ADDRESS%"))
     if plan.backend_token:
-        route.request_headers_to_add.append(
-            base_pb2.HeaderValueOption(
-                header=base_pb2.HeaderValue(
-                    key="authorization", value=f"Bearer {plan.backend_token}"
-                ),
-                append_action=base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD,
-            )
-        )
+        route.request_headers_to_add.append(_set("authorization", f"Bearer {plan.backend_token}"))
     return route
 
 
@@ -398,6 +405,7 @@ def routes(plan: Plan, *, proxyless: bool) -> route_pb2.RouteConfiguration:
                 weighted or [(cluster_name(model, versions[0].version), 1)],
                 regex,
                 proxyless=proxyless,
+                pin=True,
             )
         )
     listed.append(

@@ -56,7 +56,13 @@ from google.protobuf import descriptor_pool
 from google.protobuf.descriptor import FieldDescriptor
 
 from modelport.serving import endpoints
-from modelport.serving.calls import call_record, fair_share, fair_share_key
+from modelport.serving.calls import (
+    call_record,
+    fair_share,
+    fair_share_key,
+    routed_to,
+    routed_version,
+)
 from modelport.serving.errors import ModelportError, PermissionDenied, ResourceExhausted
 from modelport.serving.identity import ADMIN_METHODS, ROLES, Principal, allowed
 from modelport.serving.interceptors import Handler, around
@@ -545,6 +551,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             if record is not None:
                 record.principal = principal
             fair_share.set(share)
+            routed_version.set(routed_to(dict(context.invocation_metadata() or ()), principal))
             if limited and not streaming:
                 self._charge(principal, method, request, trace)
             if capped:

@@ -109,6 +109,24 @@ fair_share: ContextVar[str] = ContextVar("modelport_fair_share", default="")
 work by it, round robin between keys."""
 
 
+routed_version: ContextVar[tuple[str, str]] = ContextVar(
+    "modelport_routed_version", default=("", "")
+)
+"""(model, version) the call was routed to by a trusted data plane (see `routed_to`): the
+version a request that names none is served by (Envoy cannot write a split's chosen
+version into the request as the router does, so it names it in `VERSION_HEADER`)."""
+
+
+def routed_to(metadata: Mapping[str, str | bytes], principal: Principal | None) -> tuple[str, str]:
+    """(model, version) of `MODEL_HEADER` and `VERSION_HEADER`, taken only from the
+    router's (or an admin's) credential, or when authentication is off; else empty."""
+    model, version = metadata.get(MODEL_HEADER), metadata.get(VERSION_HEADER)
+    trusted = principal is None or principal.privileged
+    if trusted and isinstance(model, str) and isinstance(version, str) and model and version:
+        return model, version
+    return "", ""
+
+
 def sees_internals(context: object) -> bool:
     """Whether the caller may see replica addresses and failure reasons: an admin or the
     router, or anyone when authentication is off."""
