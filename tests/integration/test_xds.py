@@ -327,6 +327,16 @@ def test_callers_authenticate_through_envoy_and_their_token_never_reaches_a_repl
     assert received["authorization"] == f"Bearer {BACKEND_TOKEN}"
     assert received["x-modelport-caller"] == "id:team-a"
     assert not any(CLIENT_TOKEN in str(v) for v in received.values())
+    # a version with no READY replica goes through the router, which routes by the body
+    # and forwards neither routing header (a replica would take them from its credential)
+    plane.stub.Embed(
+        request(name="rec"),
+        metadata=((MODEL_HEADER, "rec"), (VERSION_HEADER, "9"), bearer),
+        timeout=30,
+    )
+    assert MODEL_HEADER not in recording.metadata[-1]
+    assert VERSION_HEADER not in recording.metadata[-1]
+    assert recording.metadata[-1]["authorization"] == f"Bearer {BACKEND_TOKEN}"
     # streams take the router's path (their every message is charged there)
     streamed = list(
         plane.stub.EmbedStream(iter([request()]), metadata=((MODEL_HEADER, MODEL), bearer))
