@@ -94,8 +94,6 @@ class ControlPlane(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):  # type: ig
         self._streams: set[asyncio.Queue[discovery_pb2.DiscoveryRequest | None]] = set()
         self._task: asyncio.Task[None] | None = None
         self._warming: asyncio.Task[None] | None = None
-        self.changed = asyncio.Event()
-        """Set whenever a new version is made (tests and `modelport up` wait on it)."""
 
     def binding(self) -> ServiceBinding:
         return ServiceBinding(
@@ -190,8 +188,6 @@ class ControlPlane(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):  # type: ig
             len(plan.models),
             len(self.snapshot.envoy[xr.CLUSTER]),
         )
-        self.changed.set()
-        self.changed = asyncio.Event()
         for queue in list(self._streams):
             queue.put_nowait(None)
 
