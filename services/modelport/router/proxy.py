@@ -42,6 +42,8 @@ from modelport.router.registry import Registry, ReplicaState
 from modelport.router.shadow import Shadows, pin
 from modelport.serving.calls import (
     CALLER_HEADER,
+    MODEL_HEADER,
+    VERSION_HEADER,
     call_record,
     fair_share,
     record_model,
@@ -75,6 +77,8 @@ _NOT_FORWARDED = {
     "grpc-trace-bin-internal",
     "x-request-id",  # replaced by the id the router logs the call under
     CALLER_HEADER,  # replaced by the router's own key for the call
+    MODEL_HEADER,  # the router routes by the body; a replica would trust these from it
+    VERSION_HEADER,
 }
 
 

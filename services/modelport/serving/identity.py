@@ -37,6 +37,12 @@ REPOSITORY_WRITES = frozenset(
     }
 )
 """Load and unload: the router's or an admin's."""
+DATA_PLANE_PREFIXES = (
+    "/envoy.service.discovery.v3.AggregatedDiscoveryService/",
+    "/envoy.service.auth.v3.Authorization/",
+)
+"""The router's xDS control plane and ext_authz check: the data plane's (a `router`-role
+token) or an admin's; they show replica addresses and answer for other callers."""
 ADMIN_METHODS = REGISTRY_WRITES | REPOSITORY_WRITES | {TRAFFIC_SPLIT, SHADOW}
 """Methods no client may call."""
 
@@ -49,7 +55,7 @@ def allowed(role: str, method: str) -> bool:
         return role == "registrar"
     if method in (TRAFFIC_SPLIT, SHADOW):
         return False
-    if method in REPOSITORY_WRITES:
+    if method in REPOSITORY_WRITES or method.startswith(DATA_PLANE_PREFIXES):
         return role == "router"
     return role in ("client", "router")
 

@@ -34,7 +34,14 @@ from grpc_status import rpc_status
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
-from modelport.serving.calls import CallContext, CallRecord, fair_share, fair_share_key
+from modelport.serving.calls import (
+    CallContext,
+    CallRecord,
+    fair_share,
+    fair_share_key,
+    routed_to,
+    routed_version,
+)
 from modelport.serving.errors import InvalidArgument, ModelportError, ResourceExhausted
 from modelport.serving.metrics import Metrics
 from modelport.serving.tracing import extract, new_request_id, request_id
@@ -203,6 +210,7 @@ class ObservabilityInterceptor(_WrappingInterceptor):
             record = CallRecord(method, new_request_id(headers))
             request_id.set(record.request_id)
             fair_share.set(fair_share_key(headers, context.peer() or "", None))
+            routed_version.set(routed_to(headers, None))
             code = grpc.StatusCode.OK
             with _server_span(tracer, method, metadata) as span:
                 try:
