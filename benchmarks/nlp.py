@@ -1,26 +1,34 @@
 """NLP service figures, same run, same inputs.
 
-Classification: the sentiment model (label prototypes on all-MiniLM-L6-v2) in-process at
-batch 32 on eager torch (the old limit) and on the ONNX Runtime engine (the new one) vs
-the gRPC service (its default engine, auto) at concurrency 32 with one text per call.
+Classification (the sentiment model: label prototypes on all-MiniLM-L6-v2), per engine
+in one run: in-process at batch 32 on eager torch (the old limit) and on the ONNX
+Runtime engine (the new one), and served through the router by one NLP service per
+engine (`--engines`, each serving only `sentiment-<engine>`), one text per call at
+concurrency 1 (p50) and 32, the engines taking turns block by block; the in-process
+limits are measured before the served blocks and after each round, and the ratios use
+their means.
 Generation (gemma-3-270m, bf16, greedy): aggregate tokens/s with 1, 4 and 8 concurrent
 streams and time to first token; the ratio to one stream shows what batched decoding
 buys. Chat (smollm2-135m-instruct, float32, greedy, ChatStream): the same figures for
 questions answered through its chat template (replies end at its end of turn, so the
 token counts are what it produced). Writes benchmarks/results/nlp.json.
 
-    .venv/bin/python benchmarks/nlp.py
+    .venv/bin/python benchmarks/nlp.py [--parts classify,generate] [--texts 1000]
+        [--rounds 2] [--engines torch,onnxruntime]
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterable
 from pathlib import Path
+from typing import Any
 
 import grpc
 import numpy as np
@@ -30,6 +38,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from benchmarks.embedding import free_port, make_sentences
+from benchmarks.served import load_in_process, start_per_engine, summary
 from modelport.nlp.__main__ import CHAT_MODEL
 from modelport.v1 import common_pb2, nlp_pb2, nlp_pb2_grpc
 from tests.helpers import ServiceProcess
@@ -47,42 +56,93 @@ PROMPTS = [
 ]
 
 
-def classify_limit(sentences: list[str], engine: str) -> float:
-    """Sentences/s of the sentiment model called in-process at batch 32 on `engine`."""
-    import torch
+class InProcessClassifier:
+    """The sentiment model in this process on one engine (loaded once)."""
 
-    from modelport.inference.text import Truncation
-    from modelport.nlp.__main__ import default_models
-    from modelport.nlp.classify import ClassifyItem, PrototypeClassifier
-    from modelport.nlp.settings import NlpSettings
+    def __init__(self, engine: str) -> None:
+        from modelport.nlp.__main__ import default_models
+        from modelport.nlp.classify import PrototypeClassifier
+        from modelport.nlp.settings import NlpSettings
 
-    torch.set_num_threads(THREADS)
-    model = PrototypeClassifier(
-        default_models()[0].model_copy(update={"engine": engine}), NlpSettings().cache_dir
-    )
-    model.load_weights()
-    assert model.metadata().properties["engine"] == engine
-    ids = model.tokenize(sentences, Truncation.END)
-    model.predict_batch([ClassifyItem(i, 1) for i in ids[:32]])
-    start = time.perf_counter()
-    for i in range(0, len(ids), 32):
-        model.predict_batch([ClassifyItem(x, 1) for x in ids[i : i + 32]])
-    return len(sentences) / (time.perf_counter() - start)
+        self.model = load_in_process(
+            PrototypeClassifier, default_models()[0], NlpSettings().cache_dir, engine, THREADS
+        )
+
+    def limit(self, sentences: list[str]) -> float:
+        """Texts/s at batch 32 (tokenise, forward, pool, compare with the prototypes)."""
+        from modelport.inference.text import Truncation
+        from modelport.nlp.classify import ClassifyItem
+
+        model = self.model
+        model.predict_batch(
+            [ClassifyItem(i, 1) for i in model.tokenize(sentences[:32], Truncation.END)]
+        )
+        start = time.perf_counter()
+        for i in range(0, len(sentences), 32):
+            ids = model.tokenize(sentences[i : i + 32], Truncation.END)
+            model.predict_batch([ClassifyItem(x, 1) for x in ids])
+        return len(sentences) / (time.perf_counter() - start)
 
 
-async def classify_grpc(target: str, sentences: list[str], concurrency: int) -> float:
+async def classify_grpc(
+    target: str, model_name: str, sentences: list[str], concurrency: int
+) -> tuple[float, float]:
+    """(texts/s, p50 ms) with one text per call."""
+    latencies: list[float] = []
     async with grpc.aio.insecure_channel(target) as channel:
         stub = nlp_pb2_grpc.NlpServiceStub(channel)
-        model = common_pb2.ModelRef(name="sentiment")
+        model = common_pb2.ModelRef(name=model_name)
+        await stub.Classify(nlp_pb2.ClassifyRequest(model=model, inputs=["warm"]), timeout=60)
         queue = iter(sentences)
 
         async def worker() -> None:
             for s in queue:
+                t0 = time.perf_counter()
                 await stub.Classify(nlp_pb2.ClassifyRequest(model=model, inputs=[s]), timeout=60)
+                latencies.append(time.perf_counter() - t0)
 
         start = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return len(sentences) / (time.perf_counter() - start)
+        rate = len(sentences) / (time.perf_counter() - start)
+    return rate, float(np.percentile(latencies, 50)) * 1000
+
+
+def classification(texts: int, rounds: int, engines: list[str]) -> dict[str, Any]:
+    """In-process limits (eager, engine) and each engine served through the router."""
+    from modelport.nlp.__main__ import default_models
+
+    spec = default_models()[0].model_dump(mode="json", exclude_none=True)
+    specs = {e: {**spec, "name": f"sentiment-{e}", "engine": e} for e in engines}
+    workdir = Path(tempfile.mkdtemp(prefix="modelport-nlp-bench-"))
+    processes, targets = start_per_engine("modelport.nlp", specs, workdir, threads=THREADS)
+    limits: dict[str, list[float]] = {"eager": [], "engine": []}
+    served: dict[str, list[float]] = {e: [] for e in engines}
+    lone: dict[str, float] = {}
+    try:
+        local = {
+            "eager": InProcessClassifier("torch"),
+            "engine": InProcessClassifier("onnxruntime"),
+        }
+
+        def measure_limits() -> None:
+            for name, model in local.items():
+                limits[name].append(model.limit(make_sentences(texts, seed=3)))
+
+        measure_limits()
+        for e in engines:
+            _, lone[e] = asyncio.run(
+                classify_grpc(targets[e], f"sentiment-{e}", make_sentences(100, seed=4), 1)
+            )
+        for round_ in range(rounds):
+            for e in engines:
+                sentences = make_sentences(texts, seed=10 + round_)
+                rate, _ = asyncio.run(classify_grpc(targets[e], f"sentiment-{e}", sentences, 32))
+                served[e].append(rate)
+            measure_limits()
+    finally:
+        for process in processes:
+            process.stop()
+    return summary("classify", "texts", 32, limits, served, lone)
 
 
 QUESTIONS = [
@@ -138,30 +198,14 @@ async def generation(
         return sum(produced) / elapsed, float(np.median(first)) * 1000
 
 
-def main() -> None:
-    port = free_port()
+def generation_figures() -> dict[str, float]:
+    """Tokens/s and time to first token of gemma (GenerateStream) and the chat model."""
     server = ServiceProcess(
-        "modelport.nlp", {**os.environ, "MODELPORT_TORCH_THREADS": str(THREADS)}, port
+        "modelport.nlp", {**os.environ, "MODELPORT_TORCH_THREADS": str(THREADS)}, free_port()
     )
     server.start().wait_serving(900)
     results: dict[str, float] = {}
     try:
-        sentences = make_sentences(1000)
-        grpc_rate = asyncio.run(classify_grpc(server.address, sentences, 32))
-        limit = classify_limit(sentences, "torch")
-        engine_limit = classify_limit(sentences, "onnxruntime")
-        results.update(
-            classify_limit=limit,
-            classify_engine_limit=engine_limit,
-            classify_grpc_c32=grpc_rate,
-            classify_ratio=grpc_rate / limit,
-            classify_engine_ratio=grpc_rate / engine_limit,
-        )
-        print(
-            f"classify: in-process batch 32 eager {limit:.1f}/s, ONNX Runtime "
-            f"{engine_limit:.1f}/s; gRPC c=32 (default engine) {grpc_rate:.1f}/s = "
-            f"{grpc_rate / limit:.2f}x eager, {grpc_rate / engine_limit:.2f}x engine"
-        )
         for label, key, tokens, chat in (
             ("generate", "gen", 48, False),
             ("chat", "chat", 64, True),
@@ -178,6 +222,22 @@ def main() -> None:
                 )
     finally:
         server.stop()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--parts", default="classify,generate")
+    parser.add_argument("--texts", type=int, default=1000, help="per served block")
+    parser.add_argument("--rounds", type=int, default=2, help="served blocks per engine")
+    parser.add_argument("--engines", default="torch,onnxruntime")
+    args = parser.parse_args()
+    parts = args.parts.split(",")
+    results: dict[str, Any] = {}
+    if "classify" in parts:
+        results["classify"] = classification(args.texts, args.rounds, args.engines.split(","))
+    if "generate" in parts:
+        results.update(generation_figures())
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
     (out / "nlp.json").write_text(json.dumps(results, indent=2))

@@ -1,12 +1,16 @@
-"""Vision throughput: the gRPC service against the in-process model, same images.
+"""Vision throughput per engine, in one run: in process and through the router, same images.
 
 The in-process limits run EfficientNet-Lite0 on already-preprocessed images at batch 16
 (the service's batch size), on eager torch (the old limit) and on the ONNX Runtime engine
-(the new one); decode + preprocess cost per image is measured separately. The service
-(child process, same thread settings, its default engine: auto) is called at concurrency
-1 and 16 with one JPEG per call. Writes benchmarks/results/vision.json.
+(the new one); decode + preprocess cost per image is measured separately. One vision
+service per engine (`--engines`, each serving only `efficientnet-lite0-<engine>`, same
+thread settings) is called through the router with one JPEG per call, at concurrency 1
+(p50) and 16, the engines taking turns block by block; the in-process limits are
+measured before the served blocks and after each round, and the ratios use their means.
+Writes benchmarks/results/vision.json.
 
-    .venv/bin/python benchmarks/vision.py [--images 320]
+    .venv/bin/python benchmarks/vision.py [--images 320] [--rounds 2]
+        [--engines torch,onnxruntime]
 """
 
 from __future__ import annotations
@@ -17,8 +21,10 @@ import io
 import json
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import grpc
 import numpy as np
@@ -27,9 +33,8 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from benchmarks.embedding import free_port
+from benchmarks.served import load_in_process, start_per_engine, summary
 from modelport.v1 import common_pb2, vision_pb2, vision_pb2_grpc
-from tests.helpers import ServiceProcess
 
 THREADS = 2
 
@@ -49,39 +54,48 @@ def jpegs(count: int) -> list[bytes]:
     return out
 
 
-def in_process(images: list[bytes], engine: str) -> tuple[float, float]:
-    """(images/s of the model alone at batch 16 on `engine`, ms to decode + preprocess one
-    image)."""
-    import torch
+class InProcessVision:
+    """EfficientNet-Lite0 in this process on one engine (loaded once)."""
 
-    from modelport.vision.__main__ import default_models
-    from modelport.vision.images import ImageLimits, decode
-    from modelport.vision.models import ImageItem, TorchImageClassifier
-    from modelport.vision.settings import VisionSettings
+    def __init__(self, engine: str) -> None:
+        from modelport.vision.__main__ import default_models
+        from modelport.vision.models import TorchImageClassifier
+        from modelport.vision.settings import VisionSettings
 
-    torch.set_num_threads(THREADS)
-    model = TorchImageClassifier(
-        default_models()[0].model_copy(update={"engine": engine}), VisionSettings().cache_dir
-    )
-    model.load_weights()
-    assert model.metadata().properties["engine"] == engine
-    limits = ImageLimits(20 << 20, 40_000_000)
-    start = time.perf_counter()
-    items = [ImageItem(model.prepare(decode(data, limits, "x")), 5) for data in images]
-    prepare_ms = (time.perf_counter() - start) / len(images) * 1000
-    model.predict_batch(items[:16])
-    start = time.perf_counter()
-    for i in range(0, len(items), 16):
-        model.predict_batch(items[i : i + 16])
-    return len(items) / (time.perf_counter() - start), prepare_ms
+        self.model = load_in_process(
+            TorchImageClassifier, default_models()[0], VisionSettings().cache_dir, engine, THREADS
+        )
+
+    def prepare(self, images: list[bytes]) -> tuple[list[Any], float]:
+        """The images decoded and preprocessed, and the ms that took per image."""
+        from modelport.vision.images import ImageLimits, decode
+        from modelport.vision.models import ImageItem
+
+        limits = ImageLimits(20 << 20, 40_000_000)
+        start = time.perf_counter()
+        items = [ImageItem(self.model.prepare(decode(data, limits, "x")), 5) for data in images]
+        return items, (time.perf_counter() - start) / len(images) * 1000
+
+    def limit(self, items: list[Any]) -> float:
+        """Images/s of the model alone at batch 16."""
+        self.model.predict_batch(items[:16])
+        start = time.perf_counter()
+        for i in range(0, len(items), 16):
+            self.model.predict_batch(items[i : i + 16])
+        return len(items) / (time.perf_counter() - start)
 
 
-async def load(target: str, images: list[bytes], concurrency: int) -> tuple[float, float]:
+async def load(
+    target: str, model_name: str, images: list[bytes], concurrency: int
+) -> tuple[float, float]:
     """(images/s, p50 ms) with one image per call."""
     latencies: list[float] = []
     async with grpc.aio.insecure_channel(target) as channel:
         stub = vision_pb2_grpc.VisionServiceStub(channel)
-        model = common_pb2.ModelRef(name="efficientnet-lite0")
+        model = common_pb2.ModelRef(name=model_name)
+        await stub.ClassifyImage(
+            vision_pb2.ClassifyImageRequest(model=model, images=images[:1]), timeout=120
+        )
         queue = iter(images)
 
         async def worker() -> None:
@@ -99,43 +113,46 @@ async def load(target: str, images: list[bytes], concurrency: int) -> tuple[floa
 
 
 def main() -> None:
+    from modelport.vision.__main__ import default_models
+
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--images", type=int, default=320)
+    parser.add_argument("--rounds", type=int, default=2, help="served blocks per engine")
+    parser.add_argument("--engines", default="torch,onnxruntime")
     args = parser.parse_args()
+    engines = args.engines.split(",")
     images = jpegs(args.images)
-    server = ServiceProcess(
-        "modelport.vision", {**os.environ, "MODELPORT_TORCH_THREADS": str(THREADS)}, free_port()
-    )
-    server.start().wait_serving(300)
-    results: dict[str, float] = {}
+    spec = default_models()[0].model_dump(mode="json", exclude_none=True)
+    specs = {e: {**spec, "name": f"efficientnet-lite0-{e}", "engine": e} for e in engines}
+    workdir = Path(tempfile.mkdtemp(prefix="modelport-vision-bench-"))
+    processes, targets = start_per_engine("modelport.vision", specs, workdir, threads=THREADS)
+    limits: dict[str, list[float]] = {"eager": [], "engine": []}
+    served: dict[str, list[float]] = {e: [] for e in engines}
+    lone: dict[str, float] = {}
     try:
-        c1, c1_p50 = asyncio.run(load(server.address, images[:64], 1))
-        c16, c16_p50 = asyncio.run(load(server.address, images, 16))
+        local = {"eager": InProcessVision("torch"), "engine": InProcessVision("onnxruntime")}
+        items, prepare_ms = local["eager"].prepare(images)
+
+        def measure_limits() -> None:
+            for name, model in local.items():
+                limits[name].append(model.limit(items))
+
+        measure_limits()
+        for e in engines:
+            _, lone[e] = asyncio.run(load(targets[e], specs[e]["name"], images[:64], 1))
+        for _ in range(args.rounds):
+            for e in engines:
+                rate, _ = asyncio.run(load(targets[e], specs[e]["name"], images, 16))
+                served[e].append(rate)
+            measure_limits()
     finally:
-        server.stop()
-    limit, prepare_ms = in_process(images, "torch")
-    engine_limit, _ = in_process(images, "onnxruntime")
+        for process in processes:
+            process.stop()
+    print(f"decode + preprocess: {prepare_ms:.1f} ms per image, not in the limits")
     results = {
-        "limit_images_per_s": limit,
-        "engine_limit_images_per_s": engine_limit,
+        **summary("EfficientNet-Lite0", "images", 16, limits, served, lone),
         "decode_preprocess_ms": prepare_ms,
-        "grpc_c1_images_per_s": c1,
-        "grpc_c1_p50_ms": c1_p50,
-        "grpc_c16_images_per_s": c16,
-        "grpc_c16_p50_ms": c16_p50,
-        "ratio_c16": c16 / limit,
-        "engine_ratio_c16": c16 / engine_limit,
     }
-    print(
-        f"in-process model at batch 16: eager {limit:.1f} images/s, ONNX Runtime "
-        f"{engine_limit:.1f} images/s (decode + preprocess: {prepare_ms:.1f} ms per image, "
-        "not included)"
-    )
-    print(f"gRPC concurrency 1: {c1:.1f} images/s, p50 {c1_p50:.1f} ms ({c1 / limit:.2f}x)")
-    print(
-        f"gRPC concurrency 16: {c16:.1f} images/s, p50 {c16_p50:.1f} ms ({c16 / limit:.2f}x "
-        f"eager, {c16 / engine_limit:.2f}x engine)"
-    )
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
     (out / "vision.json").write_text(json.dumps(results, indent=2))

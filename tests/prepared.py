@@ -130,3 +130,13 @@ def smollm2() -> Path:
     if not (folder / "config.json").exists():
         missing(f"smollm2-135m-instruct not converted yet at {folder}", "models")
     return folder
+
+
+def eval_data() -> Path:
+    """The labelled sets of scripts/eval_data.py (`make eval-data`)."""
+    folder = Path(os.environ.get("MODELPORT_EVAL_DATA") or CACHE / "eval")
+    wanted = ("tweets.jsonl", "entities.jsonl", "pydoc-queries.jsonl", "pydoc-corpus.jsonl")
+    absent = [name for name in (*wanted, "images") if not (folder / name).exists()]
+    if absent:
+        missing(f"evaluation data {', '.join(absent)} missing from {folder}", "eval-data")
+    return folder

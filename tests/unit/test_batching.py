@@ -319,3 +319,50 @@ async def test_the_fair_share_key_of_the_call_served_is_the_default() -> None:
     await asyncio.gather(first, a, b)
     assert sorted(fn.batches[1]) == [10, 20], fn.batches
     await batcher.close()
+
+
+async def test_background_pieces_run_only_while_no_input_waits() -> None:
+    fn = Recorder()
+    fn.gate.clear()
+    batcher = make(fn, adaptive=False)
+    order: list[str] = []
+    first = asyncio.create_task(batcher.submit([1]))
+    await until(lambda: batcher.batches_run == 1)  # the first batch runs (held by the gate)
+
+    def piece_of_work() -> str:
+        order.append("piece")
+        return "done"
+
+    piece = asyncio.create_task(batcher.run_idle(piece_of_work))
+    second = asyncio.create_task(batcher.submit([2]))
+    await until(lambda: batcher.queue_depth == 1)
+    fn.gate.set()
+    assert await piece == "done"
+    assert await first == [2]
+    assert await second == [4]
+    assert fn.batches == [[1], [2]]  # the input queued after the piece still went first
+    assert order == ["piece"]
+    assert batcher.idle_pieces_run == 1
+    await batcher.close()
+
+
+async def test_a_cancelled_background_piece_never_runs_and_close_fails_the_rest() -> None:
+    fn = Recorder()
+    fn.gate.clear()
+    batcher = make(fn)
+    ran: list[int] = []
+    busy = asyncio.create_task(batcher.submit([1]))
+    await until(lambda: batcher.batches_run == 1)
+    cancelled = asyncio.create_task(batcher.run_idle(lambda: ran.append(1)))
+    waiting = asyncio.create_task(batcher.run_idle(lambda: ran.append(2)))
+    await asyncio.sleep(0)
+    cancelled.cancel()
+    await batcher.close()
+    fn.gate.set()
+    with pytest.raises(ModelportError) as failed:
+        await waiting
+    assert failed.value.code == grpc.StatusCode.UNAVAILABLE
+    assert ran == []
+    assert cancelled.cancelled()
+    with contextlib.suppress(ModelportError):
+        await busy

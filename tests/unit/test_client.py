@@ -98,6 +98,11 @@ def subcommands() -> dict[str, argparse.ArgumentParser]:
         (["embed", "--file", "/nonexistent.txt"], "/nonexistent.txt: No such file"),
         (["generate", "--file", "/nonexistent.txt", "also a prompt"], "not both"),
         (["embed", "--target", "http://127.0.0.1:50051", "hi"], "give host:port"),
+        (["eval", "x.jsonl", "--model", "m", "--fail-under", "accuracy"], "METRIC=VALUE"),
+        (["eval", "x.jsonl", "--model", "m", "--concurrency", "0"], "must be 1 or more"),
+        (["rollout", "x.jsonl", "--model", "m", "--to", "2", "--steps", "50,10"], "increasing"),
+        (["rollout", "x.jsonl", "--model", "m", "--to", "2", "--steps", "100"], "increasing"),
+        (["split", "--model", "m", "1=x"], "expected VERSION=WEIGHT"),
     ],
 )
 def test_bad_arguments_and_files_are_one_line_usage_errors(

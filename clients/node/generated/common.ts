@@ -13,7 +13,9 @@ type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> 
 export interface ProtoGrpcType {
   modelport: {
     v1: {
+      Baseline: EnumTypeDefinition
       Classification: MessageTypeDefinition<_modelport_v1_Classification, _modelport_v1_Classification__Output>
+      ExplainMethod: EnumTypeDefinition
       LabelScore: MessageTypeDefinition<_modelport_v1_LabelScore, _modelport_v1_LabelScore__Output>
       ModelRef: MessageTypeDefinition<_modelport_v1_ModelRef, _modelport_v1_ModelRef__Output>
       ModelState: EnumTypeDefinition

@@ -17,6 +17,7 @@ type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> 
 export interface ProtoGrpcType {
   modelport: {
     v1: {
+      Baseline: EnumTypeDefinition
       Classification: MessageTypeDefinition<_modelport_v1_Classification, _modelport_v1_Classification__Output>
       EmbedRequest: MessageTypeDefinition<_modelport_v1_EmbedRequest, _modelport_v1_EmbedRequest__Output>
       EmbedResponse: MessageTypeDefinition<_modelport_v1_EmbedResponse, _modelport_v1_EmbedResponse__Output>
@@ -25,6 +26,7 @@ export interface ProtoGrpcType {
        * Turns texts into dense vectors.
        */
       EmbeddingService: SubtypeConstructor<typeof grpc.Client, _modelport_v1_EmbeddingServiceClient> & { service: _modelport_v1_EmbeddingServiceDefinition }
+      ExplainMethod: EnumTypeDefinition
       LabelScore: MessageTypeDefinition<_modelport_v1_LabelScore, _modelport_v1_LabelScore__Output>
       ModelRef: MessageTypeDefinition<_modelport_v1_ModelRef, _modelport_v1_ModelRef__Output>
       ModelState: EnumTypeDefinition

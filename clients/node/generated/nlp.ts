@@ -11,6 +11,8 @@ import type { ClassifyResponse as _modelport_v1_ClassifyResponse, ClassifyRespon
 import type { ClassifyTokensRequest as _modelport_v1_ClassifyTokensRequest, ClassifyTokensRequest__Output as _modelport_v1_ClassifyTokensRequest__Output } from './modelport/v1/ClassifyTokensRequest.js';
 import type { ClassifyTokensResponse as _modelport_v1_ClassifyTokensResponse, ClassifyTokensResponse__Output as _modelport_v1_ClassifyTokensResponse__Output } from './modelport/v1/ClassifyTokensResponse.js';
 import type { Entity as _modelport_v1_Entity, Entity__Output as _modelport_v1_Entity__Output } from './modelport/v1/Entity.js';
+import type { ExplainTextRequest as _modelport_v1_ExplainTextRequest, ExplainTextRequest__Output as _modelport_v1_ExplainTextRequest__Output } from './modelport/v1/ExplainTextRequest.js';
+import type { ExplainTextResponse as _modelport_v1_ExplainTextResponse, ExplainTextResponse__Output as _modelport_v1_ExplainTextResponse__Output } from './modelport/v1/ExplainTextResponse.js';
 import type { GenerateRequest as _modelport_v1_GenerateRequest, GenerateRequest__Output as _modelport_v1_GenerateRequest__Output } from './modelport/v1/GenerateRequest.js';
 import type { GenerateResponse as _modelport_v1_GenerateResponse, GenerateResponse__Output as _modelport_v1_GenerateResponse__Output } from './modelport/v1/GenerateResponse.js';
 import type { GenerateStreamResponse as _modelport_v1_GenerateStreamResponse, GenerateStreamResponse__Output as _modelport_v1_GenerateStreamResponse__Output } from './modelport/v1/GenerateStreamResponse.js';
@@ -19,6 +21,7 @@ import type { GenerationParameters as _modelport_v1_GenerationParameters, Genera
 import type { LabelScore as _modelport_v1_LabelScore, LabelScore__Output as _modelport_v1_LabelScore__Output } from './modelport/v1/LabelScore.js';
 import type { ModelRef as _modelport_v1_ModelRef, ModelRef__Output as _modelport_v1_ModelRef__Output } from './modelport/v1/ModelRef.js';
 import type { NlpServiceClient as _modelport_v1_NlpServiceClient, NlpServiceDefinition as _modelport_v1_NlpServiceDefinition } from './modelport/v1/NlpService.js';
+import type { TokenAttribution as _modelport_v1_TokenAttribution, TokenAttribution__Output as _modelport_v1_TokenAttribution__Output } from './modelport/v1/TokenAttribution.js';
 import type { TokenClassification as _modelport_v1_TokenClassification, TokenClassification__Output as _modelport_v1_TokenClassification__Output } from './modelport/v1/TokenClassification.js';
 import type { Usage as _modelport_v1_Usage, Usage__Output as _modelport_v1_Usage__Output } from './modelport/v1/Usage.js';
 
@@ -30,6 +33,7 @@ export interface ProtoGrpcType {
   modelport: {
     v1: {
       Aggregation: EnumTypeDefinition
+      Baseline: EnumTypeDefinition
       ChatMessage: MessageTypeDefinition<_modelport_v1_ChatMessage, _modelport_v1_ChatMessage__Output>
       ChatRequest: MessageTypeDefinition<_modelport_v1_ChatRequest, _modelport_v1_ChatRequest__Output>
       ChatResponse: MessageTypeDefinition<_modelport_v1_ChatResponse, _modelport_v1_ChatResponse__Output>
@@ -40,6 +44,9 @@ export interface ProtoGrpcType {
       ClassifyTokensRequest: MessageTypeDefinition<_modelport_v1_ClassifyTokensRequest, _modelport_v1_ClassifyTokensRequest__Output>
       ClassifyTokensResponse: MessageTypeDefinition<_modelport_v1_ClassifyTokensResponse, _modelport_v1_ClassifyTokensResponse__Output>
       Entity: MessageTypeDefinition<_modelport_v1_Entity, _modelport_v1_Entity__Output>
+      ExplainMethod: EnumTypeDefinition
+      ExplainTextRequest: MessageTypeDefinition<_modelport_v1_ExplainTextRequest, _modelport_v1_ExplainTextRequest__Output>
+      ExplainTextResponse: MessageTypeDefinition<_modelport_v1_ExplainTextResponse, _modelport_v1_ExplainTextResponse__Output>
       FinishReason: EnumTypeDefinition
       GenerateRequest: MessageTypeDefinition<_modelport_v1_GenerateRequest, _modelport_v1_GenerateRequest__Output>
       GenerateResponse: MessageTypeDefinition<_modelport_v1_GenerateResponse, _modelport_v1_GenerateResponse__Output>
@@ -54,6 +61,7 @@ export interface ProtoGrpcType {
        */
       NlpService: SubtypeConstructor<typeof grpc.Client, _modelport_v1_NlpServiceClient> & { service: _modelport_v1_NlpServiceDefinition }
       Task: EnumTypeDefinition
+      TokenAttribution: MessageTypeDefinition<_modelport_v1_TokenAttribution, _modelport_v1_TokenAttribution__Output>
       TokenClassification: MessageTypeDefinition<_modelport_v1_TokenClassification, _modelport_v1_TokenClassification__Output>
       Truncation: EnumTypeDefinition
       Usage: MessageTypeDefinition<_modelport_v1_Usage, _modelport_v1_Usage__Output>

@@ -7,6 +7,7 @@ import type { Classification as _modelport_v1_Classification, Classification__Ou
 import type { DeregisterModelRequest as _modelport_v1_DeregisterModelRequest, DeregisterModelRequest__Output as _modelport_v1_DeregisterModelRequest__Output } from './modelport/v1/DeregisterModelRequest.js';
 import type { DeregisterModelResponse as _modelport_v1_DeregisterModelResponse, DeregisterModelResponse__Output as _modelport_v1_DeregisterModelResponse__Output } from './modelport/v1/DeregisterModelResponse.js';
 import type { GetModelRequest as _modelport_v1_GetModelRequest, GetModelRequest__Output as _modelport_v1_GetModelRequest__Output } from './modelport/v1/GetModelRequest.js';
+import type { GetShadowRequest as _modelport_v1_GetShadowRequest, GetShadowRequest__Output as _modelport_v1_GetShadowRequest__Output } from './modelport/v1/GetShadowRequest.js';
 import type { LabelScore as _modelport_v1_LabelScore, LabelScore__Output as _modelport_v1_LabelScore__Output } from './modelport/v1/LabelScore.js';
 import type { ListModelsRequest as _modelport_v1_ListModelsRequest, ListModelsRequest__Output as _modelport_v1_ListModelsRequest__Output } from './modelport/v1/ListModelsRequest.js';
 import type { ListModelsResponse as _modelport_v1_ListModelsResponse, ListModelsResponse__Output as _modelport_v1_ListModelsResponse__Output } from './modelport/v1/ListModelsResponse.js';
@@ -20,8 +21,10 @@ import type { RegistryServiceClient as _modelport_v1_RegistryServiceClient, Regi
 import type { RenewLeaseRequest as _modelport_v1_RenewLeaseRequest, RenewLeaseRequest__Output as _modelport_v1_RenewLeaseRequest__Output } from './modelport/v1/RenewLeaseRequest.js';
 import type { RenewLeaseResponse as _modelport_v1_RenewLeaseResponse, RenewLeaseResponse__Output as _modelport_v1_RenewLeaseResponse__Output } from './modelport/v1/RenewLeaseResponse.js';
 import type { Replica as _modelport_v1_Replica, Replica__Output as _modelport_v1_Replica__Output } from './modelport/v1/Replica.js';
+import type { SetShadowRequest as _modelport_v1_SetShadowRequest, SetShadowRequest__Output as _modelport_v1_SetShadowRequest__Output } from './modelport/v1/SetShadowRequest.js';
 import type { SetTrafficSplitRequest as _modelport_v1_SetTrafficSplitRequest, SetTrafficSplitRequest__Output as _modelport_v1_SetTrafficSplitRequest__Output } from './modelport/v1/SetTrafficSplitRequest.js';
 import type { SetTrafficSplitResponse as _modelport_v1_SetTrafficSplitResponse, SetTrafficSplitResponse__Output as _modelport_v1_SetTrafficSplitResponse__Output } from './modelport/v1/SetTrafficSplitResponse.js';
+import type { ShadowStatus as _modelport_v1_ShadowStatus, ShadowStatus__Output as _modelport_v1_ShadowStatus__Output } from './modelport/v1/ShadowStatus.js';
 import type { Usage as _modelport_v1_Usage, Usage__Output as _modelport_v1_Usage__Output } from './modelport/v1/Usage.js';
 import type { WatchModelsRequest as _modelport_v1_WatchModelsRequest, WatchModelsRequest__Output as _modelport_v1_WatchModelsRequest__Output } from './modelport/v1/WatchModelsRequest.js';
 
@@ -38,10 +41,13 @@ export interface ProtoGrpcType {
   }
   modelport: {
     v1: {
+      Baseline: EnumTypeDefinition
       Classification: MessageTypeDefinition<_modelport_v1_Classification, _modelport_v1_Classification__Output>
       DeregisterModelRequest: MessageTypeDefinition<_modelport_v1_DeregisterModelRequest, _modelport_v1_DeregisterModelRequest__Output>
       DeregisterModelResponse: MessageTypeDefinition<_modelport_v1_DeregisterModelResponse, _modelport_v1_DeregisterModelResponse__Output>
+      ExplainMethod: EnumTypeDefinition
       GetModelRequest: MessageTypeDefinition<_modelport_v1_GetModelRequest, _modelport_v1_GetModelRequest__Output>
+      GetShadowRequest: MessageTypeDefinition<_modelport_v1_GetShadowRequest, _modelport_v1_GetShadowRequest__Output>
       LabelScore: MessageTypeDefinition<_modelport_v1_LabelScore, _modelport_v1_LabelScore__Output>
       ListModelsRequest: MessageTypeDefinition<_modelport_v1_ListModelsRequest, _modelport_v1_ListModelsRequest__Output>
       ListModelsResponse: MessageTypeDefinition<_modelport_v1_ListModelsResponse, _modelport_v1_ListModelsResponse__Output>
@@ -61,8 +67,10 @@ export interface ProtoGrpcType {
       RenewLeaseRequest: MessageTypeDefinition<_modelport_v1_RenewLeaseRequest, _modelport_v1_RenewLeaseRequest__Output>
       RenewLeaseResponse: MessageTypeDefinition<_modelport_v1_RenewLeaseResponse, _modelport_v1_RenewLeaseResponse__Output>
       Replica: MessageTypeDefinition<_modelport_v1_Replica, _modelport_v1_Replica__Output>
+      SetShadowRequest: MessageTypeDefinition<_modelport_v1_SetShadowRequest, _modelport_v1_SetShadowRequest__Output>
       SetTrafficSplitRequest: MessageTypeDefinition<_modelport_v1_SetTrafficSplitRequest, _modelport_v1_SetTrafficSplitRequest__Output>
       SetTrafficSplitResponse: MessageTypeDefinition<_modelport_v1_SetTrafficSplitResponse, _modelport_v1_SetTrafficSplitResponse__Output>
+      ShadowStatus: MessageTypeDefinition<_modelport_v1_ShadowStatus, _modelport_v1_ShadowStatus__Output>
       Task: EnumTypeDefinition
       Truncation: EnumTypeDefinition
       Usage: MessageTypeDefinition<_modelport_v1_Usage, _modelport_v1_Usage__Output>

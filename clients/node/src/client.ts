@@ -39,7 +39,47 @@ export interface Modelport {
   close(): void;
 }
 
-/** Stubs for a router (or any backend) at `target` ("host:port"), sharing one channel. */
+/** Metadata naming the model (and version) of a call: Envoy in front of the router
+ * sends a call that has them straight to a replica; the router ignores them. */
+export const MODEL_HEADER = "x-modelport-model";
+export const VERSION_HEADER = "x-modelport-version";
+
+/** Sets `x-modelport-model` (and `x-modelport-version`) from the `model` field of a
+ * call's first message: the call's headers wait for that message. */
+export const routeByModel: grpc.Interceptor = (options, nextCall) => {
+  let pending: (() => void) | undefined;
+  let headers: grpc.Metadata | undefined;
+  const flush = () => {
+    const start = pending;
+    pending = undefined;
+    start?.();
+  };
+  return new grpc.InterceptingCall(nextCall(options), {
+    start(metadata, listener, next) {
+      pending = () => next(metadata, listener);
+      headers = metadata;
+    },
+    sendMessage(message, next) {
+      if (pending) {
+        const model = (message as { model?: { name?: string; version?: string } } | null)
+          ?.model;
+        if (model?.name && headers && !headers.get(MODEL_HEADER).length) {
+          headers.set(MODEL_HEADER, model.name);
+          if (model.version) headers.set(VERSION_HEADER, model.version);
+        }
+        flush();
+      }
+      next(message);
+    },
+    halfClose(next) {
+      flush();
+      next();
+    },
+  });
+};
+
+/** Stubs for a router (or any backend) at `target` ("host:port"), sharing one channel.
+ * Every call names its model in `x-modelport-model` (`routeByModel`). */
 export function connect(
   target: string,
   credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
@@ -50,9 +90,10 @@ export function connect(
     Vision &
     Registry;
   const v1 = proto.modelport.v1;
-  const embedding = new v1.EmbeddingService(target, credentials);
+  const interceptors = [routeByModel];
+  const embedding = new v1.EmbeddingService(target, credentials, { interceptors });
   const channel = embedding.getChannel();
-  const options = { channelOverride: channel };
+  const options = { channelOverride: channel, interceptors };
   return {
     embedding,
     nlp: new v1.NlpService(target, credentials, options),

@@ -34,6 +34,10 @@ Batches are cut fairly, by caller and by work:
 Each input has its own future; a failing batch fails every future in it; a cancelled
 call takes its inputs out of the queue; a full queue refuses a call at once with
 RESOURCE_EXHAUSTED.
+
+Background work (explanations) runs on the same worker thread at a lower priority
+(`run_idle`): one piece at a time, and only while no input waits, so an inference call
+waits at most for the one piece running when it arrives.
 """
 
 from __future__ import annotations
@@ -156,9 +160,13 @@ class DynamicBatcher(Generic[In, Out]):
         self._wakeup: asyncio.Event | None = None
         self._collector: asyncio.Task[None] | None = None
         self._running: list[_Entry[In, Out]] = []
+        self._idle: deque[tuple[Callable[[], Any], asyncio.Future[Any]]] = deque()
+        """Background pieces waiting for the model to be idle (`run_idle`), in order."""
         self.stats = ModelStats()
         self.batches_run = 0
         """How many times the model was called (for tests and statistics)."""
+        self.idle_pieces_run = 0
+        """How many background pieces (`run_idle`) ran (for tests and statistics)."""
 
     def start(self) -> None:
         """Start the collector; call from inside the running event loop."""
@@ -224,6 +232,31 @@ class DynamicBatcher(Generic[In, Out]):
                 raise result
         return results  # type: ignore[return-value]
 
+    async def run_idle(self, piece: Callable[[], Any]) -> Any:
+        """Run `piece` on the model's worker thread when no input is queued, and return
+        its result: background work that every inference call goes before. Cancelling
+        the caller withdraws a piece not started yet (one running finishes)."""
+        if self._collector is None or self._wakeup is None:
+            raise Unavailable(f"model {self.name!r} is not accepting requests")
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._idle.append((piece, future))
+        self._wakeup.set()
+        return await future
+
+    async def _run_idle_piece(self) -> None:
+        piece, future = self._idle.popleft()
+        if future.done():  # its caller was cancelled while it waited
+            return
+        self.idle_pieces_run += 1
+        try:
+            result = await self._run_on_worker(piece)
+        except Exception as exc:
+            if not future.done():
+                future.set_exception(exc)
+        else:
+            if not future.done():
+                future.set_result(result)
+
     async def warm_up(self, items: Sequence[In]) -> None:
         """Run `items` as one call (the model's warm-up batch)."""
         if items:
@@ -285,6 +318,9 @@ class DynamicBatcher(Generic[In, Out]):
         last_size, last_end, last_compute = 0, 0.0, 0.0
         while True:
             while not self._queued:
+                if self._idle:
+                    await self._run_idle_piece()
+                    continue
                 self._wakeup.clear()
                 await self._wakeup.wait()
             if delay:
@@ -369,7 +405,9 @@ class DynamicBatcher(Generic[In, Out]):
             ).end(end)
 
     async def close(self) -> None:
-        """Stop collecting; calls still queued get UNAVAILABLE; the worker is released."""
+        """Stop collecting; calls still queued or running get UNAVAILABLE; the worker is
+        released."""
+        running = list(self._running)  # cancelling the collector clears `_running`
         if self._collector is not None:
             self._collector.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -377,9 +415,13 @@ class DynamicBatcher(Generic[In, Out]):
             self._collector = None
         flows = [*self._new.values(), *self._old.values()]
         waiting = [e for flow in flows for w in flow.queues() for e in w]
-        for entry in [*self._running, *waiting]:
+        for entry in [*running, *waiting]:
             if not entry.future.done():
                 entry.future.set_exception(Unavailable(f"model {self.name!r} was unloaded"))
+        for _, future in self._idle:
+            if not future.done():
+                future.set_exception(Unavailable(f"model {self.name!r} was unloaded"))
+        self._idle.clear()
         self._new.clear()
         self._old.clear()
         self._queued = 0

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from modelport.inference.explaining import Baseline, Method
 from modelport.inference.text import Truncation
+from modelport.serving.errors import InvalidArgument
 from modelport.v1 import common_pb2
 
 _TRUNCATION: dict[common_pb2.Truncation.ValueType, Truncation] = {
@@ -42,3 +44,40 @@ def classifications(
         )
         for scores in results
     ]
+
+
+_METHOD: dict[common_pb2.ExplainMethod.ValueType, Method | None] = {
+    common_pb2.EXPLAIN_METHOD_UNSPECIFIED: None,
+    common_pb2.EXPLAIN_METHOD_INTEGRATED_GRADIENTS: Method.INTEGRATED_GRADIENTS,
+    common_pb2.EXPLAIN_METHOD_OCCLUSION: Method.OCCLUSION,
+}
+METHOD_TO_PROTO: dict[Method | None, common_pb2.ExplainMethod.ValueType] = {
+    m: p for p, m in _METHOD.items()
+}
+_BASELINE: dict[common_pb2.Baseline.ValueType, Baseline | None] = {
+    common_pb2.BASELINE_UNSPECIFIED: None,
+    common_pb2.BASELINE_PAD: Baseline.PAD,
+    common_pb2.BASELINE_ZERO: Baseline.ZERO,
+    common_pb2.BASELINE_BLACK: Baseline.BLACK,
+}
+BASELINE_TO_PROTO: dict[Baseline | None, common_pb2.Baseline.ValueType] = {
+    b: p for p, b in _BASELINE.items()
+}
+
+
+def method_from_proto(value: common_pb2.ExplainMethod.ValueType) -> Method | None:
+    """None for the model's default; INVALID_ARGUMENT for an unknown number."""
+    if value not in _METHOD:
+        raise InvalidArgument("method", f"unknown ExplainMethod {value}")
+    return _METHOD[value]
+
+
+def baseline_from_proto(value: common_pb2.Baseline.ValueType) -> Baseline | None:
+    """None for the default; INVALID_ARGUMENT for an unknown number."""
+    if value not in _BASELINE:
+        raise InvalidArgument("baseline", f"unknown Baseline {value}")
+    return _BASELINE[value]
+
+
+def label_scores(scores: Sequence[tuple[str, float]]) -> list[common_pb2.LabelScore]:
+    return [common_pb2.LabelScore(label=label, score=score) for label, score in scores]

@@ -90,7 +90,7 @@ class BackendRegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
     async def RegisterModel(self, request: Any, context: Context) -> Any:
         raise Unimplemented("registry writes go to the router, not to a backend")
 
-    RenewLease = DeregisterModel = SetTrafficSplit = RegisterModel
+    RenewLease = DeregisterModel = SetTrafficSplit = SetShadow = GetShadow = RegisterModel
 
     async def WatchModels(
         self, request: registry_pb2.WatchModelsRequest, context: Context

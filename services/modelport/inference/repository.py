@@ -40,7 +40,7 @@ from modelport.inference.model import Model
 from modelport.inference.scheduling import Scheduler
 from modelport.inference.settings import ModelSpec, Runtimes, ServerSettings, with_default_device
 from modelport.inference.stats import ModelStats
-from modelport.serving.calls import call_holds
+from modelport.serving.calls import call_holds, routed_version
 from modelport.serving.catalog import ModelState, version_key
 from modelport.serving.errors import (
     FailedPrecondition,
@@ -532,8 +532,9 @@ class ModelRepository:
                 self._metrics.model_size_bytes.remove(managed.name, managed.version)
 
     def get(self, name: str, version: str = "") -> ManagedModel:
-        """The READY model; empty version means the newest READY version. The call being
-        served (if any) holds it until it ends."""
+        """The READY model; empty version means the version the call was routed to (by
+        Envoy, `serving.calls.routed_version`), else the newest READY version. The call
+        being served (if any) holds it until it ends."""
         managed = self._resolve(name, version)
         holds = call_holds.get()
         if holds is not None:
@@ -546,6 +547,9 @@ class ModelRepository:
     def _resolve(self, name: str, version: str) -> ManagedModel:
         if not name:
             raise InvalidArgument("model.name", "is required")
+        if not version:
+            routed_model, routed = routed_version.get()
+            version = routed if routed_model == name else ""
         versions = [m for (n, _), m in self._models.items() if n == name]
         if not versions:
             served = ", ".join(sorted({n for n, _ in self._models})) or "none"

@@ -30,6 +30,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from modelport.inference.explaining import ExplainLimits
 from modelport.inference.text import TextLimits
 from modelport.serving.errors import ConfigError
 from modelport.serving.settings import CommonSettings
@@ -419,6 +420,26 @@ class ServerSettings(CommonSettings):
     failed. What a model builds on first use (gemma's folder converted from its GGUF,
     ONNX exports) lands in `cache_dir`, so a shared cache is filled once (the chart's
     prepare Job) instead of in every pod at start."""
+    explain_max_running: int = Field(1, ge=1)
+    """Explanations (`Explain` RPCs) computed at once in this process. Each runs on its
+    model's worker thread, a piece (a batch of steps) at a time, only while no inference
+    input waits for that model: explanations never hold inference back by more than one
+    piece."""
+    explain_max_waiting: int = Field(4, ge=0)
+    """Explanations waiting for a slot beyond `explain_max_running`; more are
+    RESOURCE_EXHAUSTED at once (inference calls are not affected)."""
+    explain_default_steps: int = Field(50, ge=1)
+    """Integrated-gradients steps when a request leaves `steps` at 0."""
+    explain_max_steps: int = Field(512, ge=1)
+    """Most integrated-gradients steps a request may ask for; above it is
+    INVALID_ARGUMENT."""
+    explain_batch_size: int = Field(8, ge=1)
+    """Integrated-gradients steps or occlusion inputs in one piece of work: an inference
+    call arriving while an explanation computes waits for at most one such piece, and
+    deadlines and cancellation are checked between pieces."""
+    explain_max_passes: int = Field(4096, ge=1)
+    """Most forward passes one occlusion may take (windows of an image, tokens of a
+    text); a request needing more is INVALID_ARGUMENT naming `window` or `stride`."""
     router_address: str | None = None
     """Router to register this process's models with (`host:port`); unset: no registration."""
     advertise_address: str | None = None
@@ -443,6 +464,17 @@ class ServerSettings(CommonSettings):
     router's `auth_tls_identities` mapping it to a registrar, no `router_token` is needed."""
     router_tls_key_file: Path | None = None
     """The private key of `router_tls_cert_file`."""
+
+    def explain_limits(self) -> ExplainLimits:
+        """The limits of `Explain` calls (see the `explain_*` settings)."""
+        return ExplainLimits(
+            self.explain_max_running,
+            self.explain_max_waiting,
+            self.explain_default_steps,
+            self.explain_max_steps,
+            self.explain_batch_size,
+            self.explain_max_passes,
+        )
 
     def text_limits(self) -> TextLimits:
         """The limits the text services check each call's texts against."""

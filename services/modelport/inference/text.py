@@ -44,14 +44,18 @@ def validate_texts(texts: list[str], field: str, limits: TextLimits) -> None:
             field, f"has {len(texts)} texts; at most {limits.max_inputs} per call"
         )
     for i, text in enumerate(texts):
-        if not text:
-            raise InvalidArgument(f"{field}[{i}]", "is empty")
-        if len(text) * 4 > limits.max_input_bytes:  # a code point is at most 4 bytes
-            size = len(text.encode("utf-8", "surrogatepass"))
-            if size > limits.max_input_bytes:
-                raise InvalidArgument(
-                    f"{field}[{i}]",
-                    f"has {size} bytes; at most {limits.max_input_bytes} per input",
-                )
-        if text.isspace():
-            raise InvalidArgument(f"{field}[{i}]", "is only whitespace")
+        validate_text(text, f"{field}[{i}]", limits)
+
+
+def validate_text(text: str, field: str, limits: TextLimits) -> None:
+    """Not empty or whitespace only, not over `max_input_bytes` of UTF-8."""
+    if not text:
+        raise InvalidArgument(field, "is empty")
+    if len(text) * 4 > limits.max_input_bytes:  # a code point is at most 4 bytes
+        size = len(text.encode("utf-8", "surrogatepass"))
+        if size > limits.max_input_bytes:
+            raise InvalidArgument(
+                field, f"has {size} bytes; at most {limits.max_input_bytes} per input"
+            )
+    if text.isspace():
+        raise InvalidArgument(field, "is only whitespace")

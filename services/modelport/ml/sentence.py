@@ -146,7 +146,11 @@ class SentenceEncoder:
         dtype: torch.dtype,
         max_padded_tokens: int,
         engine: EngineChoice | None = None,
+        *,
+        keep_torch: bool = False,
     ) -> None:
+        """`keep_torch`: keep the torch model as `model` whatever engine serves (for
+        gradients); otherwise it is dropped when ONNX Runtime serves."""
         self.config = SentenceConfig.read(root)
         self.device = device
         tokenizer = AutoTokenizer.from_pretrained(
@@ -168,6 +172,7 @@ class SentenceEncoder:
             engine or EngineChoice.eager(device, dtype),
             str(root),
         )
+        self.model: Any = model.requires_grad_(False) if keep_torch else None
 
     def _graph(self, model: Any) -> Graph:
         pooling = self.config.pooling

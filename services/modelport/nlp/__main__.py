@@ -75,6 +75,7 @@ def default_models() -> list[ModelSpec]:
 
 def build(settings: NlpSettings) -> InferenceServer:
     """Wire settings, models, handler and servicers into one server."""
+    from modelport.inference.explaining import ExplainQueue
     from modelport.ml.device import configure_threads
 
     from . import oip_adapter as oip
@@ -84,7 +85,8 @@ def build(settings: NlpSettings) -> InferenceServer:
     configure_threads(settings.torch_threads)
     metrics = InferenceMetrics()
     repository = ModelRepository.of(settings, metrics)
-    handler = NlpHandler(repository, settings.text_limits())
+    explanations = ExplainQueue(settings.explain_limits(), metrics)
+    handler = NlpHandler(repository, settings.text_limits(), explanations)
     servicer = NlpServicer(handler)
     services = backend_bindings(
         SERVICE_NAME,

@@ -18,22 +18,24 @@ import logging
 from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
 import numpy as np
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+from modelport.inference.explaining import Work
 from modelport.inference.model import BatchedModel, ModelMetadata, TensorSpec
 from modelport.inference.text import TextItem, Truncation
 from modelport.ml.device import select_device
 from modelport.ml.engines import EngineChoice, load_engine
 from modelport.ml.hf import text_graph
-from modelport.ml.sentence import SentenceEncoder, normalized
+from modelport.ml.sentence import SentenceEncoder, normalized, pool
 from modelport.ml.text import TextEncoder
 from modelport.serving.catalog import Task
 from modelport.serving.errors import ModelportError
 
+from .explain import EncoderExplainer, TextExplanation, TextQuestion
 from .settings import PrototypeOptions, SequenceClassificationOptions
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,12 @@ class TextClassifier(BatchedModel[Item, Scores]):
 
     task = Task.TEXT_CLASSIFICATION
     labels: list[str]
+    gradients: ClassVar[bool] = False
+    """Whether `explain` can use integrated gradients (a torch model behind it)."""
+
+    @abstractmethod
+    def explain(self, question: TextQuestion) -> Work[TextExplanation]:
+        """The explanation of one text, in pieces (on the model's worker thread)."""
 
     @abstractmethod
     def prepare(self, texts: Sequence[str], top_k: int, policy: Truncation) -> list[Item]:
@@ -92,8 +100,11 @@ class TextClassifier(BatchedModel[Item, Scores]):
         return self.prepare(["warm-up"], 1, Truncation.END)
 
 
-class EncoderClassifier(TextClassifier[ClassifyItem]):
-    """A classifier that reads the token ids of a Hugging Face tokenizer."""
+class EncoderClassifier(EncoderExplainer, TextClassifier[ClassifyItem]):
+    """A classifier that reads the token ids of a Hugging Face tokenizer; explained by
+    integrated gradients on its torch model's word embeddings, or by occlusion."""
+
+    gradients = True
 
     @abstractmethod
     def tokenize(self, texts: Sequence[str], policy: Truncation) -> list[list[int]]:
@@ -125,6 +136,9 @@ class SequenceClassifier(EncoderClassifier):
         positions = getattr(config, "max_position_embeddings", None) or 512
         max_length = min(positions, tokenizer.model_max_length or positions)
         self.text = TextEncoder(tokenizer, max_length, self.options.max_padded_tokens)
+        self.model = model.requires_grad_(False)
+        """The torch model, kept for explanations (integrated gradients) whatever engine
+        serves: no extra memory on torch, a second copy of the weights on ONNX Runtime."""
         graph = text_graph(
             model, self.text, root, "logits", {0: "batch"}, lambda logits, _: logits, "logits"
         )
@@ -140,6 +154,27 @@ class SequenceClassifier(EncoderClassifier):
     def tokenize(self, texts: Sequence[str], policy: Truncation) -> list[list[int]]:
         return self.text.tokenize(texts, policy)
 
+    @property
+    def text_encoder(self) -> TextEncoder:
+        return self.text
+
+    def _scores(self, logits: torch.Tensor) -> torch.Tensor:
+        return logits.float().sigmoid() if self.multi_label else logits.float().softmax(-1)
+
+    def probabilities(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self._scores(self.engine.run({"input_ids": ids, "attention_mask": mask}))
+
+    def word_embeddings(self) -> torch.nn.Module:
+        layer: torch.nn.Module = self.model.get_input_embeddings()
+        return layer
+
+    def probabilities_from_embeddings(
+        self, embeddings: torch.Tensor, mask: torch.Tensor
+    ) -> torch.Tensor:
+        dtype = next(self.model.parameters()).dtype
+        out = self.model(inputs_embeds=embeddings.to(dtype), attention_mask=mask)
+        return self._scores(out.logits)
+
     def predict_batch(self, batch: Sequence[ClassifyItem]) -> list[Scores | ModelportError]:
         out: list[Scores | ModelportError] = [[] for _ in batch]
         for group, ids, mask in self.text.padded_groups([item.ids for item in batch]):
@@ -152,6 +187,7 @@ class SequenceClassifier(EncoderClassifier):
 
     async def unload(self) -> None:
         vars(self).pop("engine", None)  # absent when loading failed
+        vars(self).pop("model", None)
         await super().unload()
 
 
@@ -169,6 +205,7 @@ class PrototypeClassifier(EncoderClassifier):
             dtype,
             self.options.max_padded_tokens,
             EngineChoice.of(self.spec, device, dtype, self.cache_dir),
+            keep_torch=True,
         )
         self.temperature = self.options.temperature
         self.labels = list(examples)
@@ -180,6 +217,10 @@ class PrototypeClassifier(EncoderClassifier):
         vectors = np.stack(self.encoder.encode(self.encoder.tokenize_texts(sentences_flat)))
         self._examples = normalized(vectors)
         self._owners = np.array(owners)
+        self._example_rows = torch.from_numpy(self._examples).to(device)
+        self._label_masks = [
+            torch.from_numpy(self._owners == label).to(device) for label in range(len(self.labels))
+        ]
         log.info(
             "label prototypes for %s: %d labels, %d examples",
             self.name,
@@ -194,6 +235,34 @@ class PrototypeClassifier(EncoderClassifier):
         base = super().metadata()
         properties = {**base.properties, **self.encoder.engine.describe()}
         return ModelMetadata(base.task, base.inputs, base.outputs, properties)
+
+    @property
+    def text_encoder(self) -> TextEncoder:
+        return self.encoder.text
+
+    def _label_scores(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """`predict_batch`'s scores in torch: pooled, unit-length vectors against the
+        examples, each label's best example, softmax over the temperature."""
+        vectors = pool(hidden.float(), mask.to(hidden.device), self.encoder.config.pooling)
+        similarity = torch.nn.functional.normalize(vectors, dim=-1) @ self._example_rows.T
+        best = torch.stack([similarity[:, m].max(dim=1).values for m in self._label_masks], 1)
+        return (best / self.temperature).softmax(-1)
+
+    def probabilities(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        hidden = self.encoder.engine.run({"input_ids": ids, "attention_mask": mask})
+        return self._label_scores(hidden, mask)
+
+    def word_embeddings(self) -> torch.nn.Module:
+        layer: torch.nn.Module = self.encoder.model.get_input_embeddings()
+        return layer
+
+    def probabilities_from_embeddings(
+        self, embeddings: torch.Tensor, mask: torch.Tensor
+    ) -> torch.Tensor:
+        model = self.encoder.model
+        dtype = next(model.parameters()).dtype
+        out = model(inputs_embeds=embeddings.to(dtype), attention_mask=mask)
+        return self._label_scores(out.last_hidden_state, mask)
 
     def predict_batch(self, batch: Sequence[ClassifyItem]) -> list[Scores | ModelportError]:
         vectors = normalized(np.stack(self.encoder.encode([item.ids for item in batch])))

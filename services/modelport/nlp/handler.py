@@ -8,13 +8,21 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from modelport.inference.decoding import Chunk, FinishReason, GenerationParams, Generations
+from modelport.inference.explaining import Baseline, ExplainQueue, Method, run_work
 from modelport.inference.repository import ManagedModel, ModelRepository
-from modelport.inference.text import TextItem, TextLimits, Truncation, validate_texts
+from modelport.inference.text import (
+    TextItem,
+    TextLimits,
+    Truncation,
+    validate_text,
+    validate_texts,
+)
 from modelport.serving.calls import ModelListener, ignore_model
 from modelport.serving.catalog import wrong_rpc
 from modelport.serving.errors import FailedPrecondition, InvalidArgument
 
 from .classify import Scores, TextClassifier
+from .explain import INPUT_FIELD, TextExplanation, TextQuestion
 from .generate import GenerativeModel
 from .tokens import Aggregation, Entity, EntityTagger
 
@@ -23,6 +31,7 @@ CLASSIFY = "modelport.v1.NlpService/Classify"
 CLASSIFY_TOKENS = "modelport.v1.NlpService/ClassifyTokens"
 GENERATE = "modelport.v1.NlpService/Generate"
 CHAT = "modelport.v1.NlpService/Chat"
+EXPLAIN = "modelport.v1.NlpService/Explain"
 ROLES = ("system", "user", "assistant")
 """The roles a Chat message may have (what chat templates know)."""
 
@@ -47,6 +56,28 @@ class TokensCall:
     min_score: float
     on_model: ModelListener = field(default=ignore_model, compare=False)
     """Told the model version as soon as it is resolved."""
+
+
+@dataclass(frozen=True)
+class ExplainCall:
+    model: str
+    version: str
+    input: str
+    target: str
+    method: Method | None
+    """None: the model's default."""
+    steps: int
+    baseline: Baseline | None
+    truncation: Truncation
+    on_model: ModelListener = field(default=ignore_model, compare=False)
+    """Told the model version as soon as it is resolved."""
+
+
+@dataclass(frozen=True)
+class ExplainAnswer:
+    model: str
+    version: str
+    explanation: TextExplanation
 
 
 @dataclass(frozen=True)
@@ -126,9 +157,12 @@ class StreamChunk:
 
 
 class NlpHandler:
-    def __init__(self, repository: ModelRepository, limits: TextLimits) -> None:
+    def __init__(
+        self, repository: ModelRepository, limits: TextLimits, explanations: ExplainQueue
+    ) -> None:
         self._repository = repository
         self._limits = limits
+        self._explanations = explanations
 
     def _model(
         self, name: str, version: str, kind: Any, rpc: str, on_model: ModelListener
@@ -171,6 +205,39 @@ class NlpHandler:
         )
         results: list[list[Entity]] = await managed.batcher.submit(items)
         return Answer(managed.name, managed.version, results, sum(i.tokens for i in items))
+
+    async def explain(self, call: ExplainCall) -> ExplainAnswer:
+        """Attributions of one text's tokens for a label, computed in the explanation
+        queue at a lower priority than the model's inference."""
+        validate_text(call.input, INPUT_FIELD, self._limits)
+        limits = self._explanations.limits
+        steps = limits.steps(call.steps)
+        if call.baseline is Baseline.BLACK:
+            raise InvalidArgument("baseline", "BASELINE_BLACK is for images; use PAD or ZERO")
+        managed, model = self._model(
+            call.model, call.version, TextClassifier, EXPLAIN, call.on_model
+        )
+        method = call.method or (
+            Method.INTEGRATED_GRADIENTS if model.gradients else Method.OCCLUSION
+        )
+        if method is Method.INTEGRATED_GRADIENTS and not model.gradients:
+            raise InvalidArgument(
+                "method",
+                f"model {managed.name!r} has no gradients (not a torch model): "
+                "use EXPLAIN_METHOD_OCCLUSION",
+            )
+        question = TextQuestion(
+            call.input,
+            call.target,
+            method,
+            steps,
+            call.baseline or Baseline.PAD,
+            limits.batch_size,
+            call.truncation,
+        )
+        async with self._explanations.slot(managed.name):
+            explanation = await run_work(managed.batcher, model.explain(question))
+        return ExplainAnswer(managed.name, managed.version, explanation)
 
     # -- generation ---------------------------------------------------------------------
     def _check_params(self, d: Decoding) -> None:

@@ -7,12 +7,31 @@ from typing import Any
 
 import grpc
 
-from modelport.inference.convert import classifications, model_ref, truncation_from_proto, usage
+from modelport.inference.convert import (
+    BASELINE_TO_PROTO,
+    METHOD_TO_PROTO,
+    baseline_from_proto,
+    classifications,
+    label_scores,
+    method_from_proto,
+    model_ref,
+    truncation_from_proto,
+    usage,
+)
 from modelport.inference.decoding import FinishReason
 from modelport.serving.calls import ModelListener, ignore_model, model_listener
 from modelport.v1 import nlp_pb2, nlp_pb2_grpc
 
-from .handler import ChatCall, ClassifyCall, Decoding, GenerateCall, Message, NlpHandler, TokensCall
+from .handler import (
+    ChatCall,
+    ClassifyCall,
+    Decoding,
+    ExplainCall,
+    GenerateCall,
+    Message,
+    NlpHandler,
+    TokensCall,
+)
 from .tokens import Aggregation
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -178,3 +197,47 @@ class NlpServicer(nlp_pb2_grpc.NlpServiceServicer):
                 response.finish_reason = _FINISH[chunk.finish]
                 response.usage.CopyFrom(usage(chunk.input_tokens, chunk.output_tokens))
             yield response
+
+    async def Explain(
+        self, request: nlp_pb2.ExplainTextRequest, context: Context
+    ) -> nlp_pb2.ExplainTextResponse:
+        answer = await self._handler.explain(
+            ExplainCall(
+                request.model.name,
+                request.model.version,
+                request.input,
+                request.target_label,
+                method_from_proto(request.method),
+                request.steps,
+                baseline_from_proto(request.baseline),
+                truncation_from_proto(request.truncation),
+                model_listener(context),
+            )
+        )
+        found = answer.explanation
+        response = nlp_pb2.ExplainTextResponse(
+            model=model_ref(answer.model, answer.version),
+            method=METHOD_TO_PROTO[found.method],
+            target_label=found.target,
+            target_score=found.target_score,
+            prediction=label_scores(found.prediction),
+            tokens=[
+                nlp_pb2.TokenAttribution(
+                    token=t.token,
+                    text=t.text,
+                    start=t.start,
+                    end=t.end,
+                    word_index=t.word,
+                    special=t.special,
+                    attribution=t.attribution,
+                )
+                for t in found.tokens
+            ],
+            steps=found.steps,
+            baseline=BASELINE_TO_PROTO[found.baseline],
+            forward_passes=found.passes,
+            usage=usage(found.input_tokens),
+        )
+        if found.delta is not None:
+            response.convergence_delta = found.delta
+        return response

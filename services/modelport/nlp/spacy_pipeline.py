@@ -18,7 +18,9 @@ entity spans; NONE gives one entity per token inside an entity, labelled with it
 
 `spacy-textcat` (Classify): the scores are the component's `doc.cats`, a softmax over the
 labels for `textcat` (they sum to 1), one independent score per label for
-`textcat_multilabel`; `top_k` keeps the best.
+`textcat_multilabel`; `top_k` keeps the best. `Explain` uses occlusion (spaCy models have
+no gradients here): each token is taken out of the text in turn and the drop of the
+target's score is its attribution.
 """
 
 from __future__ import annotations
@@ -31,10 +33,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import torch
 
+from modelport.inference.explaining import Method, Work, target_index
 from modelport.inference.model import ModelMetadata
 from modelport.inference.settings import ModelSpec
 from modelport.inference.text import Truncation
+from modelport.ml.attribution import occlusion
 from modelport.ml.text import (
     CHARS_PER_TOKEN,
     MAX_CHARS_PER_TOKEN,
@@ -45,6 +50,7 @@ from modelport.ml.text import (
 from modelport.serving.errors import ConfigError, ModelportError
 
 from .classify import Scores, TextClassifier, top
+from .explain import INPUT_FIELD, TextExplanation, TextQuestion, TokenScore, ranked
 from .settings import SpacyOptions
 from .tokens import Aggregation, Entity, EntityTagger
 
@@ -136,11 +142,12 @@ class Pipeline:
         WINDOW_MARGIN_TOKENS` tokens or holds the whole text (as
         `modelport.ml.text.TextEncoder.encode_windows` does): only the word at the
         window's edge can tokenise differently, and it lies past the tokens kept."""
-        out = []
-        for i, text in enumerate(texts):
-            with self._tokenizing:
-                out.append(self._read(text, policy, f"inputs[{i}]"))
-        return out
+        return [self.read_one(text, policy, f"inputs[{i}]") for i, text in enumerate(texts)]
+
+    def read_one(self, text: str, policy: Truncation, field: str) -> tuple[Doc, int]:
+        """One text as `read` reads it; errors name `field`."""
+        with self._tokenizing:
+            return self._read(text, policy, field)
 
     def _read(self, text: str, policy: Truncation, field: str) -> tuple[Doc, int]:
         limit = self.max_tokens
@@ -270,6 +277,47 @@ class SpacyClassifier(TextClassifier[TextcatItem]):
             top(self.labels, _scores(doc.cats, self.labels), item.top_k)
             for item, doc in zip(batch, docs, strict=True)
         ]
+
+    def _cats(self, docs: Sequence[Doc]) -> list[np.ndarray]:
+        return [_scores(doc.cats, self.labels) for doc in self.pipeline.run(docs)]
+
+    def explain(self, q: TextQuestion) -> Work[TextExplanation]:
+        """Occlusion: the drop of the target's score with each token taken out of the
+        text (the rest of the text as it was, whitespace included)."""
+        doc, offset = self.pipeline.read_one(q.text, q.policy, INPUT_FIELD)
+        probs = self._cats([doc])[0]
+        target = target_index(self.labels, q.target, probs.tolist())
+        yield
+        texts = ["".join(t.text_with_ws for t in doc if t.i != i) or " " for i in range(len(doc))]
+
+        def scores(occluded: Sequence[str]) -> torch.Tensor:
+            docs = [self.pipeline.read_one(t, Truncation.END, INPUT_FIELD)[0] for t in occluded]
+            return torch.tensor([p[target] for p in self._cats(docs)])
+
+        dropped = yield from occlusion(scores, texts, q.batch)
+        tokens = [
+            TokenScore(
+                t.text,
+                t.text,
+                offset + t.idx,
+                offset + t.idx + len(t.text),
+                t.i,
+                False,
+                float(probs[target]) - value,
+            )
+            for t, value in zip(doc, dropped.tolist(), strict=True)
+        ]
+        return TextExplanation(
+            ranked(self.labels, probs.tolist()),
+            self.labels[target],
+            float(probs[target]),
+            Method.OCCLUSION,
+            tokens,
+            None,
+            0,
+            None,
+            len(texts) + 1,
+        )
 
     async def unload(self) -> None:
         vars(self).pop("pipeline", None)  # absent when loading failed

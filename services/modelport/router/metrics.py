@@ -61,3 +61,45 @@ class RouterMetrics(Metrics):
             ["model"],
             registry=r,
         )
+        self.xds_version = Gauge(
+            "modelport_router_xds_version",
+            "Version of the xDS resources the control plane serves (bumped on each change).",
+            registry=r,
+        )
+        self.xds_streams = Gauge(
+            "modelport_router_xds_streams",
+            "Open ADS streams (Envoys and proxyless gRPC clients).",
+            registry=r,
+        )
+        self.xds_pushes = Counter(
+            "modelport_router_xds_pushes_total",
+            "xDS responses sent, by resource type.",
+            ["type"],
+            registry=r,
+        )
+        self.xds_nacks = Counter(
+            "modelport_router_xds_nacks_total",
+            "xDS responses a client rejected (NACK), by resource type.",
+            ["type"],
+            registry=r,
+        )
+        self.shadow_calls = Counter(
+            "modelport_router_shadow_calls_total",
+            "Shadow copies of calls by outcome: compared, error, dropped (too many in flight).",
+            ["model", "version", "outcome"],
+            registry=r,
+        )
+        self.shadow_answers = Counter(
+            "modelport_router_shadow_answers_total",
+            "Inputs of shadow copies whose label (or entity set) agreed with the answer the "
+            "caller got, or disagreed.",
+            ["model", "version", "outcome"],
+            registry=r,
+        )
+        self.shadow_cosine = Histogram(
+            "modelport_router_shadow_cosine",
+            "Cosine similarity of each shadow vector to the vector the caller got.",
+            ["model", "version"],
+            buckets=(0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999, 0.9999, 1.0),
+            registry=r,
+        )

@@ -40,8 +40,11 @@ from modelport.router.metrics import RouterMetrics
 from modelport.router.placement import Placement
 from modelport.router.pool import Replica, ReplicaPool
 from modelport.router.registry import Registry, ReplicaState
+from modelport.router.shadow import Shadows, pin
 from modelport.serving.calls import (
     CALLER_HEADER,
+    MODEL_HEADER,
+    VERSION_HEADER,
     call_record,
     fair_share,
     record_model,
@@ -57,7 +60,7 @@ from modelport.serving.errors import (
 )
 from modelport.serving.server import ServiceBinding
 from modelport.serving.tracing import TRACE_HEADERS, inject
-from modelport.serving.wire import Malformed, length_delimited
+from modelport.serving.wire import Malformed, length_delimited, length_delimited_field
 from modelport.v1 import common_pb2, embedding_pb2, nlp_pb2, vision_pb2
 
 log = logging.getLogger(__name__)
@@ -76,6 +79,8 @@ _NOT_FORWARDED = {
     "grpc-trace-bin-internal",
     "x-request-id",  # replaced by the id the router logs the call under
     CALLER_HEADER,  # replaced by the router's own key for the call
+    MODEL_HEADER,  # the router routes by the body; a replica would trust these from it
+    VERSION_HEADER,
 }
 
 
@@ -223,12 +228,14 @@ class RoutingProxy:
         metrics: RouterMetrics,
         *,
         strip_headers: frozenset[str] = frozenset({"authorization"}),
+        shadows: Shadows | None = None,
         placement: Placement | None = None,
     ) -> None:
         self._registry = registry
         self._pool = pool
         self._metrics = metrics
         self._strip = strip_headers | {"authorization"}
+        self._shadows = shadows
         self._placement = placement
         """Loads models on demand and spreads hot ones; None: neither."""
 
@@ -282,10 +289,10 @@ class RoutingProxy:
         context: Context,
         tried: set[str],
         requests: _Requests | None = None,
-    ) -> Replica:
-        """A replica whose connection is READY; replicas that cannot be reached are
-        skipped (the call was never sent to them, so trying another is safe). The only
-        place a call moves to another replica."""
+    ) -> tuple[Replica, str]:
+        """A replica whose connection is READY, and the version it serves the call as;
+        replicas that cannot be reached are skipped (the call was never sent to them, so
+        trying another is safe). The only place a call moves to another replica."""
         span = trace.get_current_span()
         loads = 0
         while True:
@@ -319,7 +326,7 @@ class RoutingProxy:
                     requests.routed(replica.endpoint, registrations[0].version)
                 span.set_attribute("modelport.replica", replica.endpoint)
                 span.set_attribute("modelport.retries", len(tried))
-                return replica
+                return replica, registrations[0].version
             self._pool.failed(replica)
             tried.add(replica.endpoint)
             self._metrics.retries.labels(name).inc()
@@ -356,13 +363,14 @@ class RoutingProxy:
         name: str,
         version: str,
         context: Context,
-        send: Callable[[Replica, float | None], Awaitable[bytes]],  # (replica, deadline_s)
+        send: Callable[[Replica, str, float | None], Awaitable[bytes]],
         requests: _Requests | None = None,
     ) -> bytes:
-        replica = await self._acquire(name, version, context, set(), requests)
+        """`send(replica, version, deadline_s)` once a replica is reached."""
+        replica, chosen = await self._acquire(name, version, context, set(), requests)
         self._begin(replica)
         try:
-            response = await send(replica, context.time_remaining())
+            response = await send(replica, chosen, context.time_remaining())
         except grpc.aio.AioRpcError as error:  # sent: never retried
             await self._relay(error, replica, context, requests)
             raise
@@ -374,6 +382,19 @@ class RoutingProxy:
         self._pool.succeeded(replica)
         return response
 
+    def _pinned(self, key: RouteKey, name: str, request: bytes, asked: str, chosen: str) -> bytes:
+        """The request as sent to a replica: when the caller named no version and a traffic
+        split chose one, that version is appended as a further occurrence of the version
+        field, which protobuf merges over the first (a replica serving several versions
+        would otherwise answer with its own newest, whatever the split says). Only the
+        appended bytes are new: the payload is never re-encoded; without a split the
+        bytes go as they came."""
+        if asked or not chosen or not self._registry.has_split(name):
+            return request
+        if key is oip_route_key:  # model_version: field 2, a string
+            return request + length_delimited_field(2, chosen.encode())
+        return pin(request, chosen)
+
     # -- the four cardinalities ---------------------------------------------------------
     async def _unary_unary(
         self, method: str, key: RouteKey, request: bytes, context: Context
@@ -381,11 +402,15 @@ class RoutingProxy:
         name, version = self._route(method, key, request)
         metadata = self._metadata(context)
 
-        async def send(replica: Replica, deadline_s: float | None) -> bytes:
+        async def send(replica: Replica, chosen: str, deadline_s: float | None) -> bytes:
             call = replica.callable("unary_unary", method)
-            return await call(request, timeout=deadline_s, metadata=metadata)  # type: ignore[no-any-return]
+            sent = self._pinned(key, name, request, version, chosen)
+            return await call(sent, timeout=deadline_s, metadata=metadata)  # type: ignore[no-any-return]
 
-        return await self._unary(name, version, context, send)
+        response = await self._unary(name, version, context, send)
+        if self._shadows is not None:  # after the answer is made; it never waits on the copy
+            self._shadows.offer(method, name, version, request, response, metadata)
+        return response
 
     async def _stream_unary(
         self, method: str, key: RouteKey, requests: AsyncIterator[bytes], context: Context
@@ -399,7 +424,7 @@ class RoutingProxy:
             first, requests, key, (name, version), self._registry, sees_internals(context)
         )
 
-        async def send(replica: Replica, deadline_s: float | None) -> bytes:
+        async def send(replica: Replica, _: str, deadline_s: float | None) -> bytes:
             call = replica.callable("stream_unary", method)
             return await call(stream, timeout=deadline_s, metadata=metadata)  # type: ignore[no-any-return]
 
@@ -409,9 +434,11 @@ class RoutingProxy:
         self, method: str, key: RouteKey, request: bytes, context: Context
     ) -> AsyncIterator[bytes]:
         name, version = self._route(method, key, request)
-        replica = await self._acquire(name, version, context, set())
+        replica, chosen = await self._acquire(name, version, context, set())
         call = replica.callable("unary_stream", method)(
-            request, timeout=context.time_remaining(), metadata=self._metadata(context)
+            self._pinned(key, name, request, version, chosen),
+            timeout=context.time_remaining(),
+            metadata=self._metadata(context),
         )
         async for response in self._relay_stream(call, replica, context):
             yield response
@@ -426,7 +453,7 @@ class RoutingProxy:
         stream = _Requests(
             first, requests, key, (name, version), self._registry, sees_internals(context)
         )
-        replica = await self._acquire(name, version, context, set(), stream)
+        replica, _ = await self._acquire(name, version, context, set(), stream)
         call = replica.callable("stream_stream", method)(
             stream, timeout=context.time_remaining(), metadata=self._metadata(context)
         )

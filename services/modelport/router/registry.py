@@ -306,6 +306,10 @@ class Registry:
             self._splits.pop(name, None)
         self._notify(name)
 
+    def has_split(self, name: str) -> bool:
+        """Whether a traffic split chooses the version of `name`'s unpinned calls."""
+        return name in self._splits
+
     def splits(self) -> dict[str, dict[str, int]]:
         return {k: dict(v) for k, v in self._splits.items()}
 

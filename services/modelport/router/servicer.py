@@ -25,6 +25,7 @@ from google.protobuf import timestamp_pb2
 
 from modelport.router.pool import ReplicaPool
 from modelport.router.registry import Registration, Registry, ReplicaState, Source
+from modelport.router.shadow import Shadows, ShadowStats
 from modelport.router.store import RegistryStore
 from modelport.serving import endpoints
 from modelport.serving.auth import AuditLog
@@ -112,8 +113,10 @@ class RouterRegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
         audit: AuditLog | None = None,
         allow_registration: bool = True,
         allow_splits: bool = True,
+        shadows: Shadows | None = None,
     ) -> None:
         self._registry = registry
+        self._shadows = shadows
         self._store = store
         self._pool = pool
         self._policy = policy or EndpointPolicy()
@@ -348,7 +351,10 @@ class RouterRegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
         self, request: registry_pb2.SetTrafficSplitRequest, context: Context
     ) -> registry_pb2.SetTrafficSplitResponse:
         weights = dict(request.weights)
-        with self._change(context, "SetTrafficSplit", model=request.name, weights=weights):
+        reason = {"reason": request.reason} if request.reason else {}
+        with self._change(
+            context, "SetTrafficSplit", model=request.name, weights=weights, **reason
+        ):
             if not self._allow_splits:
                 raise FailedPrecondition(
                     "this router takes its traffic splits from its configuration "
@@ -362,3 +368,46 @@ class RouterRegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
             self._registry.set_split(request.name, weights)
             await self._store.save_split(request.name, weights)
         return registry_pb2.SetTrafficSplitResponse()
+
+    def _shadows_here(self) -> Shadows:
+        if self._shadows is None:
+            raise FailedPrecondition("this router does not shadow traffic")
+        return self._shadows
+
+    async def SetShadow(
+        self, request: registry_pb2.SetShadowRequest, context: Context
+    ) -> registry_pb2.ShadowStatus:
+        reason = {"reason": request.reason} if request.reason else {}
+        with self._change(
+            context,
+            "SetShadow",
+            model=request.name,
+            version=request.version,
+            fraction=request.fraction,
+            **reason,
+        ):
+            stats = self._shadows_here().set(request.name, request.version, request.fraction)
+        return shadow_status(stats)
+
+    async def GetShadow(
+        self, request: registry_pb2.GetShadowRequest, context: Context
+    ) -> registry_pb2.ShadowStatus:
+        stats = self._shadows_here().get(request.name)
+        if stats is None:
+            raise NotFound(f"model {request.name!r} has no shadow")
+        return shadow_status(stats)
+
+
+def shadow_status(stats: ShadowStats) -> registry_pb2.ShadowStatus:
+    return registry_pb2.ShadowStatus(
+        name=stats.name,
+        version=stats.version,
+        fraction=stats.fraction,
+        mirrored=stats.mirrored,
+        dropped=stats.dropped,
+        errors=stats.errors,
+        compared=stats.compared,
+        agreed=stats.agreed,
+        vectors=stats.vectors,
+        mean_cosine=stats.mean_cosine,
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
@@ -47,6 +48,11 @@ class RouterSettings(CommonSettings):
     """Serve SetTrafficSplit. False: splits come only from `traffic_splits` and the call
     is FAILED_PRECONDITION (the chart's default: a split set by a call would change one
     router replica only, and only until it restarts)."""
+    shadow_max_inflight: int = Field(16, ge=1)
+    """Shadow copies (SetShadow) in flight at once on this router; one more is dropped
+    (counted), never queued: shadows never hold memory or delay callers."""
+    shadow_timeout_s: float = Field(10.0, gt=0)
+    """Deadline of each shadow copy."""
     eject_after_failures: int = Field(3, ge=1)
     """Consecutive transport failures after which a replica gets no calls until a health
     check passes."""
@@ -107,6 +113,33 @@ class RouterSettings(CommonSettings):
     """How long a replica that deregistered a model itself (after an unload, say) is still
     sent RepositoryModelLoad/Index calls for it. Replicas removed by an admin, whose lease
     lapsed or that left Kubernetes are never contacted again."""
+
+    xds: bool = False
+    """Serve the xDS control plane (ADS) on the router's port: Envoy (`modelport up
+    --data-plane envoy`, the chart's `dataPlane`) and proxyless gRPC clients route by it."""
+    xds_router_address: str | None = None
+    """`host:port` (an IP address) at which Envoy and proxyless clients reach this router
+    for calls they do not route themselves; unset: 127.0.0.1 and the router's port."""
+    xds_listen_address: str | None = None
+    """`ip:port` of the listener the router tells Envoy to open (the data plane's
+    address for clients); unset: no Envoy listener (proxyless clients only)."""
+    xds_service_name: str = Field("modelport", min_length=1)
+    """The name proxyless clients dial (`xds:///modelport`): their API listener's."""
+    xds_warmup_s: float | None = Field(None, ge=0)
+    """How long after start the control plane answers no ADS stream (Envoy routes on its
+    last config meanwhile), so that a restarted router pushes no config before the
+    replicas holding leases have registered again; unset: `lease_ttl_s`."""
+    data_plane_token_file: Path | None = None
+    """With caller authentication on: the token Envoy presents on its ext_authz checks
+    (a `router`-role token of the router's `auth_tokens_file`)."""
+
+    @field_validator("xds_router_address", "xds_listen_address")
+    @classmethod
+    def _ip_port(cls, address: str | None) -> str | None:
+        if address is not None:
+            host, _ = endpoints.split_host_port(address)
+            ipaddress.ip_address(host.strip("[]"))  # xDS addresses are IPs, never names
+        return address
 
     @field_validator("strip_headers")
     @classmethod

@@ -56,7 +56,13 @@ from google.protobuf import descriptor_pool
 from google.protobuf.descriptor import FieldDescriptor
 
 from modelport.serving import endpoints
-from modelport.serving.calls import call_record, fair_share, fair_share_key
+from modelport.serving.calls import (
+    call_record,
+    fair_share,
+    fair_share_key,
+    routed_to,
+    routed_version,
+)
 from modelport.serving.errors import ModelportError, PermissionDenied, ResourceExhausted
 from modelport.serving.identity import ADMIN_METHODS, ROLES, Principal, allowed
 from modelport.serving.interceptors import Handler, around
@@ -465,6 +471,27 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         guarded: Handler = around(handler, self._scope(principal, method, handler, trace, share))
         return guarded
 
+    def authorize(
+        self, header: str | None, method: str, request: bytes | None, source: str, trace: str = ""
+    ) -> Principal:
+        """Decide a call a data plane (Envoy's ext_authz) forwards for the caller whose
+        `authorization` header is `header`, as `intercept_service` decides a call to this
+        server: the token's principal, its role, its rate limit charged per input of
+        `request` (1 when the body is not known). Raises what the caller is told; the
+        audit log says who and why."""
+        principal = None
+        if header is not None and header.startswith("Bearer "):
+            principal = self._tokens.find(header.removeprefix("Bearer ").strip())
+        if principal is None:
+            self._denied(source, "-", method, "unauthenticated", trace)
+            raise ModelportError(UNAUTHENTICATED, code=grpc.StatusCode.UNAUTHENTICATED)
+        if not allowed(principal.role, method) or method in ADMIN_METHODS:
+            self._denied(principal.identity, principal.identity, method, "permission_denied", trace)
+            raise PermissionDenied(FORBIDDEN)
+        if self._limiter is not None and principal.role != "router":
+            self._charge(principal, method, request if request is not None else b"", trace)
+        return principal
+
     def _certificate_scope(
         self, method: str, handler: Any, trace: str, metadata: Mapping[str, str | bytes]
     ) -> Any:
@@ -524,6 +551,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             if record is not None:
                 record.principal = principal
             fair_share.set(share)
+            routed_version.set(routed_to(dict(context.invocation_metadata() or ()), principal))
             if limited and not streaming:
                 self._charge(principal, method, request, trace)
             if capped:

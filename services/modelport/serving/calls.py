@@ -101,6 +101,11 @@ def caller(context: object) -> Principal | None:
     return record.principal if record is not None else None
 
 
+MODEL_HEADER = "x-modelport-model"
+VERSION_HEADER = "x-modelport-version"
+"""Metadata naming the model (and version) a call is for, which Modelport's clients send:
+Envoy routes a call that has them straight to a replica of that model (the request's
+`model` field stays what the replica serves; the router reads the body, never these)."""
 CALLER_HEADER = "x-modelport-caller"
 """Metadata the router sends with each call it forwards: the fair-share key it gave the
 call, so a backend queues the caller's work as the caller's, not as the router's."""
@@ -110,6 +115,24 @@ MAX_KEY_CHARS = 256
 fair_share: ContextVar[str] = ContextVar("modelport_fair_share", default="")
 """The fair-share key of the call being served (see `fair_share_key`); schedulers queue
 work by it, round robin between keys."""
+
+
+routed_version: ContextVar[tuple[str, str]] = ContextVar(
+    "modelport_routed_version", default=("", "")
+)
+"""(model, version) the call was routed to by a trusted data plane (see `routed_to`): the
+version a request that names none is served by (Envoy cannot write a split's chosen
+version into the request as the router does, so it names it in `VERSION_HEADER`)."""
+
+
+def routed_to(metadata: Mapping[str, str | bytes], principal: Principal | None) -> tuple[str, str]:
+    """(model, version) of `MODEL_HEADER` and `VERSION_HEADER`, taken only from the
+    router's (or an admin's) credential, or when authentication is off; else empty."""
+    model, version = metadata.get(MODEL_HEADER), metadata.get(VERSION_HEADER)
+    trusted = principal is None or principal.privileged
+    if trusted and isinstance(model, str) and isinstance(version, str) and model and version:
+        return model, version
+    return "", ""
 
 
 def sees_internals(context: object) -> bool:

@@ -74,12 +74,18 @@ RPC_TASKS: dict[str, frozenset[Task]] = {
     "modelport.v1.NlpService/GenerateStream": _GENERATION,
     "modelport.v1.NlpService/Chat": _GENERATION,
     "modelport.v1.NlpService/ChatStream": _GENERATION,
+    "modelport.v1.NlpService/Explain": frozenset({Task.TEXT_CLASSIFICATION}),
     "modelport.v1.VisionService/ClassifyImage": frozenset({Task.IMAGE_CLASSIFICATION}),
     "modelport.v1.VisionService/DetectObjects": frozenset({Task.OBJECT_DETECTION, Task.OCR}),
     "modelport.v1.VisionService/ReadText": frozenset({Task.OCR}),
+    "modelport.v1.VisionService/Explain": frozenset({Task.IMAGE_CLASSIFICATION}),
 }
 """The tasks each typed RPC serves (`service/method`, no leading slash). The Open Inference
 Protocol serves every task."""
+
+
+EXPLAIN = "/Explain"
+"""Explain RPCs explain a task's calls: a wrong-RPC answer names the calls themselves."""
 
 
 def wrong_rpc(name: str, task: Task, rpc: str) -> FailedPrecondition | None:
@@ -90,7 +96,7 @@ def wrong_rpc(name: str, task: Task, rpc: str) -> FailedPrecondition | None:
     tasks = RPC_TASKS.get(rpc)
     if tasks is None or task in tasks:
         return None
-    right = [r for r, served in RPC_TASKS.items() if task in served]
+    right = [r for r, served in RPC_TASKS.items() if task in served and not r.endswith(EXPLAIN)]
     service = right[0].split("/")[0] if right else ""
     methods = " or ".join(r.split("/")[1] for r in right)
     where = f"{service}/{methods}" if right else "ModelInfer (Open Inference Protocol)"

@@ -28,6 +28,8 @@ REGISTRY_WRITES = frozenset(
 )
 """What a registrar may call (for its own endpoints, checked by the registry)."""
 TRAFFIC_SPLIT = "/modelport.v1.RegistryService/SetTrafficSplit"
+SHADOW = "/modelport.v1.RegistryService/SetShadow"
+"""Admins only, like traffic splits: it sends callers' inputs to another version."""
 REPOSITORY_WRITES = frozenset(
     {
         "/inference.GRPCInferenceService/RepositoryModelLoad",
@@ -35,7 +37,13 @@ REPOSITORY_WRITES = frozenset(
     }
 )
 """Load and unload: the router's or an admin's."""
-ADMIN_METHODS = REGISTRY_WRITES | REPOSITORY_WRITES | {TRAFFIC_SPLIT}
+DATA_PLANE_PREFIXES = (
+    "/envoy.service.discovery.v3.AggregatedDiscoveryService/",
+    "/envoy.service.auth.v3.Authorization/",
+)
+"""The router's xDS control plane and ext_authz check: the data plane's (a `router`-role
+token) or an admin's; they show replica addresses and answer for other callers."""
+ADMIN_METHODS = REGISTRY_WRITES | REPOSITORY_WRITES | {TRAFFIC_SPLIT, SHADOW}
 """Methods no client may call."""
 
 
@@ -45,9 +53,9 @@ def allowed(role: str, method: str) -> bool:
         return True
     if method in REGISTRY_WRITES:
         return role == "registrar"
-    if method == TRAFFIC_SPLIT:
+    if method in (TRAFFIC_SPLIT, SHADOW):
         return False
-    if method in REPOSITORY_WRITES:
+    if method in REPOSITORY_WRITES or method.startswith(DATA_PLANE_PREFIXES):
         return role == "router"
     return role in ("client", "router")
 

@@ -40,6 +40,8 @@ from modelport.serving.calls import (
     call_holds,
     fair_share,
     fair_share_key,
+    routed_to,
+    routed_version,
 )
 from modelport.serving.errors import InvalidArgument, ModelportError, ResourceExhausted
 from modelport.serving.metrics import Metrics
@@ -209,6 +211,7 @@ class ObservabilityInterceptor(_WrappingInterceptor):
             record = CallRecord(method, new_request_id(headers))
             request_id.set(record.request_id)
             fair_share.set(fair_share_key(headers, context.peer() or "", None))
+            routed_version.set(routed_to(headers, None))
             holds: list[Callable[[], None]] = []
             call_holds.set(holds)
             code = grpc.StatusCode.OK

@@ -114,6 +114,8 @@ class GrpcServer:
         self.health = HealthServicer()
         self._services = list(services)
         self._server: grpc.aio.Server | None = None
+        self.auth: AuthInterceptor | None = None
+        """The call authenticator, once started (None when authentication is off)."""
         self._health_server: grpc.aio.Server | None = None
         self._metrics_server: object | None = None
         self._stopping = False
@@ -201,6 +203,7 @@ class GrpcServer:
             )
         await server.start()
         self._server = server
+        self.auth = auth
         if settings.health_port >= 0:
             health_server = grpc.aio.server()
             health_pb2_grpc.add_HealthServicer_to_server(self.health, health_server)

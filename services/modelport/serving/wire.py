@@ -162,3 +162,20 @@ def length_delimited(data: bytes, number: int) -> list[bytes]:
     when protobuf would not parse the message, so the router never routes on bytes a
     replica reads differently."""
     return [data[start:end] for found, start, end in _spans(data, strict=True) if found == number]
+
+
+def encode_varint(n: int) -> bytes:
+    """`n` (not negative) as a protobuf base-128 varint."""
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def length_delimited_field(number: int, payload: bytes) -> bytes:
+    """Field `number` holding `payload` (a string, bytes or a message), encoded. Appended
+    to a message it overrides a string field and merges into a message field, as
+    protobuf reads repeated occurrences: no need to decode and re-encode the message."""
+    return encode_varint(number << 3 | 2) + encode_varint(len(payload)) + payload

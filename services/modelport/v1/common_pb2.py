@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19modelport/v1/common.proto\x12\x0cmodelport.v1\")\n\x08ModelRef\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\"J\n\x05Usage\x12\x14\n\x0cinput_tokens\x18\x01 \x01(\x04\x12\x15\n\routput_tokens\x18\x02 \x01(\x04\x12\x14\n\x0ctotal_tokens\x18\x03 \x01(\x04\"*\n\nLabelScore\x12\r\n\x05label\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x02\":\n\x0e\x43lassification\x12(\n\x06labels\x18\x01 \x03(\x0b\x32\x18.modelport.v1.LabelScore*g\n\nTruncation\x12\x1a\n\x16TRUNCATION_UNSPECIFIED\x10\x00\x12\x13\n\x0fTRUNCATION_NONE\x10\x01\x12\x12\n\x0eTRUNCATION_END\x10\x02\x12\x14\n\x10TRUNCATION_START\x10\x03*\xee\x01\n\x04Task\x12\x14\n\x10TASK_UNSPECIFIED\x10\x00\x12\x12\n\x0eTASK_EMBEDDING\x10\x01\x12\x1c\n\x18TASK_TEXT_CLASSIFICATION\x10\x02\x12\x1d\n\x19TASK_TOKEN_CLASSIFICATION\x10\x03\x12\x18\n\x14TASK_TEXT_GENERATION\x10\x04\x12\x1d\n\x19TASK_TEXT2TEXT_GENERATION\x10\x05\x12\x1d\n\x19TASK_IMAGE_CLASSIFICATION\x10\x06\x12\x19\n\x15TASK_OBJECT_DETECTION\x10\x07\x12\x0c\n\x08TASK_OCR\x10\x08*\xdb\x01\n\nModelState\x12\x1b\n\x17MODEL_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13MODEL_STATE_LOADING\x10\x01\x12\x15\n\x11MODEL_STATE_READY\x10\x02\x12\x16\n\x12MODEL_STATE_FAILED\x10\x03\x12\x19\n\x15MODEL_STATE_UNLOADING\x10\x04\x12\x18\n\x14MODEL_STATE_DRAINING\x10\x05\x12\x1a\n\x16MODEL_STATE_NOT_LOADED\x10\x06\x12\x17\n\x13MODEL_STATE_EVICTED\x10\x07\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19modelport/v1/common.proto\x12\x0cmodelport.v1\")\n\x08ModelRef\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\"J\n\x05Usage\x12\x14\n\x0cinput_tokens\x18\x01 \x01(\x04\x12\x15\n\routput_tokens\x18\x02 \x01(\x04\x12\x14\n\x0ctotal_tokens\x18\x03 \x01(\x04\"*\n\nLabelScore\x12\r\n\x05label\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x02\":\n\x0e\x43lassification\x12(\n\x06labels\x18\x01 \x03(\x0b\x32\x18.modelport.v1.LabelScore*g\n\nTruncation\x12\x1a\n\x16TRUNCATION_UNSPECIFIED\x10\x00\x12\x13\n\x0fTRUNCATION_NONE\x10\x01\x12\x12\n\x0eTRUNCATION_END\x10\x02\x12\x14\n\x10TRUNCATION_START\x10\x03*\xee\x01\n\x04Task\x12\x14\n\x10TASK_UNSPECIFIED\x10\x00\x12\x12\n\x0eTASK_EMBEDDING\x10\x01\x12\x1c\n\x18TASK_TEXT_CLASSIFICATION\x10\x02\x12\x1d\n\x19TASK_TOKEN_CLASSIFICATION\x10\x03\x12\x18\n\x14TASK_TEXT_GENERATION\x10\x04\x12\x1d\n\x19TASK_TEXT2TEXT_GENERATION\x10\x05\x12\x1d\n\x19TASK_IMAGE_CLASSIFICATION\x10\x06\x12\x19\n\x15TASK_OBJECT_DETECTION\x10\x07\x12\x0c\n\x08TASK_OCR\x10\x08*\xdb\x01\n\nModelState\x12\x1b\n\x17MODEL_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13MODEL_STATE_LOADING\x10\x01\x12\x15\n\x11MODEL_STATE_READY\x10\x02\x12\x16\n\x12MODEL_STATE_FAILED\x10\x03\x12\x19\n\x15MODEL_STATE_UNLOADING\x10\x04\x12\x18\n\x14MODEL_STATE_DRAINING\x10\x05\x12\x1a\n\x16MODEL_STATE_NOT_LOADED\x10\x06\x12\x17\n\x13MODEL_STATE_EVICTED\x10\x07*v\n\rExplainMethod\x12\x1e\n\x1a\x45XPLAIN_METHOD_UNSPECIFIED\x10\x00\x12\'\n#EXPLAIN_METHOD_INTEGRATED_GRADIENTS\x10\x01\x12\x1c\n\x18\x45XPLAIN_METHOD_OCCLUSION\x10\x02*]\n\x08\x42\x61seline\x12\x18\n\x14\x42\x41SELINE_UNSPECIFIED\x10\x00\x12\x10\n\x0c\x42\x41SELINE_PAD\x10\x01\x12\x11\n\rBASELINE_ZERO\x10\x02\x12\x12\n\x0e\x42\x41SELINE_BLACK\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,6 +37,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TASK']._serialized_end=610
   _globals['_MODELSTATE']._serialized_start=613
   _globals['_MODELSTATE']._serialized_end=832
+  _globals['_EXPLAINMETHOD']._serialized_start=834
+  _globals['_EXPLAINMETHOD']._serialized_end=952
+  _globals['_BASELINE']._serialized_start=954
+  _globals['_BASELINE']._serialized_end=1047
   _globals['_MODELREF']._serialized_start=43
   _globals['_MODELREF']._serialized_end=84
   _globals['_USAGE']._serialized_start=86

@@ -143,6 +143,80 @@ MODEL_STATE_EVICTED: ModelState.ValueType  # 7
 """/ Was loaded, then evicted to make room for another model; a call loads it again."""
 Global___ModelState: _TypeAlias = ModelState  # noqa: Y015
 
+class _ExplainMethod:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ExplainMethodEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ExplainMethod.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    EXPLAIN_METHOD_UNSPECIFIED: _ExplainMethod.ValueType  # 0
+    """/ The model's default: integrated gradients where the model has gradients (torch
+    / models), occlusion otherwise (spaCy pipelines).
+    """
+    EXPLAIN_METHOD_INTEGRATED_GRADIENTS: _ExplainMethod.ValueType  # 1
+    """/ Integrated gradients (Sundararajan et al., 2017): the gradient of the target score
+    / averaged along the straight path from a baseline to the input, times (input -
+    / baseline), on the word embeddings (text) or the pixels (images). The attributions sum
+    / to score(input) - score(baseline) up to the reported convergence delta.
+    """
+    EXPLAIN_METHOD_OCCLUSION: _ExplainMethod.ValueType  # 2
+    """/ Occlusion: how much the target score drops when a part of the input is taken away
+    / (a token removed from attention, spaCy: from the text; a window of pixels set to the
+    / baseline). Needs only forward passes, so it works for every classifier.
+    """
+
+class ExplainMethod(_ExplainMethod, metaclass=_ExplainMethodEnumTypeWrapper):
+    """/ How an explanation attributes a prediction to the parts of its input."""
+
+EXPLAIN_METHOD_UNSPECIFIED: ExplainMethod.ValueType  # 0
+"""/ The model's default: integrated gradients where the model has gradients (torch
+/ models), occlusion otherwise (spaCy pipelines).
+"""
+EXPLAIN_METHOD_INTEGRATED_GRADIENTS: ExplainMethod.ValueType  # 1
+"""/ Integrated gradients (Sundararajan et al., 2017): the gradient of the target score
+/ averaged along the straight path from a baseline to the input, times (input -
+/ baseline), on the word embeddings (text) or the pixels (images). The attributions sum
+/ to score(input) - score(baseline) up to the reported convergence delta.
+"""
+EXPLAIN_METHOD_OCCLUSION: ExplainMethod.ValueType  # 2
+"""/ Occlusion: how much the target score drops when a part of the input is taken away
+/ (a token removed from attention, spaCy: from the text; a window of pixels set to the
+/ baseline). Needs only forward passes, so it works for every classifier.
+"""
+Global___ExplainMethod: _TypeAlias = ExplainMethod  # noqa: Y015
+
+class _Baseline:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _BaselineEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Baseline.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    BASELINE_UNSPECIFIED: _Baseline.ValueType  # 0
+    """/ The default: BASELINE_PAD for text, BASELINE_ZERO for images."""
+    BASELINE_PAD: _Baseline.ValueType  # 1
+    """/ Text: every text token replaced by the pad token (special tokens kept)."""
+    BASELINE_ZERO: _Baseline.ValueType  # 2
+    """/ Text: all-zero word embeddings at the text tokens (special tokens kept). Images:
+    / an all-zero model input (the mean colour of the model's normalisation).
+    """
+    BASELINE_BLACK: _Baseline.ValueType  # 3
+    """/ Images: a black image."""
+
+class Baseline(_Baseline, metaclass=_BaselineEnumTypeWrapper):
+    """/ The reference input an explanation compares the input with."""
+
+BASELINE_UNSPECIFIED: Baseline.ValueType  # 0
+"""/ The default: BASELINE_PAD for text, BASELINE_ZERO for images."""
+BASELINE_PAD: Baseline.ValueType  # 1
+"""/ Text: every text token replaced by the pad token (special tokens kept)."""
+BASELINE_ZERO: Baseline.ValueType  # 2
+"""/ Text: all-zero word embeddings at the text tokens (special tokens kept). Images:
+/ an all-zero model input (the mean colour of the model's normalisation).
+"""
+BASELINE_BLACK: Baseline.ValueType  # 3
+"""/ Images: a black image."""
+Global___Baseline: _TypeAlias = Baseline  # noqa: Y015
+
 @_typing.final
 class ModelRef(_message.Message):
     """/ Names the model (and optionally the version) a request is for."""

@@ -656,3 +656,181 @@ class ChatStreamResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ChatStreamResponse: _TypeAlias = ChatStreamResponse  # noqa: Y015
+
+@_typing.final
+class ExplainTextRequest(_message.Message):
+    """/ One text and the classification to explain."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODEL_FIELD_NUMBER: _builtins.int
+    INPUT_FIELD_NUMBER: _builtins.int
+    TARGET_LABEL_FIELD_NUMBER: _builtins.int
+    METHOD_FIELD_NUMBER: _builtins.int
+    STEPS_FIELD_NUMBER: _builtins.int
+    BASELINE_FIELD_NUMBER: _builtins.int
+    TRUNCATION_FIELD_NUMBER: _builtins.int
+    input: _builtins.str
+    """/ The text (UTF-8, non-empty)."""
+    target_label: _builtins.str
+    """/ The label to explain. Empty: the label the model predicts."""
+    method: _common_pb2.ExplainMethod.ValueType
+    """/ How to attribute. Unspecified: the model's default (integrated gradients where the
+    / model has gradients, occlusion otherwise).
+    """
+    steps: _builtins.int
+    """/ Integrated gradients: points on the path from the baseline (0: the server's
+    / default, 50; at most the server's `explain_max_steps`).
+    """
+    baseline: _common_pb2.Baseline.ValueType
+    """/ Integrated gradients: the reference text (BASELINE_PAD or BASELINE_ZERO)."""
+    truncation: _common_pb2.Truncation.ValueType
+    """/ What to do with inputs longer than the model reads."""
+    @_builtins.property
+    def model(self) -> _common_pb2.ModelRef:
+        """/ The text-classification model. Required."""
+
+    def __init__(
+        self,
+        *,
+        model: _common_pb2.ModelRef | None = ...,
+        input: _builtins.str = ...,
+        target_label: _builtins.str = ...,
+        method: _common_pb2.ExplainMethod.ValueType = ...,
+        steps: _builtins.int = ...,
+        baseline: _common_pb2.Baseline.ValueType = ...,
+        truncation: _common_pb2.Truncation.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["model", b"model"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["baseline", b"baseline", "input", b"input", "method", b"method", "model", b"model", "steps", b"steps", "target_label", b"target_label", "truncation", b"truncation"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExplainTextRequest: _TypeAlias = ExplainTextRequest  # noqa: Y015
+
+@_typing.final
+class TokenAttribution(_message.Message):
+    """/ How much one token of the input counts for the target label."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TOKEN_FIELD_NUMBER: _builtins.int
+    TEXT_FIELD_NUMBER: _builtins.int
+    START_FIELD_NUMBER: _builtins.int
+    END_FIELD_NUMBER: _builtins.int
+    WORD_INDEX_FIELD_NUMBER: _builtins.int
+    SPECIAL_FIELD_NUMBER: _builtins.int
+    ATTRIBUTION_FIELD_NUMBER: _builtins.int
+    token: _builtins.str
+    """/ The token as the model's tokenizer spells it (e.g. "##ing", "[CLS]")."""
+    text: _builtins.str
+    """/ The characters of the input it covers, exactly `input[start:end]` (empty for
+    / special tokens).
+    """
+    start: _builtins.int
+    """/ Start offset in Unicode code points into the input."""
+    end: _builtins.int
+    """/ End offset (exclusive) in Unicode code points into the input."""
+    word_index: _builtins.int
+    """/ Index of the word the token belongs to (the tokenizer's pre-tokenisation); -1 for
+    / special tokens.
+    """
+    special: _builtins.bool
+    """/ A special token of the model's template ([CLS], [SEP], <s> ...), not of the input."""
+    attribution: _builtins.float
+    """/ Positive: the token raises the target label's score; negative: it lowers it. In
+    / units of the score (a probability).
+    """
+    def __init__(
+        self,
+        *,
+        token: _builtins.str = ...,
+        text: _builtins.str = ...,
+        start: _builtins.int = ...,
+        end: _builtins.int = ...,
+        word_index: _builtins.int = ...,
+        special: _builtins.bool = ...,
+        attribution: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attribution", b"attribution", "end", b"end", "special", b"special", "start", b"start", "text", b"text", "token", b"token", "word_index", b"word_index"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TokenAttribution: _TypeAlias = TokenAttribution  # noqa: Y015
+
+@_typing.final
+class ExplainTextResponse(_message.Message):
+    """/ The explanation of an ExplainTextRequest."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODEL_FIELD_NUMBER: _builtins.int
+    METHOD_FIELD_NUMBER: _builtins.int
+    TARGET_LABEL_FIELD_NUMBER: _builtins.int
+    TARGET_SCORE_FIELD_NUMBER: _builtins.int
+    PREDICTION_FIELD_NUMBER: _builtins.int
+    TOKENS_FIELD_NUMBER: _builtins.int
+    CONVERGENCE_DELTA_FIELD_NUMBER: _builtins.int
+    STEPS_FIELD_NUMBER: _builtins.int
+    BASELINE_FIELD_NUMBER: _builtins.int
+    FORWARD_PASSES_FIELD_NUMBER: _builtins.int
+    USAGE_FIELD_NUMBER: _builtins.int
+    method: _common_pb2.ExplainMethod.ValueType
+    """/ The method used."""
+    target_label: _builtins.str
+    """/ The label explained."""
+    target_score: _builtins.float
+    """/ The model's score of `target_label` for the input."""
+    convergence_delta: _builtins.float
+    """/ Integrated gradients: sum of the attributions minus (score(input) -
+    / score(baseline)); near 0 when `steps` were enough.
+    """
+    steps: _builtins.int
+    """/ Integrated gradients: the steps used."""
+    baseline: _common_pb2.Baseline.ValueType
+    """/ Integrated gradients: the baseline used."""
+    forward_passes: _builtins.int
+    """/ Forward passes the explanation cost (a gradient step counts one)."""
+    @_builtins.property
+    def model(self) -> _common_pb2.ModelRef:
+        """/ The model (with its concrete version) that answered."""
+
+    @_builtins.property
+    def prediction(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.LabelScore]:
+        """/ Every label's score for the input, best first."""
+
+    @_builtins.property
+    def tokens(self) -> _containers.RepeatedCompositeFieldContainer[Global___TokenAttribution]:
+        """/ The tokens the model read, in order, with their attributions."""
+
+    @_builtins.property
+    def usage(self) -> _common_pb2.Usage:
+        """/ Tokens of the input (after truncation)."""
+
+    def __init__(
+        self,
+        *,
+        model: _common_pb2.ModelRef | None = ...,
+        method: _common_pb2.ExplainMethod.ValueType = ...,
+        target_label: _builtins.str = ...,
+        target_score: _builtins.float = ...,
+        prediction: _abc.Iterable[_common_pb2.LabelScore] | None = ...,
+        tokens: _abc.Iterable[Global___TokenAttribution] | None = ...,
+        convergence_delta: _builtins.float | None = ...,
+        steps: _builtins.int = ...,
+        baseline: _common_pb2.Baseline.ValueType = ...,
+        forward_passes: _builtins.int = ...,
+        usage: _common_pb2.Usage | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_convergence_delta", b"_convergence_delta", "convergence_delta", b"convergence_delta", "model", b"model", "usage", b"usage"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_convergence_delta", b"_convergence_delta", "baseline", b"baseline", "convergence_delta", b"convergence_delta", "forward_passes", b"forward_passes", "method", b"method", "model", b"model", "prediction", b"prediction", "steps", b"steps", "target_label", b"target_label", "target_score", b"target_score", "tokens", b"tokens", "usage", b"usage"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__convergence_delta: _TypeAlias = _typing.Literal["convergence_delta"]  # noqa: Y015
+    _WhichOneofArgType__convergence_delta: _TypeAlias = _typing.Literal["_convergence_delta", b"_convergence_delta"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__convergence_delta) -> _WhichOneofReturnType__convergence_delta | None: ...
+
+Global___ExplainTextResponse: _TypeAlias = ExplainTextResponse  # noqa: Y015

@@ -65,6 +65,11 @@ class NlpServiceStub:
                 request_serializer=modelport_dot_v1_dot_nlp__pb2.ChatRequest.SerializeToString,
                 response_deserializer=modelport_dot_v1_dot_nlp__pb2.ChatStreamResponse.FromString,
                 _registered_method=True)
+        self.Explain = channel.unary_unary(
+                '/modelport.v1.NlpService/Explain',
+                request_serializer=modelport_dot_v1_dot_nlp__pb2.ExplainTextRequest.SerializeToString,
+                response_deserializer=modelport_dot_v1_dot_nlp__pb2.ExplainTextResponse.FromString,
+                _registered_method=True)
 
 
 class NlpServiceServicer:
@@ -115,6 +120,16 @@ class NlpServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Explain(self, request, context):
+        """/ Explains one text classification: how much each token of the input counts for a
+        / label (the predicted one by default). Explanations run in their own queue at a lower
+        / priority than every other call of the model (`explain_*` settings); a full queue is
+        / RESOURCE_EXHAUSTED. Deadlines and cancellation stop the work between step batches.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NlpServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -147,6 +162,11 @@ def add_NlpServiceServicer_to_server(servicer, server):
                     servicer.ChatStream,
                     request_deserializer=modelport_dot_v1_dot_nlp__pb2.ChatRequest.FromString,
                     response_serializer=modelport_dot_v1_dot_nlp__pb2.ChatStreamResponse.SerializeToString,
+            ),
+            'Explain': grpc.unary_unary_rpc_method_handler(
+                    servicer.Explain,
+                    request_deserializer=modelport_dot_v1_dot_nlp__pb2.ExplainTextRequest.FromString,
+                    response_serializer=modelport_dot_v1_dot_nlp__pb2.ExplainTextResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -312,6 +332,33 @@ class NlpService:
             '/modelport.v1.NlpService/ChatStream',
             modelport_dot_v1_dot_nlp__pb2.ChatRequest.SerializeToString,
             modelport_dot_v1_dot_nlp__pb2.ChatStreamResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Explain(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelport.v1.NlpService/Explain',
+            modelport_dot_v1_dot_nlp__pb2.ExplainTextRequest.SerializeToString,
+            modelport_dot_v1_dot_nlp__pb2.ExplainTextResponse.FromString,
             options,
             channel_credentials,
             insecure,

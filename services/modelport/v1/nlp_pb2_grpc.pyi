@@ -49,6 +49,12 @@ class NlpServiceStub:
     """/ Answers one conversation and streams the reply as it is produced; the first chunk
     / carries the role. Cancelling the call frees the model's decoding slot.
     """
+    Explain: _grpc.UnaryUnaryMultiCallable[_nlp_pb2.ExplainTextRequest, _nlp_pb2.ExplainTextResponse]
+    """/ Explains one text classification: how much each token of the input counts for a
+    / label (the predicted one by default). Explanations run in their own queue at a lower
+    / priority than every other call of the model (`explain_*` settings); a full queue is
+    / RESOURCE_EXHAUSTED. Deadlines and cancellation stop the work between step batches.
+    """
 
 @_typing.type_check_only
 class NlpServiceAsyncStub(NlpServiceStub):
@@ -70,6 +76,12 @@ class NlpServiceAsyncStub(NlpServiceStub):
     ChatStream: _aio.UnaryStreamMultiCallable[_nlp_pb2.ChatRequest, _nlp_pb2.ChatStreamResponse]  # type: ignore[assignment]
     """/ Answers one conversation and streams the reply as it is produced; the first chunk
     / carries the role. Cancelling the call frees the model's decoding slot.
+    """
+    Explain: _aio.UnaryUnaryMultiCallable[_nlp_pb2.ExplainTextRequest, _nlp_pb2.ExplainTextResponse]  # type: ignore[assignment]
+    """/ Explains one text classification: how much each token of the input counts for a
+    / label (the predicted one by default). Explanations run in their own queue at a lower
+    / priority than every other call of the model (`explain_*` settings); a full queue is
+    / RESOURCE_EXHAUSTED. Deadlines and cancellation stop the work between step batches.
     """
 
 class NlpServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -125,6 +137,18 @@ class NlpServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_abc.Iterator[_nlp_pb2.ChatStreamResponse], _abc.AsyncIterator[_nlp_pb2.ChatStreamResponse]]:
         """/ Answers one conversation and streams the reply as it is produced; the first chunk
         / carries the role. Cancelling the call frees the model's decoding slot.
+        """
+
+    @_abc_1.abstractmethod
+    def Explain(
+        self,
+        request: _nlp_pb2.ExplainTextRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_nlp_pb2.ExplainTextResponse, _abc.Awaitable[_nlp_pb2.ExplainTextResponse]]:
+        """/ Explains one text classification: how much each token of the input counts for a
+        / label (the predicted one by default). Explanations run in their own queue at a lower
+        / priority than every other call of the model (`explain_*` settings); a full queue is
+        / RESOURCE_EXHAUSTED. Deadlines and cancellation stop the work between step batches.
         """
 
 def add_NlpServiceServicer_to_server(servicer: NlpServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

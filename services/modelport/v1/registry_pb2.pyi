@@ -542,8 +542,13 @@ class SetTrafficSplitRequest(_message.Message):
 
     NAME_FIELD_NUMBER: _builtins.int
     WEIGHTS_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """/ Model name. Required."""
+    reason: _builtins.str
+    """/ Why (written to the audit log): `modelport rollout` names its step, or its rollback
+    / and the gate that failed.
+    """
     @_builtins.property
     def weights(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
         """/ version → relative weight. Empty removes the split (newest READY takes all)."""
@@ -553,10 +558,11 @@ class SetTrafficSplitRequest(_message.Message):
         *,
         name: _builtins.str = ...,
         weights: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
+        reason: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "weights", b"weights"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "reason", b"reason", "weights", b"weights"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -578,3 +584,121 @@ class SetTrafficSplitResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SetTrafficSplitResponse: _TypeAlias = SetTrafficSplitResponse  # noqa: Y015
+
+@_typing.final
+class SetShadowRequest(_message.Message):
+    """/ Starts, changes or stops a model's shadow traffic."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    FRACTION_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """/ Model name. Required."""
+    version: _builtins.str
+    """/ The version the copies go to. Required unless `fraction` is 0."""
+    fraction: _builtins.float
+    """/ Share of the model's unpinned calls copied, 0 to 1; 0 stops the shadow."""
+    reason: _builtins.str
+    """/ Why (written to the audit log)."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        version: _builtins.str = ...,
+        fraction: _builtins.float = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["fraction", b"fraction", "name", b"name", "reason", b"reason", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetShadowRequest: _TypeAlias = SetShadowRequest  # noqa: Y015
+
+@_typing.final
+class GetShadowRequest(_message.Message):
+    """/ Asks for a model's shadow counts."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """/ Model name. Required."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetShadowRequest: _TypeAlias = GetShadowRequest  # noqa: Y015
+
+@_typing.final
+class ShadowStatus(_message.Message):
+    """/ A shadow's settings and what it compared since it was set. Calls answered by the
+    / shadow version itself (a traffic split sends some there) are not copied.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    FRACTION_FIELD_NUMBER: _builtins.int
+    MIRRORED_FIELD_NUMBER: _builtins.int
+    DROPPED_FIELD_NUMBER: _builtins.int
+    ERRORS_FIELD_NUMBER: _builtins.int
+    COMPARED_FIELD_NUMBER: _builtins.int
+    AGREED_FIELD_NUMBER: _builtins.int
+    VECTORS_FIELD_NUMBER: _builtins.int
+    MEAN_COSINE_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """/ Model name."""
+    version: _builtins.str
+    """/ The version the copies go to; empty when the shadow is stopped."""
+    fraction: _builtins.float
+    """/ Share of unpinned calls copied."""
+    mirrored: _builtins.int
+    """/ Copies sent."""
+    dropped: _builtins.int
+    """/ Copies not sent because `shadow_max_inflight` copies were in flight."""
+    errors: _builtins.int
+    """/ Copies that failed (their status is counted in the router's metrics)."""
+    compared: _builtins.int
+    """/ Inputs whose labels were compared (classifiers: the top label; token classifiers:
+    / the whole set of entities).
+    """
+    agreed: _builtins.int
+    """/ Of those, inputs whose shadow answer agreed with the caller's."""
+    vectors: _builtins.int
+    """/ Vectors compared (embedding models)."""
+    mean_cosine: _builtins.float
+    """/ Mean cosine similarity of the shadow's vectors to the caller's."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        version: _builtins.str = ...,
+        fraction: _builtins.float = ...,
+        mirrored: _builtins.int = ...,
+        dropped: _builtins.int = ...,
+        errors: _builtins.int = ...,
+        compared: _builtins.int = ...,
+        agreed: _builtins.int = ...,
+        vectors: _builtins.int = ...,
+        mean_cosine: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agreed", b"agreed", "compared", b"compared", "dropped", b"dropped", "errors", b"errors", "fraction", b"fraction", "mean_cosine", b"mean_cosine", "mirrored", b"mirrored", "name", b"name", "vectors", b"vectors", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ShadowStatus: _TypeAlias = ShadowStatus  # noqa: Y015

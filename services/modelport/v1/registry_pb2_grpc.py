@@ -72,6 +72,16 @@ class RegistryServiceStub:
                 request_serializer=modelport_dot_v1_dot_registry__pb2.SetTrafficSplitRequest.SerializeToString,
                 response_deserializer=modelport_dot_v1_dot_registry__pb2.SetTrafficSplitResponse.FromString,
                 _registered_method=True)
+        self.SetShadow = channel.unary_unary(
+                '/modelport.v1.RegistryService/SetShadow',
+                request_serializer=modelport_dot_v1_dot_registry__pb2.SetShadowRequest.SerializeToString,
+                response_deserializer=modelport_dot_v1_dot_registry__pb2.ShadowStatus.FromString,
+                _registered_method=True)
+        self.GetShadow = channel.unary_unary(
+                '/modelport.v1.RegistryService/GetShadow',
+                request_serializer=modelport_dot_v1_dot_registry__pb2.GetShadowRequest.SerializeToString,
+                response_deserializer=modelport_dot_v1_dot_registry__pb2.ShadowStatus.FromString,
+                _registered_method=True)
 
 
 class RegistryServiceServicer:
@@ -131,6 +141,23 @@ class RegistryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetShadow(self, request, context):
+        """/ Mirrors a share of a model's unpinned calls to another version (router only; admin).
+        / The copies are sent after the caller's answer, never delay or change it, and their
+        / answers are only compared with the caller's: label agreement, vector cosine.
+        / Setting it again (or a fraction of 0, which stops it) starts the counts anew.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetShadow(self, request, context):
+        """/ What a model's shadow compared so far. NOT_FOUND when none is set.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RegistryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -168,6 +195,16 @@ def add_RegistryServiceServicer_to_server(servicer, server):
                     servicer.SetTrafficSplit,
                     request_deserializer=modelport_dot_v1_dot_registry__pb2.SetTrafficSplitRequest.FromString,
                     response_serializer=modelport_dot_v1_dot_registry__pb2.SetTrafficSplitResponse.SerializeToString,
+            ),
+            'SetShadow': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetShadow,
+                    request_deserializer=modelport_dot_v1_dot_registry__pb2.SetShadowRequest.FromString,
+                    response_serializer=modelport_dot_v1_dot_registry__pb2.ShadowStatus.SerializeToString,
+            ),
+            'GetShadow': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetShadow,
+                    request_deserializer=modelport_dot_v1_dot_registry__pb2.GetShadowRequest.FromString,
+                    response_serializer=modelport_dot_v1_dot_registry__pb2.ShadowStatus.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -362,6 +399,60 @@ class RegistryService:
             '/modelport.v1.RegistryService/SetTrafficSplit',
             modelport_dot_v1_dot_registry__pb2.SetTrafficSplitRequest.SerializeToString,
             modelport_dot_v1_dot_registry__pb2.SetTrafficSplitResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetShadow(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelport.v1.RegistryService/SetShadow',
+            modelport_dot_v1_dot_registry__pb2.SetShadowRequest.SerializeToString,
+            modelport_dot_v1_dot_registry__pb2.ShadowStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetShadow(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelport.v1.RegistryService/GetShadow',
+            modelport_dot_v1_dot_registry__pb2.GetShadowRequest.SerializeToString,
+            modelport_dot_v1_dot_registry__pb2.ShadowStatus.FromString,
             options,
             channel_credentials,
             insecure,

@@ -54,6 +54,14 @@ class RegistryServiceStub:
     """/ Streams the current state of every model, then every change."""
     SetTrafficSplit: _grpc.UnaryUnaryMultiCallable[_registry_pb2.SetTrafficSplitRequest, _registry_pb2.SetTrafficSplitResponse]
     """/ Splits traffic for requests without a pinned version between versions (canary)."""
+    SetShadow: _grpc.UnaryUnaryMultiCallable[_registry_pb2.SetShadowRequest, _registry_pb2.ShadowStatus]
+    """/ Mirrors a share of a model's unpinned calls to another version (router only; admin).
+    / The copies are sent after the caller's answer, never delay or change it, and their
+    / answers are only compared with the caller's: label agreement, vector cosine.
+    / Setting it again (or a fraction of 0, which stops it) starts the counts anew.
+    """
+    GetShadow: _grpc.UnaryUnaryMultiCallable[_registry_pb2.GetShadowRequest, _registry_pb2.ShadowStatus]
+    """/ What a model's shadow compared so far. NOT_FOUND when none is set."""
 
 @_typing.type_check_only
 class RegistryServiceAsyncStub(RegistryServiceStub):
@@ -81,6 +89,14 @@ class RegistryServiceAsyncStub(RegistryServiceStub):
     """/ Streams the current state of every model, then every change."""
     SetTrafficSplit: _aio.UnaryUnaryMultiCallable[_registry_pb2.SetTrafficSplitRequest, _registry_pb2.SetTrafficSplitResponse]  # type: ignore[assignment]
     """/ Splits traffic for requests without a pinned version between versions (canary)."""
+    SetShadow: _aio.UnaryUnaryMultiCallable[_registry_pb2.SetShadowRequest, _registry_pb2.ShadowStatus]  # type: ignore[assignment]
+    """/ Mirrors a share of a model's unpinned calls to another version (router only; admin).
+    / The copies are sent after the caller's answer, never delay or change it, and their
+    / answers are only compared with the caller's: label agreement, vector cosine.
+    / Setting it again (or a fraction of 0, which stops it) starts the counts anew.
+    """
+    GetShadow: _aio.UnaryUnaryMultiCallable[_registry_pb2.GetShadowRequest, _registry_pb2.ShadowStatus]  # type: ignore[assignment]
+    """/ What a model's shadow compared so far. NOT_FOUND when none is set."""
 
 class RegistryServiceServicer(metaclass=_abc_1.ABCMeta):
     """/ Served by the router (the merged view of every replica) and by each backend (the
@@ -147,5 +163,25 @@ class RegistryServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_registry_pb2.SetTrafficSplitResponse, _abc.Awaitable[_registry_pb2.SetTrafficSplitResponse]]:
         """/ Splits traffic for requests without a pinned version between versions (canary)."""
+
+    @_abc_1.abstractmethod
+    def SetShadow(
+        self,
+        request: _registry_pb2.SetShadowRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_registry_pb2.ShadowStatus, _abc.Awaitable[_registry_pb2.ShadowStatus]]:
+        """/ Mirrors a share of a model's unpinned calls to another version (router only; admin).
+        / The copies are sent after the caller's answer, never delay or change it, and their
+        / answers are only compared with the caller's: label agreement, vector cosine.
+        / Setting it again (or a fraction of 0, which stops it) starts the counts anew.
+        """
+
+    @_abc_1.abstractmethod
+    def GetShadow(
+        self,
+        request: _registry_pb2.GetShadowRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_registry_pb2.ShadowStatus, _abc.Awaitable[_registry_pb2.ShadowStatus]]:
+        """/ What a model's shadow compared so far. NOT_FOUND when none is set."""
 
 def add_RegistryServiceServicer_to_server(servicer: RegistryServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -368,3 +368,178 @@ class ReadTextResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ReadTextResponse: _TypeAlias = ReadTextResponse  # noqa: Y015
+
+@_typing.final
+class ExplainImageRequest(_message.Message):
+    """/ One image and the classification to explain."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODEL_FIELD_NUMBER: _builtins.int
+    IMAGE_FIELD_NUMBER: _builtins.int
+    TARGET_LABEL_FIELD_NUMBER: _builtins.int
+    METHOD_FIELD_NUMBER: _builtins.int
+    STEPS_FIELD_NUMBER: _builtins.int
+    BASELINE_FIELD_NUMBER: _builtins.int
+    WINDOW_FIELD_NUMBER: _builtins.int
+    STRIDE_FIELD_NUMBER: _builtins.int
+    HEATMAP_FIELD_NUMBER: _builtins.int
+    image: _builtins.bytes
+    """/ An encoded image file (JPEG, PNG, WebP, GIF, BMP). Required."""
+    target_label: _builtins.str
+    """/ The label to explain. Empty: the label the model predicts."""
+    method: _common_pb2.ExplainMethod.ValueType
+    """/ How to attribute. Unspecified: integrated gradients."""
+    steps: _builtins.int
+    """/ Integrated gradients: points on the path from the baseline (0: the server's
+    / default, 50; at most the server's `explain_max_steps`).
+    """
+    baseline: _common_pb2.Baseline.ValueType
+    """/ The reference image: BASELINE_ZERO (default) or BASELINE_BLACK. Occlusion fills
+    / each window with it.
+    """
+    window: _builtins.int
+    """/ Occlusion: side of the square window, in pixels of the model's input (e.g. of its
+    / 224x224 crop). 0: 32.
+    """
+    stride: _builtins.int
+    """/ Occlusion: step between windows, in pixels of the model's input. 0: half the window."""
+    heatmap: _builtins.bool
+    """/ Also return the map as a PNG heat map over the image."""
+    @_builtins.property
+    def model(self) -> _common_pb2.ModelRef:
+        """/ The image-classification model. Required."""
+
+    def __init__(
+        self,
+        *,
+        model: _common_pb2.ModelRef | None = ...,
+        image: _builtins.bytes = ...,
+        target_label: _builtins.str = ...,
+        method: _common_pb2.ExplainMethod.ValueType = ...,
+        steps: _builtins.int = ...,
+        baseline: _common_pb2.Baseline.ValueType = ...,
+        window: _builtins.int = ...,
+        stride: _builtins.int = ...,
+        heatmap: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["model", b"model"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["baseline", b"baseline", "heatmap", b"heatmap", "image", b"image", "method", b"method", "model", b"model", "steps", b"steps", "stride", b"stride", "target_label", b"target_label", "window", b"window"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExplainImageRequest: _TypeAlias = ExplainImageRequest  # noqa: Y015
+
+@_typing.final
+class Saliency(_message.Message):
+    """/ A saliency map: one FP32 value per pixel of the image as sent (after EXIF rotation)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HEIGHT_FIELD_NUMBER: _builtins.int
+    WIDTH_FIELD_NUMBER: _builtins.int
+    DATA_FIELD_NUMBER: _builtins.int
+    height: _builtins.int
+    """/ Rows (the image's height)."""
+    width: _builtins.int
+    """/ Columns (the image's width)."""
+    data: _builtins.bytes
+    """/ height x width little-endian float32 values, row-major. Attribution per pixel of the
+    / model's input (summed over colour channels), resampled to the image; 0 where the
+    / model's crop left the image out. Positive: the pixels raise the target's score.
+    """
+    def __init__(
+        self,
+        *,
+        height: _builtins.int = ...,
+        width: _builtins.int = ...,
+        data: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "height", b"height", "width", b"width"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Saliency: _TypeAlias = Saliency  # noqa: Y015
+
+@_typing.final
+class ExplainImageResponse(_message.Message):
+    """/ The explanation of an ExplainImageRequest."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODEL_FIELD_NUMBER: _builtins.int
+    METHOD_FIELD_NUMBER: _builtins.int
+    TARGET_LABEL_FIELD_NUMBER: _builtins.int
+    TARGET_SCORE_FIELD_NUMBER: _builtins.int
+    PREDICTION_FIELD_NUMBER: _builtins.int
+    SALIENCY_FIELD_NUMBER: _builtins.int
+    CONVERGENCE_DELTA_FIELD_NUMBER: _builtins.int
+    STEPS_FIELD_NUMBER: _builtins.int
+    BASELINE_FIELD_NUMBER: _builtins.int
+    WINDOW_FIELD_NUMBER: _builtins.int
+    STRIDE_FIELD_NUMBER: _builtins.int
+    FORWARD_PASSES_FIELD_NUMBER: _builtins.int
+    HEATMAP_PNG_FIELD_NUMBER: _builtins.int
+    method: _common_pb2.ExplainMethod.ValueType
+    """/ The method used."""
+    target_label: _builtins.str
+    """/ The label explained."""
+    target_score: _builtins.float
+    """/ The model's score of `target_label` for the image."""
+    convergence_delta: _builtins.float
+    """/ Integrated gradients: sum of the attributions minus (score(image) -
+    / score(baseline)); near 0 when `steps` were enough.
+    """
+    steps: _builtins.int
+    """/ Integrated gradients: the steps used."""
+    baseline: _common_pb2.Baseline.ValueType
+    """/ The baseline used."""
+    window: _builtins.int
+    """/ Occlusion: the window and stride used (pixels of the model's input)."""
+    stride: _builtins.int
+    """/ Occlusion: the stride used."""
+    forward_passes: _builtins.int
+    """/ Forward passes the explanation cost (a gradient step counts one)."""
+    heatmap_png: _builtins.bytes
+    """/ A PNG heat map of the positive attributions over the image, when asked for."""
+    @_builtins.property
+    def model(self) -> _common_pb2.ModelRef:
+        """/ The model (with its concrete version) that answered."""
+
+    @_builtins.property
+    def prediction(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.LabelScore]:
+        """/ The model's five best labels for the image."""
+
+    @_builtins.property
+    def saliency(self) -> Global___Saliency:
+        """/ The saliency map at the image's resolution."""
+
+    def __init__(
+        self,
+        *,
+        model: _common_pb2.ModelRef | None = ...,
+        method: _common_pb2.ExplainMethod.ValueType = ...,
+        target_label: _builtins.str = ...,
+        target_score: _builtins.float = ...,
+        prediction: _abc.Iterable[_common_pb2.LabelScore] | None = ...,
+        saliency: Global___Saliency | None = ...,
+        convergence_delta: _builtins.float | None = ...,
+        steps: _builtins.int = ...,
+        baseline: _common_pb2.Baseline.ValueType = ...,
+        window: _builtins.int = ...,
+        stride: _builtins.int = ...,
+        forward_passes: _builtins.int = ...,
+        heatmap_png: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_convergence_delta", b"_convergence_delta", "convergence_delta", b"convergence_delta", "model", b"model", "saliency", b"saliency"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_convergence_delta", b"_convergence_delta", "baseline", b"baseline", "convergence_delta", b"convergence_delta", "forward_passes", b"forward_passes", "heatmap_png", b"heatmap_png", "method", b"method", "model", b"model", "prediction", b"prediction", "saliency", b"saliency", "steps", b"steps", "stride", b"stride", "target_label", b"target_label", "target_score", b"target_score", "window", b"window"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__convergence_delta: _TypeAlias = _typing.Literal["convergence_delta"]  # noqa: Y015
+    _WhichOneofArgType__convergence_delta: _TypeAlias = _typing.Literal["_convergence_delta", b"_convergence_delta"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__convergence_delta) -> _WhichOneofReturnType__convergence_delta | None: ...
+
+Global___ExplainImageResponse: _TypeAlias = ExplainImageResponse  # noqa: Y015

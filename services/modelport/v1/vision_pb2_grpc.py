@@ -50,6 +50,11 @@ class VisionServiceStub:
                 request_serializer=modelport_dot_v1_dot_vision__pb2.ReadTextRequest.SerializeToString,
                 response_deserializer=modelport_dot_v1_dot_vision__pb2.ReadTextResponse.FromString,
                 _registered_method=True)
+        self.Explain = channel.unary_unary(
+                '/modelport.v1.VisionService/Explain',
+                request_serializer=modelport_dot_v1_dot_vision__pb2.ExplainImageRequest.SerializeToString,
+                response_deserializer=modelport_dot_v1_dot_vision__pb2.ExplainImageResponse.FromString,
+                _registered_method=True)
 
 
 class VisionServiceServicer:
@@ -78,6 +83,16 @@ class VisionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Explain(self, request, context):
+        """/ Explains one image classification: a saliency map of the image for a label (the
+        / predicted one by default). Explanations run in their own queue at a lower priority
+        / than every other call of the model (`explain_*` settings); a full queue is
+        / RESOURCE_EXHAUSTED. Deadlines and cancellation stop the work between step batches.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_VisionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -95,6 +110,11 @@ def add_VisionServiceServicer_to_server(servicer, server):
                     servicer.ReadText,
                     request_deserializer=modelport_dot_v1_dot_vision__pb2.ReadTextRequest.FromString,
                     response_serializer=modelport_dot_v1_dot_vision__pb2.ReadTextResponse.SerializeToString,
+            ),
+            'Explain': grpc.unary_unary_rpc_method_handler(
+                    servicer.Explain,
+                    request_deserializer=modelport_dot_v1_dot_vision__pb2.ExplainImageRequest.FromString,
+                    response_serializer=modelport_dot_v1_dot_vision__pb2.ExplainImageResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -179,6 +199,33 @@ class VisionService:
             '/modelport.v1.VisionService/ReadText',
             modelport_dot_v1_dot_vision__pb2.ReadTextRequest.SerializeToString,
             modelport_dot_v1_dot_vision__pb2.ReadTextResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Explain(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelport.v1.VisionService/Explain',
+            modelport_dot_v1_dot_vision__pb2.ExplainImageRequest.SerializeToString,
+            modelport_dot_v1_dot_vision__pb2.ExplainImageResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -41,6 +41,12 @@ class VisionServiceStub:
     """
     ReadText: _grpc.UnaryUnaryMultiCallable[_vision_pb2.ReadTextRequest, _vision_pb2.ReadTextResponse]
     """/ Reads the text of every image (OCR models): lines in reading order."""
+    Explain: _grpc.UnaryUnaryMultiCallable[_vision_pb2.ExplainImageRequest, _vision_pb2.ExplainImageResponse]
+    """/ Explains one image classification: a saliency map of the image for a label (the
+    / predicted one by default). Explanations run in their own queue at a lower priority
+    / than every other call of the model (`explain_*` settings); a full queue is
+    / RESOURCE_EXHAUSTED. Deadlines and cancellation stop the work between step batches.
+    """
 
 @_typing.type_check_only
 class VisionServiceAsyncStub(VisionServiceStub):
@@ -55,6 +61,12 @@ class VisionServiceAsyncStub(VisionServiceStub):
     """
     ReadText: _aio.UnaryUnaryMultiCallable[_vision_pb2.ReadTextRequest, _vision_pb2.ReadTextResponse]  # type: ignore[assignment]
     """/ Reads the text of every image (OCR models): lines in reading order."""
+    Explain: _aio.UnaryUnaryMultiCallable[_vision_pb2.ExplainImageRequest, _vision_pb2.ExplainImageResponse]  # type: ignore[assignment]
+    """/ Explains one image classification: a saliency map of the image for a label (the
+    / predicted one by default). Explanations run in their own queue at a lower priority
+    / than every other call of the model (`explain_*` settings); a full queue is
+    / RESOURCE_EXHAUSTED. Deadlines and cancellation stop the work between step batches.
+    """
 
 class VisionServiceServicer(metaclass=_abc_1.ABCMeta):
     """/ Image classification, object detection and text recognition on encoded image files."""
@@ -84,5 +96,17 @@ class VisionServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_vision_pb2.ReadTextResponse, _abc.Awaitable[_vision_pb2.ReadTextResponse]]:
         """/ Reads the text of every image (OCR models): lines in reading order."""
+
+    @_abc_1.abstractmethod
+    def Explain(
+        self,
+        request: _vision_pb2.ExplainImageRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_vision_pb2.ExplainImageResponse, _abc.Awaitable[_vision_pb2.ExplainImageResponse]]:
+        """/ Explains one image classification: a saliency map of the image for a label (the
+        / predicted one by default). Explanations run in their own queue at a lower priority
+        / than every other call of the model (`explain_*` settings); a full queue is
+        / RESOURCE_EXHAUSTED. Deadlines and cancellation stop the work between step batches.
+        """
 
 def add_VisionServiceServicer_to_server(servicer: VisionServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

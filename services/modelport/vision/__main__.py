@@ -43,6 +43,7 @@ def default_models() -> list[ModelSpec]:
 
 def build(settings: VisionSettings) -> InferenceServer:
     """Wire settings, models, handler and servicers into one server."""
+    from modelport.inference.explaining import ExplainQueue
     from modelport.ml.device import configure_threads
 
     from . import oip_adapter as oip
@@ -57,6 +58,7 @@ def build(settings: VisionSettings) -> InferenceServer:
         repository,
         ImageLimits(settings.max_image_bytes, settings.max_image_pixels),
         settings.max_inputs_per_request,
+        ExplainQueue(settings.explain_limits(), metrics),
     )
     servicer = VisionServicer(handler)
     services = backend_bindings(

@@ -75,15 +75,22 @@ class Recipe:
         self.options = options
         self.crop = options.crop
 
+    def resized(self, width: int, height: int) -> tuple[int, int]:
+        """The size an image of `width` x `height` is resized to before the crop."""
+        factor = self.options.resize / min(width, height)
+        crop = self.crop
+        return max(crop, round(width * factor)), max(crop, round(height * factor))
+
+    def crop_origin(self, resized: tuple[int, int]) -> tuple[int, int]:
+        """(left, top) of the centre crop of an image resized to `resized`."""
+        return (resized[0] - self.crop) // 2, (resized[1] - self.crop) // 2
+
     def apply(self, image: Image.Image) -> np.ndarray:
         """`[3, crop, crop]` float32, channels first."""
         o = self.options
-        width, height = image.size
-        factor = o.resize / min(width, height)
-        size = (max(o.crop, round(width * factor)), max(o.crop, round(height * factor)))
+        size = self.resized(*image.size)
         image = image.resize(size, Image.Resampling.BILINEAR)
-        left = (size[0] - o.crop) // 2
-        top = (size[1] - o.crop) // 2
+        left, top = self.crop_origin(size)
         image = image.crop((left, top, left + o.crop, top + o.crop))
         pixels = np.asarray(image, dtype=np.float32) * np.float32(o.scale)
         if o.channels == "BGR":

@@ -25,13 +25,16 @@ from transformers import (
     AutoModelForObjectDetection,
 )
 
+from modelport.inference.explaining import Baseline, Method, Work, target_index
 from modelport.inference.model import BatchedModel, ModelMetadata, TensorSpec
+from modelport.ml.attribution import integrated_gradients, occlusion, window_starts
 from modelport.ml.device import select_device
 from modelport.ml.engines import Engine, EngineChoice, Forward, Graph, load_engine
 from modelport.ml.hf import weight_files
 from modelport.serving.catalog import Task
 from modelport.serving.errors import ConfigError, ModelportError
 
+from .explain import ImageExplanation, ImageQuestion, Placement
 from .images import Recipe
 from .settings import TorchImageClassificationOptions
 
@@ -113,8 +116,16 @@ class ImageClassifier(BatchedModel[ImageItem, Scores]):
         """Model input for one decoded image (preprocess thread)."""
         raise NotImplementedError
 
+    def placement(self, width: int, height: int, rows: int, columns: int) -> Placement:
+        """Where the model's input (`rows` x `columns`) lies in an image of `width` x
+        `height`; by default the whole image, resized."""
+        return Placement(columns, rows, 0, 0)
+
     def load_engine(self, module: Forward, weights: tuple[Path, ...]) -> None:
-        """Check `module` on each engine the spec allows; serve on the one picked."""
+        """Check `module` on each engine the spec allows; serve on the one picked. The
+        torch module is kept for explanations (integrated gradients): no extra memory
+        on torch, a second copy of the weights when ONNX Runtime serves."""
+        self.torch_module = module.requires_grad_(False)
         pixels = [torch.from_numpy(self.prepare(image)) for image in probe_images()]
         graph = Graph(
             module=module,
@@ -150,8 +161,93 @@ class ImageClassifier(BatchedModel[ImageItem, Scores]):
             probs = self.engine.run({"pixel_values": pixels}).float().softmax(-1).cpu()
         return [_top(self.labels, probs[i].numpy(), item.top_k) for i, item in enumerate(batch)]
 
+    def _probabilities(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Label scores `[batch, labels]` on the serving engine."""
+        with torch.inference_mode():
+            return self.engine.run({"pixel_values": pixels.to(self.dtype)}).float().softmax(-1)
+
+    def explain(self, q: ImageQuestion) -> Work[ImageExplanation]:
+        """A saliency map of the image for the target label, in pieces (on the model's
+        worker thread): integrated gradients on the pixels of the model's input (summed
+        over channels), or occlusion of square windows of it; mapped onto the image."""
+        x = torch.from_numpy(q.pixels)
+        base = torch.from_numpy(q.baseline_pixels)
+        probs = self._probabilities(x[None])[0].cpu()
+        target = target_index(self.labels, q.target, probs.tolist())
+        yield
+        rows, columns = x.shape[1:]
+        delta: float | None = None
+        if q.method is Method.INTEGRATED_GRADIENTS:
+
+            def score(points: torch.Tensor) -> torch.Tensor:
+                logits: torch.Tensor = self.torch_module(points.to(self.device, self.dtype))
+                return logits.float().softmax(-1)[:, target]
+
+            found = yield from integrated_gradients(score, x, base, q.steps, q.batch)
+            saliency = found.attributions.sum(0)
+            delta, passes = found.delta, found.passes
+        else:
+            w = q.window
+            grid = [
+                (top, left)
+                for top in window_starts(rows, w, q.stride)
+                for left in window_starts(columns, w, q.stride)
+            ]
+
+            def scores(windows: Sequence[tuple[int, int]]) -> torch.Tensor:
+                batch = x.repeat(len(windows), 1, 1, 1)
+                for i, (top, left) in enumerate(windows):
+                    patch = base[:, top : top + w, left : left + w]
+                    batch[i, :, top : top + w, left : left + w] = patch
+                return self._probabilities(batch)[:, target]
+
+            dropped = yield from occlusion(scores, grid, q.batch)
+            total = torch.zeros(rows, columns)
+            count = torch.zeros(rows, columns)
+            for (top, left), value in zip(grid, dropped.tolist(), strict=True):
+                total[top : top + w, left : left + w] += float(probs[target]) - value
+                count[top : top + w, left : left + w] += 1
+            saliency = total / count.clamp(min=1)
+            passes = len(grid) + 1
+        return ImageExplanation(
+            _top(self.labels, probs.numpy(), 5),
+            self.labels[target],
+            float(probs[target]),
+            q.method,
+            self._on_image(saliency.float().cpu(), q.width, q.height),
+            delta,
+            q.steps if q.method is Method.INTEGRATED_GRADIENTS else 0,
+            q.baseline,
+            q.window if q.method is Method.OCCLUSION else 0,
+            q.stride if q.method is Method.OCCLUSION else 0,
+            passes,
+        )
+
+    def _on_image(self, saliency: torch.Tensor, width: int, height: int) -> np.ndarray:
+        """A map over the model's input placed where that input lies in the image (0
+        where the crop left the image out) and resampled (bilinear) to the image's size."""
+        rows, columns = saliency.shape
+        place = self.placement(width, height, rows, columns)
+        canvas = torch.zeros(max(place.height, rows + place.top), max(place.width, columns))
+        canvas[place.top : place.top + rows, place.left : place.left + columns] = saliency
+        canvas = canvas[: place.height, : place.width]
+        resized = torch.nn.functional.interpolate(
+            canvas[None, None], size=(height, width), mode="bilinear", align_corners=False
+        )[0, 0]
+        out: np.ndarray = resized.numpy().astype(np.float32)
+        return out
+
+    def baseline_pixels(
+        self, baseline: Baseline, image: Image.Image, like: np.ndarray
+    ) -> np.ndarray:
+        """The baseline as a model input shaped like `like` (preprocess thread)."""
+        if baseline is Baseline.BLACK:
+            return self.prepare(Image.new("RGB", image.size, (0, 0, 0)))
+        return np.zeros_like(like)
+
     async def unload(self) -> None:
         vars(self).pop("engine", None)  # absent when loading failed
+        vars(self).pop("torch_module", None)
         await super().unload()
 
 
@@ -187,6 +283,10 @@ class TorchImageClassifier(ImageClassifier):
     def prepare(self, image: Image.Image) -> np.ndarray:
         return self.recipe.apply(image)
 
+    def placement(self, width: int, height: int, rows: int, columns: int) -> Placement:
+        size = self.recipe.resized(width, height)
+        return Placement(*size, *self.recipe.crop_origin(size))
+
 
 class HFImageClassifier(ImageClassifier):
     """`runtime: hf-image-classification`."""
@@ -208,6 +308,17 @@ class HFImageClassifier(ImageClassifier):
     def prepare(self, image: Image.Image) -> np.ndarray:
         pixels: np.ndarray = self.processor(images=[image], return_tensors="np")["pixel_values"][0]
         return pixels.astype(np.float32, copy=False)
+
+    def placement(self, width: int, height: int, rows: int, columns: int) -> Placement:
+        """A processor that resizes the shorter side and centre-crops (`shortest_edge`,
+        `do_center_crop`) cut the input from the middle; any other is taken to have
+        resized the whole image."""
+        size = dict(getattr(self.processor, "size", None) or {})
+        if getattr(self.processor, "do_center_crop", False) and "shortest_edge" in size:
+            factor = size["shortest_edge"] / min(width, height)
+            resized = (round(width * factor), round(height * factor))
+            return Placement(*resized, (resized[0] - columns) // 2, (resized[1] - rows) // 2)
+        return super().placement(width, height, rows, columns)
 
 
 class HFObjectDetector(BatchedModel[DetectItem, list[Box]]):

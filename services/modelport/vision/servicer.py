@@ -6,11 +6,19 @@ from typing import Any
 
 import grpc
 
-from modelport.inference.convert import classifications, model_ref
+from modelport.inference.convert import (
+    BASELINE_TO_PROTO,
+    METHOD_TO_PROTO,
+    baseline_from_proto,
+    classifications,
+    label_scores,
+    method_from_proto,
+    model_ref,
+)
 from modelport.serving.calls import model_listener
 from modelport.v1 import vision_pb2, vision_pb2_grpc
 
-from .handler import ImagesCall, VisionHandler
+from .handler import ExplainCall, ImagesCall, VisionHandler
 from .models import Box
 from .ocr import TextLine, joined
 
@@ -93,6 +101,46 @@ class VisionServicer(vision_pb2_grpc.VisionServiceServicer):
                 for lines in answer.results
             ],
         )
+
+    async def Explain(
+        self, request: vision_pb2.ExplainImageRequest, context: Context
+    ) -> vision_pb2.ExplainImageResponse:
+        answer = await self._handler.explain(
+            ExplainCall(
+                request.model.name,
+                request.model.version,
+                request.image,
+                request.target_label,
+                method_from_proto(request.method),
+                request.steps,
+                baseline_from_proto(request.baseline),
+                request.window,
+                request.stride,
+                request.heatmap,
+                model_listener(context),
+            )
+        )
+        found = answer.explanation
+        height, width = found.saliency.shape
+        response = vision_pb2.ExplainImageResponse(
+            model=model_ref(answer.model, answer.version),
+            method=METHOD_TO_PROTO[found.method],
+            target_label=found.target,
+            target_score=found.target_score,
+            prediction=label_scores(found.prediction),
+            saliency=vision_pb2.Saliency(
+                height=height, width=width, data=found.saliency.astype("<f4").tobytes()
+            ),
+            steps=found.steps,
+            baseline=BASELINE_TO_PROTO[found.baseline],
+            window=found.window,
+            stride=found.stride,
+            forward_passes=found.passes,
+            heatmap_png=answer.heatmap_png,
+        )
+        if found.delta is not None:
+            response.convergence_delta = found.delta
+        return response
 
 
 def bounding_box(b: Box | TextLine) -> vision_pb2.BoundingBox:

@@ -9,6 +9,8 @@ import type { ClassifyRequest as _modelport_v1_ClassifyRequest, ClassifyRequest_
 import type { ClassifyResponse as _modelport_v1_ClassifyResponse, ClassifyResponse__Output as _modelport_v1_ClassifyResponse__Output } from '../../modelport/v1/ClassifyResponse.js';
 import type { ClassifyTokensRequest as _modelport_v1_ClassifyTokensRequest, ClassifyTokensRequest__Output as _modelport_v1_ClassifyTokensRequest__Output } from '../../modelport/v1/ClassifyTokensRequest.js';
 import type { ClassifyTokensResponse as _modelport_v1_ClassifyTokensResponse, ClassifyTokensResponse__Output as _modelport_v1_ClassifyTokensResponse__Output } from '../../modelport/v1/ClassifyTokensResponse.js';
+import type { ExplainTextRequest as _modelport_v1_ExplainTextRequest, ExplainTextRequest__Output as _modelport_v1_ExplainTextRequest__Output } from '../../modelport/v1/ExplainTextRequest.js';
+import type { ExplainTextResponse as _modelport_v1_ExplainTextResponse, ExplainTextResponse__Output as _modelport_v1_ExplainTextResponse__Output } from '../../modelport/v1/ExplainTextResponse.js';
 import type { GenerateRequest as _modelport_v1_GenerateRequest, GenerateRequest__Output as _modelport_v1_GenerateRequest__Output } from '../../modelport/v1/GenerateRequest.js';
 import type { GenerateResponse as _modelport_v1_GenerateResponse, GenerateResponse__Output as _modelport_v1_GenerateResponse__Output } from '../../modelport/v1/GenerateResponse.js';
 import type { GenerateStreamResponse as _modelport_v1_GenerateStreamResponse, GenerateStreamResponse__Output as _modelport_v1_GenerateStreamResponse__Output } from '../../modelport/v1/GenerateStreamResponse.js';
@@ -76,6 +78,27 @@ export interface NlpServiceClient extends grpc.Client {
   classifyTokens(argument: _modelport_v1_ClassifyTokensRequest, callback: grpc.requestCallback<_modelport_v1_ClassifyTokensResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * Explains one text classification: how much each token of the input counts for a
+   * label (the predicted one by default). Explanations run in their own queue at a lower
+   * priority than every other call of the model (`explain_*` settings); a full queue is
+   * RESOURCE_EXHAUSTED. Deadlines and cancellation stop the work between step batches.
+   */
+  Explain(argument: _modelport_v1_ExplainTextRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_modelport_v1_ExplainTextResponse__Output>): grpc.ClientUnaryCall;
+  Explain(argument: _modelport_v1_ExplainTextRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_modelport_v1_ExplainTextResponse__Output>): grpc.ClientUnaryCall;
+  Explain(argument: _modelport_v1_ExplainTextRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_modelport_v1_ExplainTextResponse__Output>): grpc.ClientUnaryCall;
+  Explain(argument: _modelport_v1_ExplainTextRequest, callback: grpc.requestCallback<_modelport_v1_ExplainTextResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Explains one text classification: how much each token of the input counts for a
+   * label (the predicted one by default). Explanations run in their own queue at a lower
+   * priority than every other call of the model (`explain_*` settings); a full queue is
+   * RESOURCE_EXHAUSTED. Deadlines and cancellation stop the work between step batches.
+   */
+  explain(argument: _modelport_v1_ExplainTextRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_modelport_v1_ExplainTextResponse__Output>): grpc.ClientUnaryCall;
+  explain(argument: _modelport_v1_ExplainTextRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_modelport_v1_ExplainTextResponse__Output>): grpc.ClientUnaryCall;
+  explain(argument: _modelport_v1_ExplainTextRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_modelport_v1_ExplainTextResponse__Output>): grpc.ClientUnaryCall;
+  explain(argument: _modelport_v1_ExplainTextRequest, callback: grpc.requestCallback<_modelport_v1_ExplainTextResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * Generates a completion for every prompt and answers when all are finished.
    */
   Generate(argument: _modelport_v1_GenerateRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_modelport_v1_GenerateResponse__Output>): grpc.ClientUnaryCall;
@@ -131,6 +154,14 @@ export interface NlpServiceHandlers extends grpc.UntypedServiceImplementation {
   ClassifyTokens: grpc.handleUnaryCall<_modelport_v1_ClassifyTokensRequest__Output, _modelport_v1_ClassifyTokensResponse>;
   
   /**
+   * Explains one text classification: how much each token of the input counts for a
+   * label (the predicted one by default). Explanations run in their own queue at a lower
+   * priority than every other call of the model (`explain_*` settings); a full queue is
+   * RESOURCE_EXHAUSTED. Deadlines and cancellation stop the work between step batches.
+   */
+  Explain: grpc.handleUnaryCall<_modelport_v1_ExplainTextRequest__Output, _modelport_v1_ExplainTextResponse>;
+  
+  /**
    * Generates a completion for every prompt and answers when all are finished.
    */
   Generate: grpc.handleUnaryCall<_modelport_v1_GenerateRequest__Output, _modelport_v1_GenerateResponse>;
@@ -148,6 +179,7 @@ export interface NlpServiceDefinition extends grpc.ServiceDefinition {
   ChatStream: MethodDefinition<_modelport_v1_ChatRequest, _modelport_v1_ChatStreamResponse, _modelport_v1_ChatRequest__Output, _modelport_v1_ChatStreamResponse__Output>
   Classify: MethodDefinition<_modelport_v1_ClassifyRequest, _modelport_v1_ClassifyResponse, _modelport_v1_ClassifyRequest__Output, _modelport_v1_ClassifyResponse__Output>
   ClassifyTokens: MethodDefinition<_modelport_v1_ClassifyTokensRequest, _modelport_v1_ClassifyTokensResponse, _modelport_v1_ClassifyTokensRequest__Output, _modelport_v1_ClassifyTokensResponse__Output>
+  Explain: MethodDefinition<_modelport_v1_ExplainTextRequest, _modelport_v1_ExplainTextResponse, _modelport_v1_ExplainTextRequest__Output, _modelport_v1_ExplainTextResponse__Output>
   Generate: MethodDefinition<_modelport_v1_GenerateRequest, _modelport_v1_GenerateResponse, _modelport_v1_GenerateRequest__Output, _modelport_v1_GenerateResponse__Output>
   GenerateStream: MethodDefinition<_modelport_v1_GenerateRequest, _modelport_v1_GenerateStreamResponse, _modelport_v1_GenerateRequest__Output, _modelport_v1_GenerateStreamResponse__Output>
 }

@@ -13,6 +13,11 @@ export interface SetTrafficSplitRequest {
    * version → relative weight. Empty removes the split (newest READY takes all).
    */
   'weights'?: ({[key: string]: number});
+  /**
+   * Why (written to the audit log): `modelport rollout` names its step, or its rollback
+   * and the gate that failed.
+   */
+  'reason'?: (string);
 }
 
 /**
@@ -27,4 +32,9 @@ export interface SetTrafficSplitRequest__Output {
    * version → relative weight. Empty removes the split (newest READY takes all).
    */
   'weights': ({[key: string]: number});
+  /**
+   * Why (written to the audit log): `modelport rollout` names its step, or its rollback
+   * and the gate that failed.
+   */
+  'reason': (string);
 }
