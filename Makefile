@@ -40,6 +40,10 @@ $(STAMP): pyproject.toml services/models-no-deps.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet $(TORCH)
 	$(PY) -m pip install --quiet -e '.[dev]'
+	# xds-protos ships an older copy of opentelemetry-proto's modules (same paths); which
+	# one pip leaves depends on its install order: opentelemetry-proto's own goes last.
+	$(PY) -m pip install --quiet --no-deps --force-reinstall "opentelemetry-proto==$$($(PY) \
+		-c 'import importlib.metadata as m; print(m.version("opentelemetry-proto"))')"
 	$(PY) -m pip install --quiet --no-deps -r services/models-no-deps.txt
 	touch $(STAMP)
 

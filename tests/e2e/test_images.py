@@ -79,6 +79,9 @@ def test_router_image_runs_as_non_root_and_serves_health() -> None:
             "import sys, modelport.router.__main__; print('torch' in sys.modules)",
         )
         assert modules.strip() == "False"
+        # tracing's exporter loads: opentelemetry-proto's modules, not xds-protos' older copy
+        otlp = "from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter"
+        sh("podman", "exec", name, "python3", "-c", otlp)
     finally:
         subprocess.run(["podman", "rm", "-f", name], capture_output=True)
 
