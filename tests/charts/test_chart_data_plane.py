@@ -17,7 +17,14 @@ from typing import Any
 
 import pytest
 
-from tests.charts.test_chart import CHART, ROOT, by_kind, objects, pod_spec, render, run
+from tests.charts.test_chart import (
+    ROOT,
+    assert_checkov_clean,
+    by_kind,
+    objects,
+    pod_spec,
+    render,
+)
 from tests.charts.test_chart_production import (
     load_tokens_text,
     refused,
@@ -146,20 +153,7 @@ def test_the_sidecar_its_ports_probes_and_the_routers_xds(
 def test_checkov_is_clean_with_the_sidecar(tools: Path, tmp_path: Path) -> None:
     path = tmp_path / "render.yaml"
     path.write_text(render(tools, *ON))
-    out = run(
-        tools,
-        "checkov",
-        "--framework",
-        "kubernetes",
-        "-f",
-        str(path),
-        "--config-file",
-        str(CHART / ".checkov.yaml"),
-        "--compact",
-        "--quiet",
-        "--skip-download",
-    )
-    assert out.returncode == 0, out.stdout[-5000:]
+    assert_checkov_clean(tools, path)
 
 
 def test_without_auth_envoy_gets_no_token(tools: Path) -> None:
