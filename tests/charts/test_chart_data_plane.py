@@ -28,6 +28,7 @@ from tests.charts.test_chart import (
 from tests.charts.test_chart_production import (
     load_tokens_text,
     refused,
+    render_notes,
     sets,
     validate,
 )
@@ -148,6 +149,14 @@ def test_the_sidecar_its_ports_probes_and_the_routers_xds(
     policy = by_kind(docs, "NetworkPolicy")[ROUTER]
     allowed = [[p["port"] for p in rule["ports"]] for rule in policy["spec"]["ingress"]]
     assert allowed == [["grpc", "envoy"], ["metrics", "envoy-stats"]]
+
+
+def test_the_notes_name_envoys_address_only_when_it_runs(tools: Path, tmp_path: Path) -> None:
+    notes, docs = render_notes(tools, tmp_path / "on", "mp", *ON)
+    envoy = {p["name"]: p["port"] for p in by_kind(docs, "Service")[ROUTER]["spec"]["ports"]}
+    assert f"{ROUTER}.mp.svc:{envoy['envoy']}" in notes
+    notes, _ = render_notes(tools, tmp_path / "off", "mp")
+    assert "x-modelport-model" not in notes
 
 
 def test_checkov_is_clean_with_the_sidecar(tools: Path, tmp_path: Path) -> None:
