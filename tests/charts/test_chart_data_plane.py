@@ -15,8 +15,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
 
+from modelport.v1 import registry_pb2, registry_pb2_grpc
 from tests.charts.test_chart import (
     ROOT,
     assert_checkov_clean,
@@ -354,6 +356,20 @@ def test_the_sidecar_as_rendered_takes_its_config_from_an_authenticating_router(
         samples = router_metrics(router)
         assert samples["modelport_router_xds_streams"] >= 1
         assert not any(k.startswith("modelport_router_xds_nacks_total") for k in samples)
+        # Calls through Envoy's listener reach the router (no header: its fallback route),
+        # which authenticates them as it does on its own port.
+        client_token = (tmp_path / "client-token").read_text()
+        with grpc.insecure_channel(f"127.0.0.1:{listen}") as channel:
+            stub = registry_pb2_grpc.RegistryServiceStub(channel)
+            listed = stub.ListModels(
+                registry_pb2.ListModelsRequest(),
+                metadata=(("authorization", f"Bearer {client_token}"),),
+                timeout=30,
+            )
+            assert list(listed.models) == []
+            with pytest.raises(grpc.RpcError) as denied:
+                stub.ListModels(registry_pb2.ListModelsRequest(), timeout=30)
+            assert denied.value.code() == grpc.StatusCode.UNAUTHENTICATED
         # The Envoy with a client token: alive, started first, and still without config.
         assert refused_envoy.poll() is None
         status, body = http_get(f"http://127.0.0.1:{bad_admin}/ready")
