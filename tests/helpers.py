@@ -32,6 +32,30 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def free_port_run(count: int) -> int:
+    """The first of `count` consecutive loopback ports free to listen on (`modelport up`
+    takes runs of ports from its `--port` and `--metrics-port`). Chosen below the kernel's
+    ephemeral range: a port there may be taken by any outgoing connection between this
+    check and its use, as `free_port()`'s next ones may."""
+    import random
+
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    for _ in range(500):
+        base = random.randrange(10_000, low - count)
+        sockets: list[socket.socket] = []
+        try:
+            for port in range(base, base + count):
+                sockets.append(socket.socket())
+                sockets[-1].bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+        return base
+    raise RuntimeError(f"no {count} consecutive free ports below {low}")
+
+
 @contextmanager
 def running_server(
     build: Callable[[S], InferenceServer],

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests import prepared
-from tests.helpers import free_port
+from tests.helpers import free_port_run
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -22,7 +22,7 @@ def start_suite(
     """Start `modelport up`; return it, its router port and what it printed until ready.
     The gateway listens on `gateway_port` (a free port when None, never 8080: suites of
     parallel runs must not collide)."""
-    port, metrics_port = free_port(), free_port()
+    port, metrics_port = free_port_run(4), free_port_run(5)
     up = subprocess.Popen(
         [
             sys.executable,
@@ -36,7 +36,7 @@ def start_suite(
             "--data-dir",
             str(data_dir),
             "--gateway-port",
-            str(gateway_port if gateway_port is not None else free_port()),
+            str(gateway_port if gateway_port is not None else free_port_run(1)),
         ],
         env=env,
         stdout=subprocess.PIPE,

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests import prepared
-from tests.helpers import free_port
+from tests.helpers import free_port, free_port_run
 
 MODELPORT = [sys.executable, "-m", "modelport.cli"]
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,7 +55,7 @@ def test_up_then_every_command_then_a_second_up_then_a_clean_stop(
 ) -> None:
     prepared.gemma()  # else `modelport up` would convert it inside the test's timeout
     prepared.smollm2()
-    port, metrics_port, gateway_port = free_port(), free_port(), free_port()
+    port, metrics_port, gateway_port = free_port_run(4), free_port_run(5), free_port_run(1)
     target = f"127.0.0.1:{port}"
     data = tmp_path / "data"
     up = subprocess.Popen(
@@ -140,9 +140,9 @@ def test_up_then_every_command_then_a_second_up_then_a_clean_stop(
         third = modelport(
             "up",
             "--port",
-            str(free_port()),
+            str(free_port_run(4)),
             "--metrics-port",
-            str(free_port()),
+            str(free_port_run(5)),
             "--gateway-port",
             str(gateway_port),
             "--data-dir",

@@ -48,6 +48,7 @@ from tests.helpers import (
     RecordingReplica,
     ServiceProcess,
     free_port,
+    free_port_run,
     loopback_settings,
     models_file,
     running_server,
@@ -361,9 +362,9 @@ def test_the_local_suite_runs_envoy_from_the_wheel_beside_the_router(tmp_path: P
     from the wheel with the suite's bootstrap, routes a header call to a replica (here a
     recording one, instead of the suite's backends)."""
     recording = RecordingReplica()
-    port, envoy_port = free_port(), free_port()
+    port, envoy_port = free_port_run(4), free_port()
     components = local_suite(
-        "127.0.0.1", port, free_port(), str(tmp_path), envoy=(envoy_port, free_port())
+        "127.0.0.1", port, free_port_run(5), str(tmp_path), envoy=(envoy_port, free_port())
     )
     router = components[0]
     (envoy,) = [c for c in components if c.name == "envoy"]
